@@ -1,0 +1,19 @@
+-- stg_schools: every school and teaching point of every year, as submitted and normalised.
+-- Grain: one row per (year, school_code).
+-- Inputs: schools (staging Parquet)
+-- Methodology: inputs.md schools; §1 (private schools, teaching points)
+-- Checks: unique (year, school_code)
+select
+    county_code,
+    year,
+    county_name,
+    school_code,
+    school_name,
+    school_type,
+    area_type,
+    parent_school_code,
+    coalesce(is_public, true) as is_public,
+    is_standardised,
+    source_uri,
+    source_row
+from schools

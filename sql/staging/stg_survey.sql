@@ -1,0 +1,14 @@
+-- stg_survey: the public satisfaction survey of a county's year.
+-- Grain: one row per (county_code, year).
+-- Inputs: survey (staging Parquet)
+-- Methodology: §3 (satisfaction ≥ 85 %)
+-- Checks: unique (county_code, year)
+select
+    county_code,
+    year,
+    questionnaires,
+    valid_questionnaires,
+    satisfied,
+    source_uri,
+    source_row
+from survey

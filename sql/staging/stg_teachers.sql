@@ -1,0 +1,22 @@
+-- stg_teachers: teaching staff by school, stage and year.
+-- Grain: one row per (year, school_code, stage).
+-- Inputs: teachers (staging Parquet; stage filled for single-stage schools)
+-- Methodology: §2 (b6–b8), §3 (q1–q3), inputs.md teachers
+-- Checks: unique (year, school_code, stage)
+select
+    county_code,
+    year,
+    school_code,
+    stage,
+    posts_established,
+    staff_on_payroll,
+    full_time_teachers,
+    teachers_above_degree,
+    teachers_mid_senior_title,
+    backbone_teachers,
+    pe_arts_teachers,
+    teachers_exchanged,
+    backbone_exchanged,
+    source_uri,
+    source_row
+from teachers

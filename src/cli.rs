@@ -1,0 +1,112 @@
+//! The command line: clap definitions. Doc comments here are the `--help` text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// junheng (均衡) — statistics for county compulsory-education balanced development
+/// (县域义务教育均衡发展): validate county submissions, publish them as Parquet, and build the
+/// trend and indicator marts.
+#[derive(Debug, Parser)]
+#[command(name = "junheng", version, propagate_version = true, after_long_help = EXIT_CODES)]
+pub struct Cli {
+    /// Print nothing but errors.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Exit codes, shown under every command's `--help`.
+pub const EXIT_CODES: &str = "\
+EXIT STATUS:
+  0  success
+  1  the run finished but rows (or whole files) were rejected beyond the pipeline's tolerance
+     ([quality] max_rejected_rows, default 0); what passed is published, the ledger says what was not
+  2  configuration, input or I/O error; nothing new is published
+
+Log detail: set RUST_LOG=junheng=debug (or info, warn).";
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate, normalise and publish a submission, then rebuild the marts.
+    ///
+    /// With no pipeline file, reads the standard layout from --source:
+    ///   <source>/{county_code}/{year}/{table}.csv|json   (table: schools pupils teachers
+    ///   facilities finance investments survey, or 学校 学生 教职工 办学条件 经费 项目投入 满意度调查)
+    ///
+    /// Publishes under --out: staging/<table>/year=YYYY/, quarantine/<table>/year=YYYY/,
+    /// marts/<mart>/, dictionary.json and runs/<run_id>.json (the run ledger). Readers never see
+    /// a half-written run: everything goes into versions/<run_id>/ first and is switched in at once.
+    #[command(after_long_help = concat!("EXAMPLES:
+  junheng run pipelines/wudalianchi.toml
+  junheng run --source fixtures/wudalianchi --out out/wudalianchi
+  junheng run pipelines/wudalianchi.toml --out /tmp/try-it
+
+", "EXIT STATUS: 0 success · 1 rows rejected beyond tolerance (the rest is published) · 2 configuration, input or I/O error (nothing published)"))]
+    Run(RunArgs),
+
+    /// Check a submission and print every finding; publishes nothing.
+    ///
+    /// Takes the same inputs as `run` and exits the same way, so it can gate an upload.
+    #[command(after_long_help = "EXAMPLES:
+  junheng validate --source fixtures/bad
+  junheng validate pipelines/wudalianchi.toml
+
+EXIT STATUS: 0 no rejected rows · 1 rows or files would be rejected · 2 configuration or input error")]
+    Validate(SourceArgs),
+
+    /// Write the bundled example county's submission (generated deterministically).
+    ///
+    /// `seed` writes 五大连池市 (231182), 2009–2018, in the standard layout: the fixture
+    /// `fixtures/wudalianchi/` is exactly this output.
+    #[command(after_long_help = "EXAMPLES:
+  junheng generate seed --out fixtures/wudalianchi")]
+    Generate(GenerateArgs),
+}
+
+/// Where the submission is.
+#[derive(Debug, Args)]
+pub struct SourceArgs {
+    /// A pipeline file (pipelines/*.toml). Without one, --source is read in the standard layout.
+    pub pipeline: Option<PathBuf>,
+
+    /// Source URL or folder (overrides the pipeline's [source] url).
+    #[arg(long, value_name = "URL")]
+    pub source: Option<String>,
+
+    /// Print at most this many findings.
+    #[arg(long, default_value_t = 200, value_name = "N")]
+    pub show: usize,
+}
+
+/// `run` arguments.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Where the submission is.
+    #[command(flatten)]
+    pub source: SourceArgs,
+
+    /// Output URL or folder (overrides the pipeline's [output] url).
+    #[arg(long, value_name = "URL")]
+    pub out: Option<String>,
+
+    /// Print the run ledger as JSON on stdout instead of the summary (for schedulers).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `generate` arguments.
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// What to generate: `seed` (the example county).
+    #[arg(value_parser = ["seed"])]
+    pub what: String,
+
+    /// Folder to write into (created if missing; existing files are overwritten).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+}

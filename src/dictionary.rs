@@ -1,0 +1,243 @@
+//! The data dictionary: every published table and column with its type, unit, Chinese label,
+//! meaning and the methodology behind it. Staging columns are documented by the contract,
+//! mart columns by the `Columns:` block of their model's header, so the documentation lives
+//! next to what it documents.
+
+use datafusion::prelude::SessionContext;
+use serde::Serialize;
+
+use crate::contract::{Kind, Table};
+use crate::error::{Error, Result};
+use crate::transform::{Layer, Model};
+use crate::{normalise, quarantine};
+
+/// The whole dictionary.
+#[derive(Debug, Clone, Serialize)]
+pub struct Dictionary {
+    /// junheng version that wrote it.
+    pub junheng_version: String,
+    /// Every published table.
+    pub tables: Vec<TableDoc>,
+}
+
+/// One published table.
+#[derive(Debug, Clone, Serialize)]
+pub struct TableDoc {
+    /// Table name.
+    pub name: String,
+    /// `staging`, `quarantine` or `marts`.
+    pub area: String,
+    /// Where its files are under the output root.
+    pub path: String,
+    /// What one row is.
+    pub grain: String,
+    /// What the table is.
+    pub description: String,
+    /// Methodology sections behind it.
+    pub methodology: String,
+    /// Its columns in order.
+    pub columns: Vec<ColumnEntry>,
+}
+
+/// One column.
+#[derive(Debug, Clone, Serialize)]
+pub struct ColumnEntry {
+    /// Column name.
+    pub name: String,
+    /// Arrow / Parquet type.
+    #[serde(rename = "type")]
+    pub data_type: String,
+    /// Unit (empty when none).
+    pub unit: String,
+    /// Chinese label.
+    pub label: String,
+    /// What a value means.
+    pub meaning: String,
+}
+
+fn entry(name: &str, data_type: &str, unit: &str, label: &str, meaning: &str) -> ColumnEntry {
+    ColumnEntry {
+        name: name.into(),
+        data_type: data_type.into(),
+        unit: unit.into(),
+        label: label.into(),
+        meaning: meaning.into(),
+    }
+}
+
+fn provenance_entry(name: &str, data_type: &str) -> Option<ColumnEntry> {
+    let (label, meaning) = match name {
+        "year" => ("年份", "statistical year (hive partition `year=YYYY`)"),
+        "source_uri" => ("来源文件", "URL of the source file the row came from"),
+        "source_sheet" => (
+            "来源工作表",
+            "sheet of the source workbook (null for CSV and JSON)",
+        ),
+        "source_row" => (
+            "来源行号",
+            "1-based row (line) number in the source, as a person counts it",
+        ),
+        "run_id" => ("运行编号", "the run that loaded the row"),
+        "table" => ("表", "the table the row was submitted for"),
+        "column" => (
+            "列",
+            "the column the finding is about (null for a row-level rule)",
+        ),
+        "rule" => ("规则", "stable rule id of the finding"),
+        "severity" => (
+            "严重程度",
+            "error (row rejected) or warning (row published)",
+        ),
+        "message" => (
+            "说明",
+            "the finding in plain words, naming file, row and Chinese column label",
+        ),
+        "value" => ("数值", "the offending value as submitted"),
+        _ => return None,
+    };
+    Some(entry(name, data_type, "", label, meaning))
+}
+
+/// Build the dictionary from the contract, the SQL project and the registered marts.
+pub async fn build(models: &[Model], ctx: &SessionContext) -> Result<Dictionary> {
+    let mut tables = Vec::new();
+    for table in Table::ALL {
+        let mut columns = vec![provenance_entry("year", "int32").expect("documented")];
+        for field in normalise::schema(table).fields() {
+            let name = field.name().as_str();
+            let data_type = type_name(field.data_type());
+            let doc = match (table.column(name), name) {
+                (Some(c), _) => entry(
+                    name,
+                    &data_type,
+                    c.unit().map_or("", |u| u.label()),
+                    c.label,
+                    c.meaning,
+                ),
+                (None, "county_code") => entry(
+                    name,
+                    &data_type,
+                    "",
+                    "县区代码",
+                    "6-digit county code (from the row, the path or the school)",
+                ),
+                (None, "stage") => entry(
+                    name,
+                    &data_type,
+                    "",
+                    "学段",
+                    "primary or junior, by grade and the county's school system",
+                ),
+                _ => provenance_entry(name, &data_type)
+                    .unwrap_or_else(|| entry(name, &data_type, "", "", "")),
+            };
+            columns.push(ColumnEntry {
+                unit: money_unit(table, name).unwrap_or(doc.unit),
+                ..doc
+            });
+        }
+        tables.push(TableDoc {
+            name: table.name().into(),
+            area: "staging".into(),
+            path: format!("staging/{}/year=<YYYY>/*.parquet", table.name()),
+            grain: table.grain().into(),
+            description: format!(
+                "{} ({}) as submitted, validated and normalised",
+                table.name(),
+                table.chinese_name()
+            ),
+            methodology: "inputs.md".into(),
+            columns,
+        });
+        let mut q_columns = vec![provenance_entry("year", "int32").expect("documented")];
+        for field in quarantine::schema(table).fields() {
+            let name = field.name().as_str();
+            let doc = provenance_entry(name, "utf8").or_else(|| {
+                table.column(name).map(|c| {
+                    entry(
+                        name,
+                        "utf8",
+                        "",
+                        c.label,
+                        &format!("the submitted text of {}", c.meaning),
+                    )
+                })
+            });
+            q_columns.push(doc.unwrap_or_else(|| {
+                entry(
+                    name,
+                    "utf8",
+                    "",
+                    "县区代码",
+                    "county of the row, when known",
+                )
+            }));
+        }
+        tables.push(TableDoc {
+            name: table.name().into(),
+            area: "quarantine".into(),
+            path: format!("quarantine/{}/year=<YYYY>/*.parquet", table.name()),
+            grain: "one row per finding (rejected row and rule, or warning)".into(),
+            description: format!(
+                "rejected and warned rows of {} with the rule and message",
+                table.name()
+            ),
+            methodology: "outputs.md Quarantine".into(),
+            columns: q_columns,
+        });
+    }
+    for model in models.iter().filter(|m| m.layer == Layer::Marts) {
+        let provider = ctx
+            .table_provider(model.name.as_str())
+            .await
+            .map_err(|e| Error::Sql {
+                model: model.name.clone(),
+                file: "dictionary".into(),
+                source: Box::new(e),
+            })?;
+        let columns = provider
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| {
+                let doc = model.header.columns.iter().find(|c| &c.name == f.name());
+                entry(
+                    f.name(),
+                    &type_name(f.data_type()),
+                    doc.map_or("", |d| d.unit.as_str()),
+                    doc.map_or("", |d| d.label.as_str()),
+                    doc.map_or("", |d| d.meaning.as_str()),
+                )
+            })
+            .collect();
+        tables.push(TableDoc {
+            name: model.name.clone(),
+            area: "marts".into(),
+            path: format!("marts/{}/*.parquet", model.name),
+            grain: model.header.grain.clone(),
+            description: model
+                .header
+                .what
+                .split_once(':')
+                .map_or(model.header.what.as_str(), |(_, w)| w.trim())
+                .to_owned(),
+            methodology: model.header.methodology.clone(),
+            columns,
+        });
+    }
+    Ok(Dictionary {
+        junheng_version: env!("CARGO_PKG_VERSION").into(),
+        tables,
+    })
+}
+
+fn money_unit(table: Table, name: &str) -> Option<String> {
+    table
+        .column(name)
+        .filter(|c| c.kind == Kind::Money)
+        .map(|_| "元".to_owned())
+}
+
+fn type_name(t: &arrow::datatypes::DataType) -> String {
+    t.to_string().to_lowercase()
+}

@@ -1,0 +1,142 @@
+//! The one error type of the library: infrastructure and configuration failures.
+//!
+//! A bad *cell* or *row* is not an error — it is a [`crate::validate::Finding`] and the run
+//! goes on. `Error` is for what stops a run or a file: an unreadable pipeline file, a store that
+//! cannot be reached, a file that cannot be decoded, SQL that fails. Every variant says *where*.
+
+use std::path::PathBuf;
+
+/// Everything that can stop junheng, each variant naming the place it happened.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The pipeline file could not be read or parsed (unknown key, wrong type, bad value).
+    #[error("pipeline file {path}: {message}")]
+    Pipeline {
+        /// The pipeline file.
+        path: PathBuf,
+        /// What is wrong, in words (TOML errors carry line and column).
+        message: String,
+    },
+
+    /// A command-line or configuration value is not usable.
+    #[error("configuration: {0}")]
+    Config(String),
+
+    /// A URL names a scheme or form junheng cannot open.
+    #[error("cannot open {url}: {message}")]
+    Url {
+        /// The URL as given.
+        url: String,
+        /// Why it cannot be used and what to do instead.
+        message: String,
+    },
+
+    /// Reading or writing an object failed.
+    #[error("{operation} {location}: {source}")]
+    Store {
+        /// What junheng was doing (`read`, `write`, `list`, …).
+        operation: &'static str,
+        /// The object or prefix.
+        location: String,
+        /// The store's error.
+        #[source]
+        source: object_store::Error,
+    },
+
+    /// A source file exists but cannot be read as the table it should hold.
+    #[error("{uri}: {message}")]
+    Unreadable {
+        /// The source file.
+        uri: String,
+        /// What is wrong and, where known, the byte offset, row or cell.
+        message: String,
+    },
+
+    /// Writing Parquet failed.
+    #[error("writing {location}: {source}")]
+    Parquet {
+        /// The Parquet object being written.
+        location: String,
+        /// The writer's error.
+        #[source]
+        source: parquet::errors::ParquetError,
+    },
+
+    /// Building an Arrow batch failed (a bug, or a column beyond Arrow's limits).
+    #[error("{context}: {source}")]
+    Arrow {
+        /// What was being built.
+        context: String,
+        /// Arrow's error.
+        #[source]
+        source: arrow::error::ArrowError,
+    },
+
+    /// A SQL model failed to plan or run.
+    #[error("SQL model {model} ({file}): {source}")]
+    Sql {
+        /// The model name (file stem).
+        model: String,
+        /// The model's file under `sql/`.
+        file: String,
+        /// DataFusion's error.
+        #[source]
+        source: Box<datafusion::error::DataFusionError>,
+    },
+
+    /// The SQL project itself is inconsistent (a cycle, a reference to nothing).
+    #[error("sql/: {0}")]
+    SqlProject(String),
+
+    /// Another run holds the output, or committed first.
+    #[error("{0}")]
+    Conflict(String),
+
+    /// A local file system operation outside object_store failed.
+    #[error("{operation} {path}: {source}")]
+    Io {
+        /// What junheng was doing.
+        operation: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// JSON (de)serialisation of a ledger or manifest failed.
+    #[error("{context}: {source}")]
+    Json {
+        /// Which document.
+        context: String,
+        /// serde_json's error.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// Result with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// Wrap a store error with the operation and location it happened at.
+    pub fn store(
+        operation: &'static str,
+        location: impl ToString,
+        source: object_store::Error,
+    ) -> Self {
+        Error::Store {
+            operation,
+            location: location.to_string(),
+            source,
+        }
+    }
+
+    /// Wrap an Arrow error with what was being built.
+    pub fn arrow(context: impl Into<String>, source: arrow::error::ArrowError) -> Self {
+        Error::Arrow {
+            context: context.into(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,398 @@
+//! CSV files: decode, sniff the delimiter, find the header under any title rows, bind it, read
+//! a unit row if there is one, and stream the data rows out in batches.
+
+use std::io::{Cursor, Read};
+use std::sync::Arc;
+
+use super::decode::{DecodingReader, SNIFF_BYTES, detect};
+use super::{
+    BATCH_ROWS, BatchBuilder, FileFailure, FileReport, HeaderIndex, RawBatch, SourceFile, TotalRow,
+    check_binding, is_note, is_total_label,
+};
+use crate::contract::Unit;
+
+/// How many rows are searched for the header when the pipeline does not say where it is.
+pub const HEADER_SEARCH_ROWS: u64 = 30;
+
+/// Longest cell accepted; a longer one is almost always an unbalanced quote swallowing the file.
+pub const MAX_FIELD_BYTES: usize = 1 << 20;
+
+/// Read a CSV file (see the module doc).
+pub fn read(
+    reader: &mut dyn Read,
+    file: &Arc<SourceFile>,
+    index: &HeaderIndex,
+    on_batch: &mut dyn FnMut(RawBatch) -> Result<(), String>,
+) -> Result<FileReport, FileFailure> {
+    let fail = |rule: &'static str, msg: String| {
+        FileFailure::new(rule, format!("{}: {msg}", file.relative))
+    };
+    let mut head = vec![0u8; SNIFF_BYTES];
+    let n = read_up_to(reader, &mut head)
+        .map_err(|e| fail("unreadable_file", format!("cannot read: {e}")))?;
+    head.truncate(n);
+    let (encoding, bom) =
+        detect(&head, file.options.encoding.as_deref()).map_err(|e| fail("unreadable_file", e))?;
+    let delimiter = match file.options.delimiter.as_deref() {
+        Some("\\t") | Some("\t") => b'\t',
+        Some(d) => d.as_bytes()[0],
+        None => sniff_delimiter(&encoding.decode_without_bom_handling(&head[bom..]).0),
+    };
+    let mut report = FileReport {
+        encoding: Some(encoding.name().to_owned()),
+        delimiter: Some(if delimiter == b'\t' {
+            "\\t".into()
+        } else {
+            (delimiter as char).to_string()
+        }),
+        ..FileReport::default()
+    };
+    let decoded = DecodingReader::new(Cursor::new(head).chain(reader), encoding, bom);
+    let mut csv = ::csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(delimiter)
+        .buffer_capacity(64 * 1024)
+        .from_reader(decoded);
+
+    let read_error = |e: ::csv::Error| {
+        let line = e
+            .position()
+            .map(|p| format!(" near line {}", p.line()))
+            .unwrap_or_default();
+        match e.into_kind() {
+            ::csv::ErrorKind::Io(io) => fail("unreadable_file", format!("{io}{line}")),
+            ::csv::ErrorKind::Utf8 { err, .. } => {
+                fail("unreadable_file", format!("invalid UTF-8{line}: {err}"))
+            }
+            other => fail("unreadable_file", format!("{other:?}{line}")),
+        }
+    };
+
+    // 1. The header: the declared row, or the first row that looks like this table's headers.
+    let mut record = ::csv::StringRecord::new();
+    let header = loop {
+        if !csv.read_record(&mut record).map_err(read_error)? {
+            return Err(fail(
+                "header_not_found",
+                header_hint(index, file.options.header_row),
+            ));
+        }
+        let line = record.position().map_or(0, |p| p.line());
+        let cells: Vec<String> = record.iter().map(str::to_owned).collect();
+        let is_header = match file.options.header_row {
+            Some(row) => line >= row as u64,
+            None => looks_like_header(index, &cells),
+        };
+        if is_header {
+            report.header_row = Some(line);
+            break cells;
+        }
+        if file.options.header_row.is_none() && line >= HEADER_SEARCH_ROWS {
+            return Err(fail("header_not_found", header_hint(index, None)));
+        }
+        if cells.iter().any(|c| !c.trim().is_empty()) {
+            report
+                .skipped_rows
+                .push((line, "title row above the header".into()));
+        }
+    };
+    let mut binding = index.bind(&header, &file.options);
+    check_binding(file, &binding).map_err(|f| FileFailure::new(f.rule, f.message))?;
+    report.unknown_columns = binding.unknown.iter().map(|(_, h)| h.clone()).collect();
+
+    // 2. An optional unit row under the header (`单位`, `人`, `万元`, `平方米` …).
+    let mut pending: Option<::csv::StringRecord> = None;
+    if csv.read_record(&mut record).map_err(read_error)? {
+        let cells: Vec<&str> = record.iter().collect();
+        if is_unit_row(&cells) {
+            let line = record.position().map_or(0, |p| p.line());
+            for bound in &mut binding.columns {
+                if bound.unit.is_none() {
+                    bound.unit = cells.get(bound.index).and_then(|c| Unit::parse(c));
+                }
+            }
+            report
+                .skipped_rows
+                .push((line, "unit row under the header".into()));
+        } else {
+            pending = Some(record.clone());
+        }
+    }
+    report.columns = binding
+        .columns
+        .iter()
+        .map(|b| {
+            (
+                b.header.clone(),
+                b.column.name.to_owned(),
+                b.unit.map(|u| u.label().to_owned()),
+            )
+        })
+        .collect();
+    let width = header.len();
+    let mut builder = BatchBuilder::new(file.clone(), None, Arc::new(binding));
+
+    // 3. Data rows.
+    let mut extra_cells_reported = false;
+    loop {
+        if let Some(first) = pending.take() {
+            record = first;
+        } else if !csv.read_record(&mut record).map_err(read_error)? {
+            break;
+        }
+        let line = record.position().map_or(0, |p| p.line());
+        if let Some(long) = record.iter().find(|c| c.len() > MAX_FIELD_BYTES) {
+            return Err(fail(
+                "unreadable_file",
+                format!(
+                    "row {line} has a cell of {} bytes; is a quote (\") left open above it?",
+                    long.len()
+                ),
+            ));
+        }
+        let non_empty: Vec<usize> = (0..record.len())
+            .filter(|&i| !record[i].trim().is_empty())
+            .collect();
+        if non_empty.is_empty() {
+            report.skipped_rows.push((line, "blank row".into()));
+            continue;
+        }
+        if non_empty.len() == 1 && is_note(&record[non_empty[0]]) {
+            report.skipped_rows.push((line, "note row".into()));
+            continue;
+        }
+        if non_empty
+            .iter()
+            .take(3)
+            .any(|&i| is_total_label(&record[i]))
+        {
+            let binding = builder.binding();
+            let cells = binding
+                .columns
+                .iter()
+                .filter_map(|b| record.get(b.index).map(|c| (b.column.name, c.to_owned())))
+                .collect();
+            report.total_rows.push(TotalRow { row: line, cells });
+            continue;
+        }
+        if !extra_cells_reported && non_empty.iter().any(|&i| i >= width) {
+            extra_cells_reported = true;
+            report.unknown_columns.push(format!(
+                "(cells beyond the last header, first at row {line})"
+            ));
+        }
+        builder.push(line, &record.iter().collect::<Vec<_>>());
+        report.rows += 1;
+        if builder.len() >= BATCH_ROWS {
+            on_batch(builder.finish()).map_err(|e| fail("unreadable_file", e))?;
+        }
+    }
+    if !builder.is_empty() {
+        on_batch(builder.finish()).map_err(|e| fail("unreadable_file", e))?;
+    }
+    Ok(report)
+}
+
+fn read_up_to(reader: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..])? {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    Ok(filled)
+}
+
+/// A header row binds at least two cells of the table (or one, if it is the only cell).
+pub fn looks_like_header(index: &HeaderIndex, cells: &[String]) -> bool {
+    let filled = cells.iter().filter(|c| !c.trim().is_empty()).count();
+    let score = index.score(cells);
+    score >= 2 || (score == 1 && filled == 1)
+}
+
+/// A unit row: every non-empty cell is a unit, at least one is, and `单位` may lead it.
+pub fn is_unit_row<S: AsRef<str>>(cells: &[S]) -> bool {
+    let filled: Vec<&str> = cells
+        .iter()
+        .map(|c| c.as_ref().trim())
+        .filter(|c| !c.is_empty())
+        .collect();
+    let units = filled.iter().filter(|c| Unit::parse(c).is_some()).count();
+    let labels = filled
+        .iter()
+        .filter(|c| matches!(**c, "单位" | "计量单位" | "单位：" | "单位:"))
+        .count();
+    units >= 1 && units + labels == filled.len()
+}
+
+/// The delimiter that splits the first lines most consistently: `,`, `;`, tab or `|`.
+pub fn sniff_delimiter(text: &str) -> u8 {
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .take(10)
+        .collect();
+    let mut best = (b',', 0usize);
+    for d in [b',', b';', b'\t', b'|'] {
+        let counts: Vec<usize> = lines.iter().map(|l| count_outside_quotes(l, d)).collect();
+        let most = counts.iter().copied().max().unwrap_or(0);
+        // Rows that agree with the widest row: the header and data rows, not a title row.
+        let agreeing = counts.iter().filter(|&&c| c == most && c > 0).count();
+        let score = most * agreeing;
+        if score > best.1 {
+            best = (d, score);
+        }
+    }
+    best.0
+}
+
+fn count_outside_quotes(line: &str, delimiter: u8) -> usize {
+    let mut quoted = false;
+    line.bytes()
+        .filter(|&b| {
+            if b == b'"' {
+                quoted = !quoted;
+            }
+            !quoted && b == delimiter
+        })
+        .count()
+}
+
+fn header_hint(index: &HeaderIndex, declared: Option<usize>) -> String {
+    let table = index.table();
+    let examples: Vec<&str> = table
+        .columns()
+        .iter()
+        .filter(|c| c.header_required())
+        .map(|c| c.label)
+        .take(4)
+        .collect();
+    match declared {
+        Some(row) => format!("the file ends before header row {row}"),
+        None => format!(
+            "no header row found in the first {HEADER_SEARCH_ROWS} rows; expected {} headers such as {} (or their English names), or set header_row in the pipeline file",
+            table.chinese_name(),
+            examples.join(", ")
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contract::Table;
+    use crate::pipeline::{Format, ReadOptions};
+
+    fn file(table: Table, options: ReadOptions) -> Arc<SourceFile> {
+        Arc::new(SourceFile {
+            uri: "memory://t/x.csv".into(),
+            location: "x.csv".into(),
+            relative: "231182/2018/x.csv".into(),
+            table,
+            format: Format::Csv,
+            county_code: Some("231182".into()),
+            year: Some(2018),
+            size: 0,
+            e_tag: None,
+            last_modified: chrono::DateTime::UNIX_EPOCH,
+            options,
+        })
+    }
+
+    fn read_all(
+        bytes: &[u8],
+        table: Table,
+        options: ReadOptions,
+    ) -> Result<(FileReport, Vec<RawBatch>), FileFailure> {
+        let f = file(table, options);
+        let index = HeaderIndex::new(table, &f.options);
+        let mut batches = Vec::new();
+        let report = read(&mut &bytes[..], &f, &index, &mut |b| {
+            batches.push(b);
+            Ok(())
+        })?;
+        Ok((report, batches))
+    }
+
+    #[test]
+    fn title_row_unit_row_notes_and_blank_rows() {
+        let text = "五大连池市2018年办学条件统计表,,,\n学校标识码,校舍建筑面积,教学及辅助用房面积,体育运动场馆面积,教学仪器设备值,图书册数,计算机台数\n,平方米,平方米,平方米,万元,册,台\n2311820001,1000,600,800,12.5,3000,40\n,,,,,,\n注：数据截至2018年9月,,,,,,\n";
+        let (report, batches) =
+            read_all(text.as_bytes(), Table::Facilities, ReadOptions::default()).unwrap();
+        assert_eq!(report.header_row, Some(2));
+        assert_eq!(report.rows, 1);
+        assert_eq!(batches[0].source_rows, vec![4]);
+        assert_eq!(batches[0].cell("equipment_value", 0), Some("12.5"));
+        let unit = batches[0].binding.get("equipment_value").unwrap().unit;
+        assert_eq!(unit, Some(Unit::TenThousandYuan));
+        let reasons: Vec<&str> = report
+            .skipped_rows
+            .iter()
+            .map(|(_, r)| r.as_str())
+            .collect();
+        assert_eq!(
+            reasons,
+            [
+                "title row above the header",
+                "unit row under the header",
+                "blank row",
+                "note row"
+            ]
+        );
+    }
+
+    #[test]
+    fn semicolon_bom_and_crlf() {
+        let text = "\u{FEFF}学校标识码;年级;在校生数;班数\r\n2311820001;1;45;1\r\n2311820001;2;\"1,234\";30\r\n";
+        let (report, batches) =
+            read_all(text.as_bytes(), Table::Pupils, ReadOptions::default()).unwrap();
+        assert_eq!(report.delimiter.as_deref(), Some(";"));
+        assert_eq!(batches[0].source_rows, vec![2, 3]);
+        assert_eq!(batches[0].cell("students", 1), Some("1,234"));
+    }
+
+    #[test]
+    fn missing_required_column_fails_the_file_by_name() {
+        let text = "学校标识码,年级,班数\n2311820001,1,1\n";
+        let err = read_all(text.as_bytes(), Table::Pupils, ReadOptions::default()).unwrap_err();
+        assert_eq!(err.rule, "missing_required_column");
+        assert!(
+            err.message.contains("在校生数 (students)"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn header_not_found_is_explained() {
+        let err = read_all(b"a,b,c\n1,2,3\n", Table::Pupils, ReadOptions::default()).unwrap_err();
+        assert_eq!(err.rule, "header_not_found");
+        assert!(err.message.contains("学校标识码"), "{}", err.message);
+    }
+
+    #[test]
+    fn gbk_file_and_invalid_bytes() {
+        let (gbk, _, _) =
+            encoding_rs::GBK.encode("学校标识码,年级,在校生数,班数\n2311820001,初一,45,1\n");
+        let (report, batches) = read_all(&gbk, Table::Pupils, ReadOptions::default()).unwrap();
+        assert_eq!(report.encoding.as_deref(), Some("gb18030"));
+        assert_eq!(batches[0].cell("grade", 0), Some("初一"));
+        let mut bad = b"school_code,grade,students,classes\n2311820001,1,".to_vec();
+        bad.extend_from_slice(&[0xC3, 0x28, b'\n']);
+        let options = ReadOptions {
+            encoding: Some("utf-8".into()),
+            ..ReadOptions::default()
+        };
+        let err = read_all(&bad, Table::Pupils, options).unwrap_err();
+        assert!(err.message.contains("offset 48"), "{}", err.message);
+    }
+
+    #[test]
+    fn sniffing_prefers_the_consistent_delimiter() {
+        assert_eq!(sniff_delimiter("a;b;c\n1;2,5;3\n"), b';');
+        assert_eq!(sniff_delimiter("标题\na,b,c\n1,2,3\n"), b',');
+        assert_eq!(sniff_delimiter("a\tb\tc\n1\t2\t3\n"), b'\t');
+    }
+}

@@ -1,0 +1,283 @@
+//! JSON files: an array of objects (row = the object's 1-based position in the array) or
+//! newline-delimited objects (row = the line number). Both are streamed: an array is walked
+//! element by element, never parsed whole. Keys are headers; scalar values become cell text.
+
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader, Read};
+use std::sync::Arc;
+
+use serde::de::{DeserializeSeed, Deserializer, SeqAccess, Visitor};
+use serde_json::{Map, Value};
+
+use super::decode::{DecodingReader, SNIFF_BYTES, detect};
+use super::{
+    BATCH_ROWS, BatchBuilder, Binding, FileFailure, FileReport, HeaderIndex, RawBatch, SourceFile,
+    check_binding,
+};
+
+/// Read a JSON or NDJSON file (see the module doc).
+pub fn read(
+    reader: &mut dyn Read,
+    file: &Arc<SourceFile>,
+    index: &HeaderIndex,
+    on_batch: &mut dyn FnMut(RawBatch) -> Result<(), String>,
+) -> Result<FileReport, FileFailure> {
+    let fail = |rule: &'static str, msg: String| {
+        FileFailure::new(rule, format!("{}: {msg}", file.relative))
+    };
+    let mut head = Vec::with_capacity(SNIFF_BYTES);
+    reader
+        .take(SNIFF_BYTES as u64)
+        .read_to_end(&mut head)
+        .map_err(|e| fail("unreadable_file", e.to_string()))?;
+    let (encoding, bom) =
+        detect(&head, file.options.encoding.as_deref()).map_err(|e| fail("unreadable_file", e))?;
+    let first = head[bom..]
+        .iter()
+        .copied()
+        .find(|b| !b.is_ascii_whitespace());
+    let decoded = DecodingReader::new(std::io::Cursor::new(head).chain(reader), encoding, bom);
+    let mut rows = Rows::new(file.clone(), index.clone());
+    let mut report = FileReport {
+        encoding: Some(encoding.name().to_owned()),
+        header_row: None,
+        ..FileReport::default()
+    };
+    match first {
+        None => {}
+        Some(b'[') => {
+            let mut de = serde_json::Deserializer::from_reader(decoded);
+            let mut error: Option<FileFailure> = None;
+            de.deserialize_seq(ArrayVisitor {
+                rows: &mut rows,
+                on_batch,
+                error: &mut error,
+            })
+            .map_err(|e| {
+                error
+                    .take()
+                    .unwrap_or_else(|| fail("unreadable_file", format!("not valid JSON: {e}")))
+            })?;
+            if let Some(e) = error {
+                return Err(e);
+            }
+        }
+        Some(_) => {
+            for (i, line) in BufReader::new(decoded).lines().enumerate() {
+                let line = line.map_err(|e| fail("unreadable_file", e.to_string()))?;
+                if line.trim().is_empty() {
+                    continue;
+                }
+                let object: Map<String, Value> = serde_json::from_str(&line).map_err(|e| {
+                    fail(
+                        "unreadable_file",
+                        format!("line {} is not a JSON object: {e}", i + 1),
+                    )
+                })?;
+                rows.push(i as u64 + 1, object, on_batch)?;
+            }
+        }
+    }
+    rows.flush(on_batch)?;
+    report.rows = rows.count;
+    report.unknown_columns = rows.unknown_reported.into_iter().collect();
+    report.unknown_columns.sort();
+    if let Some(binding) = &rows.binding {
+        report.columns = binding
+            .columns
+            .iter()
+            .map(|b| (b.header.clone(), b.column.name.to_owned(), None))
+            .collect();
+    }
+    Ok(report)
+}
+
+/// Objects collected into batches; the binding grows as new keys appear.
+struct Rows {
+    file: Arc<SourceFile>,
+    index: HeaderIndex,
+    keys: Vec<String>,
+    known: HashSet<String>,
+    binding: Option<Arc<Binding>>,
+    pending: Vec<(u64, Map<String, Value>)>,
+    unknown_reported: HashSet<String>,
+    count: u64,
+}
+
+impl Rows {
+    fn new(file: Arc<SourceFile>, index: HeaderIndex) -> Self {
+        Rows {
+            file,
+            index,
+            keys: Vec::new(),
+            known: HashSet::new(),
+            binding: None,
+            pending: Vec::new(),
+            unknown_reported: HashSet::new(),
+            count: 0,
+        }
+    }
+
+    fn push(
+        &mut self,
+        row: u64,
+        object: Map<String, Value>,
+        on_batch: &mut dyn FnMut(RawBatch) -> Result<(), String>,
+    ) -> Result<(), FileFailure> {
+        for key in object.keys() {
+            if self.known.insert(key.clone()) {
+                self.keys.push(key.clone());
+            }
+        }
+        self.pending.push((row, object));
+        self.count += 1;
+        if self.pending.len() >= BATCH_ROWS {
+            self.flush(on_batch)?;
+        }
+        Ok(())
+    }
+
+    fn flush(
+        &mut self,
+        on_batch: &mut dyn FnMut(RawBatch) -> Result<(), String>,
+    ) -> Result<(), FileFailure> {
+        if self.pending.is_empty() && self.binding.is_some() {
+            return Ok(());
+        }
+        let binding = self.index.bind(&self.keys, &self.file.options);
+        if self.binding.is_none() {
+            check_binding(&self.file, &binding)?;
+        }
+        for (_, key) in &binding.unknown {
+            self.unknown_reported.insert(key.clone());
+        }
+        let binding = Arc::new(binding);
+        self.binding = Some(binding.clone());
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let mut builder = BatchBuilder::new(self.file.clone(), None, binding);
+        for (row, object) in self.pending.drain(..) {
+            let cells: Vec<String> = self
+                .keys
+                .iter()
+                .map(|k| object.get(k).map(cell_text).unwrap_or_default())
+                .collect();
+            builder.push(row, &cells);
+        }
+        on_batch(builder.finish()).map_err(|e| {
+            FileFailure::new("unreadable_file", format!("{}: {e}", self.file.relative))
+        })
+    }
+}
+
+/// The text of a JSON value as a cell: strings as written, numbers in JSON notation, null as empty.
+fn cell_text(value: &Value) -> String {
+    match value {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        other => other.to_string(),
+    }
+}
+
+struct ArrayVisitor<'a> {
+    rows: &'a mut Rows,
+    on_batch: &'a mut dyn FnMut(RawBatch) -> Result<(), String>,
+    error: &'a mut Option<FileFailure>,
+}
+
+impl<'de> Visitor<'de> for ArrayVisitor<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an array of objects")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut position = 0u64;
+        while let Some(object) = seq.next_element_seed(ObjectSeed)? {
+            position += 1;
+            if let Err(e) = self.rows.push(position, object, self.on_batch) {
+                *self.error = Some(e);
+                return Err(serde::de::Error::custom("stopped"));
+            }
+        }
+        Ok(())
+    }
+}
+
+struct ObjectSeed;
+
+impl<'de> DeserializeSeed<'de> for ObjectSeed {
+    type Value = Map<String, Value>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        serde::Deserialize::deserialize(deserializer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contract::Table;
+    use crate::pipeline::{Format, ReadOptions};
+
+    fn read_all(text: &str, table: Table) -> Result<(FileReport, Vec<RawBatch>), FileFailure> {
+        let f = Arc::new(SourceFile {
+            uri: "memory://t/x.json".into(),
+            location: "x.json".into(),
+            relative: "x.json".into(),
+            table,
+            format: Format::Json,
+            county_code: Some("231182".into()),
+            year: Some(2018),
+            size: 0,
+            e_tag: None,
+            last_modified: chrono::DateTime::UNIX_EPOCH,
+            options: ReadOptions::default(),
+        });
+        let index = HeaderIndex::new(table, &f.options);
+        let mut batches = Vec::new();
+        let report = read(&mut text.as_bytes(), &f, &index, &mut |b| {
+            batches.push(b);
+            Ok(())
+        })?;
+        Ok((report, batches))
+    }
+
+    #[test]
+    fn array_of_objects_by_position() {
+        let text = r#"[{"school_code": "0123456789", "grade": 1, "students": 45, "classes": 1, "note": "x"},
+                      {"school_code": "0123456789", "grade": "二年级", "students": null, "classes": 1.0}]"#;
+        let (report, batches) = read_all(text, Table::Pupils).unwrap();
+        assert_eq!(report.rows, 2);
+        assert_eq!(report.unknown_columns, vec!["note".to_owned()]);
+        let b = &batches[0];
+        assert_eq!(b.source_rows, vec![1, 2]);
+        assert_eq!(b.cell("school_code", 0), Some("0123456789"));
+        assert_eq!(b.cell("grade", 1), Some("二年级"));
+        assert_eq!(b.cell("students", 1), Some(""));
+        assert_eq!(b.cell("classes", 1), Some("1.0"));
+    }
+
+    #[test]
+    fn ndjson_by_line_number() {
+        let text = "{\"school_code\":\"2311820001\",\"grade\":1,\"students\":45,\"classes\":1}\n\n{\"school_code\":\"2311820001\",\"grade\":2,\"students\":40,\"classes\":1}\n";
+        let (_, batches) = read_all(text, Table::Pupils).unwrap();
+        assert_eq!(batches[0].source_rows, vec![1, 3]);
+    }
+
+    #[test]
+    fn broken_json_fails_the_file() {
+        let err = read_all("[{\"school_code\": 1,", Table::Pupils).unwrap_err();
+        assert_eq!(err.rule, "unreadable_file");
+        let err = read_all(
+            "[{\"grade\": 1, \"students\": 2, \"classes\": 1}]",
+            Table::Pupils,
+        )
+        .unwrap_err();
+        assert_eq!(err.rule, "missing_required_column");
+    }
+}

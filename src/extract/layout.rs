@@ -1,0 +1,295 @@
+//! Discovery: which objects under the source root are which table, county and year.
+//!
+//! The standard layout (inputs.md) needs no configuration:
+//! `<root>/{county_code}/{year}/{table}.csv|json|ndjson` with the table named in English or
+//! Chinese. A pipeline file may instead give a path template per table, with `{county_code}`,
+//! `{year}`, `{table}`, `*` (within a folder) and `**` (across folders). Objects that match
+//! nothing are listed as ignored, so a misnamed file is visible rather than silently skipped.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use futures::TryStreamExt;
+use regex::Regex;
+
+use super::SourceFile;
+use crate::contract::Table;
+use crate::error::{Error, Result};
+use crate::pipeline::{Format, Pipeline, ReadOptions};
+use crate::storage::Location;
+
+/// The files of a submission, sorted by year, county and table.
+#[derive(Debug, Default)]
+pub struct Discovery {
+    /// Files to read.
+    pub files: Vec<Arc<SourceFile>>,
+    /// Objects under the root that are not a table of the submission (relative paths).
+    pub ignored: Vec<String>,
+    /// (table, county, year) slices with more than one file: none of them is read.
+    pub conflicts: Vec<Conflict>,
+}
+
+/// Two or more files claiming the same table of the same county and year.
+#[derive(Debug, Clone)]
+pub struct Conflict {
+    /// The table.
+    pub table: Table,
+    /// The county code from the path.
+    pub county_code: String,
+    /// The year from the path.
+    pub year: i32,
+    /// The files (relative paths).
+    pub files: Vec<String>,
+}
+
+/// A compiled path pattern for one table.
+#[derive(Debug)]
+struct Pattern {
+    table: Table,
+    regex: Regex,
+    options: ReadOptions,
+}
+
+/// List the source root and classify every object.
+pub async fn discover(source: &Location, pipeline: &Pipeline) -> Result<Discovery> {
+    let patterns = patterns(pipeline)?;
+    let objects: Vec<object_store::ObjectMeta> = source
+        .store
+        .list(Some(&source.prefix))
+        .try_collect()
+        .await
+        .map_err(|e| Error::store("list", &source.url, e))?;
+    let mut found: BTreeMap<(i32, String, Table, String), Arc<SourceFile>> = BTreeMap::new();
+    let mut ignored = Vec::new();
+    for meta in objects {
+        let Some(relative) = source.relative(&meta.location) else {
+            continue;
+        };
+        if relative
+            .split('/')
+            .any(|part| part.starts_with('.') || part.starts_with('_'))
+        {
+            continue; // hidden files and folders (.DS_Store, _SUCCESS, ~$ lock files below)
+        }
+        let Some((pattern, caps)) = patterns
+            .iter()
+            .find_map(|p| p.regex.captures(&relative).map(|c| (p, c)))
+        else {
+            ignored.push(relative);
+            continue;
+        };
+        let extension = relative.rsplit_once('.').map(|(_, e)| e).unwrap_or("");
+        let Some(format) = pattern
+            .options
+            .format
+            .or_else(|| Format::from_extension(extension))
+        else {
+            ignored.push(relative);
+            continue;
+        };
+        if relative
+            .rsplit('/')
+            .next()
+            .is_some_and(|n| n.starts_with("~$"))
+        {
+            continue; // Excel's lock file of an open workbook
+        }
+        let county_code = caps.name("county_code").map(|m| m.as_str().to_owned());
+        let year = caps.name("year").and_then(|m| m.as_str().parse().ok());
+        let file = SourceFile {
+            uri: source.url_of(&meta.location),
+            location: meta.location.clone(),
+            relative: relative.clone(),
+            table: pattern.table,
+            format,
+            county_code: county_code.clone(),
+            year,
+            size: meta.size,
+            e_tag: meta.e_tag.clone(),
+            last_modified: meta.last_modified,
+            options: pattern.options.clone(),
+        };
+        found.insert(
+            (
+                year.unwrap_or(0),
+                county_code.unwrap_or_default(),
+                pattern.table,
+                relative,
+            ),
+            Arc::new(file),
+        );
+    }
+    ignored.sort();
+    // One file per (table, county, year) when the path names county and year.
+    let mut slices: BTreeMap<(Table, String, i32), Vec<Arc<SourceFile>>> = BTreeMap::new();
+    let mut files = Vec::new();
+    for file in found.into_values() {
+        match (&file.county_code, file.year) {
+            (Some(c), Some(y)) => slices
+                .entry((file.table, c.clone(), y))
+                .or_default()
+                .push(file),
+            _ => files.push(file),
+        }
+    }
+    let mut conflicts = Vec::new();
+    for ((table, county_code, year), group) in slices {
+        if group.len() == 1 {
+            files.extend(group);
+        } else {
+            conflicts.push(Conflict {
+                table,
+                county_code,
+                year,
+                files: group.iter().map(|f| f.relative.clone()).collect(),
+            });
+        }
+    }
+    files.sort_by(|a, b| {
+        (a.year, &a.county_code, a.table, &a.relative).cmp(&(
+            b.year,
+            &b.county_code,
+            b.table,
+            &b.relative,
+        ))
+    });
+    Ok(Discovery {
+        files,
+        ignored,
+        conflicts,
+    })
+}
+
+/// The path patterns of a pipeline: the standard layout, or its templates.
+fn patterns(pipeline: &Pipeline) -> Result<Vec<Pattern>> {
+    if pipeline.source.is_standard_layout() {
+        return Table::ALL
+            .into_iter()
+            .map(|table| {
+                let regex = format!(
+                    r"^(?:.*/)?(?P<county_code>[0-9]{{6}})/(?P<year>[0-9]{{4}})/(?:{}|{})\.(?i:csv|json|ndjson|jsonl)$",
+                    regex::escape(table.name()),
+                    regex::escape(table.chinese_name())
+                );
+                let options = pipeline.source.defaults.clone();
+                Ok(Pattern { table, regex: Regex::new(&regex).map_err(|e| Error::Config(e.to_string()))?, options })
+            })
+            .collect();
+    }
+    pipeline
+        .source
+        .tables
+        .iter()
+        .map(|(table, spec)| {
+            let regex = template_regex(&spec.path, *table).map_err(|e| {
+                Error::Config(format!("path template {:?} of {table}: {e}", spec.path))
+            })?;
+            Ok(Pattern {
+                table: *table,
+                regex,
+                options: spec.options.clone(),
+            })
+        })
+        .collect()
+}
+
+/// Compile a path template into an anchored regex for one table.
+pub fn template_regex(template: &str, table: Table) -> std::result::Result<Regex, String> {
+    let mut out = String::from("^");
+    let mut rest = template.trim_start_matches('/');
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix("{county_code}") {
+            out.push_str("(?P<county_code>[0-9]{6})");
+            rest = after;
+        } else if let Some(after) = rest.strip_prefix("{year}") {
+            out.push_str("(?P<year>[0-9]{4})");
+            rest = after;
+        } else if let Some(after) = rest.strip_prefix("{table}") {
+            out.push_str(&format!(
+                "(?:{}|{})",
+                regex::escape(table.name()),
+                regex::escape(table.chinese_name())
+            ));
+            rest = after;
+        } else if let Some(after) = rest.strip_prefix("**") {
+            out.push_str(".*");
+            rest = after;
+        } else if let Some(after) = rest.strip_prefix('*') {
+            out.push_str("[^/]*");
+            rest = after;
+        } else if rest.starts_with('{') {
+            let end = rest.find('}').map_or(rest.len(), |i| i + 1);
+            return Err(format!(
+                "unknown placeholder {}; use {{county_code}}, {{year}} or {{table}}",
+                &rest[..end]
+            ));
+        } else {
+            let c = rest.chars().next().unwrap_or_default();
+            out.push_str(&regex::escape(&c.to_string()));
+            rest = &rest[c.len_utf8()..];
+        }
+    }
+    out.push('$');
+    Regex::new(&out).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates_capture_county_year_and_table() {
+        let re = template_regex("{county_code}/{year}/{table}.csv", Table::Pupils).unwrap();
+        let caps = re.captures("231182/2018/学生.csv").unwrap();
+        assert_eq!(&caps["county_code"], "231182");
+        assert_eq!(&caps["year"], "2018");
+        assert!(re.is_match("231182/2018/pupils.csv"));
+        assert!(!re.is_match("231182/2018/schools.csv"));
+        let re = template_regex("nyc/**/*Snapshot*.csv", Table::Pupils).unwrap();
+        assert!(re.is_match("nyc/a/b/2013_Demographic_Snapshot_School.csv"));
+        assert!(
+            template_regex("{county}/x.csv", Table::Pupils)
+                .unwrap_err()
+                .contains("{county}")
+        );
+    }
+
+    #[tokio::test]
+    async fn standard_layout_discovery_sorts_and_reports() {
+        let dir = tempfile::tempdir().unwrap();
+        for rel in [
+            "231182/2018/pupils.csv",
+            "231182/2018/学校.csv",
+            "231182/2017/schools.json",
+            "231182/2018/notes.txt",
+            "README.md",
+            "231182/2016/pupils.csv",
+            "231182/2016/学生.csv",
+        ] {
+            let path = dir.path().join(rel);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, "x").unwrap();
+        }
+        let loc = crate::storage::open(dir.path().to_str().unwrap(), false).unwrap();
+        let d = discover(&loc, &Pipeline::standard(&loc.url)).await.unwrap();
+        let got: Vec<_> = d
+            .files
+            .iter()
+            .map(|f| (f.relative.as_str(), f.table, f.year))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("231182/2017/schools.json", Table::Schools, Some(2017)),
+                ("231182/2018/学校.csv", Table::Schools, Some(2018)),
+                ("231182/2018/pupils.csv", Table::Pupils, Some(2018)),
+            ]
+        );
+        assert_eq!(
+            d.ignored,
+            vec!["231182/2018/notes.txt".to_owned(), "README.md".to_owned()]
+        );
+        assert_eq!(d.conflicts.len(), 1);
+        assert_eq!(d.conflicts[0].files.len(), 2);
+    }
+}

@@ -1,0 +1,373 @@
+//! Extract: source files → batches of cells as text, each row with its provenance.
+//!
+//! Extract finds a submission's files (the standard layout, or a pipeline's path templates),
+//! reads them through the object store as a stream (decoding any encoding to UTF-8), finds the
+//! header row, binds headers to the contract and hands out [`RawBatch`]es of at most a few
+//! thousand rows. It never interprets a cell: `"12o"` travels on as `"12o"` for validate to judge.
+
+pub mod csv;
+pub mod decode;
+pub mod header;
+pub mod json;
+pub mod layout;
+
+use std::io::Read;
+use std::sync::Arc;
+
+use arrow::array::{Array, StringArray, StringBuilder};
+use bytes::Bytes;
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use object_store::{GetResultPayload, ObjectStore, ObjectStoreExt};
+use sha2::Digest;
+
+use crate::contract::Table;
+use crate::pipeline::{Format, ReadOptions};
+pub use header::{Binding, BoundColumn, HeaderIndex};
+
+/// Rows per batch handed from extract to validate.
+pub const BATCH_ROWS: usize = 8192;
+
+/// One source file of one table, found by discovery.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    /// Full URL, as recorded in provenance (`file:///…/231182/2018/pupils.csv`).
+    pub uri: String,
+    /// The object's path inside the store.
+    pub location: object_store::path::Path,
+    /// The object's path relative to the source root, for messages (`231182/2018/pupils.csv`).
+    pub relative: String,
+    /// The table it holds.
+    pub table: Table,
+    /// CSV or JSON.
+    pub format: Format,
+    /// County code taken from the path, if the path has one.
+    pub county_code: Option<String>,
+    /// Year taken from the path, if the path has one.
+    pub year: Option<i32>,
+    /// Size in bytes.
+    pub size: u64,
+    /// The store's ETag, when it has one.
+    pub e_tag: Option<String>,
+    /// Last modification time.
+    pub last_modified: chrono::DateTime<chrono::Utc>,
+    /// How to read it.
+    pub options: ReadOptions,
+}
+
+impl SourceFile {
+    /// The file name, for messages (`pupils.csv`).
+    pub fn name(&self) -> &str {
+        self.relative.rsplit('/').next().unwrap_or(&self.relative)
+    }
+}
+
+/// Rows of one source file as text cells, columns bound to the contract.
+#[derive(Debug, Clone)]
+pub struct RawBatch {
+    /// Where the rows come from.
+    pub file: Arc<SourceFile>,
+    /// Sheet name for workbooks (None for CSV and JSON).
+    pub sheet: Option<Arc<str>>,
+    /// What each column of `cells` is.
+    pub binding: Arc<Binding>,
+    /// One text column per bound column, in `binding.columns` order (null = cell absent).
+    pub cells: Vec<StringArray>,
+    /// 1-based row (line) number in the source of each row.
+    pub source_rows: Vec<u64>,
+}
+
+impl RawBatch {
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.source_rows.len()
+    }
+
+    /// Whether the batch has no rows.
+    pub fn is_empty(&self) -> bool {
+        self.source_rows.is_empty()
+    }
+
+    /// The text of a canonical column in a row (None if the column is absent or the cell missing).
+    pub fn cell(&self, column: &str, row: usize) -> Option<&str> {
+        let i = self
+            .binding
+            .columns
+            .iter()
+            .position(|b| b.column.name == column)?;
+        let array = &self.cells[i];
+        (!array.is_null(row)).then(|| array.value(row))
+    }
+}
+
+/// Builds [`RawBatch`]es row by row.
+pub struct BatchBuilder {
+    file: Arc<SourceFile>,
+    sheet: Option<Arc<str>>,
+    binding: Arc<Binding>,
+    builders: Vec<StringBuilder>,
+    rows: Vec<u64>,
+}
+
+impl BatchBuilder {
+    /// A builder for rows bound by `binding`.
+    pub fn new(file: Arc<SourceFile>, sheet: Option<Arc<str>>, binding: Arc<Binding>) -> Self {
+        let builders = binding
+            .columns
+            .iter()
+            .map(|_| StringBuilder::new())
+            .collect();
+        BatchBuilder {
+            file,
+            sheet,
+            binding,
+            builders,
+            rows: Vec::new(),
+        }
+    }
+
+    /// Append a row given its source cells by source position.
+    pub fn push<S: AsRef<str>>(&mut self, source_row: u64, cells: &[S]) {
+        for (builder, bound) in self.builders.iter_mut().zip(self.binding.columns.iter()) {
+            match cells.get(bound.index) {
+                Some(c) => builder.append_value(c.as_ref()),
+                None => builder.append_null(),
+            }
+        }
+        self.rows.push(source_row);
+    }
+
+    /// How the columns are bound.
+    pub fn binding(&self) -> &Arc<Binding> {
+        &self.binding
+    }
+
+    /// Rows buffered.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Whether no rows are buffered.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// Hand out the buffered rows as a batch.
+    pub fn finish(&mut self) -> RawBatch {
+        RawBatch {
+            file: self.file.clone(),
+            sheet: self.sheet.clone(),
+            binding: self.binding.clone(),
+            cells: self.builders.iter_mut().map(|b| b.finish()).collect(),
+            source_rows: std::mem::take(&mut self.rows),
+        }
+    }
+}
+
+/// What reading a file established, for the ledger.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct FileReport {
+    /// Detected or declared encoding (`UTF-8`, `gb18030`, `UTF-16LE`).
+    pub encoding: Option<String>,
+    /// Delimiter used for CSV.
+    pub delimiter: Option<String>,
+    /// 1-based row of the header.
+    pub header_row: Option<u64>,
+    /// Sheet read, for workbooks.
+    pub sheet: Option<String>,
+    /// SHA-256 of the file's bytes.
+    pub sha256: String,
+    /// Data rows handed to validate.
+    pub rows: u64,
+    /// Headers bound to the contract: (header as written, canonical column, unit).
+    pub columns: Vec<(String, String, Option<String>)>,
+    /// Headers that matched no column of the table (reported, their cells not published).
+    pub unknown_columns: Vec<String>,
+    /// Rows skipped as not data (blank rows, a unit row, notes), with the reason.
+    pub skipped_rows: Vec<(u64, String)>,
+    /// 合计/总计 rows: not data, but checked against the sum of the rows (then dropped).
+    pub total_rows: Vec<TotalRow>,
+}
+
+/// A total row (合计, 总计, 小计) as found in a source: its row number and cells by column.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct TotalRow {
+    /// 1-based row in the source.
+    pub row: u64,
+    /// (canonical column, cell text) for every bound column.
+    pub cells: Vec<(&'static str, String)>,
+}
+
+/// Whether a cell labels a total row.
+pub fn is_total_label(text: &str) -> bool {
+    let t: String = crate::validate::cell::fold(text)
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    matches!(
+        t.as_str(),
+        "合计"
+            | "总计"
+            | "小计"
+            | "全县合计"
+            | "全市合计"
+            | "全区合计"
+            | "总数"
+            | "Total"
+            | "TOTAL"
+            | "total"
+    )
+}
+
+/// Why a whole file could not be read (its table for that county and year fails).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileFailure {
+    /// Stable rule id (`unreadable_file`, `missing_required_column`, `header_not_found`, …).
+    pub rule: &'static str,
+    /// A message a statistician can act on, naming the file.
+    pub message: String,
+}
+
+impl FileFailure {
+    /// A failure with a rule id and message.
+    pub fn new(rule: &'static str, message: impl Into<String>) -> Self {
+        FileFailure {
+            rule,
+            message: message.into(),
+        }
+    }
+}
+
+/// Read one file completely, calling `on_batch` with batches of at most [`BATCH_ROWS`] rows.
+/// Runs on a blocking thread: object-store reads are driven with `handle`.
+pub fn read_file(
+    handle: &tokio::runtime::Handle,
+    store: &Arc<dyn ObjectStore>,
+    file: &Arc<SourceFile>,
+    on_batch: &mut dyn FnMut(RawBatch) -> Result<(), String>,
+) -> Result<FileReport, FileFailure> {
+    let unreadable =
+        |e: String| FileFailure::new("unreadable_file", format!("{}: {e}", file.relative));
+    let result = handle
+        .block_on(store.get(&file.location))
+        .map_err(|e| unreadable(format!("cannot read: {e}")))?;
+    let reader: Box<dyn Read + Send> = match result.payload {
+        GetResultPayload::File(f, _) => Box::new(f),
+        GetResultPayload::Stream(s) => Box::new(StreamReader::new(handle.clone(), s)),
+    };
+    let mut hashing = HashingReader {
+        inner: reader,
+        hasher: sha2::Sha256::new(),
+    };
+    let index = HeaderIndex::new(file.table, &file.options);
+    let mut report = match file.format {
+        Format::Csv => csv::read(&mut hashing, file, &index, on_batch)?,
+        Format::Json => json::read(&mut hashing, file, &index, on_batch)?,
+    };
+    // Drain what the parser did not need so the checksum covers the whole file.
+    std::io::copy(&mut hashing, &mut std::io::sink()).map_err(|e| unreadable(e.to_string()))?;
+    report.sha256 = hex::encode(hashing.hasher.finalize());
+    Ok(report)
+}
+
+/// Check a binding against the contract: duplicates and missing required columns fail the file.
+/// Year and county code may come from the path or the pipeline's constants instead of a column.
+pub fn check_binding(file: &SourceFile, binding: &Binding) -> Result<(), FileFailure> {
+    if let Some((name, first, second)) = binding.duplicates.first() {
+        return Err(FileFailure::new(
+            "duplicate_column",
+            format!(
+                "{}: columns \"{first}\" and \"{second}\" both mean {name}; keep one",
+                file.relative
+            ),
+        ));
+    }
+    let missing: Vec<String> = file
+        .table
+        .columns()
+        .iter()
+        .filter(|c| c.header_required() && binding.get(c.name).is_none())
+        .filter(|c| !(c.name == "year" && file.year.is_some()))
+        .filter(|c| !(c.name == "county_code" && file.county_code.is_some()))
+        .filter(|c| !file.options.constants.contains_key(c.name))
+        .map(|c| format!("{} ({})", c.label, c.name))
+        .collect();
+    if !missing.is_empty() {
+        return Err(FileFailure::new(
+            "missing_required_column",
+            format!(
+                "{}: required column {} is missing; add it (or map your header to it with an alias in the pipeline file)",
+                file.relative,
+                missing.join(", ")
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Computes the SHA-256 of everything read through it.
+struct HashingReader<R> {
+    inner: R,
+    hasher: sha2::Sha256,
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+/// A blocking `Read` over an object store's byte stream (for use on a blocking thread).
+struct StreamReader {
+    handle: tokio::runtime::Handle,
+    stream: BoxStream<'static, object_store::Result<Bytes>>,
+    current: Bytes,
+}
+
+impl StreamReader {
+    fn new(
+        handle: tokio::runtime::Handle,
+        stream: BoxStream<'static, object_store::Result<Bytes>>,
+    ) -> Self {
+        StreamReader {
+            handle,
+            stream,
+            current: Bytes::new(),
+        }
+    }
+}
+
+impl Read for StreamReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.current.is_empty() {
+            match self.handle.block_on(self.stream.next()) {
+                None => return Ok(0),
+                Some(Ok(bytes)) => self.current = bytes,
+                Some(Err(e)) => return Err(std::io::Error::other(e)),
+            }
+        }
+        let n = buf.len().min(self.current.len());
+        buf[..n].copy_from_slice(&self.current.split_to(n));
+        Ok(n)
+    }
+}
+
+/// Note rows under or above a table: a single text cell starting with one of these.
+pub fn is_note(text: &str) -> bool {
+    const NOTES: &[&str] = &[
+        "注",
+        "说明",
+        "填表",
+        "审核",
+        "单位负责人",
+        "统计负责人",
+        "数据来源",
+        "资料来源",
+        "备注",
+        "制表",
+    ];
+    let t = text.trim();
+    NOTES.iter().any(|n| t.starts_with(n))
+}

@@ -1,0 +1,223 @@
+//! The run ledger (`runs/<run_id>.json`): what a run read, what it published, what it rejected
+//! and why, and its exit status. It is also the commit record of the version it names.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use sha2::Digest;
+
+use crate::load::WrittenFile;
+
+/// Hex SHA-256 of bytes.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// The whole ledger of one run.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Ledger {
+    /// The run's id (`20181130T010203Z-3fa1`), also the name of its version folder.
+    pub run_id: String,
+    /// 1 for the first published version of an output, then +1 per published run.
+    pub version: u64,
+    /// The run whose version this one started from, if any.
+    pub parent_run_id: Option<String>,
+    /// Whether this run published a version (false for failed runs).
+    pub published: bool,
+    /// `published`, `published_with_rejections` or `failed`.
+    pub status: String,
+    /// The exit code the run ended with (outputs.md).
+    pub exit_code: i32,
+    /// junheng's version.
+    pub junheng_version: String,
+    /// Pipeline name, file hash, source, output, settings and standards.
+    pub pipeline: PipelineRecord,
+    /// Start time (UTC, RFC 3339).
+    pub started_at: String,
+    /// End time (UTC, RFC 3339).
+    pub finished_at: String,
+    /// Every input file, with its fingerprint and how it was read.
+    pub inputs: Vec<InputRecord>,
+    /// Objects under the source root that are not part of any table.
+    pub ignored_files: Vec<String>,
+    /// Per table, county and year: rows read, published and quarantined, by rule.
+    pub slices: Vec<SliceRecord>,
+    /// Totals over all slices.
+    pub totals: Totals,
+    /// Parquet files of the version (paths relative to `versions/<run_id>/`).
+    pub files_written: Vec<WrittenFile>,
+    /// Marts rebuilt, with row counts.
+    pub marts: Vec<MartRecord>,
+    /// Run-level warnings in words (files that failed, conflicts, schools merged or closed …).
+    pub warnings: Vec<String>,
+}
+
+/// The pipeline as the ledger records it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct PipelineRecord {
+    /// Pipeline name.
+    pub name: String,
+    /// SHA-256 of the pipeline file (empty for the zero-config standard layout).
+    pub hash: String,
+    /// Source URL.
+    pub source_url: String,
+    /// Output URL.
+    pub output_url: String,
+    /// Methodology settings in effect.
+    pub settings: serde_json::Value,
+    /// Threshold and standard overrides in effect.
+    pub standards: serde_json::Value,
+}
+
+/// One input file.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct InputRecord {
+    /// Full URL.
+    pub uri: String,
+    /// Path relative to the source root.
+    pub path: String,
+    /// Table.
+    pub table: String,
+    /// County code from the path.
+    pub county_code: Option<String>,
+    /// Year from the path.
+    pub year: Option<i32>,
+    /// Size in bytes.
+    pub size: u64,
+    /// The store's ETag.
+    pub e_tag: Option<String>,
+    /// Last modified (RFC 3339).
+    pub last_modified: String,
+    /// SHA-256 of the content.
+    pub sha256: String,
+    /// Encoding read.
+    pub encoding: Option<String>,
+    /// Delimiter (CSV).
+    pub delimiter: Option<String>,
+    /// Sheet (workbooks).
+    pub sheet: Option<String>,
+    /// 1-based header row.
+    pub header_row: Option<u64>,
+    /// Data rows read.
+    pub rows: u64,
+    /// Headers bound to columns: `header → column (unit)`.
+    pub columns: Vec<String>,
+    /// Headers matching no column.
+    pub unknown_columns: Vec<String>,
+    /// Rows skipped as not data, with the reason.
+    pub skipped_rows: Vec<String>,
+    /// Why the file could not be read, if it could not.
+    pub failure: Option<Failure>,
+}
+
+/// A file-level failure.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Failure {
+    /// Rule id.
+    pub rule: String,
+    /// Message.
+    pub message: String,
+}
+
+/// Counts of one (table, county, year) slice.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct SliceRecord {
+    /// Table.
+    pub table: String,
+    /// County code ("" when unknown).
+    pub county_code: String,
+    /// Year (0 when unknown).
+    pub year: i32,
+    /// Data rows read.
+    pub rows_read: u64,
+    /// Rows published to staging.
+    pub rows_published: u64,
+    /// Rows rejected (in quarantine with an `error` finding).
+    pub rows_quarantined: u64,
+    /// Error findings by rule.
+    pub quarantined_by_rule: BTreeMap<String, u64>,
+    /// Warning findings by rule.
+    pub warnings_by_rule: BTreeMap<String, u64>,
+    /// Whether a file of this slice could not be read at all.
+    pub file_failed: bool,
+}
+
+/// Totals of a run.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Totals {
+    /// Files read.
+    pub files: u64,
+    /// Files that could not be read.
+    pub files_failed: u64,
+    /// Data rows read.
+    pub rows_read: u64,
+    /// Rows published.
+    pub rows_published: u64,
+    /// Rows rejected.
+    pub rows_quarantined: u64,
+    /// Warning findings.
+    pub warnings: u64,
+    /// Error findings by rule (a row may break several rules).
+    pub errors_by_rule: BTreeMap<String, u64>,
+    /// Warning findings by rule.
+    pub warnings_by_rule: BTreeMap<String, u64>,
+}
+
+/// A mart rebuilt by the run.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct MartRecord {
+    /// Mart name.
+    pub name: String,
+    /// Rows.
+    pub rows: u64,
+    /// File relative to the version folder.
+    pub file: String,
+}
+
+impl Ledger {
+    /// The slice record for (table, county, year), created on first use.
+    pub fn slice(&mut self, table: &str, county_code: &str, year: i32) -> &mut SliceRecord {
+        let i = match self
+            .slices
+            .iter()
+            .position(|s| s.table == table && s.county_code == county_code && s.year == year)
+        {
+            Some(i) => i,
+            None => {
+                self.slices.push(SliceRecord {
+                    table: table.into(),
+                    county_code: county_code.into(),
+                    year,
+                    ..SliceRecord::default()
+                });
+                self.slices.len() - 1
+            }
+        };
+        &mut self.slices[i]
+    }
+
+    /// Recompute totals from slices and inputs.
+    pub fn total_up(&mut self) {
+        let mut t = Totals {
+            files: self.inputs.len() as u64,
+            ..Totals::default()
+        };
+        t.files_failed = self.inputs.iter().filter(|i| i.failure.is_some()).count() as u64;
+        for s in &self.slices {
+            t.rows_read += s.rows_read;
+            t.rows_published += s.rows_published;
+            t.rows_quarantined += s.rows_quarantined;
+            for (rule, n) in &s.quarantined_by_rule {
+                *t.errors_by_rule.entry(rule.clone()).or_default() += n;
+            }
+            for (rule, n) in &s.warnings_by_rule {
+                *t.warnings_by_rule.entry(rule.clone()).or_default() += n;
+                t.warnings += n;
+            }
+        }
+        self.slices.sort_by(|a, b| {
+            (&a.table, &a.county_code, a.year).cmp(&(&b.table, &b.county_code, b.year))
+        });
+        self.totals = t;
+    }
+}

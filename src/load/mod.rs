@@ -1,0 +1,335 @@
+//! Load: batches → Parquet files of a new, unpublished version; then the commit that publishes it.
+//!
+//! A run writes everything under `versions/<run_id>/` (staging, quarantine, marts, dictionary),
+//! which no documented path points to yet. Publishing is one small object: the run ledger
+//! `runs/<run_id>.json`, created with put-if-absent, names the version. Readers that go through
+//! junheng (and [`latest`]) trust only committed ledgers. For local output folders the
+//! documented paths (`<out>/staging`, `<out>/marts`, …) are symlinks through `<out>/current`,
+//! which is switched to the new version with one atomic rename after the commit: a reader sees
+//! the old version or the new one, never a mix, and a killed run leaves the old one in place.
+
+use std::collections::BTreeMap;
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+use futures::{Stream, StreamExt, TryStreamExt};
+use object_store::buffered::BufWriter;
+use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload};
+use parquet::arrow::AsyncArrowWriter;
+use parquet::basic::Compression;
+use parquet::file::properties::WriterProperties;
+
+use crate::error::{Error, Result};
+use crate::ledger::Ledger;
+use crate::storage::Location;
+
+/// Rows per Parquet row group: large enough for good compression and pruning, small enough that
+/// a writer's buffer stays a few megabytes.
+pub const ROW_GROUP_ROWS: usize = 128 * 1024;
+
+/// Folder of all versions under the output root.
+pub const VERSIONS: &str = "versions";
+
+/// Folder of run ledgers (commit records) under the output root.
+pub const RUNS: &str = "runs";
+
+/// The published top-level entries that point into the current version (local outputs).
+pub const PUBLISHED_ENTRIES: [&str; 5] = [
+    "staging",
+    "quarantine",
+    "marts",
+    "dictionary.json",
+    "report",
+];
+
+/// Writer properties for every Parquet file junheng writes.
+pub fn writer_properties() -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_created_by(format!("junheng {}", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
+/// A Parquet file written by a run.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct WrittenFile {
+    /// Path relative to the version folder (`staging/pupils/year=2018/part-0.parquet`).
+    pub path: String,
+    /// Rows in the file.
+    pub rows: u64,
+}
+
+/// Where one area of data goes (`staging`, `quarantine`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Area {
+    /// Normalised accepted rows.
+    Staging,
+    /// Rejected rows and warnings.
+    Quarantine,
+}
+
+impl Area {
+    /// The folder name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Area::Staging => "staging",
+            Area::Quarantine => "quarantine",
+        }
+    }
+}
+
+/// Parquet writers for the year partitions of staging and quarantine tables of one version.
+pub struct PartitionWriters {
+    out: Location,
+    version: String,
+    open: BTreeMap<(Area, String, i32), (AsyncArrowWriter<BufWriter>, String, u64)>,
+    written: Vec<WrittenFile>,
+}
+
+impl PartitionWriters {
+    /// Writers into `versions/<run_id>/` of `out`.
+    pub fn new(out: Location, run_id: &str) -> Self {
+        PartitionWriters {
+            out,
+            version: format!("{VERSIONS}/{run_id}"),
+            open: BTreeMap::new(),
+            written: Vec::new(),
+        }
+    }
+
+    /// Append a batch to `<area>/<table>/year=<year>/`.
+    pub async fn write(
+        &mut self,
+        area: Area,
+        table: &str,
+        year: i32,
+        batch: &RecordBatch,
+    ) -> Result<()> {
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        let key = (area, table.to_owned(), year);
+        if !self.open.contains_key(&key) {
+            let relative = format!("{}/{table}/year={year}/part-0.parquet", area.name());
+            let writer = self.writer(&relative, batch.schema())?;
+            self.open.insert(key.clone(), (writer, relative, 0));
+        }
+        let (writer, relative, rows) = self.open.get_mut(&key).expect("inserted above");
+        writer.write(batch).await.map_err(|source| Error::Parquet {
+            location: relative.clone(),
+            source,
+        })?;
+        *rows += batch.num_rows() as u64;
+        Ok(())
+    }
+
+    fn writer(&self, relative: &str, schema: SchemaRef) -> Result<AsyncArrowWriter<BufWriter>> {
+        let path = self.out.child(&format!("{}/{relative}", self.version));
+        let object = BufWriter::new(self.out.store.clone(), path);
+        AsyncArrowWriter::try_new(object, schema, Some(writer_properties())).map_err(|source| {
+            Error::Parquet {
+                location: relative.to_owned(),
+                source,
+            }
+        })
+    }
+
+    /// Close every file; returns all files written, sorted by path.
+    pub async fn finish(mut self) -> Result<Vec<WrittenFile>> {
+        for (_, (writer, relative, rows)) in std::mem::take(&mut self.open) {
+            writer.close().await.map_err(|source| Error::Parquet {
+                location: relative.clone(),
+                source,
+            })?;
+            self.written.push(WrittenFile {
+                path: relative,
+                rows,
+            });
+        }
+        self.written.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(self.written)
+    }
+}
+
+/// Write a stream of batches to one Parquet file of the version (marts).
+pub async fn write_stream<S>(
+    out: &Location,
+    run_id: &str,
+    relative: &str,
+    schema: SchemaRef,
+    mut stream: S,
+) -> Result<WrittenFile>
+where
+    S: Stream<Item = Result<RecordBatch>> + Unpin,
+{
+    let path = out.child(&format!("{VERSIONS}/{run_id}/{relative}"));
+    let object = BufWriter::new(out.store.clone(), path);
+    let mut writer =
+        AsyncArrowWriter::try_new(object, schema, Some(writer_properties())).map_err(|source| {
+            Error::Parquet {
+                location: relative.to_owned(),
+                source,
+            }
+        })?;
+    let mut rows = 0;
+    while let Some(batch) = stream.next().await {
+        let batch = batch?;
+        rows += batch.num_rows() as u64;
+        writer
+            .write(&batch)
+            .await
+            .map_err(|source| Error::Parquet {
+                location: relative.to_owned(),
+                source,
+            })?;
+    }
+    writer.close().await.map_err(|source| Error::Parquet {
+        location: relative.to_owned(),
+        source,
+    })?;
+    Ok(WrittenFile {
+        path: relative.to_owned(),
+        rows,
+    })
+}
+
+/// Write a small object (dictionary, report page) into the version.
+pub async fn write_object(
+    out: &Location,
+    run_id: &str,
+    relative: &str,
+    bytes: Vec<u8>,
+) -> Result<()> {
+    let path = out.child(&format!("{VERSIONS}/{run_id}/{relative}"));
+    out.store
+        .put(&path, PutPayload::from(bytes))
+        .await
+        .map_err(|e| Error::store("write", &path, e))?;
+    Ok(())
+}
+
+/// Commit a run: create its ledger with put-if-absent. After this the version is published.
+pub async fn commit(out: &Location, ledger: &Ledger) -> Result<()> {
+    let path = out.child(&format!("{RUNS}/{}.json", ledger.run_id));
+    let bytes = serde_json::to_vec_pretty(ledger).map_err(|source| Error::Json {
+        context: "run ledger".into(),
+        source,
+    })?;
+    let options = PutOptions {
+        mode: PutMode::Create,
+        ..PutOptions::default()
+    };
+    match out
+        .store
+        .put_opts(&path, PutPayload::from(bytes), options)
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(object_store::Error::AlreadyExists { .. }) => Err(Error::Conflict(format!(
+            "run {} was already committed to {}",
+            ledger.run_id, out.url
+        ))),
+        Err(e) => Err(Error::store("commit", &path, e)),
+    }
+}
+
+/// Every committed ledger under the output root, oldest first.
+pub async fn ledgers(out: &Location) -> Result<Vec<Ledger>> {
+    let prefix = out.child(RUNS);
+    let metas: Vec<_> = out
+        .store
+        .list(Some(&prefix))
+        .try_collect()
+        .await
+        .map_err(|e| Error::store("list", &prefix, e))?;
+    let mut ledgers = Vec::new();
+    for meta in metas {
+        if !meta.location.as_ref().ends_with(".json") {
+            continue;
+        }
+        let bytes = out
+            .store
+            .get(&meta.location)
+            .await
+            .map_err(|e| Error::store("read", &meta.location, e))?;
+        let bytes = bytes
+            .bytes()
+            .await
+            .map_err(|e| Error::store("read", &meta.location, e))?;
+        let ledger: Ledger = serde_json::from_slice(&bytes).map_err(|source| Error::Json {
+            context: meta.location.to_string(),
+            source,
+        })?;
+        ledgers.push(ledger);
+    }
+    ledgers.sort_by(|a, b| (a.version, &a.run_id).cmp(&(b.version, &b.run_id)));
+    Ok(ledgers)
+}
+
+/// The latest committed run that published a version, if any.
+pub async fn latest(out: &Location) -> Result<Option<Ledger>> {
+    Ok(ledgers(out)
+        .await?
+        .into_iter()
+        .filter(|l| l.published)
+        .next_back())
+}
+
+/// The path of a version folder relative to the output root.
+pub fn version_path(run_id: &str) -> String {
+    format!("{VERSIONS}/{run_id}")
+}
+
+/// Point the documented local paths at a committed version: `<out>/current` is replaced by a
+/// new symlink with one rename (atomic on POSIX), and `<out>/staging` etc. are created once as
+/// symlinks through `current`. A no-op for object stores (readers go through the ledger there).
+pub fn switch_current(out: &Location, run_id: &str) -> Result<()> {
+    let Some(root) = &out.local_root else {
+        return Ok(());
+    };
+    let io = |operation: &'static str, path: &std::path::Path| {
+        let path = path.to_path_buf();
+        move |source| Error::Io {
+            operation,
+            path,
+            source,
+        }
+    };
+    let tmp = root.join(format!(".current-{run_id}"));
+    let _ = std::fs::remove_file(&tmp);
+    std::os::unix::fs::symlink(version_path(run_id), &tmp).map_err(io("create symlink", &tmp))?;
+    let current = root.join("current");
+    std::fs::rename(&tmp, &current).map_err(io("switch", &current))?;
+    for entry in PUBLISHED_ENTRIES {
+        let link = root.join(entry);
+        match std::fs::symlink_metadata(&link) {
+            Ok(meta) if meta.file_type().is_symlink() => {}
+            Ok(_) => {
+                return Err(Error::Config(format!(
+                    "{} exists and is not junheng's symlink; move it away (junheng publishes {entry} as a link into current/)",
+                    link.display()
+                )));
+            }
+            Err(_) => std::os::unix::fs::symlink(format!("current/{entry}"), &link)
+                .map_err(io("create symlink", &link))?,
+        }
+    }
+    Ok(())
+}
+
+/// Make sure the local `current` link names the latest committed version (repairs a run that
+/// was killed between its commit and the switch).
+pub async fn repair_current(out: &Location) -> Result<()> {
+    if out.local_root.is_none() {
+        return Ok(());
+    }
+    if let Some(latest) = latest(out).await? {
+        let root = out.local_root.as_ref().expect("checked");
+        let target = std::fs::read_link(root.join("current")).ok();
+        if target.as_deref() != Some(std::path::Path::new(&version_path(&latest.run_id))) {
+            switch_current(out, &latest.run_id)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,221 @@
+//! URL → object store: the only place that knows URL schemes.
+//!
+//! Every input and output of junheng is addressed by a URL (`file:///…`, a plain path,
+//! `memory://name/…`) and reached through an [`object_store::ObjectStore`]. Adding a scheme
+//! means adding one arm to [`open`]; nothing else in the crate matches on schemes.
+
+use std::collections::HashMap;
+use std::path::{Path as FsPath, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use object_store::ObjectStore;
+use object_store::local::LocalFileSystem;
+use object_store::memory::InMemory;
+use object_store::path::Path;
+
+use crate::error::{Error, Result};
+
+/// An opened URL: a store and the prefix inside it that the URL names.
+#[derive(Debug, Clone)]
+pub struct Location {
+    /// The store holding the objects.
+    pub store: Arc<dyn ObjectStore>,
+    /// The prefix inside the store (empty for a local folder: the store is rooted there).
+    pub prefix: Path,
+    /// The URL in canonical form (`file:///abs/dir`, `memory://name/prefix`).
+    pub url: String,
+    /// For local folders, the folder on disk (symlinks and other OS-level conveniences use it).
+    pub local_root: Option<PathBuf>,
+}
+
+impl Location {
+    /// The path of an object below this location (`staging/pupils/…` → `<prefix>/staging/pupils/…`).
+    pub fn child(&self, relative: &str) -> Path {
+        let mut parts: Vec<String> = self.prefix.parts().map(|p| p.as_ref().to_owned()).collect();
+        parts.extend(
+            relative
+                .split('/')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned),
+        );
+        Path::from_iter(parts)
+    }
+
+    /// The path of `location` relative to this location's prefix.
+    pub fn relative<'a>(&self, location: &'a Path) -> Option<String> {
+        location.prefix_match(&self.prefix).map(|parts| {
+            parts
+                .map(|p| p.as_ref().to_owned())
+                .collect::<Vec<_>>()
+                .join("/")
+        })
+    }
+
+    /// The full URL of an object below this location, as recorded in provenance.
+    pub fn url_of(&self, location: &Path) -> String {
+        let rel = self
+            .relative(location)
+            .unwrap_or_else(|| location.to_string());
+        if rel.is_empty() {
+            self.url.clone()
+        } else {
+            format!("{}/{}", self.url.trim_end_matches('/'), rel)
+        }
+    }
+}
+
+/// Open a URL for reading (`create = false`: a local folder must exist) or writing.
+pub fn open(url: &str, create: bool) -> Result<Location> {
+    let url = url.trim();
+    if url.is_empty() {
+        return Err(Error::Url {
+            url: url.into(),
+            message: "empty URL".into(),
+        });
+    }
+    match scheme(url) {
+        None | Some("file") => open_local(url, create),
+        Some("memory") => open_memory(url),
+        Some(other) => Err(Error::Url {
+            url: url.into(),
+            message: format!(
+                "scheme `{other}://` is not supported by this build; use a local path, file://, or memory://"
+            ),
+        }),
+    }
+}
+
+/// The scheme of a URL, or None for a plain path (Windows drive letters are paths, not schemes).
+fn scheme(url: &str) -> Option<&str> {
+    let (scheme, _) = url.split_once("://")?;
+    (scheme.len() > 1
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '+' || c == '-'))
+    .then_some(scheme)
+}
+
+fn open_local(url: &str, create: bool) -> Result<Location> {
+    let path = match url.strip_prefix("file://") {
+        Some(rest) => PathBuf::from(rest),
+        None => PathBuf::from(url),
+    };
+    let absolute = if path.is_absolute() {
+        path
+    } else {
+        std::env::current_dir()
+            .map_err(|source| Error::Io {
+                operation: "find the current directory",
+                path: path.clone(),
+                source,
+            })?
+            .join(path)
+    };
+    if create {
+        std::fs::create_dir_all(&absolute).map_err(|source| Error::Io {
+            operation: "create folder",
+            path: absolute.clone(),
+            source,
+        })?;
+    } else if !absolute.is_dir() {
+        return Err(Error::Url {
+            url: url.into(),
+            message: format!(
+                "{} is not a folder (check the path; relative paths in a pipeline file are relative to that file)",
+                absolute.display()
+            ),
+        });
+    }
+    let absolute = normalise_path(&absolute);
+    let store = LocalFileSystem::new_with_prefix(&absolute)
+        .map_err(|e| Error::store("open", absolute.display(), e))?;
+    Ok(Location {
+        store: Arc::new(store),
+        prefix: Path::default(),
+        url: format!("file://{}", absolute.display()),
+        local_root: Some(absolute),
+    })
+}
+
+/// Resolve `.` and `..` without touching the file system (the folder may be a symlink we own).
+fn normalise_path(path: &FsPath) -> PathBuf {
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+/// `memory://name/prefix`: an in-process store shared by every URL with the same name (tests).
+fn open_memory(url: &str) -> Result<Location> {
+    static STORES: OnceLock<Mutex<HashMap<String, Arc<InMemory>>>> = OnceLock::new();
+    let rest = &url["memory://".len()..];
+    let (name, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    let store = STORES
+        .get_or_init(Default::default)
+        .lock()
+        .map_err(|_| Error::Config("memory store registry poisoned".into()))?
+        .entry(name.to_owned())
+        .or_insert_with(|| Arc::new(InMemory::new()))
+        .clone();
+    Ok(Location {
+        store,
+        prefix: Path::from(prefix),
+        url: url.trim_end_matches('/').to_owned(),
+        local_root: None,
+    })
+}
+
+/// Resolve a URL written in a pipeline file: a relative local path is relative to the file's folder.
+pub fn resolve_relative(url: &str, base_dir: &FsPath) -> String {
+    if scheme(url).is_some() || FsPath::new(url).is_absolute() {
+        url.to_owned()
+    } else {
+        base_dir.join(url).display().to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schemes_are_recognised_and_unknown_ones_named() {
+        assert_eq!(scheme("s3://bucket/x"), Some("s3"));
+        assert_eq!(scheme("fixtures/x"), None);
+        assert_eq!(scheme("C:/data"), None);
+        let err = open("ftp://host/x", false).unwrap_err().to_string();
+        assert!(err.contains("ftp://"), "{err}");
+    }
+
+    #[test]
+    fn memory_stores_are_shared_by_name() {
+        let a = open("memory://shared-test/one", false).unwrap();
+        let b = open("memory://shared-test/two", false).unwrap();
+        assert!(Arc::ptr_eq(&a.store, &b.store));
+        assert_eq!(a.child("x/y.csv").to_string(), "one/x/y.csv");
+        assert_eq!(
+            a.url_of(&a.child("x/y.csv")),
+            "memory://shared-test/one/x/y.csv"
+        );
+    }
+
+    #[test]
+    fn local_paths_are_made_absolute() {
+        let dir = tempfile::tempdir().unwrap();
+        let loc = open(dir.path().to_str().unwrap(), false).unwrap();
+        assert!(loc.url.starts_with("file:///"));
+        assert!(open(dir.path().join("missing").to_str().unwrap(), false).is_err());
+        assert_eq!(resolve_relative("data", FsPath::new("/p")), "/p/data");
+        assert_eq!(
+            resolve_relative("memory://m/x", FsPath::new("/p")),
+            "memory://m/x"
+        );
+    }
+}

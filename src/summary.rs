@@ -1,0 +1,99 @@
+//! What a person reads after a run or a validation: a short summary and the findings.
+
+use std::fmt::Write as _;
+
+use crate::contract::Severity;
+use crate::run::{Outcome, Status};
+
+/// The findings, one per line, errors and warnings marked, then a count of those not shown.
+pub fn findings_text(outcome: &Outcome, limit: usize) -> String {
+    let mut out = String::new();
+    for f in outcome.findings.iter().take(limit) {
+        let mark = match f.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        let _ = writeln!(out, "{mark}: {} [{}]", f.message, f.rule);
+    }
+    let shown = outcome.findings.len().min(limit) as u64;
+    if outcome.findings_total > shown {
+        let _ = writeln!(
+            out,
+            "… and {} more findings (all of them are in quarantine/ after a run)",
+            outcome.findings_total - shown
+        );
+    }
+    out
+}
+
+/// The summary a person reads in five seconds.
+pub fn summary_text(outcome: &Outcome) -> String {
+    let l = &outcome.ledger;
+    let t = &l.totals;
+    let mut out = String::new();
+    match &outcome.output {
+        Some(o) => {
+            let _ = writeln!(
+                out,
+                "published run {} (version {}) to {}",
+                l.run_id, l.version, o.url
+            );
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "validated {} (nothing published)",
+                l.pipeline.source_url
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "  {} files ({} unreadable) · {} rows read · {} published · {} quarantined · {} warnings",
+        t.files, t.files_failed, t.rows_read, t.rows_published, t.rows_quarantined, t.warnings
+    );
+    if !t.errors_by_rule.is_empty() {
+        let rules: Vec<String> = t
+            .errors_by_rule
+            .iter()
+            .map(|(r, n)| format!("{r} {n}"))
+            .collect();
+        let _ = writeln!(out, "  rejected by rule: {}", rules.join(", "));
+    }
+    if !t.warnings_by_rule.is_empty() {
+        let rules: Vec<String> = t
+            .warnings_by_rule
+            .iter()
+            .map(|(r, n)| format!("{r} {n}"))
+            .collect();
+        let _ = writeln!(out, "  warnings by rule: {}", rules.join(", "));
+    }
+    if !l.marts.is_empty() {
+        let marts: Vec<String> = l
+            .marts
+            .iter()
+            .map(|m| format!("{} ({})", m.name, m.rows))
+            .collect();
+        let _ = writeln!(out, "  marts: {}", marts.join(", "));
+    }
+    for w in l.warnings.iter().take(10) {
+        let _ = writeln!(out, "  note: {w}");
+    }
+    if l.warnings.len() > 10 {
+        let _ = writeln!(
+            out,
+            "  … {} more notes in the ledger",
+            l.warnings.len() - 10
+        );
+    }
+    if outcome.output.is_some() {
+        let _ = writeln!(out, "  ledger: runs/{}.json", l.run_id);
+    }
+    if outcome.status == Status::Rejected {
+        let _ = writeln!(
+            out,
+            "  exit 1: rows or files were rejected (tolerance: max_rejected_rows in the pipeline's [quality])"
+        );
+    }
+    out
+}

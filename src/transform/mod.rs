@@ -1,0 +1,502 @@
+//! Transform: the SQL project under `sql/`, run through DataFusion in dependency order.
+//!
+//! Models are layered like a dbt project — `staging/` renames and casts the Parquet tables,
+//! `intermediate/` joins and aggregates, `marts/` are the published tables — one model per file,
+//! named by the file stem, each opening with a header (what, grain, inputs, methodology, checks,
+//! columns). Staging and intermediate models are views; marts are executed, streamed to
+//! Parquet, checked (`unique`, `not_null`) and read back for the marts that use them.
+//! Reference data (`sql/reference/*.csv`: thresholds and standards) and the run's settings are
+//! registered as tables, so no threshold is a literal inside a model.
+
+pub mod reference;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use arrow::datatypes::{DataType, Field, Schema};
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
+use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use futures::TryStreamExt;
+
+use crate::contract::Table;
+use crate::error::{Error, Result};
+use crate::ledger::MartRecord;
+use crate::load::{self, WrittenFile};
+use crate::storage::Location;
+
+include!(concat!(env!("OUT_DIR"), "/sql_files.rs"));
+
+/// The URL under which the output store is registered with DataFusion.
+pub const OUTPUT_STORE_URL: &str = "junheng://output";
+
+/// A layer of the SQL project.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Layer {
+    /// Renames and casts of the staging Parquet tables.
+    Staging,
+    /// Joins and aggregates.
+    Intermediate,
+    /// Published tables.
+    Marts,
+}
+
+/// One documented column of a model (from its `Columns:` header block).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ColumnDoc {
+    /// Column name.
+    pub name: String,
+    /// Chinese label.
+    pub label: String,
+    /// Unit (empty when none).
+    pub unit: String,
+    /// What it means.
+    pub meaning: String,
+}
+
+/// The header of a model file.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Header {
+    /// First line: what the model is.
+    pub what: String,
+    /// `Grain:` line.
+    pub grain: String,
+    /// `Methodology:` line (which section it implements).
+    pub methodology: String,
+    /// `Checks:` entries.
+    pub checks: Vec<String>,
+    /// `Columns:` entries.
+    pub columns: Vec<ColumnDoc>,
+}
+
+/// One SQL model.
+#[derive(Debug, Clone)]
+pub struct Model {
+    /// Table name (the file stem).
+    pub name: String,
+    /// Its layer.
+    pub layer: Layer,
+    /// Path under `sql/`.
+    pub path: &'static str,
+    /// The SQL (a single query).
+    pub sql: &'static str,
+    /// Its header.
+    pub header: Header,
+    /// Models it reads.
+    pub depends_on: Vec<String>,
+}
+
+/// Parse a model header: the leading `--` comment lines.
+pub fn parse_header(sql: &str) -> Header {
+    let mut header = Header::default();
+    let mut in_columns = false;
+    for line in sql
+        .lines()
+        .map(str::trim)
+        .take_while(|l| l.starts_with("--"))
+    {
+        let text = line.trim_start_matches('-').trim();
+        if header.what.is_empty() {
+            header.what = text.to_owned();
+            continue;
+        }
+        if let Some(rest) = text.strip_prefix("Grain:") {
+            header.grain = rest.trim().to_owned();
+            in_columns = false;
+        } else if let Some(rest) = text.strip_prefix("Methodology:") {
+            header.methodology = rest.trim().to_owned();
+            in_columns = false;
+        } else if let Some(rest) = text.strip_prefix("Checks:") {
+            header.checks = rest
+                .split(';')
+                .map(|c| c.trim().to_owned())
+                .filter(|c| !c.is_empty())
+                .collect();
+            in_columns = false;
+        } else if text.starts_with("Columns:") {
+            in_columns = true;
+        } else if text.starts_with("Inputs:") {
+            in_columns = false;
+        } else if in_columns && text.contains('|') {
+            let parts: Vec<&str> = text.split('|').map(str::trim).collect();
+            header.columns.push(ColumnDoc {
+                name: parts.first().copied().unwrap_or_default().to_owned(),
+                label: parts.get(1).copied().unwrap_or_default().to_owned(),
+                unit: parts.get(2).copied().unwrap_or_default().to_owned(),
+                meaning: parts.get(3..).map(|p| p.join(" | ")).unwrap_or_default(),
+            });
+        }
+    }
+    header
+}
+
+/// The embedded SQL project, models in the order they must run.
+pub fn project(ctx: &SessionContext) -> Result<Vec<Model>> {
+    let mut models = Vec::new();
+    for (path, sql) in SQL_FILES.iter().filter(|(p, _)| p.ends_with(".sql")) {
+        let (folder, file) = path.rsplit_once('/').ok_or_else(|| {
+            Error::SqlProject(format!(
+                "{path}: models live in staging/, intermediate/ or marts/"
+            ))
+        })?;
+        let layer = match folder {
+            "staging" => Layer::Staging,
+            "intermediate" => Layer::Intermediate,
+            "marts" => Layer::Marts,
+            other => return Err(Error::SqlProject(format!("{path}: unknown layer {other}"))),
+        };
+        let name = file.trim_end_matches(".sql").to_owned();
+        let statement = ctx
+            .state()
+            .sql_to_statement(sql, &datafusion::config::Dialect::Generic)
+            .map_err(|e| Error::Sql {
+                model: name.clone(),
+                file: path.to_string(),
+                source: Box::new(e),
+            })?;
+        let refs = ctx
+            .state()
+            .resolve_table_references(&statement)
+            .map_err(|e| Error::Sql {
+                model: name.clone(),
+                file: path.to_string(),
+                source: Box::new(e),
+            })?;
+        let depends_on: BTreeSet<String> = refs.iter().map(|r| r.table().to_owned()).collect();
+        models.push(Model {
+            name,
+            layer,
+            path,
+            sql,
+            header: parse_header(sql),
+            depends_on: depends_on.into_iter().collect(),
+        });
+    }
+    order(models)
+}
+
+/// Sort models so every model comes after what it reads; layers may only read lower layers.
+fn order(models: Vec<Model>) -> Result<Vec<Model>> {
+    let names: BTreeMap<String, Layer> = models.iter().map(|m| (m.name.clone(), m.layer)).collect();
+    for m in &models {
+        for dep in &m.depends_on {
+            if let Some(&layer) = names.get(dep) {
+                if layer > m.layer || (m.layer == Layer::Staging && layer == Layer::Staging) {
+                    return Err(Error::SqlProject(format!(
+                        "{} ({:?}) may not read {dep} ({layer:?})",
+                        m.path, m.layer
+                    )));
+                }
+            }
+        }
+    }
+    let mut done: BTreeSet<String> = BTreeSet::new();
+    let mut remaining = models;
+    let mut ordered = Vec::new();
+    while !remaining.is_empty() {
+        let (ready, rest): (Vec<Model>, Vec<Model>) = remaining.into_iter().partition(|m| {
+            m.depends_on
+                .iter()
+                .all(|d| !names.contains_key(d) || done.contains(d) || d == &m.name)
+        });
+        if ready.is_empty() {
+            let stuck: Vec<&str> = rest.iter().map(|m| m.path).collect();
+            return Err(Error::SqlProject(format!(
+                "dependency cycle among {}",
+                stuck.join(", ")
+            )));
+        }
+        let mut ready = ready;
+        ready.sort_by(|a, b| (a.layer, &a.name).cmp(&(b.layer, &b.name)));
+        for m in ready {
+            done.insert(m.name.clone());
+            ordered.push(m);
+        }
+        remaining = rest;
+    }
+    Ok(ordered)
+}
+
+/// A DataFusion session over a version of the output: staging Parquet tables registered by name.
+pub async fn session(out: &Location, run_id: &str) -> Result<SessionContext> {
+    let config = SessionConfig::new()
+        .with_target_partitions(std::thread::available_parallelism().map_or(2, |n| n.get()))
+        .with_information_schema(true);
+    let ctx = SessionContext::new_with_config(config);
+    let url = ObjectStoreUrl::parse(OUTPUT_STORE_URL).map_err(|e| Error::Config(e.to_string()))?;
+    ctx.runtime_env()
+        .register_object_store(url.as_ref(), out.store.clone());
+    for table in Table::ALL {
+        let mut fields: Vec<Field> = crate::normalise::schema(table)
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone())
+            .collect();
+        let file_schema = Arc::new(Schema::new(std::mem::take(&mut fields)));
+        register_parquet(
+            &ctx,
+            out,
+            &format!("{}/staging/{}/", load::version_path(run_id), table.name()),
+            table.name(),
+            Some(file_schema),
+            true,
+        )
+        .await?;
+    }
+    Ok(ctx)
+}
+
+/// Register a Parquet folder of the output as a table (`year` partitioned when `by_year`).
+pub async fn register_parquet(
+    ctx: &SessionContext,
+    out: &Location,
+    relative_dir: &str,
+    name: &str,
+    schema: Option<arrow::datatypes::SchemaRef>,
+    by_year: bool,
+) -> Result<()> {
+    let path = out.child(relative_dir);
+    let url = format!("{OUTPUT_STORE_URL}/{path}/");
+    let table_url =
+        ListingTableUrl::parse(&url).map_err(|e| Error::Config(format!("{url}: {e}")))?;
+    let mut options =
+        ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+    if by_year {
+        options = options.with_table_partition_cols(vec![("year".to_owned(), DataType::Int32)]);
+    }
+    let mut config = ListingTableConfig::new(table_url).with_listing_options(options);
+    config = match schema {
+        Some(s) => config.with_schema(s),
+        None => config
+            .infer_schema(&ctx.state())
+            .await
+            .map_err(|e| Error::Sql {
+                model: name.into(),
+                file: url.clone(),
+                source: Box::new(e),
+            })?,
+    };
+    let table = ListingTable::try_new(config).map_err(|e| Error::Sql {
+        model: name.into(),
+        file: url.clone(),
+        source: Box::new(e),
+    })?;
+    ctx.register_table(name, Arc::new(table))
+        .map_err(|e| Error::Sql {
+            model: name.into(),
+            file: url,
+            source: Box::new(e),
+        })?;
+    Ok(())
+}
+
+/// Run every model: views for staging and intermediate, Parquet for marts (with their checks).
+pub async fn run_models(
+    ctx: &SessionContext,
+    out: &Location,
+    run_id: &str,
+    models: &[Model],
+) -> Result<(Vec<MartRecord>, Vec<WrittenFile>)> {
+    let mut marts = Vec::new();
+    let mut files = Vec::new();
+    for model in models {
+        let sql_error = |e| Error::Sql {
+            model: model.name.clone(),
+            file: format!("sql/{}", model.path),
+            source: Box::new(e),
+        };
+        let df = ctx.sql(model.sql).await.map_err(sql_error)?;
+        if model.layer != Layer::Marts {
+            ctx.register_table(model.name.as_str(), df.into_view())
+                .map_err(sql_error)?;
+            continue;
+        }
+        let schema = Arc::new(df.schema().as_arrow().clone());
+        let stream = df.execute_stream().await.map_err(sql_error)?;
+        let stream = stream.map_err(|e| Error::Sql {
+            model: model.name.clone(),
+            file: format!("sql/{}", model.path),
+            source: Box::new(e),
+        });
+        let relative = format!("marts/{}/part-0.parquet", model.name);
+        let written = load::write_stream(out, run_id, &relative, schema, Box::pin(stream)).await?;
+        register_parquet(
+            ctx,
+            out,
+            &format!("{}/marts/{}/", load::version_path(run_id), model.name),
+            &model.name,
+            None,
+            false,
+        )
+        .await?;
+        run_checks(ctx, model).await?;
+        marts.push(MartRecord {
+            name: model.name.clone(),
+            rows: written.rows,
+            file: written.path.clone(),
+        });
+        files.push(written);
+    }
+    Ok((marts, files))
+}
+
+/// Run a mart's `unique (…)` and `not_null (…)` checks; a failure is a bug in the model.
+async fn run_checks(ctx: &SessionContext, model: &Model) -> Result<()> {
+    for check in &model.header.checks {
+        let (kind, columns) = match check.split_once('(') {
+            Some((k, rest)) => (k.trim(), rest.trim_end_matches(')').trim()),
+            None => continue,
+        };
+        let sql = match kind {
+            "unique" => format!(
+                "select count(*) as n from (select {columns} from {} group by {columns} having count(*) > 1)",
+                model.name
+            ),
+            "not_null" => {
+                let cond: Vec<String> = columns
+                    .split(',')
+                    .map(|c| format!("{} is null", c.trim()))
+                    .collect();
+                format!(
+                    "select count(*) as n from {} where {}",
+                    model.name,
+                    cond.join(" or ")
+                )
+            }
+            _ => continue, // other checks are documentation, asserted by tests
+        };
+        let batches = ctx
+            .sql(&sql)
+            .await
+            .map_err(|e| Error::Sql {
+                model: model.name.clone(),
+                file: format!("check {check}"),
+                source: Box::new(e),
+            })?
+            .collect()
+            .await
+            .map_err(|e| Error::Sql {
+                model: model.name.clone(),
+                file: format!("check {check}"),
+                source: Box::new(e),
+            })?;
+        let failing = batches
+            .first()
+            .and_then(|b| {
+                b.column(0)
+                    .as_any()
+                    .downcast_ref::<arrow::array::Int64Array>()
+                    .map(|a| a.value(0))
+            })
+            .unwrap_or(0);
+        if failing > 0 {
+            return Err(Error::SqlProject(format!(
+                "sql/{}: check `{check}` fails for {failing} rows",
+                model.path
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Run a query and return every value as display text (for messages and ledger notes).
+pub async fn query_text(ctx: &SessionContext, sql: &str) -> Result<Vec<Vec<String>>> {
+    let err = |e| Error::Sql {
+        model: "query".into(),
+        file: sql.to_owned(),
+        source: Box::new(e),
+    };
+    let batches = ctx
+        .sql(sql)
+        .await
+        .map_err(err)?
+        .collect()
+        .await
+        .map_err(err)?;
+    let options = arrow::util::display::FormatOptions::default().with_null("");
+    let mut rows = Vec::new();
+    for batch in batches {
+        let formatters: Vec<_> = batch
+            .columns()
+            .iter()
+            .map(|c| arrow::util::display::ArrayFormatter::try_new(c.as_ref(), &options))
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| Error::arrow("formatting a query result", e))?;
+        for row in 0..batch.num_rows() {
+            rows.push(
+                formatters
+                    .iter()
+                    .map(|f| f.value(row).to_string())
+                    .collect(),
+            );
+        }
+    }
+    Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_are_parsed() {
+        let h = parse_header(
+            "-- retention: cohort retention.\n-- Grain: one row per (county_code, year, stage).\n-- Inputs: a, b\n-- Methodology: §4\n-- Checks: unique (county_code, year, stage); retention_rate >= 0\n-- Columns:\n--   year | 年份 | | census year\n--   retention_rate | 巩固率 | | rate | fraction\nselect 1",
+        );
+        assert_eq!(h.what, "retention: cohort retention.");
+        assert_eq!(h.grain, "one row per (county_code, year, stage).");
+        assert_eq!(h.methodology, "§4");
+        assert_eq!(
+            h.checks,
+            ["unique (county_code, year, stage)", "retention_rate >= 0"]
+        );
+        assert_eq!(h.columns.len(), 2);
+        assert_eq!(h.columns[1].label, "巩固率");
+        assert_eq!(h.columns[1].meaning, "rate | fraction");
+    }
+
+    #[test]
+    fn the_embedded_project_orders_and_documents_every_model() {
+        let ctx = SessionContext::new();
+        let models = project(&ctx).unwrap();
+        assert!(!models.is_empty());
+        let position: BTreeMap<&str, usize> = models
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (m.name.as_str(), i))
+            .collect();
+        for m in &models {
+            assert!(!m.header.what.is_empty(), "{} has no header", m.path);
+            assert!(!m.header.grain.is_empty(), "{} has no Grain line", m.path);
+            assert!(
+                m.header.what.starts_with(&format!("{}:", m.name)),
+                "{} header must start with its name",
+                m.path
+            );
+            for dep in &m.depends_on {
+                if let Some(&p) = position.get(dep.as_str()) {
+                    assert!(
+                        p < position[m.name.as_str()],
+                        "{} runs before its input {dep}",
+                        m.name
+                    );
+                }
+            }
+            if m.layer == Layer::Marts {
+                assert!(
+                    !m.header.columns.is_empty(),
+                    "{} documents no columns",
+                    m.path
+                );
+                assert!(
+                    m.header.checks.iter().any(|c| c.starts_with("unique")),
+                    "{} has no unique check",
+                    m.path
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,261 @@
+//! Reference tables for the SQL models: thresholds and standards (`sql/reference/thresholds.csv`
+//! with the pipeline's overrides) and the run's methodology settings.
+//!
+//! `ref_thresholds(threshold_id, stage, value, unit, source, description)` has one row per
+//! threshold and stage; a threshold given for `all` stages is also listed under `primary` and
+//! `junior`, so models join on stage. `ref_settings` is one row of the global settings and
+//! `ref_county_settings` one row per county with its school system.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Float64Array, Int32Array, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Schema};
+use datafusion::datasource::MemTable;
+use datafusion::prelude::SessionContext;
+use serde::Serialize;
+
+use super::SQL_FILES;
+use crate::error::{Error, Result};
+use crate::pipeline::Pipeline;
+
+/// One threshold or standard.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Threshold {
+    /// Id (`quality_cv_max`, `q4_standard`, …).
+    pub threshold_id: String,
+    /// `primary`, `junior` or `all`.
+    pub stage: String,
+    /// The value.
+    pub value: f64,
+    /// Unit, in words.
+    pub unit: String,
+    /// Where it comes from (a national document, or the pipeline file for provincial standards).
+    pub source: String,
+    /// What it means.
+    pub description: String,
+}
+
+/// The national defaults shipped in `sql/reference/thresholds.csv`.
+pub fn national_thresholds() -> Result<Vec<Threshold>> {
+    let (_, text) = SQL_FILES
+        .iter()
+        .find(|(p, _)| *p == "reference/thresholds.csv")
+        .ok_or_else(|| Error::SqlProject("reference/thresholds.csv is missing".into()))?;
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let mut out = Vec::new();
+    for (i, record) in reader.records().enumerate() {
+        let r = record.map_err(|e| {
+            Error::SqlProject(format!("reference/thresholds.csv row {}: {e}", i + 2))
+        })?;
+        let value = r[2].parse().map_err(|_| {
+            Error::SqlProject(format!(
+                "reference/thresholds.csv row {}: value {:?} is not a number",
+                i + 2,
+                &r[2]
+            ))
+        })?;
+        out.push(Threshold {
+            threshold_id: r[0].to_owned(),
+            stage: r[1].to_owned(),
+            value,
+            unit: r[3].to_owned(),
+            source: r[4].to_owned(),
+            description: r[5].to_owned(),
+        });
+    }
+    Ok(out)
+}
+
+/// The thresholds in effect for a pipeline: national defaults with its `[standards]` applied.
+pub fn thresholds(pipeline: &Pipeline) -> Result<Vec<Threshold>> {
+    let mut rows = national_thresholds()?;
+    for (id, by_stage) in &pipeline.standards {
+        for (stage, value) in by_stage {
+            let template = rows.iter().find(|t| &t.threshold_id == id).cloned();
+            rows.retain(|t| !(&t.threshold_id == id && (&t.stage == stage || stage == "all")));
+            rows.push(Threshold {
+                threshold_id: id.clone(),
+                stage: stage.clone(),
+                value: *value,
+                unit: template
+                    .as_ref()
+                    .map(|t| t.unit.clone())
+                    .unwrap_or_default(),
+                source: format!("pipeline {}", pipeline.name),
+                description: template
+                    .map(|t| t.description)
+                    .unwrap_or_else(|| "provincial standard set in the pipeline file".into()),
+            });
+        }
+    }
+    // `all` also answers for each stage that has no row of its own.
+    let mut expanded = rows.clone();
+    for t in rows.iter().filter(|t| t.stage == "all") {
+        for stage in ["primary", "junior"] {
+            if !rows
+                .iter()
+                .any(|r| r.threshold_id == t.threshold_id && r.stage == stage)
+            {
+                expanded.push(Threshold {
+                    stage: stage.into(),
+                    ..t.clone()
+                });
+            }
+        }
+    }
+    expanded.sort_by(|a, b| (&a.threshold_id, &a.stage).cmp(&(&b.threshold_id, &b.stage)));
+    Ok(expanded)
+}
+
+/// Register `ref_thresholds`, `ref_settings` and `ref_county_settings`.
+pub fn register(
+    ctx: &SessionContext,
+    pipeline: &Pipeline,
+    counties: &BTreeSet<String>,
+) -> Result<()> {
+    let t = thresholds(pipeline)?;
+    let strings = |f: &dyn Fn(&Threshold) -> &str| -> ArrayRef {
+        Arc::new(StringArray::from_iter_values(t.iter().map(f)))
+    };
+    let batch = RecordBatch::try_from_iter(vec![
+        ("threshold_id", strings(&|x| &x.threshold_id)),
+        ("stage", strings(&|x| &x.stage)),
+        (
+            "value",
+            Arc::new(Float64Array::from_iter_values(t.iter().map(|x| x.value))) as ArrayRef,
+        ),
+        ("unit", strings(&|x| &x.unit)),
+        ("source", strings(&|x| &x.source)),
+        ("description", strings(&|x| &x.description)),
+    ])
+    .map_err(|e| Error::arrow("ref_thresholds", e))?;
+    register_batch(ctx, "ref_thresholds", batch)?;
+
+    let s = &pipeline.settings;
+    let settings = RecordBatch::try_from_iter(vec![
+        (
+            "apportion_junior_weight",
+            Arc::new(Float64Array::from(vec![s.apportion_junior_weight])) as ArrayRef,
+        ),
+        (
+            "teaching_points",
+            Arc::new(StringArray::from(vec![enum_text(&s.teaching_points)])) as ArrayRef,
+        ),
+        (
+            "retention_definition",
+            Arc::new(StringArray::from(vec![enum_text(&s.retention_definition)])) as ArrayRef,
+        ),
+    ])
+    .map_err(|e| Error::arrow("ref_settings", e))?;
+    register_batch(ctx, "ref_settings", settings)?;
+
+    let systems: BTreeMap<&String, crate::contract::SchoolSystem> = counties
+        .iter()
+        .map(|c| (c, s.school_system(Some(c))))
+        .collect();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("county_code", DataType::Utf8, false),
+        Field::new("school_system", DataType::Utf8, false),
+        Field::new("last_primary_grade", DataType::Int32, false),
+        Field::new("primary_years", DataType::Int32, false),
+        Field::new("junior_years", DataType::Int32, false),
+    ]));
+    let last = |sys: &crate::contract::SchoolSystem| sys.last_primary_grade() as i32;
+    let county_settings = RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(StringArray::from_iter_values(
+                systems.keys().map(|c| c.as_str()),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                systems.values().map(|s| s.as_str()),
+            )),
+            Arc::new(Int32Array::from_iter_values(systems.values().map(last))),
+            Arc::new(Int32Array::from_iter_values(systems.values().map(last))),
+            Arc::new(Int32Array::from_iter_values(
+                systems.values().map(|s| 9 - last(s)),
+            )),
+        ],
+    )
+    .map_err(|e| Error::arrow("ref_county_settings", e))?;
+    register_batch(ctx, "ref_county_settings", county_settings)
+}
+
+fn enum_text<T: Serialize>(value: &T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+fn register_batch(ctx: &SessionContext, name: &str, batch: RecordBatch) -> Result<()> {
+    let table = MemTable::try_new(batch.schema(), vec![vec![batch]]).map_err(|e| Error::Sql {
+        model: name.into(),
+        file: "reference".into(),
+        source: Box::new(e),
+    })?;
+    ctx.register_table(name, Arc::new(table))
+        .map_err(|e| Error::Sql {
+            model: name.into(),
+            file: "reference".into(),
+            source: Box::new(e),
+        })?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn national_defaults_match_methodology() {
+        let t = national_thresholds().unwrap();
+        let get = |id: &str, stage: &str| {
+            t.iter()
+                .find(|x| x.threshold_id == id && x.stage == stage)
+                .map(|x| x.value)
+        };
+        assert_eq!(get("basic_composite_cv_max", "primary"), Some(0.65));
+        assert_eq!(get("basic_composite_cv_max", "junior"), Some(0.55));
+        assert_eq!(get("quality_cv_max", "junior"), Some(0.45));
+        assert_eq!(get("q5_standard", "junior"), Some(10.2));
+        assert_eq!(get("q6_standard", "primary"), Some(2000.0));
+        assert!(
+            t.iter().all(|x| !x.source.is_empty()),
+            "every threshold names its source"
+        );
+    }
+
+    #[test]
+    fn pipeline_overrides_replace_and_all_expands() {
+        let mut p = Pipeline::standard("x");
+        p.name = "hlj".into();
+        p.standards.insert(
+            "building_area_per_pupil_min".into(),
+            BTreeMap::from([("primary".into(), 4.1), ("junior".into(), 5.2)]),
+        );
+        p.standards.insert(
+            "satisfaction_min".into(),
+            BTreeMap::from([("all".into(), 0.9)]),
+        );
+        let t = thresholds(&p).unwrap();
+        let get = |id: &str, stage: &str| {
+            t.iter()
+                .find(|x| x.threshold_id == id && x.stage == stage)
+                .map(|x| (x.value, x.source.clone()))
+        };
+        assert_eq!(
+            get("building_area_per_pupil_min", "junior"),
+            Some((5.2, "pipeline hlj".into()))
+        );
+        assert_eq!(get("satisfaction_min", "primary").map(|x| x.0), Some(0.9));
+        assert_eq!(
+            t.iter()
+                .filter(|x| x.threshold_id == "satisfaction_min")
+                .count(),
+            3
+        );
+        assert_eq!(get("quality_cv_max", "primary").map(|x| x.0), Some(0.5));
+    }
+}
