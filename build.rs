@@ -4,24 +4,14 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 fn collect(dir: &Path, root: &Path, out: &mut Vec<String>) {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .expect("sql/ is readable")
-        .map(|e| e.expect("entry").path())
-        .collect();
+    let mut entries: Vec<_> =
+        std::fs::read_dir(dir).expect("sql/ is readable").map(|e| e.expect("entry").path()).collect();
     entries.sort();
     for path in entries {
         if path.is_dir() {
             collect(&path, root, out);
-        } else if matches!(
-            path.extension().and_then(|e| e.to_str()),
-            Some("sql" | "csv")
-        ) {
-            out.push(
-                path.strip_prefix(root)
-                    .expect("under sql/")
-                    .to_string_lossy()
-                    .replace('\\', "/"),
-            );
+        } else if matches!(path.extension().and_then(|e| e.to_str()), Some("sql" | "csv")) {
+            out.push(path.strip_prefix(root).expect("under sql/").to_string_lossy().replace('\\', "/"));
         }
     }
 }
@@ -36,12 +26,7 @@ fn main() {
     );
     for file in &files {
         println!("cargo:rerun-if-changed=sql/{file}");
-        writeln!(
-            code,
-            "    ({file:?}, include_str!({:?})),",
-            root.join(file).display().to_string()
-        )
-        .unwrap();
+        writeln!(code, "    ({file:?}, include_str!({:?})),", root.join(file).display().to_string()).unwrap();
     }
     code.push_str("];\n");
     let out = Path::new(&std::env::var("OUT_DIR").expect("OUT_DIR")).join("sql_files.rs");

@@ -9,9 +9,7 @@ use std::fmt;
 
 /// The seven tables of a yearly submission, in the order they are processed (schools first:
 /// every other table refers to it).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Table {
     /// 学校: one row per school or teaching point per year.
@@ -71,9 +69,7 @@ impl Table {
     /// Recognise a table by its English or Chinese name (file stem or sheet name).
     pub fn from_name(name: &str) -> Option<Table> {
         let name = name.trim();
-        Table::ALL
-            .into_iter()
-            .find(|t| t.name().eq_ignore_ascii_case(name) || t.chinese_name() == name)
+        Table::ALL.into_iter().find(|t| t.name().eq_ignore_ascii_case(name) || t.chinese_name() == name)
     }
 
     /// The columns of the table, in canonical order.
@@ -200,11 +196,7 @@ pub enum Unit {
 impl Unit {
     /// Recognise a unit written in a header suffix or a unit row (`万元`, `平方米`, `m2`, `亩` …).
     pub fn parse(text: &str) -> Option<Unit> {
-        let t = text
-            .trim()
-            .trim_start_matches("单位")
-            .trim_start_matches([':', '：'])
-            .trim();
+        let t = text.trim().trim_start_matches("单位").trim_start_matches([':', '：']).trim();
         Some(match t {
             "元" | "yuan" | "CNY" | "RMB" => Unit::Yuan,
             "千元" => Unit::ThousandYuan,
@@ -214,8 +206,9 @@ impl Unit {
             "亩" => Unit::Mu,
             "万人" | "万" | "万册" | "万台" => Unit::TenThousand,
             "%" | "％" | "百分比" => Unit::Percent,
-            "人" | "所" | "个" | "台" | "册" | "间" | "套" | "班" | "台套" | "名" | "份" | "张"
-            | "件" => Unit::Count,
+            "人" | "所" | "个" | "台" | "册" | "间" | "套" | "班" | "台套" | "名" | "份" | "张" | "件" => {
+                Unit::Count
+            }
             _ => return None,
         })
     }
@@ -238,10 +231,7 @@ impl Unit {
     /// Whether a value stated in this unit can be converted to the column's canonical unit.
     pub fn fits(self, kind: Kind) -> bool {
         match kind {
-            Kind::Money => matches!(
-                self,
-                Unit::Yuan | Unit::ThousandYuan | Unit::TenThousandYuan
-            ),
+            Kind::Money => matches!(self, Unit::Yuan | Unit::ThousandYuan | Unit::TenThousandYuan),
             Kind::Area => matches!(self, Unit::SquareMetre | Unit::Hectare | Unit::Mu),
             Kind::Count => matches!(self, Unit::Count | Unit::TenThousand),
             _ => false,
@@ -262,18 +252,13 @@ impl EnumDef {
     /// The canonical value for a cell text (English, case-insensitive, or any Chinese spelling).
     pub fn lookup(&self, text: &str) -> Option<&'static str> {
         self.values.iter().find_map(|(value, label, others)| {
-            (value.eq_ignore_ascii_case(text) || *label == text || others.contains(&text))
-                .then_some(*value)
+            (value.eq_ignore_ascii_case(text) || *label == text || others.contains(&text)).then_some(*value)
         })
     }
 
     /// The accepted values, for messages: `primary 小学, junior 初中, …`.
     pub fn describe(&self) -> String {
-        self.values
-            .iter()
-            .map(|(v, l, _)| format!("{v} {l}"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        self.values.iter().map(|(v, l, _)| format!("{v} {l}")).collect::<Vec<_>>().join(", ")
     }
 }
 
@@ -295,11 +280,7 @@ pub static AREA_TYPE: EnumDef = EnumDef {
     name: "area_type",
     values: &[
         ("urban", "城区", &["城市", "主城区", "城乡结合区"]),
-        (
-            "town",
-            "镇区",
-            &["县镇", "镇中心区", "镇乡结合区", "特殊区域"],
-        ),
+        ("town", "镇区", &["县镇", "镇中心区", "镇乡结合区", "特殊区域"]),
         ("rural", "乡村", &["农村", "乡中心区", "村庄"]),
     ],
 };
@@ -307,10 +288,7 @@ pub static AREA_TYPE: EnumDef = EnumDef {
 /// Stage of compulsory schooling (学段).
 pub static STAGE: EnumDef = EnumDef {
     name: "stage",
-    values: &[
-        ("primary", "小学", &["小学段"]),
-        ("junior", "初中", &["初中段", "初级中学"]),
-    ],
+    values: &[("primary", "小学", &["小学段"]), ("junior", "初中", &["初中段", "初级中学"])],
 };
 
 /// Investment categories (投入类别).
@@ -319,16 +297,8 @@ pub static CATEGORY: EnumDef = EnumDef {
     values: &[
         ("standardisation", "标准化建设", &["标准化学校建设"]),
         ("new_building", "新建校舍", &["新建学校", "新校区建设"]),
-        (
-            "renovation",
-            "维修改造",
-            &["薄弱学校改造", "改造薄弱学校", "全面改薄"],
-        ),
-        (
-            "equipment",
-            "教学仪器设备购置",
-            &["仪器设备购置", "教学仪器设备"],
-        ),
+        ("renovation", "维修改造", &["薄弱学校改造", "改造薄弱学校", "全面改薄"]),
+        ("equipment", "教学仪器设备购置", &["仪器设备购置", "教学仪器设备"]),
         ("ict", "信息化建设", &["教育信息化"]),
         ("teacher_training", "教师培训", &[]),
         ("student_aid", "学生资助", &[]),
@@ -385,9 +355,7 @@ pub struct Bound {
 }
 
 /// How serious a finding is.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     /// Recorded; the row is published.
@@ -414,14 +382,7 @@ const fn col(
     required: Required,
     meaning: &'static str,
 ) -> Column {
-    Column {
-        name,
-        label,
-        aliases,
-        kind,
-        required,
-        meaning,
-    }
+    Column { name, label, aliases, kind, required, meaning }
 }
 
 use Kind::*;
@@ -455,23 +416,9 @@ const SCHOOL_CODE: Column = col(
 static SCHOOLS: &[Column] = &[
     YEAR,
     COUNTY_CODE,
-    col(
-        "county_name",
-        "县区名称",
-        &["县(市、区)", "县（市、区）", "县区"],
-        Text,
-        No,
-        "name of the county",
-    ),
+    col("county_name", "县区名称", &["县(市、区)", "县（市、区）", "县区"], Text, No, "name of the county"),
     SCHOOL_CODE,
-    col(
-        "school_name",
-        "学校名称",
-        &["校名"],
-        Text,
-        Yes,
-        "name of the school or teaching point",
-    ),
+    col("school_name", "学校名称", &["校名"], Text, Yes, "name of the school or teaching point"),
     col(
         "school_type",
         "办学类型",
@@ -517,38 +464,10 @@ static SCHOOLS: &[Column] = &[
 static PUPILS: &[Column] = &[
     YEAR,
     SCHOOL_CODE,
-    col(
-        "grade",
-        "年级",
-        &[],
-        Grade,
-        Yes,
-        "grade 1–9 of compulsory schooling",
-    ),
-    col(
-        "students",
-        "在校生数",
-        &["在校学生数", "学生数"],
-        Count,
-        Yes,
-        "pupils enrolled at the census",
-    ),
-    col(
-        "classes",
-        "班数",
-        &["教学班数", "班级数"],
-        Count,
-        Yes,
-        "classes (teaching groups)",
-    ),
-    col(
-        "entrants",
-        "招生数",
-        &["新生数"],
-        Count,
-        No,
-        "pupils who entered this grade this year (entry grades)",
-    ),
+    col("grade", "年级", &[], Grade, Yes, "grade 1–9 of compulsory schooling"),
+    col("students", "在校生数", &["在校学生数", "学生数"], Count, Yes, "pupils enrolled at the census"),
+    col("classes", "班数", &["教学班数", "班级数"], Count, Yes, "classes (teaching groups)"),
+    col("entrants", "招生数", &["新生数"], Count, No, "pupils who entered this grade this year (entry grades)"),
     col(
         "graduates",
         "毕业生数",
@@ -565,46 +484,11 @@ static PUPILS: &[Column] = &[
         No,
         "pupils who dropped out during the school year ending at this census",
     ),
-    col(
-        "transfers_in",
-        "转入人数",
-        &["转入学生数"],
-        Count,
-        No,
-        "pupils transferred in",
-    ),
-    col(
-        "transfers_out",
-        "转出人数",
-        &["转出学生数"],
-        Count,
-        No,
-        "pupils transferred out",
-    ),
-    col(
-        "left_behind",
-        "农村留守儿童",
-        &["留守儿童数", "农村留守儿童数"],
-        Count,
-        No,
-        "rural left-behind children",
-    ),
-    col(
-        "migrant",
-        "进城务工人员随迁子女",
-        &["随迁子女数", "随迁子女"],
-        Count,
-        No,
-        "children of migrant workers",
-    ),
-    col(
-        "special_needs",
-        "随班就读",
-        &["随班就读学生数"],
-        Count,
-        No,
-        "pupils with special needs in regular classes",
-    ),
+    col("transfers_in", "转入人数", &["转入学生数"], Count, No, "pupils transferred in"),
+    col("transfers_out", "转出人数", &["转出学生数"], Count, No, "pupils transferred out"),
+    col("left_behind", "农村留守儿童", &["留守儿童数", "农村留守儿童数"], Count, No, "rural left-behind children"),
+    col("migrant", "进城务工人员随迁子女", &["随迁子女数", "随迁子女"], Count, No, "children of migrant workers"),
+    col("special_needs", "随班就读", &["随班就读学生数"], Count, No, "pupils with special needs in regular classes"),
 ];
 
 static TEACHERS: &[Column] = &[
@@ -618,30 +502,9 @@ static TEACHERS: &[Column] = &[
         ForMultiStageSchools,
         "primary or junior; filled from the school type for single-stage schools",
     ),
-    col(
-        "posts_established",
-        "核定编制数",
-        &["编制数", "教职工编制数"],
-        Count,
-        No,
-        "established staff posts (编制)",
-    ),
-    col(
-        "staff_on_payroll",
-        "在编教职工数",
-        &["实有在编教职工", "实有在编教职工数"],
-        Count,
-        No,
-        "staff on the payroll",
-    ),
-    col(
-        "full_time_teachers",
-        "专任教师数",
-        &[],
-        Count,
-        Yes,
-        "full-time teachers",
-    ),
+    col("posts_established", "核定编制数", &["编制数", "教职工编制数"], Count, No, "established staff posts (编制)"),
+    col("staff_on_payroll", "在编教职工数", &["实有在编教职工", "实有在编教职工数"], Count, No, "staff on the payroll"),
+    col("full_time_teachers", "专任教师数", &[], Count, Yes, "full-time teachers"),
     col(
         "teachers_above_degree",
         "高于规定学历教师数",
@@ -674,22 +537,8 @@ static TEACHERS: &[Column] = &[
         No,
         "full-time PE and arts (art, music) teachers",
     ),
-    col(
-        "teachers_exchanged",
-        "交流轮岗教师数",
-        &[],
-        Count,
-        No,
-        "teachers exchanged between schools this year",
-    ),
-    col(
-        "backbone_exchanged",
-        "交流轮岗骨干教师数",
-        &[],
-        Count,
-        No,
-        "backbone teachers among those exchanged",
-    ),
+    col("teachers_exchanged", "交流轮岗教师数", &[], Count, No, "teachers exchanged between schools this year"),
+    col("backbone_exchanged", "交流轮岗骨干教师数", &[], Count, No, "backbone teachers among those exchanged"),
 ];
 
 static FACILITIES: &[Column] = &[
@@ -703,22 +552,8 @@ static FACILITIES: &[Column] = &[
         No,
         "primary or junior; empty for a whole multi-stage school (apportioned by enrolment)",
     ),
-    col(
-        "site_area_m2",
-        "占地面积",
-        &["校园占地面积", "校园面积"],
-        Area,
-        No,
-        "site area (m²)",
-    ),
-    col(
-        "building_area_m2",
-        "校舍建筑面积",
-        &["校舍面积"],
-        Area,
-        Yes,
-        "school building floor area (m²)",
-    ),
+    col("site_area_m2", "占地面积", &["校园占地面积", "校园面积"], Area, No, "site area (m²)"),
+    col("building_area_m2", "校舍建筑面积", &["校舍面积"], Area, Yes, "school building floor area (m²)"),
     col(
         "teaching_aux_area_m2",
         "教学及辅助用房面积",
@@ -743,22 +578,8 @@ static FACILITIES: &[Column] = &[
         Yes,
         "value of teaching instruments and equipment (元)",
     ),
-    col(
-        "books",
-        "图书册数",
-        &["图书", "图书(册)"],
-        Count,
-        Yes,
-        "library books (volumes)",
-    ),
-    col(
-        "computers",
-        "计算机台数",
-        &["教学用计算机台数", "教学用计算机"],
-        Count,
-        Yes,
-        "computers for teaching",
-    ),
+    col("books", "图书册数", &["图书", "图书(册)"], Count, Yes, "library books (volumes)"),
+    col("computers", "计算机台数", &["教学用计算机台数", "教学用计算机"], Count, Yes, "computers for teaching"),
     col(
         "multimedia_classrooms",
         "网络多媒体教室数",
@@ -820,14 +641,7 @@ static FINANCE: &[Column] = &[
         Yes,
         "budgetary public (operating) funds per junior pupil (元)",
     ),
-    col(
-        "avg_teacher_salary",
-        "教职工年人均工资",
-        &[],
-        Money,
-        No,
-        "average annual salary of teaching staff (元)",
-    ),
+    col("avg_teacher_salary", "教职工年人均工资", &[], Money, No, "average annual salary of teaching staff (元)"),
     col(
         "general_education_expenditure",
         "一般公共预算教育支出",
@@ -865,96 +679,25 @@ static INVESTMENTS: &[Column] = &[
         No,
         "the school invested in, when the project is for one school",
     ),
-    col(
-        "category",
-        "类别",
-        &["投入类别", "项目类别"],
-        Enum(&CATEGORY),
-        Yes,
-        "what the money was for",
-    ),
-    col(
-        "amount",
-        "金额",
-        &["投入金额", "投资金额"],
-        Money,
-        Yes,
-        "amount invested (元)",
-    ),
-    col(
-        "units_added",
-        "增添设备台套",
-        &["增添设备", "设备台套"],
-        Count,
-        No,
-        "units of equipment added",
-    ),
-    col(
-        "area_m2",
-        "面积",
-        &["建设面积"],
-        Area,
-        No,
-        "floor or ground area built or renovated (m²)",
-    ),
-    col(
-        "description",
-        "项目名称",
-        &["说明", "项目说明"],
-        Text,
-        No,
-        "project name or note",
-    ),
+    col("category", "类别", &["投入类别", "项目类别"], Enum(&CATEGORY), Yes, "what the money was for"),
+    col("amount", "金额", &["投入金额", "投资金额"], Money, Yes, "amount invested (元)"),
+    col("units_added", "增添设备台套", &["增添设备", "设备台套"], Count, No, "units of equipment added"),
+    col("area_m2", "面积", &["建设面积"], Area, No, "floor or ground area built or renovated (m²)"),
+    col("description", "项目名称", &["说明", "项目说明"], Text, No, "project name or note"),
 ];
 
 static SURVEY: &[Column] = &[
     YEAR,
     COUNTY_CODE,
-    col(
-        "questionnaires",
-        "问卷总数",
-        &["发放问卷数"],
-        Count,
-        Yes,
-        "questionnaires handed out",
-    ),
-    col(
-        "valid_questionnaires",
-        "有效问卷",
-        &["有效问卷数"],
-        Count,
-        Yes,
-        "valid questionnaires returned",
-    ),
-    col(
-        "satisfied",
-        "满意问卷数",
-        &["满意数"],
-        Count,
-        Yes,
-        "questionnaires answering satisfied",
-    ),
+    col("questionnaires", "问卷总数", &["发放问卷数"], Count, Yes, "questionnaires handed out"),
+    col("valid_questionnaires", "有效问卷", &["有效问卷数"], Count, Yes, "valid questionnaires returned"),
+    col("satisfied", "满意问卷数", &["满意数"], Count, Yes, "questionnaires answering satisfied"),
 ];
 
 static BOUNDS: &[Bound] = &[
-    Bound {
-        table: Table::Pupils,
-        lesser: "left_behind",
-        greater: "students",
-        severity: Severity::Error,
-    },
-    Bound {
-        table: Table::Pupils,
-        lesser: "migrant",
-        greater: "students",
-        severity: Severity::Error,
-    },
-    Bound {
-        table: Table::Pupils,
-        lesser: "special_needs",
-        greater: "students",
-        severity: Severity::Error,
-    },
+    Bound { table: Table::Pupils, lesser: "left_behind", greater: "students", severity: Severity::Error },
+    Bound { table: Table::Pupils, lesser: "migrant", greater: "students", severity: Severity::Error },
+    Bound { table: Table::Pupils, lesser: "special_needs", greater: "students", severity: Severity::Error },
     Bound {
         table: Table::Teachers,
         lesser: "full_time_teachers",
@@ -1003,18 +746,11 @@ static BOUNDS: &[Bound] = &[
         greater: "questionnaires",
         severity: Severity::Error,
     },
-    Bound {
-        table: Table::Survey,
-        lesser: "satisfied",
-        greater: "valid_questionnaires",
-        severity: Severity::Error,
-    },
+    Bound { table: Table::Survey, lesser: "satisfied", greater: "valid_questionnaires", severity: Severity::Error },
 ];
 
 /// The school system (学制) of a county: how many of the nine grades are primary.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
 pub enum SchoolSystem {
     /// Grades 1–6 primary, 7–9 junior (the default).
     #[default]
@@ -1053,11 +789,7 @@ impl SchoolSystem {
 
     /// The stage of a grade under this school system.
     pub fn stage_of(self, grade: i64) -> &'static str {
-        if grade <= self.last_primary_grade() {
-            "primary"
-        } else {
-            "junior"
-        }
+        if grade <= self.last_primary_grade() { "primary" } else { "junior" }
     }
 }
 
@@ -1082,10 +814,7 @@ pub fn stages_offered(school_type: &str) -> &'static [&'static str] {
 
 /// Whether rows of per-stage tables must name the stage for this school type.
 pub fn stage_required(school_type: &str) -> bool {
-    matches!(
-        school_type,
-        "nine_year" | "twelve_year" | "complete_secondary"
-    )
+    matches!(school_type, "nine_year" | "twelve_year" | "complete_secondary")
 }
 
 #[cfg(test)]
@@ -1106,16 +835,8 @@ mod tests {
             }
         }
         for bound in BOUNDS {
-            assert!(
-                bound.table.column(bound.lesser).is_some(),
-                "{}",
-                bound.lesser
-            );
-            assert!(
-                bound.table.column(bound.greater).is_some(),
-                "{}",
-                bound.greater
-            );
+            assert!(bound.table.column(bound.lesser).is_some(), "{}", bound.lesser);
+            assert!(bound.table.column(bound.greater).is_some(), "{}", bound.greater);
         }
     }
 

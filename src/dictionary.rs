@@ -69,29 +69,14 @@ fn provenance_entry(name: &str, data_type: &str) -> Option<ColumnEntry> {
     let (label, meaning) = match name {
         "year" => ("年份", "statistical year (hive partition `year=YYYY`)"),
         "source_uri" => ("来源文件", "URL of the source file the row came from"),
-        "source_sheet" => (
-            "来源工作表",
-            "sheet of the source workbook (null for CSV and JSON)",
-        ),
-        "source_row" => (
-            "来源行号",
-            "1-based row (line) number in the source, as a person counts it",
-        ),
+        "source_sheet" => ("来源工作表", "sheet of the source workbook (null for CSV and JSON)"),
+        "source_row" => ("来源行号", "1-based row (line) number in the source, as a person counts it"),
         "run_id" => ("运行编号", "the run that loaded the row"),
         "table" => ("表", "the table the row was submitted for"),
-        "column" => (
-            "列",
-            "the column the finding is about (null for a row-level rule)",
-        ),
+        "column" => ("列", "the column the finding is about (null for a row-level rule)"),
         "rule" => ("规则", "stable rule id of the finding"),
-        "severity" => (
-            "严重程度",
-            "error (row rejected) or warning (row published)",
-        ),
-        "message" => (
-            "说明",
-            "the finding in plain words, naming file, row and Chinese column label",
-        ),
+        "severity" => ("严重程度", "error (row rejected) or warning (row published)"),
+        "message" => ("说明", "the finding in plain words, naming file, row and Chinese column label"),
         "value" => ("数值", "the offending value as submitted"),
         _ => return None,
     };
@@ -107,13 +92,7 @@ pub async fn build(models: &[Model], ctx: &SessionContext) -> Result<Dictionary>
             let name = field.name().as_str();
             let data_type = type_name(field.data_type());
             let doc = match (table.column(name), name) {
-                (Some(c), _) => entry(
-                    name,
-                    &data_type,
-                    c.unit().map_or("", |u| u.label()),
-                    c.label,
-                    c.meaning,
-                ),
+                (Some(c), _) => entry(name, &data_type, c.unit().map_or("", |u| u.label()), c.label, c.meaning),
                 (None, "county_code") => entry(
                     name,
                     &data_type,
@@ -121,31 +100,19 @@ pub async fn build(models: &[Model], ctx: &SessionContext) -> Result<Dictionary>
                     "县区代码",
                     "6-digit county code (from the row, the path or the school)",
                 ),
-                (None, "stage") => entry(
-                    name,
-                    &data_type,
-                    "",
-                    "学段",
-                    "primary or junior, by grade and the county's school system",
-                ),
-                _ => provenance_entry(name, &data_type)
-                    .unwrap_or_else(|| entry(name, &data_type, "", "", "")),
+                (None, "stage") => {
+                    entry(name, &data_type, "", "学段", "primary or junior, by grade and the county's school system")
+                }
+                _ => provenance_entry(name, &data_type).unwrap_or_else(|| entry(name, &data_type, "", "", "")),
             };
-            columns.push(ColumnEntry {
-                unit: money_unit(table, name).unwrap_or(doc.unit),
-                ..doc
-            });
+            columns.push(ColumnEntry { unit: money_unit(table, name).unwrap_or(doc.unit), ..doc });
         }
         tables.push(TableDoc {
             name: table.name().into(),
             area: "staging".into(),
             path: format!("staging/{}/year=<YYYY>/*.parquet", table.name()),
             grain: table.grain().into(),
-            description: format!(
-                "{} ({}) as submitted, validated and normalised",
-                table.name(),
-                table.chinese_name()
-            ),
+            description: format!("{} ({}) as submitted, validated and normalised", table.name(), table.chinese_name()),
             methodology: "inputs.md".into(),
             columns,
         });
@@ -153,48 +120,28 @@ pub async fn build(models: &[Model], ctx: &SessionContext) -> Result<Dictionary>
         for field in quarantine::schema(table).fields() {
             let name = field.name().as_str();
             let doc = provenance_entry(name, "utf8").or_else(|| {
-                table.column(name).map(|c| {
-                    entry(
-                        name,
-                        "utf8",
-                        "",
-                        c.label,
-                        &format!("the submitted text of {}", c.meaning),
-                    )
-                })
+                table
+                    .column(name)
+                    .map(|c| entry(name, "utf8", "", c.label, &format!("the submitted text of {}", c.meaning)))
             });
-            q_columns.push(doc.unwrap_or_else(|| {
-                entry(
-                    name,
-                    "utf8",
-                    "",
-                    "县区代码",
-                    "county of the row, when known",
-                )
-            }));
+            q_columns.push(doc.unwrap_or_else(|| entry(name, "utf8", "", "县区代码", "county of the row, when known")));
         }
         tables.push(TableDoc {
             name: table.name().into(),
             area: "quarantine".into(),
             path: format!("quarantine/{}/year=<YYYY>/*.parquet", table.name()),
             grain: "one row per finding (rejected row and rule, or warning)".into(),
-            description: format!(
-                "rejected and warned rows of {} with the rule and message",
-                table.name()
-            ),
+            description: format!("rejected and warned rows of {} with the rule and message", table.name()),
             methodology: "outputs.md Quarantine".into(),
             columns: q_columns,
         });
     }
     for model in models.iter().filter(|m| m.layer == Layer::Marts) {
-        let provider = ctx
-            .table_provider(model.name.as_str())
-            .await
-            .map_err(|e| Error::Sql {
-                model: model.name.clone(),
-                file: "dictionary".into(),
-                source: Box::new(e),
-            })?;
+        let provider = ctx.table_provider(model.name.as_str()).await.map_err(|e| Error::Sql {
+            model: model.name.clone(),
+            file: "dictionary".into(),
+            source: Box::new(e),
+        })?;
         let columns = provider
             .schema()
             .fields()
@@ -225,17 +172,11 @@ pub async fn build(models: &[Model], ctx: &SessionContext) -> Result<Dictionary>
             columns,
         });
     }
-    Ok(Dictionary {
-        junheng_version: env!("CARGO_PKG_VERSION").into(),
-        tables,
-    })
+    Ok(Dictionary { junheng_version: env!("CARGO_PKG_VERSION").into(), tables })
 }
 
 fn money_unit(table: Table, name: &str) -> Option<String> {
-    table
-        .column(name)
-        .filter(|c| c.kind == Kind::Money)
-        .map(|_| "元".to_owned())
+    table.column(name).filter(|c| c.kind == Kind::Money).map(|_| "元".to_owned())
 }
 
 fn type_name(t: &arrow::datatypes::DataType) -> String {

@@ -120,23 +120,12 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     /// Wrap a store error with the operation and location it happened at.
-    pub fn store(
-        operation: &'static str,
-        location: impl ToString,
-        source: object_store::Error,
-    ) -> Self {
-        Error::Store {
-            operation,
-            location: location.to_string(),
-            source,
-        }
+    pub fn store(operation: &'static str, location: impl ToString, source: object_store::Error) -> Self {
+        Error::Store { operation, location: location.to_string(), source }
     }
 
     /// Wrap an Arrow error with what was being built.
     pub fn arrow(context: impl Into<String>, source: arrow::error::ArrowError) -> Self {
-        Error::Arrow {
-            context: context.into(),
-            source,
-        }
+        Error::Arrow { context: context.into(), source }
     }
 }

@@ -177,31 +177,25 @@ pub struct MartRecord {
 impl Ledger {
     /// The slice record for (table, county, year), created on first use.
     pub fn slice(&mut self, table: &str, county_code: &str, year: i32) -> &mut SliceRecord {
-        let i = match self
-            .slices
-            .iter()
-            .position(|s| s.table == table && s.county_code == county_code && s.year == year)
-        {
-            Some(i) => i,
-            None => {
-                self.slices.push(SliceRecord {
-                    table: table.into(),
-                    county_code: county_code.into(),
-                    year,
-                    ..SliceRecord::default()
-                });
-                self.slices.len() - 1
-            }
-        };
+        let i =
+            match self.slices.iter().position(|s| s.table == table && s.county_code == county_code && s.year == year) {
+                Some(i) => i,
+                None => {
+                    self.slices.push(SliceRecord {
+                        table: table.into(),
+                        county_code: county_code.into(),
+                        year,
+                        ..SliceRecord::default()
+                    });
+                    self.slices.len() - 1
+                }
+            };
         &mut self.slices[i]
     }
 
     /// Recompute totals from slices and inputs.
     pub fn total_up(&mut self) {
-        let mut t = Totals {
-            files: self.inputs.len() as u64,
-            ..Totals::default()
-        };
+        let mut t = Totals { files: self.inputs.len() as u64, ..Totals::default() };
         t.files_failed = self.inputs.iter().filter(|i| i.failure.is_some()).count() as u64;
         for s in &self.slices {
             t.rows_read += s.rows_read;
@@ -215,9 +209,7 @@ impl Ledger {
                 t.warnings += n;
             }
         }
-        self.slices.sort_by(|a, b| {
-            (&a.table, &a.county_code, a.year).cmp(&(&b.table, &b.county_code, b.year))
-        });
+        self.slices.sort_by(|a, b| (&a.table, &a.county_code, a.year).cmp(&(&b.table, &b.county_code, b.year)));
         self.totals = t;
     }
 }

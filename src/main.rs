@@ -16,16 +16,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let default_level = if cli.quiet { "error" } else { "warn" };
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| default_level.into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| default_level.into()))
         .with_writer(std::io::stderr)
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
@@ -51,33 +45,16 @@ async fn execute(cli: Cli) -> Result<Status, Error> {
     match cli.command {
         Command::Run(args) => {
             let pipeline = load_pipeline(&args.source)?;
-            let output = args
-                .out
-                .clone()
-                .or_else(|| pipeline.output.clone())
-                .ok_or_else(|| {
-                    Error::Config(
-                        "no output: give --out DIR (or [output] url in the pipeline file)".into(),
-                    )
-                })?;
+            let output = args.out.clone().or_else(|| pipeline.output.clone()).ok_or_else(|| {
+                Error::Config("no output: give --out DIR (or [output] url in the pipeline file)".into())
+            })?;
             let now = chrono::Utc::now();
-            let request = Request {
-                pipeline,
-                output: Some(output),
-                run_id: run::new_run_id(now),
-                started_at: now,
-            };
+            let request = Request { pipeline, output: Some(output), run_id: run::new_run_id(now), started_at: now };
             let outcome = run::run(request).await?;
             if args.json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&outcome.ledger).unwrap_or_default()
-                );
+                println!("{}", serde_json::to_string_pretty(&outcome.ledger).unwrap_or_default());
             } else if !cli.quiet {
-                print!(
-                    "{}",
-                    summary::findings_text(&outcome, args.source.show.min(20))
-                );
+                print!("{}", summary::findings_text(&outcome, args.source.show.min(20)));
                 print!("{}", summary::summary_text(&outcome));
             }
             Ok(outcome.status)
@@ -85,12 +62,7 @@ async fn execute(cli: Cli) -> Result<Status, Error> {
         Command::Validate(args) => {
             let pipeline = load_pipeline(&args)?;
             let now = chrono::Utc::now();
-            let request = Request {
-                pipeline,
-                output: None,
-                run_id: run::new_run_id(now),
-                started_at: now,
-            };
+            let request = Request { pipeline, output: None, run_id: run::new_run_id(now), started_at: now };
             let outcome = run::run(request).await?;
             if !cli.quiet {
                 print!("{}", summary::findings_text(&outcome, args.show));
@@ -114,10 +86,7 @@ fn load_pipeline(args: &SourceArgs) -> Result<Pipeline, Error> {
         Some(path) => Pipeline::load(path)?,
         None => {
             let source = args.source.as_deref().ok_or_else(|| {
-                Error::Config(
-                    "nothing to read: give a pipeline file, or --source DIR in the standard layout"
-                        .into(),
-                )
+                Error::Config("nothing to read: give a pipeline file, or --source DIR in the standard layout".into())
             })?;
             Pipeline::standard(source)
         }

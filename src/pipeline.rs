@@ -117,28 +117,16 @@ impl ReadOptions {
         let mut merged = ReadOptions {
             format: self.format.or(defaults.format),
             encoding: self.encoding.clone().or_else(|| defaults.encoding.clone()),
-            delimiter: self
-                .delimiter
-                .clone()
-                .or_else(|| defaults.delimiter.clone()),
+            delimiter: self.delimiter.clone().or_else(|| defaults.delimiter.clone()),
             header_row: self.header_row.or(defaults.header_row),
-            null_markers: defaults
-                .null_markers
-                .iter()
-                .chain(&self.null_markers)
-                .cloned()
-                .collect(),
+            null_markers: defaults.null_markers.iter().chain(&self.null_markers).cloned().collect(),
             aliases: defaults.aliases.clone(),
             units: defaults.units.clone(),
             constants: defaults.constants.clone(),
             roc_years: self.roc_years.or(defaults.roc_years),
         };
         for (k, v) in &self.aliases {
-            merged
-                .aliases
-                .entry(k.clone())
-                .or_default()
-                .extend(v.iter().cloned());
+            merged.aliases.entry(k.clone()).or_default().extend(v.iter().cloned());
         }
         merged.units.extend(self.units.clone());
         merged.constants.extend(self.constants.clone());
@@ -201,9 +189,7 @@ impl Default for Settings {
 impl Settings {
     /// The school system of a county.
     pub fn school_system(&self, county_code: Option<&str>) -> SchoolSystem {
-        county_code
-            .and_then(|c| self.school_system_by_county.get(c).copied())
-            .unwrap_or(self.school_system)
+        county_code.and_then(|c| self.school_system_by_county.get(c).copied()).unwrap_or(self.school_system)
     }
 }
 
@@ -273,11 +259,7 @@ impl Pipeline {
         Pipeline {
             name: "standard".into(),
             hash: String::new(),
-            source: Source {
-                url: source_url.into(),
-                tables: BTreeMap::new(),
-                defaults: ReadOptions::default(),
-            },
+            source: Source { url: source_url.into(), tables: BTreeMap::new(), defaults: ReadOptions::default() },
             output: None,
             settings: Settings::default(),
             standards: BTreeMap::new(),
@@ -287,39 +269,23 @@ impl Pipeline {
 
     /// Read and check a pipeline file. Relative local URLs inside it are relative to its folder.
     pub fn load(path: &Path) -> Result<Pipeline> {
-        let bytes = std::fs::read(path).map_err(|e| Error::Pipeline {
-            path: path.into(),
-            message: format!("cannot read: {e}"),
-        })?;
+        let bytes = std::fs::read(path)
+            .map_err(|e| Error::Pipeline { path: path.into(), message: format!("cannot read: {e}") })?;
         let text = String::from_utf8(bytes.clone()).map_err(|e| Error::Pipeline {
             path: path.into(),
             message: format!("not UTF-8 at byte {}", e.utf8_error().valid_up_to()),
         })?;
-        let base = path
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| PathBuf::from("."));
-        let stem = path
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+        let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
         let mut pipeline =
-            Pipeline::parse(&text, &base, &stem).map_err(|message| Error::Pipeline {
-                path: path.into(),
-                message,
-            })?;
+            Pipeline::parse(&text, &base, &stem).map_err(|message| Error::Pipeline { path: path.into(), message })?;
         pipeline.hash = crate::ledger::sha256_hex(&bytes);
         Ok(pipeline)
     }
 
     /// Parse pipeline TOML. Errors are plain messages; [`Pipeline::load`] adds the file name.
-    pub fn parse(
-        text: &str,
-        base_dir: &Path,
-        default_name: &str,
-    ) -> std::result::Result<Pipeline, String> {
-        let file: PipelineToml =
-            toml::from_str(text).map_err(|e| e.to_string().trim_end().to_owned())?;
+    pub fn parse(text: &str, base_dir: &Path, default_name: &str) -> std::result::Result<Pipeline, String> {
+        let file: PipelineToml = toml::from_str(text).map_err(|e| e.to_string().trim_end().to_owned())?;
         let defaults = file.source.defaults;
         check_options("source", &defaults, None)?;
         let mut tables = BTreeMap::new();
@@ -328,35 +294,21 @@ impl Pipeline {
             Some("standard") => false,
             Some("templates") => true,
             Some(other) => {
-                return Err(format!(
-                    "source.layout = {other:?}: expected \"standard\" or \"templates\""
-                ));
+                return Err(format!("source.layout = {other:?}: expected \"standard\" or \"templates\""));
             }
         };
         for (name, spec) in &file.tables {
             let table = Table::from_name(name).ok_or_else(|| {
-                format!(
-                    "[tables.{name}]: unknown table; expected one of {}",
-                    Table::ALL.map(|t| t.name()).join(", ")
-                )
+                format!("[tables.{name}]: unknown table; expected one of {}", Table::ALL.map(|t| t.name()).join(", "))
             })?;
             check_options(&format!("tables.{name}"), &spec.options, Some(table))?;
         }
         if template_layout {
             for table in Table::ALL {
-                let spec = file
-                    .tables
-                    .iter()
-                    .find(|(n, _)| Table::from_name(n) == Some(table))
-                    .map(|(_, s)| s);
-                let path = spec
-                    .and_then(|s| s.path.clone())
-                    .or_else(|| file.source.path.clone());
+                let spec = file.tables.iter().find(|(n, _)| Table::from_name(n) == Some(table)).map(|(_, s)| s);
+                let path = spec.and_then(|s| s.path.clone()).or_else(|| file.source.path.clone());
                 if let Some(path) = path {
-                    let options = spec
-                        .map(|s| s.options.clone())
-                        .unwrap_or_default()
-                        .or(&defaults);
+                    let options = spec.map(|s| s.options.clone()).unwrap_or_default().or(&defaults);
                     tables.insert(table, TableSource { path, options });
                 }
             }
@@ -364,9 +316,7 @@ impl Pipeline {
                 return Err("source.layout = \"templates\" but no table has a path".into());
             }
         } else if let Some((name, _)) = file.tables.iter().find(|(_, s)| s.path.is_some()) {
-            return Err(format!(
-                "[tables.{name}] has a path but source.layout = \"standard\""
-            ));
+            return Err(format!("[tables.{name}] has a path but source.layout = \"standard\""));
         }
         let mut standards = BTreeMap::new();
         for (id, value) in file.standards {
@@ -374,37 +324,24 @@ impl Pipeline {
                 StandardToml::All(v) => BTreeMap::from([("all".to_owned(), v)]),
                 StandardToml::ByStage(m) => m,
             };
-            if let Some(stage) = by_stage
-                .keys()
-                .find(|s| !matches!(s.as_str(), "primary" | "junior" | "all"))
-            {
-                return Err(format!(
-                    "standards.{id}.{stage}: stage must be primary, junior or all"
-                ));
+            if let Some(stage) = by_stage.keys().find(|s| !matches!(s.as_str(), "primary" | "junior" | "all")) {
+                return Err(format!("standards.{id}.{stage}: stage must be primary, junior or all"));
             }
             standards.insert(id, by_stage);
         }
-        if !(file.settings.apportion_junior_weight > 0.0) {
+        if file.settings.apportion_junior_weight.is_nan() || file.settings.apportion_junior_weight <= 0.0 {
             return Err("settings.apportion_junior_weight must be > 0".into());
         }
         for county in file.settings.school_system_by_county.keys() {
             if county.len() != 6 || !county.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(format!(
-                    "settings.school_system_by_county: {county:?} is not a 6-digit county code"
-                ));
+                return Err(format!("settings.school_system_by_county: {county:?} is not a 6-digit county code"));
             }
         }
         Ok(Pipeline {
             name: file.name.unwrap_or_else(|| default_name.to_owned()),
             hash: String::new(),
-            source: Source {
-                url: crate::storage::resolve_relative(&file.source.url, base_dir),
-                tables,
-                defaults,
-            },
-            output: file
-                .output
-                .map(|o| crate::storage::resolve_relative(&o.url, base_dir)),
+            source: Source { url: crate::storage::resolve_relative(&file.source.url, base_dir), tables, defaults },
+            output: file.output.map(|o| crate::storage::resolve_relative(&o.url, base_dir)),
             settings: file.settings,
             standards,
             max_rejected_rows: file.quality.max_rejected_rows,
@@ -413,30 +350,17 @@ impl Pipeline {
 
     /// The reading options of a table (its own, or the source defaults).
     pub fn read_options(&self, table: Table) -> ReadOptions {
-        self.source
-            .tables
-            .get(&table)
-            .map(|t| t.options.clone())
-            .unwrap_or_else(|| self.source.defaults.clone())
+        self.source.tables.get(&table).map(|t| t.options.clone()).unwrap_or_else(|| self.source.defaults.clone())
     }
 }
 
 /// Check that names inside reading options refer to real columns and units.
-fn check_options(
-    at: &str,
-    options: &ReadOptions,
-    table: Option<Table>,
-) -> std::result::Result<(), String> {
+fn check_options(at: &str, options: &ReadOptions, table: Option<Table>) -> std::result::Result<(), String> {
     let known = |column: &str| match table {
         Some(t) => t.column(column).is_some(),
         None => Table::ALL.iter().any(|t| t.column(column).is_some()),
     };
-    for column in options
-        .aliases
-        .keys()
-        .chain(options.units.keys())
-        .chain(options.constants.keys())
-    {
+    for column in options.aliases.keys().chain(options.units.keys()).chain(options.constants.keys()) {
         if !known(column) {
             return Err(format!(
                 "{at}: `{column}` is not a column of {}",
@@ -451,19 +375,15 @@ fn check_options(
             ));
         }
     }
-    if let Some(d) = &options.delimiter {
-        if !matches!(d.as_str(), "," | ";" | "\t" | "\\t" | "|") {
-            return Err(format!(
-                "{at}.delimiter = {d:?}: expected \",\", \";\", \"\\t\" or \"|\""
-            ));
-        }
+    if let Some(d) = &options.delimiter
+        && !matches!(d.as_str(), "," | ";" | "\t" | "\\t" | "|")
+    {
+        return Err(format!("{at}.delimiter = {d:?}: expected \",\", \";\", \"\\t\" or \"|\""));
     }
-    if let Some(e) = &options.encoding {
-        if encoding_rs::Encoding::for_label(e.as_bytes()).is_none() {
-            return Err(format!(
-                "{at}.encoding = {e:?}: unknown encoding (utf-8, gbk, gb18030, utf-16le, utf-16be)"
-            ));
-        }
+    if let Some(e) = &options.encoding
+        && encoding_rs::Encoding::for_label(e.as_bytes()).is_none()
+    {
+        return Err(format!("{at}.encoding = {e:?}: unknown encoding (utf-8, gbk, gb18030, utf-16le, utf-16be)"));
     }
     if options.header_row == Some(0) {
         return Err(format!("{at}.header_row: rows are counted from 1"));
@@ -530,14 +450,8 @@ mod tests {
         assert_eq!(pupils.path, "{county_code}/{year}/学生.csv");
         assert_eq!(pupils.options.encoding.as_deref(), Some("gbk"));
         assert_eq!(pupils.options.delimiter.as_deref(), Some(";"));
-        assert_eq!(
-            p.settings.school_system(Some("231182")),
-            SchoolSystem::SixThree
-        );
-        assert_eq!(
-            p.settings.school_system(Some("110101")),
-            SchoolSystem::FiveFour
-        );
+        assert_eq!(p.settings.school_system(Some("231182")), SchoolSystem::SixThree);
+        assert_eq!(p.settings.school_system(Some("110101")), SchoolSystem::FiveFour);
         assert_eq!(p.settings.teaching_points, TeachingPoints::Separate);
         assert_eq!(p.standards["building_area_per_pupil"]["junior"], 5.2);
         assert_eq!(p.standards["satisfaction_min"]["all"], 0.9);
@@ -546,22 +460,10 @@ mod tests {
 
     #[test]
     fn bad_values_are_explained() {
-        assert!(
-            parse("[source]\nurl = \"x\"\nencoding = \"klingon\"\n")
-                .unwrap_err()
-                .contains("klingon")
-        );
+        assert!(parse("[source]\nurl = \"x\"\nencoding = \"klingon\"\n").unwrap_err().contains("klingon"));
         assert!(parse("[source]\nurl = \"x\"\nunits = { students = \"万元\" }\n").is_ok());
-        assert!(
-            parse("[source]\nurl = \"x\"\nunits = { nothing = \"万元\" }\n")
-                .unwrap_err()
-                .contains("nothing")
-        );
+        assert!(parse("[source]\nurl = \"x\"\nunits = { nothing = \"万元\" }\n").unwrap_err().contains("nothing"));
         assert!(parse("[source]\nurl = \"x\"\n[settings]\nteaching_points = \"merge\"\n").is_err());
-        assert!(
-            parse("[source]\nurl = \"x\"\n[standards]\nx = { senior = 1.0 }\n")
-                .unwrap_err()
-                .contains("senior")
-        );
+        assert!(parse("[source]\nurl = \"x\"\n[standards]\nx = { senior = 1.0 }\n").unwrap_err().contains("senior"));
     }
 }

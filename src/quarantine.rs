@@ -17,36 +17,18 @@ use crate::extract::RawBatch;
 use crate::validate::Finding;
 
 /// Columns after the cells, in order.
-pub const FINDING_COLUMNS: [&str; 10] = [
-    "source_uri",
-    "source_sheet",
-    "source_row",
-    "table",
-    "column",
-    "rule",
-    "severity",
-    "message",
-    "value",
-    "run_id",
-];
+pub const FINDING_COLUMNS: [&str; 10] =
+    ["source_uri", "source_sheet", "source_row", "table", "column", "rule", "severity", "message", "value", "run_id"];
 
 /// The quarantine schema of a table (without the `year` partition column): `county_code`, every
 /// other contract column as the text that was submitted, then the finding.
 pub fn schema(table: Table) -> SchemaRef {
     let mut fields = vec![Field::new("county_code", DataType::Utf8, true)];
-    for column in table
-        .columns()
-        .iter()
-        .filter(|c| !matches!(c.name, "year" | "county_code"))
-    {
+    for column in table.columns().iter().filter(|c| !matches!(c.name, "year" | "county_code")) {
         fields.push(Field::new(column.name, DataType::Utf8, true));
     }
     for name in FINDING_COLUMNS {
-        let data_type = if name == "source_row" {
-            DataType::Int64
-        } else {
-            DataType::Utf8
-        };
+        let data_type = if name == "source_row" { DataType::Int64 } else { DataType::Utf8 };
         let nullable = matches!(name, "source_sheet" | "source_row" | "column" | "value");
         fields.push(Field::new(name, data_type, nullable));
     }
@@ -70,59 +52,27 @@ pub fn batches(
         let cell = |name: &str, f: &Finding| -> Option<String> {
             let raw = raw?;
             let row = f.batch_row?;
-            let i = raw
-                .binding
-                .columns
-                .iter()
-                .position(|b| b.column.name == name)?;
+            let i = raw.binding.columns.iter().position(|b| b.column.name == name)?;
             let a = &raw.cells[i];
             (!a.is_null(row)).then(|| a.value(row).to_owned())
         };
         let mut columns: Vec<ArrayRef> = Vec::new();
         columns.push(Arc::new(StringArray::from_iter(
-            group
-                .iter()
-                .map(|f| f.county_code.clone().or_else(|| cell("county_code", f))),
+            group.iter().map(|f| f.county_code.clone().or_else(|| cell("county_code", f))),
         )));
-        for column in table
-            .columns()
-            .iter()
-            .filter(|c| !matches!(c.name, "year" | "county_code"))
-        {
-            columns.push(Arc::new(StringArray::from_iter(
-                group.iter().map(|f| cell(column.name, f)),
-            )));
+        for column in table.columns().iter().filter(|c| !matches!(c.name, "year" | "county_code")) {
+            columns.push(Arc::new(StringArray::from_iter(group.iter().map(|f| cell(column.name, f)))));
         }
-        columns.push(Arc::new(StringArray::from_iter_values(
-            group.iter().map(|f| f.source_uri.as_str()),
-        )));
-        columns.push(Arc::new(StringArray::from_iter(
-            group.iter().map(|f| f.source_sheet.as_deref()),
-        )));
-        columns.push(Arc::new(Int64Array::from_iter(
-            group.iter().map(|f| f.source_row.map(|r| r as i64)),
-        )));
-        columns.push(Arc::new(StringArray::from_iter_values(
-            group.iter().map(|f| f.table.name()),
-        )));
-        columns.push(Arc::new(StringArray::from_iter(
-            group.iter().map(|f| f.column),
-        )));
-        columns.push(Arc::new(StringArray::from_iter_values(
-            group.iter().map(|f| f.rule),
-        )));
-        columns.push(Arc::new(StringArray::from_iter_values(
-            group.iter().map(|f| f.severity.as_str()),
-        )));
-        columns.push(Arc::new(StringArray::from_iter_values(
-            group.iter().map(|f| f.message.as_str()),
-        )));
-        columns.push(Arc::new(StringArray::from_iter(
-            group.iter().map(|f| f.value.as_deref()),
-        )));
-        columns.push(Arc::new(StringArray::from_iter_values(
-            group.iter().map(|_| run_id),
-        )));
+        columns.push(Arc::new(StringArray::from_iter_values(group.iter().map(|f| f.source_uri.as_str()))));
+        columns.push(Arc::new(StringArray::from_iter(group.iter().map(|f| f.source_sheet.as_deref()))));
+        columns.push(Arc::new(Int64Array::from_iter(group.iter().map(|f| f.source_row.map(|r| r as i64)))));
+        columns.push(Arc::new(StringArray::from_iter_values(group.iter().map(|f| f.table.name()))));
+        columns.push(Arc::new(StringArray::from_iter(group.iter().map(|f| f.column))));
+        columns.push(Arc::new(StringArray::from_iter_values(group.iter().map(|f| f.rule))));
+        columns.push(Arc::new(StringArray::from_iter_values(group.iter().map(|f| f.severity.as_str()))));
+        columns.push(Arc::new(StringArray::from_iter_values(group.iter().map(|f| f.message.as_str()))));
+        columns.push(Arc::new(StringArray::from_iter(group.iter().map(|f| f.value.as_deref()))));
+        columns.push(Arc::new(StringArray::from_iter_values(group.iter().map(|_| run_id))));
         let batch = RecordBatch::try_new(schema.clone(), columns)
             .map_err(|e| Error::arrow(format!("quarantine of {table}"), e))?;
         out.push((year, batch));

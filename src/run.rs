@@ -75,11 +75,7 @@ pub fn new_run_id(now: DateTime<Utc>) -> String {
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u128(now.timestamp_nanos_opt().unwrap_or_default() as u128);
     h.write_u32(std::process::id());
-    format!(
-        "{}-{:04x}",
-        now.format("%Y%m%dT%H%M%SZ"),
-        h.finish() & 0xffff
-    )
+    format!("{}-{:04x}", now.format("%Y%m%dT%H%M%SZ"), h.finish() & 0xffff)
 }
 
 /// Counts of one slice, accumulated by workers and merged in order.
@@ -96,10 +92,7 @@ struct BatchOutput {
 
 enum Message {
     Batch(Box<BatchOutput>),
-    Done(
-        Box<std::result::Result<FileReport, FileFailure>>,
-        Vec<Finding>,
-    ),
+    Done(Box<std::result::Result<FileReport, FileFailure>>, Vec<Finding>),
 }
 
 /// Run a pipeline: validate, and when an output is given, publish.
@@ -134,12 +127,7 @@ pub async fn run(request: Request) -> Result<Outcome> {
         ..Ledger::default()
     };
     let discovery = layout::discover(&source, &pipeline).await?;
-    tracing::info!(
-        files = discovery.files.len(),
-        ignored = discovery.ignored.len(),
-        "discovered {}",
-        source.url
-    );
+    tracing::info!(files = discovery.files.len(), ignored = discovery.ignored.len(), "discovered {}", source.url);
     ledger.ignored_files = discovery.ignored.clone();
     let mut state = State {
         slices: Slices::new(),
@@ -159,28 +147,17 @@ pub async fn run(request: Request) -> Result<Outcome> {
         ledger.warnings.push(message);
         let slice = state.slice(conflict.table, &conflict.county_code, conflict.year);
         slice.file_failed = true;
-        *slice
-            .quarantined_by_rule
-            .entry("conflicting_files".into())
-            .or_default() += 1;
-        state
-            .failed_slices
-            .insert((conflict.table, conflict.county_code.clone(), conflict.year));
+        *slice.quarantined_by_rule.entry("conflicting_files".into()).or_default() += 1;
+        state.failed_slices.insert((conflict.table, conflict.county_code.clone(), conflict.year));
     }
-    let mut writers = out
-        .as_ref()
-        .map(|o| PartitionWriters::new(o.clone(), &request.run_id));
+    let mut writers = out.as_ref().map(|o| PartitionWriters::new(o.clone(), &request.run_id));
     let handle = tokio::runtime::Handle::current();
     let run_id: Arc<str> = Arc::from(request.run_id.as_str());
     let publish = out.is_some();
 
     // 1. Schools: all files, then the two-pass check (teaching points' parents may be anywhere).
-    let school_files: Vec<Arc<SourceFile>> = discovery
-        .files
-        .iter()
-        .filter(|f| f.table == Table::Schools)
-        .cloned()
-        .collect();
+    let school_files: Vec<Arc<SourceFile>> =
+        discovery.files.iter().filter(|f| f.table == Table::Schools).cloned().collect();
     let mut school_batches = Vec::new();
     let reads = futures::stream::iter(school_files.into_iter().map(|file| {
         let store = source.store.clone();
@@ -202,21 +179,15 @@ pub async fn run(request: Request) -> Result<Outcome> {
     .buffered(workers());
     let reads: Vec<_> = reads.collect().await;
     for read in reads {
-        let (file, (report, batches)) =
-            read.map_err(|e| Error::Config(format!("a reader thread failed: {e}")))?;
+        let (file, (report, batches)) = read.map_err(|e| Error::Config(format!("a reader thread failed: {e}")))?;
         match &report {
             Ok(_) => school_batches.extend(batches),
-            Err(failure) => {
-                state
-                    .file_failed(&file, failure, &mut writers, &run_id)
-                    .await?
-            }
+            Err(failure) => state.file_failed(&file, failure, &mut writers, &run_id).await?,
         }
         ledger.inputs.push(input_record(&file, &report));
     }
     let mut keys = KeySet::default();
-    let (checked, registry) =
-        validate::check_schools(school_batches, &pipeline.settings, &mut keys);
+    let (checked, registry) = validate::check_schools(school_batches, &pipeline.settings, &mut keys);
     for batch in &checked {
         let output = finish_batch(batch, &pipeline, &run_id, publish)?;
         state.take(output, &mut writers).await?;
@@ -226,12 +197,8 @@ pub async fn run(request: Request) -> Result<Outcome> {
 
     // 2. Every other file: workers validate and normalise, this task writes in file order.
     let shared_keys: Arc<Mutex<HashMap<Table, KeySet>>> = Arc::default();
-    let other_files: Vec<Arc<SourceFile>> = discovery
-        .files
-        .iter()
-        .filter(|f| f.table != Table::Schools)
-        .cloned()
-        .collect();
+    let other_files: Vec<Arc<SourceFile>> =
+        discovery.files.iter().filter(|f| f.table != Table::Schools).cloned().collect();
     let mut receivers = futures::stream::iter(other_files.into_iter().map(|file| {
         let (tx, rx) = mpsc::channel::<Message>(4);
         let store = source.store.clone();
@@ -242,27 +209,15 @@ pub async fn run(request: Request) -> Result<Outcome> {
         let run_id = run_id.clone();
         let f = file.clone();
         tokio::task::spawn_blocking(move || {
-            process_file(
-                &handle,
-                &store,
-                &f,
-                &pipeline,
-                &registry,
-                &shared_keys,
-                &run_id,
-                publish,
-                tx,
-            )
+            process_file(&handle, &store, &f, &pipeline, &registry, &shared_keys, &run_id, publish, tx)
         });
         async move { (file, rx) }
     }))
     .buffered(workers());
     while let Some((file, mut rx)) = receivers.next().await {
         let mut pending: Vec<BatchOutput> = Vec::new();
-        let mut report = Err(FileFailure::new(
-            "unreadable_file",
-            format!("{}: the reader stopped without a result", file.relative),
-        ));
+        let mut report =
+            Err(FileFailure::new("unreadable_file", format!("{}: the reader stopped without a result", file.relative)));
         let mut total_findings = Vec::new();
         while let Some(message) = rx.recv().await {
             match message {
@@ -295,11 +250,7 @@ pub async fn run(request: Request) -> Result<Outcome> {
                         .await?;
                 }
             }
-            Err(failure) => {
-                state
-                    .file_failed(&file, failure, &mut writers, &run_id)
-                    .await?
-            }
+            Err(failure) => state.file_failed(&file, failure, &mut writers, &run_id).await?,
         }
         ledger.inputs.push(input_record(&file, &report));
     }
@@ -314,18 +265,12 @@ pub async fn run(request: Request) -> Result<Outcome> {
     }
 
     let rows_rejected: u64 = state.slices.values().map(|s| s.rows_quarantined).sum();
-    let files_failed =
-        ledger.inputs.iter().filter(|i| i.failure.is_some()).count() + discovery.conflicts.len();
-    let status = if rows_rejected > pipeline.max_rejected_rows || files_failed > 0 {
-        Status::Rejected
-    } else {
-        Status::Success
-    };
+    let files_failed = ledger.inputs.iter().filter(|i| i.failure.is_some()).count() + discovery.conflicts.len();
+    let status =
+        if rows_rejected > pipeline.max_rejected_rows || files_failed > 0 { Status::Rejected } else { Status::Success };
     ledger.slices = std::mem::take(&mut state.slices).into_values().collect();
     ledger.inputs.sort_by(|a, b| a.path.cmp(&b.path));
-    state.findings.sort_by(|a, b| {
-        (&a.source_file, a.source_row, a.rule).cmp(&(&b.source_file, b.source_row, b.rule))
-    });
+    state.findings.sort_by(|a, b| (&a.source_file, a.source_row, a.rule).cmp(&(&b.source_file, b.source_row, b.rule)));
     ledger.status = match status {
         Status::Success => "published".into(),
         Status::Rejected => "published_with_rejections".into(),
@@ -363,30 +308,20 @@ pub async fn run(request: Request) -> Result<Outcome> {
     ledger.files_written.extend(mart_files);
     ledger.warnings.extend(school_change_warnings(&ctx).await?);
     let dictionary = dictionary::build(&models, &ctx).await?;
-    let bytes = serde_json::to_vec_pretty(&dictionary).map_err(|source| Error::Json {
-        context: "dictionary".into(),
-        source,
-    })?;
+    let bytes = serde_json::to_vec_pretty(&dictionary)
+        .map_err(|source| Error::Json { context: "dictionary".into(), source })?;
     load::write_object(&out, &request.run_id, "dictionary.json", bytes).await?;
     ledger.total_up();
     ledger.published = true;
     ledger.finished_at = Utc::now().to_rfc3339();
     load::commit(&out, &ledger).await?;
     load::switch_current(&out, &request.run_id)?;
-    Ok(Outcome {
-        ledger,
-        findings: state.findings,
-        findings_total: state.findings_total,
-        status,
-        output: Some(out),
-    })
+    Ok(Outcome { ledger, findings: state.findings, findings_total: state.findings_total, status, output: Some(out) })
 }
 
 /// Parallel workers for reading and validating files.
 fn workers() -> usize {
-    std::thread::available_parallelism()
-        .map_or(2, |n| n.get())
-        .max(2)
+    std::thread::available_parallelism().map_or(2, |n| n.get()).max(2)
 }
 
 /// Read, validate and normalise one file (on a blocking thread), sending batches to the writer.
@@ -409,25 +344,15 @@ fn process_file(
     let mut sums: HashMap<&'static str, f64> = HashMap::new();
     let mut on_batch = |raw: RawBatch| -> std::result::Result<(), String> {
         let checked = if per_file {
-            validate::check_batch(
-                raw,
-                &mut validate::rules_context(&pipeline.settings, registry, &mut own_keys),
-            )
+            validate::check_batch(raw, &mut validate::rules_context(&pipeline.settings, registry, &mut own_keys))
         } else {
-            let mut guard = shared_keys
-                .lock()
-                .map_err(|_| "key registry poisoned".to_owned())?;
+            let mut guard = shared_keys.lock().map_err(|_| "key registry poisoned".to_owned())?;
             let keys = guard.entry(file.table).or_default();
-            validate::check_batch(
-                raw,
-                &mut validate::rules_context(&pipeline.settings, registry, keys),
-            )
+            validate::check_batch(raw, &mut validate::rules_context(&pipeline.settings, registry, keys))
         };
         validate::add_to_sums(&checked, &mut sums);
-        let output =
-            finish_batch(&checked, pipeline, run_id, publish).map_err(|e| e.to_string())?;
-        tx.blocking_send(Message::Batch(Box::new(output)))
-            .map_err(|_| "the writer stopped".to_owned())
+        let output = finish_batch(&checked, pipeline, run_id, publish).map_err(|e| e.to_string())?;
+        tx.blocking_send(Message::Batch(Box::new(output))).map_err(|_| "the writer stopped".to_owned())
     };
     let report = extract::read_file(handle, store, file, &mut on_batch);
     let totals = match &report {
@@ -442,35 +367,22 @@ fn process_file(
 }
 
 /// Normalise and quarantine a checked batch and count it per slice.
-fn finish_batch(
-    batch: &CheckedBatch,
-    pipeline: &Pipeline,
-    run_id: &str,
-    publish: bool,
-) -> Result<BatchOutput> {
+fn finish_batch(batch: &CheckedBatch, pipeline: &Pipeline, run_id: &str, publish: bool) -> Result<BatchOutput> {
     let table = batch.table();
     let mut slices = Slices::new();
     let path_county = batch.raw.file.county_code.clone().unwrap_or_default();
     let path_year = batch.raw.file.year.unwrap_or(0);
     let key = |row: usize| {
-        (
-            table,
-            batch.county[row]
-                .clone()
-                .unwrap_or_else(|| path_county.clone()),
-            batch.year(row).unwrap_or(path_year),
-        )
+        (table, batch.county[row].clone().unwrap_or_else(|| path_county.clone()), batch.year(row).unwrap_or(path_year))
     };
     for row in 0..batch.raw.len() {
         let (t, c, y) = key(row);
-        let s = slices
-            .entry((t, c.clone(), y))
-            .or_insert_with(|| SliceRecord {
-                table: t.name().into(),
-                county_code: c,
-                year: y,
-                ..SliceRecord::default()
-            });
+        let s = slices.entry((t, c.clone(), y)).or_insert_with(|| SliceRecord {
+            table: t.name().into(),
+            county_code: c,
+            year: y,
+            ..SliceRecord::default()
+        });
         s.rows_read += 1;
         if batch.rejected[row] {
             s.rows_quarantined += 1;
@@ -479,23 +391,14 @@ fn finish_batch(
         }
     }
     for f in &batch.findings {
-        let (t, c, y) = f
-            .batch_row
-            .map(key)
-            .unwrap_or((table, path_county.clone(), path_year));
-        let s = slices
-            .entry((t, c.clone(), y))
-            .or_insert_with(|| SliceRecord {
-                table: t.name().into(),
-                county_code: c,
-                year: y,
-                ..SliceRecord::default()
-            });
-        let by_rule = if f.severity == Severity::Error {
-            &mut s.quarantined_by_rule
-        } else {
-            &mut s.warnings_by_rule
-        };
+        let (t, c, y) = f.batch_row.map(key).unwrap_or((table, path_county.clone(), path_year));
+        let s = slices.entry((t, c.clone(), y)).or_insert_with(|| SliceRecord {
+            table: t.name().into(),
+            county_code: c,
+            year: y,
+            ..SliceRecord::default()
+        });
+        let by_rule = if f.severity == Severity::Error { &mut s.quarantined_by_rule } else { &mut s.warnings_by_rule };
         *by_rule.entry(f.rule.into()).or_default() += 1;
     }
     let (staging, quarantine) = if publish {
@@ -506,37 +409,21 @@ fn finish_batch(
     } else {
         (Vec::new(), Vec::new())
     };
-    Ok(BatchOutput {
-        table,
-        staging,
-        quarantine,
-        slices,
-        findings: batch.findings.clone(),
-    })
+    Ok(BatchOutput { table, staging, quarantine, slices, findings: batch.findings.clone() })
 }
 
 fn account_file_findings(findings: &[Finding], file: &SourceFile) -> Slices {
     let mut slices = Slices::new();
     for f in findings {
-        let c = f
-            .county_code
-            .clone()
-            .or_else(|| file.county_code.clone())
-            .unwrap_or_default();
+        let c = f.county_code.clone().or_else(|| file.county_code.clone()).unwrap_or_default();
         let y = f.year.or(file.year).unwrap_or(0);
-        let s = slices
-            .entry((file.table, c.clone(), y))
-            .or_insert_with(|| SliceRecord {
-                table: file.table.name().into(),
-                county_code: c,
-                year: y,
-                ..SliceRecord::default()
-            });
-        let by_rule = if f.severity == Severity::Error {
-            &mut s.quarantined_by_rule
-        } else {
-            &mut s.warnings_by_rule
-        };
+        let s = slices.entry((file.table, c.clone(), y)).or_insert_with(|| SliceRecord {
+            table: file.table.name().into(),
+            county_code: c,
+            year: y,
+            ..SliceRecord::default()
+        });
+        let by_rule = if f.severity == Severity::Error { &mut s.quarantined_by_rule } else { &mut s.warnings_by_rule };
         *by_rule.entry(f.rule.into()).or_default() += 1;
     }
     slices
@@ -553,22 +440,16 @@ struct State {
 
 impl State {
     fn slice(&mut self, table: Table, county: &str, year: i32) -> &mut SliceRecord {
-        self.slices
-            .entry((table, county.to_owned(), year))
-            .or_insert_with(|| SliceRecord {
-                table: table.name().into(),
-                county_code: county.into(),
-                year,
-                ..SliceRecord::default()
-            })
+        self.slices.entry((table, county.to_owned(), year)).or_insert_with(|| SliceRecord {
+            table: table.name().into(),
+            county_code: county.into(),
+            year,
+            ..SliceRecord::default()
+        })
     }
 
     /// Merge a batch's counts and findings, and write its rows.
-    async fn take(
-        &mut self,
-        output: BatchOutput,
-        writers: &mut Option<PartitionWriters>,
-    ) -> Result<()> {
+    async fn take(&mut self, output: BatchOutput, writers: &mut Option<PartitionWriters>) -> Result<()> {
         for ((t, c, y), s) in output.slices {
             if !c.is_empty() {
                 self.counties.insert(c.clone());
@@ -588,10 +469,7 @@ impl State {
         let room = FINDINGS_SHOWN.saturating_sub(self.findings.len());
         self.findings.extend(output.findings.into_iter().take(room));
         if let Some(w) = writers.as_mut() {
-            for (area, batches) in [
-                (Area::Staging, output.staging),
-                (Area::Quarantine, output.quarantine),
-            ] {
+            for (area, batches) in [(Area::Staging, output.staging), (Area::Quarantine, output.quarantine)] {
                 for (year, batch) in batches {
                     w.write(area, output.table.name(), year, &batch).await?;
                 }
@@ -610,14 +488,10 @@ impl State {
     ) -> Result<()> {
         let county = file.county_code.clone().unwrap_or_default();
         let year = file.year.unwrap_or(0);
-        self.failed_slices
-            .insert((file.table, county.clone(), year));
+        self.failed_slices.insert((file.table, county.clone(), year));
         let slice = self.slice(file.table, &county, year);
         slice.file_failed = true;
-        *slice
-            .quarantined_by_rule
-            .entry(failure.rule.into())
-            .or_default() += 1;
+        *slice.quarantined_by_rule.entry(failure.rule.into()).or_default() += 1;
         let finding = Finding {
             table: file.table,
             source_uri: file.uri.clone(),
@@ -634,11 +508,8 @@ impl State {
             batch_row: None,
         };
         if let Some(w) = writers.as_mut() {
-            for (y, batch) in
-                quarantine::batches(file.table, std::slice::from_ref(&finding), None, run_id)?
-            {
-                w.write(Area::Quarantine, file.table.name(), y, &batch)
-                    .await?;
+            for (y, batch) in quarantine::batches(file.table, std::slice::from_ref(&finding), None, run_id)? {
+                w.write(Area::Quarantine, file.table.name(), y, &batch).await?;
             }
         }
         self.findings_total += 1;
@@ -665,23 +536,13 @@ async fn carry_over(
     }
     let ctx = transform::session(out, &parent.run_id).await?;
     for (table, county, year) in failed {
-        for (area, schema) in [
-            (Area::Staging, normalise::schema(*table)),
-            (Area::Quarantine, quarantine::schema(*table)),
-        ] {
+        for (area, schema) in
+            [(Area::Staging, normalise::schema(*table)), (Area::Quarantine, quarantine::schema(*table))]
+        {
             let name = format!("previous_{}_{}", area.name(), table.name());
-            let dir = format!(
-                "{}/{}/{}/",
-                load::version_path(&parent.run_id),
-                area.name(),
-                table.name()
-            );
+            let dir = format!("{}/{}/{}/", load::version_path(&parent.run_id), area.name(), table.name());
             transform::register_parquet(&ctx, out, &dir, &name, Some(schema.clone()), true).await?;
-            let columns: Vec<String> = schema
-                .fields()
-                .iter()
-                .map(|f| format!("\"{}\"", f.name()))
-                .collect();
+            let columns: Vec<String> = schema.fields().iter().map(|f| format!("\"{}\"", f.name())).collect();
             let sql = format!(
                 "select {} from {name} where county_code = '{}' and year = {year}",
                 columns.join(", "),
@@ -690,18 +551,10 @@ async fn carry_over(
             let batches = ctx
                 .sql(&sql)
                 .await
-                .map_err(|e| Error::Sql {
-                    model: name.clone(),
-                    file: "carry-over".into(),
-                    source: Box::new(e),
-                })?
+                .map_err(|e| Error::Sql { model: name.clone(), file: "carry-over".into(), source: Box::new(e) })?
                 .collect()
                 .await
-                .map_err(|e| Error::Sql {
-                    model: name.clone(),
-                    file: "carry-over".into(),
-                    source: Box::new(e),
-                })?;
+                .map_err(|e| Error::Sql { model: name.clone(), file: "carry-over".into(), source: Box::new(e) })?;
             let mut rows = 0;
             for batch in batches {
                 rows += batch.num_rows();
@@ -740,10 +593,7 @@ async fn school_change_warnings(ctx: &datafusion::prelude::SessionContext) -> Re
         .collect())
 }
 
-fn input_record(
-    file: &SourceFile,
-    report: &std::result::Result<FileReport, FileFailure>,
-) -> InputRecord {
+fn input_record(file: &SourceFile, report: &std::result::Result<FileReport, FileFailure>) -> InputRecord {
     let mut record = InputRecord {
         uri: file.uri.clone(),
         path: file.relative.clone(),
@@ -776,19 +626,10 @@ fn input_record(
                 .skipped_rows
                 .iter()
                 .map(|(row, why)| format!("row {row}: {why}"))
-                .chain(
-                    r.total_rows
-                        .iter()
-                        .map(|t| format!("row {}: total row, checked and not published", t.row)),
-                )
+                .chain(r.total_rows.iter().map(|t| format!("row {}: total row, checked and not published", t.row)))
                 .collect();
         }
-        Err(f) => {
-            record.failure = Some(Failure {
-                rule: f.rule.into(),
-                message: f.message.clone(),
-            })
-        }
+        Err(f) => record.failure = Some(Failure { rule: f.rule.into(), message: f.message.clone() }),
     }
     record
 }

@@ -32,35 +32,21 @@ impl Location {
     /// The path of an object below this location (`staging/pupils/…` → `<prefix>/staging/pupils/…`).
     pub fn child(&self, relative: &str) -> Path {
         let mut parts: Vec<String> = self.prefix.parts().map(|p| p.as_ref().to_owned()).collect();
-        parts.extend(
-            relative
-                .split('/')
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned),
-        );
+        parts.extend(relative.split('/').filter(|s| !s.is_empty()).map(str::to_owned));
         Path::from_iter(parts)
     }
 
     /// The path of `location` relative to this location's prefix.
-    pub fn relative<'a>(&self, location: &'a Path) -> Option<String> {
-        location.prefix_match(&self.prefix).map(|parts| {
-            parts
-                .map(|p| p.as_ref().to_owned())
-                .collect::<Vec<_>>()
-                .join("/")
-        })
+    pub fn relative(&self, location: &Path) -> Option<String> {
+        location
+            .prefix_match(&self.prefix)
+            .map(|parts| parts.map(|p| p.as_ref().to_owned()).collect::<Vec<_>>().join("/"))
     }
 
     /// The full URL of an object below this location, as recorded in provenance.
     pub fn url_of(&self, location: &Path) -> String {
-        let rel = self
-            .relative(location)
-            .unwrap_or_else(|| location.to_string());
-        if rel.is_empty() {
-            self.url.clone()
-        } else {
-            format!("{}/{}", self.url.trim_end_matches('/'), rel)
-        }
+        let rel = self.relative(location).unwrap_or_else(|| location.to_string());
+        if rel.is_empty() { self.url.clone() } else { format!("{}/{}", self.url.trim_end_matches('/'), rel) }
     }
 }
 
@@ -68,10 +54,7 @@ impl Location {
 pub fn open(url: &str, create: bool) -> Result<Location> {
     let url = url.trim();
     if url.is_empty() {
-        return Err(Error::Url {
-            url: url.into(),
-            message: "empty URL".into(),
-        });
+        return Err(Error::Url { url: url.into(), message: "empty URL".into() });
     }
     match scheme(url) {
         None | Some("file") => open_local(url, create),
@@ -88,11 +71,7 @@ pub fn open(url: &str, create: bool) -> Result<Location> {
 /// The scheme of a URL, or None for a plain path (Windows drive letters are paths, not schemes).
 fn scheme(url: &str) -> Option<&str> {
     let (scheme, _) = url.split_once("://")?;
-    (scheme.len() > 1
-        && scheme
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '+' || c == '-'))
-    .then_some(scheme)
+    (scheme.len() > 1 && scheme.chars().all(|c| c.is_ascii_alphanumeric() || c == '+' || c == '-')).then_some(scheme)
 }
 
 fn open_local(url: &str, create: bool) -> Result<Location> {
@@ -104,11 +83,7 @@ fn open_local(url: &str, create: bool) -> Result<Location> {
         path
     } else {
         std::env::current_dir()
-            .map_err(|source| Error::Io {
-                operation: "find the current directory",
-                path: path.clone(),
-                source,
-            })?
+            .map_err(|source| Error::Io { operation: "find the current directory", path: path.clone(), source })?
             .join(path)
     };
     if create {
@@ -127,8 +102,7 @@ fn open_local(url: &str, create: bool) -> Result<Location> {
         });
     }
     let absolute = normalise_path(&absolute);
-    let store = LocalFileSystem::new_with_prefix(&absolute)
-        .map_err(|e| Error::store("open", absolute.display(), e))?;
+    let store = LocalFileSystem::new_with_prefix(&absolute).map_err(|e| Error::store("open", absolute.display(), e))?;
     Ok(Location {
         store: Arc::new(store),
         prefix: Path::default(),
@@ -164,12 +138,7 @@ fn open_memory(url: &str) -> Result<Location> {
         .entry(name.to_owned())
         .or_insert_with(|| Arc::new(InMemory::new()))
         .clone();
-    Ok(Location {
-        store,
-        prefix: Path::from(prefix),
-        url: url.trim_end_matches('/').to_owned(),
-        local_root: None,
-    })
+    Ok(Location { store, prefix: Path::from(prefix), url: url.trim_end_matches('/').to_owned(), local_root: None })
 }
 
 /// Resolve a URL written in a pipeline file: a relative local path is relative to the file's folder.
@@ -200,10 +169,7 @@ mod tests {
         let b = open("memory://shared-test/two", false).unwrap();
         assert!(Arc::ptr_eq(&a.store, &b.store));
         assert_eq!(a.child("x/y.csv").to_string(), "one/x/y.csv");
-        assert_eq!(
-            a.url_of(&a.child("x/y.csv")),
-            "memory://shared-test/one/x/y.csv"
-        );
+        assert_eq!(a.url_of(&a.child("x/y.csv")), "memory://shared-test/one/x/y.csv");
     }
 
     #[test]
@@ -213,9 +179,6 @@ mod tests {
         assert!(loc.url.starts_with("file:///"));
         assert!(open(dir.path().join("missing").to_str().unwrap(), false).is_err());
         assert_eq!(resolve_relative("data", FsPath::new("/p")), "/p/data");
-        assert_eq!(
-            resolve_relative("memory://m/x", FsPath::new("/p")),
-            "memory://m/x"
-        );
+        assert_eq!(resolve_relative("memory://m/x", FsPath::new("/p")), "memory://m/x");
     }
 }

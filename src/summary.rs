@@ -33,18 +33,10 @@ pub fn summary_text(outcome: &Outcome) -> String {
     let mut out = String::new();
     match &outcome.output {
         Some(o) => {
-            let _ = writeln!(
-                out,
-                "published run {} (version {}) to {}",
-                l.run_id, l.version, o.url
-            );
+            let _ = writeln!(out, "published run {} (version {}) to {}", l.run_id, l.version, o.url);
         }
         None => {
-            let _ = writeln!(
-                out,
-                "validated {} (nothing published)",
-                l.pipeline.source_url
-            );
+            let _ = writeln!(out, "validated {} (nothing published)", l.pipeline.source_url);
         }
     }
     let _ = writeln!(
@@ -53,38 +45,22 @@ pub fn summary_text(outcome: &Outcome) -> String {
         t.files, t.files_failed, t.rows_read, t.rows_published, t.rows_quarantined, t.warnings
     );
     if !t.errors_by_rule.is_empty() {
-        let rules: Vec<String> = t
-            .errors_by_rule
-            .iter()
-            .map(|(r, n)| format!("{r} {n}"))
-            .collect();
+        let rules: Vec<String> = t.errors_by_rule.iter().map(|(r, n)| format!("{r} {n}")).collect();
         let _ = writeln!(out, "  rejected by rule: {}", rules.join(", "));
     }
     if !t.warnings_by_rule.is_empty() {
-        let rules: Vec<String> = t
-            .warnings_by_rule
-            .iter()
-            .map(|(r, n)| format!("{r} {n}"))
-            .collect();
+        let rules: Vec<String> = t.warnings_by_rule.iter().map(|(r, n)| format!("{r} {n}")).collect();
         let _ = writeln!(out, "  warnings by rule: {}", rules.join(", "));
     }
     if !l.marts.is_empty() {
-        let marts: Vec<String> = l
-            .marts
-            .iter()
-            .map(|m| format!("{} ({})", m.name, m.rows))
-            .collect();
+        let marts: Vec<String> = l.marts.iter().map(|m| format!("{} ({})", m.name, m.rows)).collect();
         let _ = writeln!(out, "  marts: {}", marts.join(", "));
     }
     for w in l.warnings.iter().take(10) {
         let _ = writeln!(out, "  note: {w}");
     }
     if l.warnings.len() > 10 {
-        let _ = writeln!(
-            out,
-            "  … {} more notes in the ledger",
-            l.warnings.len() - 10
-        );
+        let _ = writeln!(out, "  … {} more notes in the ledger", l.warnings.len() - 10);
     }
     if outcome.output.is_some() {
         let _ = writeln!(out, "  ledger: runs/{}.json", l.run_id);

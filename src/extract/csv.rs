@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use super::decode::{DecodingReader, SNIFF_BYTES, detect};
 use super::{
-    BATCH_ROWS, BatchBuilder, FileFailure, FileReport, HeaderIndex, RawBatch, SourceFile, TotalRow,
-    check_binding, is_note, is_total_label,
+    BATCH_ROWS, BatchBuilder, FileFailure, FileReport, HeaderIndex, RawBatch, SourceFile, TotalRow, check_binding,
+    is_note, is_total_label,
 };
 use crate::contract::Unit;
 
@@ -24,15 +24,11 @@ pub fn read(
     index: &HeaderIndex,
     on_batch: &mut dyn FnMut(RawBatch) -> Result<(), String>,
 ) -> Result<FileReport, FileFailure> {
-    let fail = |rule: &'static str, msg: String| {
-        FileFailure::new(rule, format!("{}: {msg}", file.relative))
-    };
+    let fail = |rule: &'static str, msg: String| FileFailure::new(rule, format!("{}: {msg}", file.relative));
     let mut head = vec![0u8; SNIFF_BYTES];
-    let n = read_up_to(reader, &mut head)
-        .map_err(|e| fail("unreadable_file", format!("cannot read: {e}")))?;
+    let n = read_up_to(reader, &mut head).map_err(|e| fail("unreadable_file", format!("cannot read: {e}")))?;
     head.truncate(n);
-    let (encoding, bom) =
-        detect(&head, file.options.encoding.as_deref()).map_err(|e| fail("unreadable_file", e))?;
+    let (encoding, bom) = detect(&head, file.options.encoding.as_deref()).map_err(|e| fail("unreadable_file", e))?;
     let delimiter = match file.options.delimiter.as_deref() {
         Some("\\t") | Some("\t") => b'\t',
         Some(d) => d.as_bytes()[0],
@@ -40,14 +36,11 @@ pub fn read(
     };
     let mut report = FileReport {
         encoding: Some(encoding.name().to_owned()),
-        delimiter: Some(if delimiter == b'\t' {
-            "\\t".into()
-        } else {
-            (delimiter as char).to_string()
-        }),
+        delimiter: Some(if delimiter == b'\t' { "\\t".into() } else { (delimiter as char).to_string() }),
         ..FileReport::default()
     };
-    let decoded = DecodingReader::new(Cursor::new(head).chain(reader), encoding, bom);
+    let decoded =
+        DecodingReader::with_origin(Cursor::new(head).chain(reader), encoding, bom, file.options.encoding.is_none());
     let mut csv = ::csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -56,15 +49,10 @@ pub fn read(
         .from_reader(decoded);
 
     let read_error = |e: ::csv::Error| {
-        let line = e
-            .position()
-            .map(|p| format!(" near line {}", p.line()))
-            .unwrap_or_default();
+        let line = e.position().map(|p| format!(" near line {}", p.line())).unwrap_or_default();
         match e.into_kind() {
             ::csv::ErrorKind::Io(io) => fail("unreadable_file", format!("{io}{line}")),
-            ::csv::ErrorKind::Utf8 { err, .. } => {
-                fail("unreadable_file", format!("invalid UTF-8{line}: {err}"))
-            }
+            ::csv::ErrorKind::Utf8 { err, .. } => fail("unreadable_file", format!("invalid UTF-8{line}: {err}")),
             other => fail("unreadable_file", format!("{other:?}{line}")),
         }
     };
@@ -73,10 +61,7 @@ pub fn read(
     let mut record = ::csv::StringRecord::new();
     let header = loop {
         if !csv.read_record(&mut record).map_err(read_error)? {
-            return Err(fail(
-                "header_not_found",
-                header_hint(index, file.options.header_row),
-            ));
+            return Err(fail("header_not_found", header_hint(index, file.options.header_row)));
         }
         let line = record.position().map_or(0, |p| p.line());
         let cells: Vec<String> = record.iter().map(str::to_owned).collect();
@@ -92,9 +77,7 @@ pub fn read(
             return Err(fail("header_not_found", header_hint(index, None)));
         }
         if cells.iter().any(|c| !c.trim().is_empty()) {
-            report
-                .skipped_rows
-                .push((line, "title row above the header".into()));
+            report.skipped_rows.push((line, "title row above the header".into()));
         }
     };
     let mut binding = index.bind(&header, &file.options);
@@ -112,9 +95,7 @@ pub fn read(
                     bound.unit = cells.get(bound.index).and_then(|c| Unit::parse(c));
                 }
             }
-            report
-                .skipped_rows
-                .push((line, "unit row under the header".into()));
+            report.skipped_rows.push((line, "unit row under the header".into()));
         } else {
             pending = Some(record.clone());
         }
@@ -122,13 +103,7 @@ pub fn read(
     report.columns = binding
         .columns
         .iter()
-        .map(|b| {
-            (
-                b.header.clone(),
-                b.column.name.to_owned(),
-                b.unit.map(|u| u.label().to_owned()),
-            )
-        })
+        .map(|b| (b.header.clone(), b.column.name.to_owned(), b.unit.map(|u| u.label().to_owned())))
         .collect();
     let width = header.len();
     let mut builder = BatchBuilder::new(file.clone(), None, Arc::new(binding));
@@ -145,15 +120,10 @@ pub fn read(
         if let Some(long) = record.iter().find(|c| c.len() > MAX_FIELD_BYTES) {
             return Err(fail(
                 "unreadable_file",
-                format!(
-                    "row {line} has a cell of {} bytes; is a quote (\") left open above it?",
-                    long.len()
-                ),
+                format!("row {line} has a cell of {} bytes; is a quote (\") left open above it?", long.len()),
             ));
         }
-        let non_empty: Vec<usize> = (0..record.len())
-            .filter(|&i| !record[i].trim().is_empty())
-            .collect();
+        let non_empty: Vec<usize> = (0..record.len()).filter(|&i| !record[i].trim().is_empty()).collect();
         if non_empty.is_empty() {
             report.skipped_rows.push((line, "blank row".into()));
             continue;
@@ -162,11 +132,7 @@ pub fn read(
             report.skipped_rows.push((line, "note row".into()));
             continue;
         }
-        if non_empty
-            .iter()
-            .take(3)
-            .any(|&i| is_total_label(&record[i]))
-        {
+        if non_empty.iter().take(3).any(|&i| is_total_label(&record[i])) {
             let binding = builder.binding();
             let cells = binding
                 .columns
@@ -178,9 +144,7 @@ pub fn read(
         }
         if !extra_cells_reported && non_empty.iter().any(|&i| i >= width) {
             extra_cells_reported = true;
-            report.unknown_columns.push(format!(
-                "(cells beyond the last header, first at row {line})"
-            ));
+            report.unknown_columns.push(format!("(cells beyond the last header, first at row {line})"));
         }
         builder.push(line, &record.iter().collect::<Vec<_>>());
         report.rows += 1;
@@ -214,26 +178,15 @@ pub fn looks_like_header(index: &HeaderIndex, cells: &[String]) -> bool {
 
 /// A unit row: every non-empty cell is a unit, at least one is, and `单位` may lead it.
 pub fn is_unit_row<S: AsRef<str>>(cells: &[S]) -> bool {
-    let filled: Vec<&str> = cells
-        .iter()
-        .map(|c| c.as_ref().trim())
-        .filter(|c| !c.is_empty())
-        .collect();
+    let filled: Vec<&str> = cells.iter().map(|c| c.as_ref().trim()).filter(|c| !c.is_empty()).collect();
     let units = filled.iter().filter(|c| Unit::parse(c).is_some()).count();
-    let labels = filled
-        .iter()
-        .filter(|c| matches!(**c, "单位" | "计量单位" | "单位：" | "单位:"))
-        .count();
+    let labels = filled.iter().filter(|c| matches!(**c, "单位" | "计量单位" | "单位：" | "单位:")).count();
     units >= 1 && units + labels == filled.len()
 }
 
 /// The delimiter that splits the first lines most consistently: `,`, `;`, tab or `|`.
 pub fn sniff_delimiter(text: &str) -> u8 {
-    let lines: Vec<&str> = text
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .take(10)
-        .collect();
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).take(10).collect();
     let mut best = (b',', 0usize);
     for d in [b',', b';', b'\t', b'|'] {
         let counts: Vec<usize> = lines.iter().map(|l| count_outside_quotes(l, d)).collect();
@@ -262,13 +215,7 @@ fn count_outside_quotes(line: &str, delimiter: u8) -> usize {
 
 fn header_hint(index: &HeaderIndex, declared: Option<usize>) -> String {
     let table = index.table();
-    let examples: Vec<&str> = table
-        .columns()
-        .iter()
-        .filter(|c| c.header_required())
-        .map(|c| c.label)
-        .take(4)
-        .collect();
+    let examples: Vec<&str> = table.columns().iter().filter(|c| c.header_required()).map(|c| c.label).take(4).collect();
     match declared {
         Some(row) => format!("the file ends before header row {row}"),
         None => format!(
@@ -301,11 +248,7 @@ mod tests {
         })
     }
 
-    fn read_all(
-        bytes: &[u8],
-        table: Table,
-        options: ReadOptions,
-    ) -> Result<(FileReport, Vec<RawBatch>), FileFailure> {
+    fn read_all(bytes: &[u8], table: Table, options: ReadOptions) -> Result<(FileReport, Vec<RawBatch>), FileFailure> {
         let f = file(table, options);
         let index = HeaderIndex::new(table, &f.options);
         let mut batches = Vec::new();
@@ -319,35 +262,21 @@ mod tests {
     #[test]
     fn title_row_unit_row_notes_and_blank_rows() {
         let text = "五大连池市2018年办学条件统计表,,,\n学校标识码,校舍建筑面积,教学及辅助用房面积,体育运动场馆面积,教学仪器设备值,图书册数,计算机台数\n,平方米,平方米,平方米,万元,册,台\n2311820001,1000,600,800,12.5,3000,40\n,,,,,,\n注：数据截至2018年9月,,,,,,\n";
-        let (report, batches) =
-            read_all(text.as_bytes(), Table::Facilities, ReadOptions::default()).unwrap();
+        let (report, batches) = read_all(text.as_bytes(), Table::Facilities, ReadOptions::default()).unwrap();
         assert_eq!(report.header_row, Some(2));
         assert_eq!(report.rows, 1);
         assert_eq!(batches[0].source_rows, vec![4]);
         assert_eq!(batches[0].cell("equipment_value", 0), Some("12.5"));
         let unit = batches[0].binding.get("equipment_value").unwrap().unit;
         assert_eq!(unit, Some(Unit::TenThousandYuan));
-        let reasons: Vec<&str> = report
-            .skipped_rows
-            .iter()
-            .map(|(_, r)| r.as_str())
-            .collect();
-        assert_eq!(
-            reasons,
-            [
-                "title row above the header",
-                "unit row under the header",
-                "blank row",
-                "note row"
-            ]
-        );
+        let reasons: Vec<&str> = report.skipped_rows.iter().map(|(_, r)| r.as_str()).collect();
+        assert_eq!(reasons, ["title row above the header", "unit row under the header", "blank row", "note row"]);
     }
 
     #[test]
     fn semicolon_bom_and_crlf() {
         let text = "\u{FEFF}学校标识码;年级;在校生数;班数\r\n2311820001;1;45;1\r\n2311820001;2;\"1,234\";30\r\n";
-        let (report, batches) =
-            read_all(text.as_bytes(), Table::Pupils, ReadOptions::default()).unwrap();
+        let (report, batches) = read_all(text.as_bytes(), Table::Pupils, ReadOptions::default()).unwrap();
         assert_eq!(report.delimiter.as_deref(), Some(";"));
         assert_eq!(batches[0].source_rows, vec![2, 3]);
         assert_eq!(batches[0].cell("students", 1), Some("1,234"));
@@ -358,11 +287,7 @@ mod tests {
         let text = "学校标识码,年级,班数\n2311820001,1,1\n";
         let err = read_all(text.as_bytes(), Table::Pupils, ReadOptions::default()).unwrap_err();
         assert_eq!(err.rule, "missing_required_column");
-        assert!(
-            err.message.contains("在校生数 (students)"),
-            "{}",
-            err.message
-        );
+        assert!(err.message.contains("在校生数 (students)"), "{}", err.message);
     }
 
     #[test]
@@ -374,17 +299,13 @@ mod tests {
 
     #[test]
     fn gbk_file_and_invalid_bytes() {
-        let (gbk, _, _) =
-            encoding_rs::GBK.encode("学校标识码,年级,在校生数,班数\n2311820001,初一,45,1\n");
+        let (gbk, _, _) = encoding_rs::GBK.encode("学校标识码,年级,在校生数,班数\n2311820001,初一,45,1\n");
         let (report, batches) = read_all(&gbk, Table::Pupils, ReadOptions::default()).unwrap();
         assert_eq!(report.encoding.as_deref(), Some("gb18030"));
         assert_eq!(batches[0].cell("grade", 0), Some("初一"));
         let mut bad = b"school_code,grade,students,classes\n2311820001,1,".to_vec();
         bad.extend_from_slice(&[0xC3, 0x28, b'\n']);
-        let options = ReadOptions {
-            encoding: Some("utf-8".into()),
-            ..ReadOptions::default()
-        };
+        let options = ReadOptions { encoding: Some("utf-8".into()), ..ReadOptions::default() };
         let err = read_all(&bad, Table::Pupils, options).unwrap_err();
         assert!(err.message.contains("offset 48"), "{}", err.message);
     }

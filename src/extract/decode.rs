@@ -17,14 +17,9 @@ pub const SNIFF_BYTES: usize = 64 * 1024;
 /// and how many BOM bytes to skip.
 pub fn detect(head: &[u8], declared: Option<&str>) -> Result<(&'static Encoding, usize), String> {
     if let Some(label) = declared {
-        let enc = Encoding::for_label(label.trim().as_bytes())
-            .ok_or_else(|| format!("unknown encoding {label:?}"))?;
+        let enc = Encoding::for_label(label.trim().as_bytes()).ok_or_else(|| format!("unknown encoding {label:?}"))?;
         // GBK is decoded as GB18030: the same bytes for everything GBK defines, no hole for the rest.
-        let enc = if enc == encoding_rs::GBK {
-            GB18030
-        } else {
-            enc
-        };
+        let enc = if enc == encoding_rs::GBK { GB18030 } else { enc };
         let bom = match Encoding::for_bom(head) {
             Some((e, len)) if e == enc => len,
             _ => 0,
@@ -38,14 +33,7 @@ pub fn detect(head: &[u8], declared: Option<&str>) -> Result<(&'static Encoding,
         // UTF-16 without a BOM: NULs are the high bytes of ASCII characters.
         let even_nuls = head.iter().step_by(2).filter(|&&b| b == 0).count();
         let odd_nuls = head.iter().skip(1).step_by(2).filter(|&&b| b == 0).count();
-        return Ok((
-            if even_nuls > odd_nuls {
-                UTF_16BE
-            } else {
-                UTF_16LE
-            },
-            0,
-        ));
+        return Ok((if even_nuls > odd_nuls { UTF_16BE } else { UTF_16LE }, 0));
     }
     match std::str::from_utf8(head) {
         Ok(_) => Ok((UTF_8, 0)),
@@ -72,11 +60,17 @@ pub struct DecodingReader<R> {
     eof: bool,
     finished: bool,
     pending_cr: bool,
+    detected: bool,
 }
 
 impl<R: Read> DecodingReader<R> {
     /// Decode `inner`; the first `skip` bytes (a BOM) are consumed without output.
     pub fn new(inner: R, encoding: &'static Encoding, skip: usize) -> Self {
+        Self::with_origin(inner, encoding, skip, false)
+    }
+
+    /// As [`DecodingReader::new`], saying whether the encoding was detected (for messages).
+    pub fn with_origin(inner: R, encoding: &'static Encoding, skip: usize, detected: bool) -> Self {
         DecodingReader {
             inner,
             decoder: encoding.new_decoder_without_bom_handling(),
@@ -92,6 +86,7 @@ impl<R: Read> DecodingReader<R> {
             eof: false,
             finished: false,
             pending_cr: false,
+            detected,
         }
     }
 
@@ -119,23 +114,23 @@ impl<R: Read> DecodingReader<R> {
             let src = &self.input[self.input_start..self.input_end];
             self.text.clear();
             self.text.reserve(
-                self.decoder
-                    .max_utf8_buffer_length_without_replacement(src.len())
-                    .unwrap_or(src.len() * 3 + 16),
+                self.decoder.max_utf8_buffer_length_without_replacement(src.len()).unwrap_or(src.len() * 3 + 16),
             );
-            let (result, read) =
-                self.decoder
-                    .decode_to_string_without_replacement(src, &mut self.text, self.eof);
+            let (result, read) = self.decoder.decode_to_string_without_replacement(src, &mut self.text, self.eof);
             if let DecoderResult::Malformed(bad, after) = result {
                 let at = (self.input_start + read) as u64;
                 let offset = (self.offset_of_input + at).saturating_sub(after as u64 + bad as u64);
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
+                let message = if self.detected && self.encoding == GB18030 {
+                    format!(
+                        "the file is neither UTF-8 nor GBK/GB18030: the bytes at offset {offset} are invalid in both (save it as UTF-8, or declare its encoding in the pipeline file)"
+                    )
+                } else {
                     format!(
                         "the bytes at offset {offset} are not valid {} (if the file is in another encoding, declare it in the pipeline file, e.g. encoding = \"gbk\")",
                         self.encoding.name()
-                    ),
-                ));
+                    )
+                };
+                return Err(io::Error::new(io::ErrorKind::InvalidData, message));
             }
             self.input_start += read;
             let text = std::mem::take(&mut self.text);
@@ -207,32 +202,21 @@ mod tests {
     fn decode_all(bytes: &[u8], declared: Option<&str>) -> Result<String, String> {
         let (enc, skip) = detect(&bytes[..bytes.len().min(SNIFF_BYTES)], declared)?;
         let mut out = String::new();
-        DecodingReader::new(bytes, enc, skip)
-            .read_to_string(&mut out)
-            .map_err(|e| e.to_string())?;
+        DecodingReader::new(bytes, enc, skip).read_to_string(&mut out).map_err(|e| e.to_string())?;
         Ok(out)
     }
 
     #[test]
     fn utf8_with_and_without_bom() {
-        assert_eq!(
-            decode_all("学校,年份\n".as_bytes(), None).unwrap(),
-            "学校,年份\n"
-        );
+        assert_eq!(decode_all("学校,年份\n".as_bytes(), None).unwrap(), "学校,年份\n");
         assert_eq!(decode_all(b"\xEF\xBB\xBFa,b\n", None).unwrap(), "a,b\n");
     }
 
     #[test]
     fn gbk_is_detected_and_decoded() {
         let (gbk, _, _) = encoding_rs::GBK.encode("学校标识码,在校生数\n2311820001,12\n");
-        assert_eq!(
-            decode_all(&gbk, None).unwrap(),
-            "学校标识码,在校生数\n2311820001,12\n"
-        );
-        assert_eq!(
-            decode_all(&gbk, Some("gbk")).unwrap(),
-            "学校标识码,在校生数\n2311820001,12\n"
-        );
+        assert_eq!(decode_all(&gbk, None).unwrap(), "学校标识码,在校生数\n2311820001,12\n");
+        assert_eq!(decode_all(&gbk, Some("gbk")).unwrap(), "学校标识码,在校生数\n2311820001,12\n");
     }
 
     #[test]

@@ -55,10 +55,7 @@ impl HeaderIndex {
     pub fn new(table: Table, options: &ReadOptions) -> HeaderIndex {
         let mut by_key = HashMap::new();
         for column in table.columns() {
-            for name in [column.name, column.label]
-                .into_iter()
-                .chain(column.aliases.iter().copied())
-            {
+            for name in [column.name, column.label].into_iter().chain(column.aliases.iter().copied()) {
                 by_key.insert(key(name), column);
             }
             if let Some(extra) = options.aliases.get(column.name) {
@@ -97,21 +94,11 @@ impl HeaderIndex {
             match self.lookup(header) {
                 Some((column, unit)) => {
                     if let Some(first) = binding.get(column.name) {
-                        binding.duplicates.push((
-                            column.name,
-                            first.header.clone(),
-                            header.clone(),
-                        ));
+                        binding.duplicates.push((column.name, first.header.clone(), header.clone()));
                         continue;
                     }
-                    let unit = unit
-                        .or_else(|| options.units.get(column.name).and_then(|u| Unit::parse(u)));
-                    binding.columns.push(BoundColumn {
-                        column,
-                        header: header.clone(),
-                        index,
-                        unit,
-                    });
+                    let unit = unit.or_else(|| options.units.get(column.name).and_then(|u| Unit::parse(u)));
+                    binding.columns.push(BoundColumn { column, header: header.clone(), index, unit });
                 }
                 None => binding.unknown.push((index, header.clone())),
             }
@@ -157,57 +144,33 @@ mod tests {
             Some(("equipment_value", Some(Unit::TenThousandYuan)))
         );
         assert_eq!(
-            ix.lookup("校舍建筑面积（平方米）")
-                .map(|(c, u)| (c.name, u)),
+            ix.lookup("校舍建筑面积（平方米）").map(|(c, u)| (c.name, u)),
             Some(("building_area_m2", Some(Unit::SquareMetre)))
         );
-        assert_eq!(
-            ix.lookup("体育运动场(馆)面积").map(|(c, u)| (c.name, u)),
-            Some(("sports_area_m2", None))
-        );
+        assert_eq!(ix.lookup("体育运动场(馆)面积").map(|(c, u)| (c.name, u)), Some(("sports_area_m2", None)));
         assert_eq!(ix.lookup("图书(册)").map(|(c, _)| c.name), Some("books"));
-        assert_eq!(
-            ix.lookup(" 计算机台数(台) ").map(|(c, u)| (c.name, u)),
-            Some(("computers", Some(Unit::Count)))
-        );
-        assert_eq!(
-            ix.lookup("Teaching Aux Area M2").map(|(c, _)| c.name),
-            Some("teaching_aux_area_m2")
-        );
-        assert_eq!(
-            ix.lookup("*学校标识码").map(|(c, _)| c.name),
-            Some("school_code")
-        );
+        assert_eq!(ix.lookup(" 计算机台数(台) ").map(|(c, u)| (c.name, u)), Some(("computers", Some(Unit::Count))));
+        assert_eq!(ix.lookup("Teaching Aux Area M2").map(|(c, _)| c.name), Some("teaching_aux_area_m2"));
+        assert_eq!(ix.lookup("*学校标识码").map(|(c, _)| c.name), Some("school_code"));
         assert!(ix.lookup("校长姓名").is_none());
     }
 
     #[test]
     fn binding_reports_unknown_and_duplicate_headers() {
         let ix = index(Table::Pupils);
-        let headers: Vec<String> = ["学校标识码", "年级", "在校生数", "备注", "在校学生数", ""]
-            .map(String::from)
-            .to_vec();
+        let headers: Vec<String> =
+            ["学校标识码", "年级", "在校生数", "备注", "在校学生数", ""].map(String::from).to_vec();
         let b = ix.bind(&headers, &ReadOptions::default());
-        assert_eq!(
-            b.columns.iter().map(|c| c.column.name).collect::<Vec<_>>(),
-            ["school_code", "grade", "students"]
-        );
+        assert_eq!(b.columns.iter().map(|c| c.column.name).collect::<Vec<_>>(), ["school_code", "grade", "students"]);
         assert_eq!(b.unknown, vec![(3, "备注".to_owned())]);
-        assert_eq!(
-            b.duplicates,
-            vec![("students", "在校生数".to_owned(), "在校学生数".to_owned())]
-        );
+        assert_eq!(b.duplicates, vec![("students", "在校生数".to_owned(), "在校学生数".to_owned())]);
     }
 
     #[test]
     fn pipeline_aliases_and_units() {
         let mut options = ReadOptions::default();
-        options
-            .aliases
-            .insert("students".into(), vec!["学生人数".into()]);
-        options
-            .units
-            .insert("equipment_value".into(), "万元".into());
+        options.aliases.insert("students".into(), vec!["学生人数".into()]);
+        options.units.insert("equipment_value".into(), "万元".into());
         let ix = HeaderIndex::new(Table::Pupils, &options);
         assert_eq!(ix.lookup("学生人数").map(|(c, _)| c.name), Some("students"));
         let fx = HeaderIndex::new(Table::Facilities, &options);

@@ -11,8 +11,7 @@ use serde_json::{Map, Value};
 
 use super::decode::{DecodingReader, SNIFF_BYTES, detect};
 use super::{
-    BATCH_ROWS, BatchBuilder, Binding, FileFailure, FileReport, HeaderIndex, RawBatch, SourceFile,
-    check_binding,
+    BATCH_ROWS, BatchBuilder, Binding, FileFailure, FileReport, HeaderIndex, RawBatch, SourceFile, check_binding,
 };
 
 /// Read a JSON or NDJSON file (see the module doc).
@@ -22,42 +21,27 @@ pub fn read(
     index: &HeaderIndex,
     on_batch: &mut dyn FnMut(RawBatch) -> Result<(), String>,
 ) -> Result<FileReport, FileFailure> {
-    let fail = |rule: &'static str, msg: String| {
-        FileFailure::new(rule, format!("{}: {msg}", file.relative))
-    };
+    let fail = |rule: &'static str, msg: String| FileFailure::new(rule, format!("{}: {msg}", file.relative));
     let mut head = Vec::with_capacity(SNIFF_BYTES);
-    reader
-        .take(SNIFF_BYTES as u64)
-        .read_to_end(&mut head)
-        .map_err(|e| fail("unreadable_file", e.to_string()))?;
-    let (encoding, bom) =
-        detect(&head, file.options.encoding.as_deref()).map_err(|e| fail("unreadable_file", e))?;
-    let first = head[bom..]
-        .iter()
-        .copied()
-        .find(|b| !b.is_ascii_whitespace());
-    let decoded = DecodingReader::new(std::io::Cursor::new(head).chain(reader), encoding, bom);
+    reader.take(SNIFF_BYTES as u64).read_to_end(&mut head).map_err(|e| fail("unreadable_file", e.to_string()))?;
+    let (encoding, bom) = detect(&head, file.options.encoding.as_deref()).map_err(|e| fail("unreadable_file", e))?;
+    let first = head[bom..].iter().copied().find(|b| !b.is_ascii_whitespace());
+    let decoded = DecodingReader::with_origin(
+        std::io::Cursor::new(head).chain(reader),
+        encoding,
+        bom,
+        file.options.encoding.is_none(),
+    );
     let mut rows = Rows::new(file.clone(), index.clone());
-    let mut report = FileReport {
-        encoding: Some(encoding.name().to_owned()),
-        header_row: None,
-        ..FileReport::default()
-    };
+    let mut report =
+        FileReport { encoding: Some(encoding.name().to_owned()), header_row: None, ..FileReport::default() };
     match first {
         None => {}
         Some(b'[') => {
             let mut de = serde_json::Deserializer::from_reader(decoded);
             let mut error: Option<FileFailure> = None;
-            de.deserialize_seq(ArrayVisitor {
-                rows: &mut rows,
-                on_batch,
-                error: &mut error,
-            })
-            .map_err(|e| {
-                error
-                    .take()
-                    .unwrap_or_else(|| fail("unreadable_file", format!("not valid JSON: {e}")))
-            })?;
+            de.deserialize_seq(ArrayVisitor { rows: &mut rows, on_batch, error: &mut error })
+                .map_err(|e| error.take().unwrap_or_else(|| fail("unreadable_file", format!("not valid JSON: {e}"))))?;
             if let Some(e) = error {
                 return Err(e);
             }
@@ -68,12 +52,8 @@ pub fn read(
                 if line.trim().is_empty() {
                     continue;
                 }
-                let object: Map<String, Value> = serde_json::from_str(&line).map_err(|e| {
-                    fail(
-                        "unreadable_file",
-                        format!("line {} is not a JSON object: {e}", i + 1),
-                    )
-                })?;
+                let object: Map<String, Value> = serde_json::from_str(&line)
+                    .map_err(|e| fail("unreadable_file", format!("line {} is not a JSON object: {e}", i + 1)))?;
                 rows.push(i as u64 + 1, object, on_batch)?;
             }
         }
@@ -83,11 +63,7 @@ pub fn read(
     report.unknown_columns = rows.unknown_reported.into_iter().collect();
     report.unknown_columns.sort();
     if let Some(binding) = &rows.binding {
-        report.columns = binding
-            .columns
-            .iter()
-            .map(|b| (b.header.clone(), b.column.name.to_owned(), None))
-            .collect();
+        report.columns = binding.columns.iter().map(|b| (b.header.clone(), b.column.name.to_owned(), None)).collect();
     }
     Ok(report)
 }
@@ -137,10 +113,7 @@ impl Rows {
         Ok(())
     }
 
-    fn flush(
-        &mut self,
-        on_batch: &mut dyn FnMut(RawBatch) -> Result<(), String>,
-    ) -> Result<(), FileFailure> {
+    fn flush(&mut self, on_batch: &mut dyn FnMut(RawBatch) -> Result<(), String>) -> Result<(), FileFailure> {
         if self.pending.is_empty() && self.binding.is_some() {
             return Ok(());
         }
@@ -158,16 +131,12 @@ impl Rows {
         }
         let mut builder = BatchBuilder::new(self.file.clone(), None, binding);
         for (row, object) in self.pending.drain(..) {
-            let cells: Vec<String> = self
-                .keys
-                .iter()
-                .map(|k| object.get(k).map(cell_text).unwrap_or_default())
-                .collect();
+            let cells: Vec<String> =
+                self.keys.iter().map(|k| object.get(k).map(cell_text).unwrap_or_default()).collect();
             builder.push(row, &cells);
         }
-        on_batch(builder.finish()).map_err(|e| {
-            FileFailure::new("unreadable_file", format!("{}: {e}", self.file.relative))
-        })
+        on_batch(builder.finish())
+            .map_err(|e| FileFailure::new("unreadable_file", format!("{}: {e}", self.file.relative)))
     }
 }
 
@@ -273,11 +242,7 @@ mod tests {
     fn broken_json_fails_the_file() {
         let err = read_all("[{\"school_code\": 1,", Table::Pupils).unwrap_err();
         assert_eq!(err.rule, "unreadable_file");
-        let err = read_all(
-            "[{\"grade\": 1, \"students\": 2, \"classes\": 1}]",
-            Table::Pupils,
-        )
-        .unwrap_err();
+        let err = read_all("[{\"grade\": 1, \"students\": 2, \"classes\": 1}]", Table::Pupils).unwrap_err();
         assert_eq!(err.rule, "missing_required_column");
     }
 }

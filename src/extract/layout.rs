@@ -65,33 +65,19 @@ pub async fn discover(source: &Location, pipeline: &Pipeline) -> Result<Discover
         let Some(relative) = source.relative(&meta.location) else {
             continue;
         };
-        if relative
-            .split('/')
-            .any(|part| part.starts_with('.') || part.starts_with('_'))
-        {
+        if relative.split('/').any(|part| part.starts_with('.') || part.starts_with('_')) {
             continue; // hidden files and folders (.DS_Store, _SUCCESS, ~$ lock files below)
         }
-        let Some((pattern, caps)) = patterns
-            .iter()
-            .find_map(|p| p.regex.captures(&relative).map(|c| (p, c)))
-        else {
+        let Some((pattern, caps)) = patterns.iter().find_map(|p| p.regex.captures(&relative).map(|c| (p, c))) else {
             ignored.push(relative);
             continue;
         };
         let extension = relative.rsplit_once('.').map(|(_, e)| e).unwrap_or("");
-        let Some(format) = pattern
-            .options
-            .format
-            .or_else(|| Format::from_extension(extension))
-        else {
+        let Some(format) = pattern.options.format.or_else(|| Format::from_extension(extension)) else {
             ignored.push(relative);
             continue;
         };
-        if relative
-            .rsplit('/')
-            .next()
-            .is_some_and(|n| n.starts_with("~$"))
-        {
+        if relative.rsplit('/').next().is_some_and(|n| n.starts_with("~$")) {
             continue; // Excel's lock file of an open workbook
         }
         let county_code = caps.name("county_code").map(|m| m.as_str().to_owned());
@@ -109,15 +95,7 @@ pub async fn discover(source: &Location, pipeline: &Pipeline) -> Result<Discover
             last_modified: meta.last_modified,
             options: pattern.options.clone(),
         };
-        found.insert(
-            (
-                year.unwrap_or(0),
-                county_code.unwrap_or_default(),
-                pattern.table,
-                relative,
-            ),
-            Arc::new(file),
-        );
+        found.insert((year.unwrap_or(0), county_code.unwrap_or_default(), pattern.table, relative), Arc::new(file));
     }
     ignored.sort();
     // One file per (table, county, year) when the path names county and year.
@@ -125,10 +103,7 @@ pub async fn discover(source: &Location, pipeline: &Pipeline) -> Result<Discover
     let mut files = Vec::new();
     for file in found.into_values() {
         match (&file.county_code, file.year) {
-            (Some(c), Some(y)) => slices
-                .entry((file.table, c.clone(), y))
-                .or_default()
-                .push(file),
+            (Some(c), Some(y)) => slices.entry((file.table, c.clone(), y)).or_default().push(file),
             _ => files.push(file),
         }
     }
@@ -146,18 +121,9 @@ pub async fn discover(source: &Location, pipeline: &Pipeline) -> Result<Discover
         }
     }
     files.sort_by(|a, b| {
-        (a.year, &a.county_code, a.table, &a.relative).cmp(&(
-            b.year,
-            &b.county_code,
-            b.table,
-            &b.relative,
-        ))
+        (a.year, &a.county_code, a.table, &a.relative).cmp(&(b.year, &b.county_code, b.table, &b.relative))
     });
-    Ok(Discovery {
-        files,
-        ignored,
-        conflicts,
-    })
+    Ok(Discovery { files, ignored, conflicts })
 }
 
 /// The path patterns of a pipeline: the standard layout, or its templates.
@@ -181,14 +147,9 @@ fn patterns(pipeline: &Pipeline) -> Result<Vec<Pattern>> {
         .tables
         .iter()
         .map(|(table, spec)| {
-            let regex = template_regex(&spec.path, *table).map_err(|e| {
-                Error::Config(format!("path template {:?} of {table}: {e}", spec.path))
-            })?;
-            Ok(Pattern {
-                table: *table,
-                regex,
-                options: spec.options.clone(),
-            })
+            let regex = template_regex(&spec.path, *table)
+                .map_err(|e| Error::Config(format!("path template {:?} of {table}: {e}", spec.path)))?;
+            Ok(Pattern { table: *table, regex, options: spec.options.clone() })
         })
         .collect()
 }
@@ -205,11 +166,7 @@ pub fn template_regex(template: &str, table: Table) -> std::result::Result<Regex
             out.push_str("(?P<year>[0-9]{4})");
             rest = after;
         } else if let Some(after) = rest.strip_prefix("{table}") {
-            out.push_str(&format!(
-                "(?:{}|{})",
-                regex::escape(table.name()),
-                regex::escape(table.chinese_name())
-            ));
+            out.push_str(&format!("(?:{}|{})", regex::escape(table.name()), regex::escape(table.chinese_name())));
             rest = after;
         } else if let Some(after) = rest.strip_prefix("**") {
             out.push_str(".*");
@@ -219,10 +176,7 @@ pub fn template_regex(template: &str, table: Table) -> std::result::Result<Regex
             rest = after;
         } else if rest.starts_with('{') {
             let end = rest.find('}').map_or(rest.len(), |i| i + 1);
-            return Err(format!(
-                "unknown placeholder {}; use {{county_code}}, {{year}} or {{table}}",
-                &rest[..end]
-            ));
+            return Err(format!("unknown placeholder {}; use {{county_code}}, {{year}} or {{table}}", &rest[..end]));
         } else {
             let c = rest.chars().next().unwrap_or_default();
             out.push_str(&regex::escape(&c.to_string()));
@@ -247,11 +201,7 @@ mod tests {
         assert!(!re.is_match("231182/2018/schools.csv"));
         let re = template_regex("nyc/**/*Snapshot*.csv", Table::Pupils).unwrap();
         assert!(re.is_match("nyc/a/b/2013_Demographic_Snapshot_School.csv"));
-        assert!(
-            template_regex("{county}/x.csv", Table::Pupils)
-                .unwrap_err()
-                .contains("{county}")
-        );
+        assert!(template_regex("{county}/x.csv", Table::Pupils).unwrap_err().contains("{county}"));
     }
 
     #[tokio::test]
@@ -272,11 +222,7 @@ mod tests {
         }
         let loc = crate::storage::open(dir.path().to_str().unwrap(), false).unwrap();
         let d = discover(&loc, &Pipeline::standard(&loc.url)).await.unwrap();
-        let got: Vec<_> = d
-            .files
-            .iter()
-            .map(|f| (f.relative.as_str(), f.table, f.year))
-            .collect();
+        let got: Vec<_> = d.files.iter().map(|f| (f.relative.as_str(), f.table, f.year)).collect();
         assert_eq!(
             got,
             vec![
@@ -285,10 +231,7 @@ mod tests {
                 ("231182/2018/pupils.csv", Table::Pupils, Some(2018)),
             ]
         );
-        assert_eq!(
-            d.ignored,
-            vec!["231182/2018/notes.txt".to_owned(), "README.md".to_owned()]
-        );
+        assert_eq!(d.ignored, vec!["231182/2018/notes.txt".to_owned(), "README.md".to_owned()]);
         assert_eq!(d.conflicts.len(), 1);
         assert_eq!(d.conflicts[0].files.len(), 2);
     }

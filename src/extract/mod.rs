@@ -90,11 +90,7 @@ impl RawBatch {
 
     /// The text of a canonical column in a row (None if the column is absent or the cell missing).
     pub fn cell(&self, column: &str, row: usize) -> Option<&str> {
-        let i = self
-            .binding
-            .columns
-            .iter()
-            .position(|b| b.column.name == column)?;
+        let i = self.binding.columns.iter().position(|b| b.column.name == column)?;
         let array = &self.cells[i];
         (!array.is_null(row)).then(|| array.value(row))
     }
@@ -112,18 +108,8 @@ pub struct BatchBuilder {
 impl BatchBuilder {
     /// A builder for rows bound by `binding`.
     pub fn new(file: Arc<SourceFile>, sheet: Option<Arc<str>>, binding: Arc<Binding>) -> Self {
-        let builders = binding
-            .columns
-            .iter()
-            .map(|_| StringBuilder::new())
-            .collect();
-        BatchBuilder {
-            file,
-            sheet,
-            binding,
-            builders,
-            rows: Vec::new(),
-        }
+        let builders = binding.columns.iter().map(|_| StringBuilder::new()).collect();
+        BatchBuilder { file, sheet, binding, builders, rows: Vec::new() }
     }
 
     /// Append a row given its source cells by source position.
@@ -200,22 +186,10 @@ pub struct TotalRow {
 
 /// Whether a cell labels a total row.
 pub fn is_total_label(text: &str) -> bool {
-    let t: String = crate::validate::cell::fold(text)
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect();
+    let t: String = crate::validate::cell::fold(text).chars().filter(|c| !c.is_whitespace()).collect();
     matches!(
         t.as_str(),
-        "合计"
-            | "总计"
-            | "小计"
-            | "全县合计"
-            | "全市合计"
-            | "全区合计"
-            | "总数"
-            | "Total"
-            | "TOTAL"
-            | "total"
+        "合计" | "总计" | "小计" | "全县合计" | "全市合计" | "全区合计" | "总数" | "Total" | "TOTAL" | "total"
     )
 }
 
@@ -231,10 +205,7 @@ pub struct FileFailure {
 impl FileFailure {
     /// A failure with a rule id and message.
     pub fn new(rule: &'static str, message: impl Into<String>) -> Self {
-        FileFailure {
-            rule,
-            message: message.into(),
-        }
+        FileFailure { rule, message: message.into() }
     }
 }
 
@@ -246,19 +217,13 @@ pub fn read_file(
     file: &Arc<SourceFile>,
     on_batch: &mut dyn FnMut(RawBatch) -> Result<(), String>,
 ) -> Result<FileReport, FileFailure> {
-    let unreadable =
-        |e: String| FileFailure::new("unreadable_file", format!("{}: {e}", file.relative));
-    let result = handle
-        .block_on(store.get(&file.location))
-        .map_err(|e| unreadable(format!("cannot read: {e}")))?;
+    let unreadable = |e: String| FileFailure::new("unreadable_file", format!("{}: {e}", file.relative));
+    let result = handle.block_on(store.get(&file.location)).map_err(|e| unreadable(format!("cannot read: {e}")))?;
     let reader: Box<dyn Read + Send> = match result.payload {
         GetResultPayload::File(f, _) => Box::new(f),
         GetResultPayload::Stream(s) => Box::new(StreamReader::new(handle.clone(), s)),
     };
-    let mut hashing = HashingReader {
-        inner: reader,
-        hasher: sha2::Sha256::new(),
-    };
+    let mut hashing = HashingReader { inner: reader, hasher: sha2::Sha256::new() };
     let index = HeaderIndex::new(file.table, &file.options);
     let mut report = match file.format {
         Format::Csv => csv::read(&mut hashing, file, &index, on_batch)?,
@@ -276,10 +241,7 @@ pub fn check_binding(file: &SourceFile, binding: &Binding) -> Result<(), FileFai
     if let Some((name, first, second)) = binding.duplicates.first() {
         return Err(FileFailure::new(
             "duplicate_column",
-            format!(
-                "{}: columns \"{first}\" and \"{second}\" both mean {name}; keep one",
-                file.relative
-            ),
+            format!("{}: columns \"{first}\" and \"{second}\" both mean {name}; keep one", file.relative),
         ));
     }
     let missing: Vec<String> = file
@@ -327,15 +289,8 @@ struct StreamReader {
 }
 
 impl StreamReader {
-    fn new(
-        handle: tokio::runtime::Handle,
-        stream: BoxStream<'static, object_store::Result<Bytes>>,
-    ) -> Self {
-        StreamReader {
-            handle,
-            stream,
-            current: Bytes::new(),
-        }
+    fn new(handle: tokio::runtime::Handle, stream: BoxStream<'static, object_store::Result<Bytes>>) -> Self {
+        StreamReader { handle, stream, current: Bytes::new() }
     }
 }
 
@@ -356,18 +311,8 @@ impl Read for StreamReader {
 
 /// Note rows under or above a table: a single text cell starting with one of these.
 pub fn is_note(text: &str) -> bool {
-    const NOTES: &[&str] = &[
-        "注",
-        "说明",
-        "填表",
-        "审核",
-        "单位负责人",
-        "统计负责人",
-        "数据来源",
-        "资料来源",
-        "备注",
-        "制表",
-    ];
+    const NOTES: &[&str] =
+        &["注", "说明", "填表", "审核", "单位负责人", "统计负责人", "数据来源", "资料来源", "备注", "制表"];
     let t = text.trim();
     NOTES.iter().any(|n| t.starts_with(n))
 }

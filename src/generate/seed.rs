@@ -13,7 +13,6 @@
 //! come from the SQL marts, and the tests read them there.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::error::{Error, Result};
@@ -70,11 +69,7 @@ fn apportion(total: i64, weights: &[f64]) -> Vec<i64> {
     let mut out: Vec<i64> = exact.iter().map(|x| x.floor() as i64).collect();
     let mut rest = total - out.iter().sum::<i64>();
     let mut order: Vec<usize> = (0..weights.len()).collect();
-    order.sort_by(|&a, &b| {
-        (exact[b] - exact[b].floor())
-            .total_cmp(&(exact[a] - exact[a].floor()))
-            .then(a.cmp(&b))
-    });
+    order.sort_by(|&a, &b| (exact[b] - exact[b].floor()).total_cmp(&(exact[a] - exact[a].floor())).then(a.cmp(&b)));
     for &i in order.iter().cycle() {
         if rest == 0 {
             break;
@@ -91,11 +86,7 @@ fn apportion(total: i64, weights: &[f64]) -> Vec<i64> {
 pub fn weighted_cv(pupils: &[f64], numerators: &[f64]) -> f64 {
     let p: f64 = pupils.iter().sum();
     let mean = numerators.iter().sum::<f64>() / p;
-    let var: f64 = pupils
-        .iter()
-        .zip(numerators)
-        .map(|(pi, ni)| (pi / p) * (ni / pi - mean).powi(2))
-        .sum();
+    let var: f64 = pupils.iter().zip(numerators).map(|(pi, ni)| (pi / p) * (ni / pi - mean).powi(2)).sum();
     var.sqrt() / mean
 }
 
@@ -119,12 +110,7 @@ impl School {
     }
 
     fn code(&self, year: i32) -> &str {
-        self.codes
-            .iter()
-            .rev()
-            .find(|(from, _)| *from <= year)
-            .map(|(_, c)| c.as_str())
-            .unwrap_or(&self.codes[0].1)
+        self.codes.iter().rev().find(|(from, _)| *from <= year).map(|(_, c)| c.as_str()).unwrap_or(&self.codes[0].1)
     }
 
     fn grades(&self) -> std::ops::RangeInclusive<i64> {
@@ -198,24 +184,10 @@ fn schools() -> Vec<School> {
         ("兴安乡中心小学", 0.4),
         ("朝阳乡中心小学", 0.35),
     ] {
-        township.push(add(
-            &mut list, name, "primary", "town", FIRST_YEAR, LAST_YEAR, w,
-        ));
+        township.push(add(&mut list, name, "primary", "town", FIRST_YEAR, LAST_YEAR, w));
     }
-    for (name, w) in [
-        ("龙镇学校", 1.0),
-        ("和平镇中心学校", 0.8),
-        ("团结镇学校", 0.6),
-    ] {
-        township.push(add(
-            &mut list,
-            name,
-            "nine_year",
-            "town",
-            FIRST_YEAR,
-            LAST_YEAR,
-            w,
-        ));
+    for (name, w) in [("龙镇学校", 1.0), ("和平镇中心学校", 0.8), ("团结镇学校", 0.6)] {
+        township.push(add(&mut list, name, "nine_year", "town", FIRST_YEAR, LAST_YEAR, w));
     }
     for (name, w) in [
         ("五大连池市第一中学", 1.6),
@@ -230,10 +202,7 @@ fn schools() -> Vec<School> {
         add(&mut list, name, "junior", "town", FIRST_YEAR, LAST_YEAR, w);
     }
     // Closed between 2010 and 2018: 16 village primary schools and 3 township junior schools.
-    let closures = [
-        2010, 2010, 2011, 2011, 2012, 2012, 2012, 2013, 2013, 2014, 2014, 2015, 2016, 2016, 2017,
-        2018,
-    ];
+    let closures = [2010, 2010, 2011, 2011, 2012, 2012, 2012, 2013, 2013, 2014, 2014, 2015, 2016, 2016, 2017, 2018];
     let villages = [
         "红星村",
         "长发村",
@@ -253,61 +222,25 @@ fn schools() -> Vec<School> {
         "和谐村",
     ];
     for (village, closed) in villages.iter().zip(closures) {
-        add(
-            &mut list,
-            &format!("{village}小学"),
-            "primary",
-            "rural",
-            FIRST_YEAR,
-            closed - 1,
-            0.22,
-        );
+        add(&mut list, &format!("{village}小学"), "primary", "rural", FIRST_YEAR, closed - 1, 0.22);
     }
-    for (name, closed) in [
-        ("新发镇中学", 2011),
-        ("建设乡中学", 2013),
-        ("太平乡中学", 2015),
-    ] {
-        add(
-            &mut list,
-            name,
-            "junior",
-            "town",
-            FIRST_YEAR,
-            closed - 1,
-            0.5,
-        );
+    for (name, closed) in [("新发镇中学", 2011), ("建设乡中学", 2013), ("太平乡中学", 2015)] {
+        add(&mut list, name, "junior", "town", FIRST_YEAR, closed - 1, 0.5);
     }
     // 36 teaching points in 2009, 28 in 2018; each belongs to a township school.
     let points = [
-        "北山", "南岗", "西沟", "东岭", "三道", "四合", "五星", "六合", "七一", "八一", "九龙",
-        "十里", "青山", "绿水", "白桦", "红旗", "金星", "银河", "长青", "永安", "太阳", "月亮",
-        "星火", "火炬", "团山", "平原", "河东", "河西", "岭南", "岭北", "沟口", "屯中", "新村",
-        "老屯", "东风", "北风",
+        "北山", "南岗", "西沟", "东岭", "三道", "四合", "五星", "六合", "七一", "八一", "九龙", "十里", "青山", "绿水",
+        "白桦", "红旗", "金星", "银河", "长青", "永安", "太阳", "月亮", "星火", "火炬", "团山", "平原", "河东", "河西",
+        "岭南", "岭北", "沟口", "屯中", "新村", "老屯", "东风", "北风",
     ];
     for (i, p) in points.iter().enumerate() {
-        let last = if i < 28 {
-            LAST_YEAR
-        } else {
-            2010 + (i as i32 - 28)
-        };
-        let idx = add(
-            &mut list,
-            &format!("{p}村教学点"),
-            "teaching_point",
-            "rural",
-            FIRST_YEAR,
-            last,
-            0.035,
-        );
+        let last = if i < 28 { LAST_YEAR } else { 2010 + (i as i32 - 28) };
+        let idx = add(&mut list, &format!("{p}村教学点"), "teaching_point", "rural", FIRST_YEAR, last, 0.035);
         list[idx].parent = Some(township[i % township.len()]);
         list[idx].top_grade = if i % 3 == 0 { 4 } else { 3 };
     }
     // 第三中学 was renumbered in 2014: same school, new code (a code_changed event).
-    let third = list
-        .iter()
-        .position(|s| s.name == "五大连池市第三中学")
-        .expect("listed");
+    let third = list.iter().position(|s| s.name == "五大连池市第三中学").expect("listed");
     let renumbered = format!("2123118{:03}", list.len() + 1);
     list[third].codes.push((2014, renumbered));
     list
@@ -355,10 +288,7 @@ fn county_grades() -> CountyGrades {
     let mut entrants = BTreeMap::new();
     for year in FIRST_YEAR..=LAST_YEAR {
         for g in 1..=9 {
-            students.insert(
-                (year, g),
-                (cohorts[&(year - g as i32 + 1)] * survival(g)).round() as i64,
-            );
+            students.insert((year, g), (cohorts[&(year - g as i32 + 1)] * survival(g)).round() as i64);
         }
         entrants.insert((year, 1), cohorts[&year].round() as i64);
     }
@@ -388,11 +318,7 @@ fn county_grades() -> CountyGrades {
     let mut dropouts_junior = BTreeMap::new();
     for (year, rate) in [(2015, 0.0087), (2016, 0.0096), (2017, 0.0089)] {
         for nudge in 0..200i64 {
-            let delta = if nudge % 2 == 0 {
-                nudge / 2
-            } else {
-                -(nudge / 2) - 1
-            };
+            let delta = if nudge % 2 == 0 { nudge / 2 } else { -(nudge / 2) - 1 };
             let base: i64 = (7..=9).map(|g| students[&(year - 1, g)]).sum::<i64>() + delta;
             let d = (rate * base as f64).round() as i64;
             if ((d as f64 / base as f64) - rate).abs() < 0.00003 {
@@ -408,11 +334,7 @@ fn county_grades() -> CountyGrades {
             (base as f64 * 0.0102).round() as i64
         });
     }
-    CountyGrades {
-        students,
-        entrants,
-        dropouts_junior,
-    }
+    CountyGrades { students, entrants, dropouts_junior }
 }
 
 /// One school's row of pupils for one grade.
@@ -440,46 +362,26 @@ fn urban_share(year: i32, stage: &str) -> f64 {
 }
 
 /// Pupils per school, year and grade.
-fn pupils(
-    schools: &[School],
-    county: &CountyGrades,
-    rng: &mut Rng,
-) -> BTreeMap<(usize, i32, i64), PupilRow> {
+fn pupils(schools: &[School], county: &CountyGrades, rng: &mut Rng) -> BTreeMap<(usize, i32, i64), PupilRow> {
     let mut rows = BTreeMap::new();
     // A school's weight drifts a little from year to year.
-    let drift: Vec<Vec<f64>> = schools
-        .iter()
-        .map(|_| {
-            (FIRST_YEAR..=LAST_YEAR)
-                .map(|_| rng.range(0.92, 1.08))
-                .collect()
-        })
-        .collect();
+    let drift: Vec<Vec<f64>> =
+        schools.iter().map(|_| (FIRST_YEAR..=LAST_YEAR).map(|_| rng.range(0.92, 1.08)).collect()).collect();
     for year in FIRST_YEAR..=LAST_YEAR {
         let yi = (year - FIRST_YEAR) as usize;
         for stage in ["primary", "junior"] {
-            let grades: Vec<i64> = if stage == "primary" {
-                (1..=6).collect()
-            } else {
-                (7..=9).collect()
-            };
+            let grades: Vec<i64> = if stage == "primary" { (1..=6).collect() } else { (7..=9).collect() };
             let stage_total: i64 = grades.iter().map(|g| county.students[&(year, *g)]).sum();
             let urban_total = if year == LAST_YEAR {
                 if stage == "primary" { 4409 } else { 3188 }
             } else {
                 (stage_total as f64 * urban_share(year, stage)).round() as i64
             };
-            let grade_totals: Vec<f64> = grades
-                .iter()
-                .map(|g| county.students[&(year, *g)] as f64)
-                .collect();
+            let grade_totals: Vec<f64> = grades.iter().map(|g| county.students[&(year, *g)] as f64).collect();
             let urban_by_grade = apportion(urban_total, &grade_totals);
             for (gi, &g) in grades.iter().enumerate() {
                 let total = county.students[&(year, g)];
-                for (urban, part) in [
-                    (true, urban_by_grade[gi]),
-                    (false, total - urban_by_grade[gi]),
-                ] {
+                for (urban, part) in [(true, urban_by_grade[gi]), (false, total - urban_by_grade[gi])] {
                     let members: Vec<usize> = (0..schools.len())
                         .filter(|&i| {
                             schools[i].present(year)
@@ -487,18 +389,9 @@ fn pupils(
                                 && (schools[i].area == "urban") == urban
                         })
                         .collect();
-                    let weights: Vec<f64> = members
-                        .iter()
-                        .map(|&i| schools[i].weight * drift[i][yi])
-                        .collect();
+                    let weights: Vec<f64> = members.iter().map(|&i| schools[i].weight * drift[i][yi]).collect();
                     for (&i, n) in members.iter().zip(apportion(part, &weights)) {
-                        rows.insert(
-                            (i, year, g),
-                            PupilRow {
-                                students: n,
-                                ..PupilRow::default()
-                            },
-                        );
+                        rows.insert((i, year, g), PupilRow { students: n, ..PupilRow::default() });
                     }
                 }
             }
@@ -507,11 +400,7 @@ fn pupils(
     // Entrants (entry grades), graduates (final grades), dropouts, transfers and groups.
     for year in FIRST_YEAR..=LAST_YEAR {
         for g in [1i64, 7] {
-            let keys: Vec<(usize, i32, i64)> = rows
-                .keys()
-                .filter(|k| k.1 == year && k.2 == g)
-                .copied()
-                .collect();
+            let keys: Vec<(usize, i32, i64)> = rows.keys().filter(|k| k.1 == year && k.2 == g).copied().collect();
             let weights: Vec<f64> = keys.iter().map(|k| rows[k].students as f64).collect();
             let total = county.entrants[&(year, g)];
             for (k, e) in keys.iter().zip(apportion(total, &weights)) {
@@ -519,19 +408,9 @@ fn pupils(
                 row.entrants = Some(e.min(row.students));
             }
         }
-        let junior_keys: Vec<(usize, i32, i64)> = rows
-            .keys()
-            .filter(|k| k.1 == year && k.2 >= 7)
-            .copied()
-            .collect();
-        let weights: Vec<f64> = junior_keys
-            .iter()
-            .map(|k| rows[k].students as f64)
-            .collect();
-        for (k, d) in junior_keys
-            .iter()
-            .zip(apportion(county.dropouts_junior[&year], &weights))
-        {
+        let junior_keys: Vec<(usize, i32, i64)> = rows.keys().filter(|k| k.1 == year && k.2 >= 7).copied().collect();
+        let weights: Vec<f64> = junior_keys.iter().map(|k| rows[k].students as f64).collect();
+        for (k, d) in junior_keys.iter().zip(apportion(county.dropouts_junior[&year], &weights)) {
             rows.get_mut(k).expect("exists").dropouts = d;
         }
     }
@@ -549,11 +428,7 @@ fn pupils(
         } else {
             32
         };
-        row.classes = if n == 0 {
-            0
-        } else {
-            ((n as f64) / size as f64).ceil() as i64
-        };
+        row.classes = if n == 0 { 0 } else { ((n as f64) / size as f64).ceil() as i64 };
         // A few crowded urban grades: 第一小学 keeps 大班额 classes (≥ 56) through 2015.
         if school.name == "五大连池市第一小学" && year <= 2015 && g <= 3 && n > 0 {
             row.classes = ((n as f64) / 58.0).floor().max(1.0) as i64;
@@ -563,17 +438,9 @@ fn pupils(
         }
         row.transfers_in = (n as f64 * rng.range(0.0, 0.012)).round() as i64;
         row.transfers_out = (n as f64 * rng.range(0.0, 0.01)).round() as i64;
-        row.migrant = if school.area == "urban" {
-            (n as f64 * rng.range(0.03, 0.07)).round() as i64
-        } else {
-            0
-        };
+        row.migrant = if school.area == "urban" { (n as f64 * rng.range(0.03, 0.07)).round() as i64 } else { 0 };
         row.special_needs = (n as f64 * rng.range(0.0, 0.006)).round() as i64;
-        row.left_behind = if school.area == "urban" {
-            0
-        } else {
-            (n as f64 * rng.range(0.04, 0.09)).round() as i64
-        };
+        row.left_behind = if school.area == "urban" { 0 } else { (n as f64 * rng.range(0.04, 0.09)).round() as i64 };
     }
     // The report's 2017 left-behind counts: 591 primary and 188 junior pupils.
     for (stage_grades, total) in [(1..=6, 591), (7..=9, 188)] {
@@ -608,33 +475,20 @@ impl Unit {
 fn units(schools: &[School], rows: &BTreeMap<(usize, i32, i64), PupilRow>, year: i32) -> Vec<Unit> {
     let stage_pupils = |i: usize, stage: &str| -> f64 {
         let grades = if stage == "primary" { 1..=6 } else { 7..=9 };
-        grades
-            .filter_map(|g| rows.get(&(i, year, g)))
-            .map(|r| r.students as f64)
-            .sum()
+        grades.filter_map(|g| rows.get(&(i, year, g))).map(|r| r.students as f64).sum()
     };
     let mut out = Vec::new();
-    for (i, s) in schools
-        .iter()
-        .enumerate()
-        .filter(|(_, s)| s.present(year) && s.kind != "teaching_point")
-    {
+    for (i, s) in schools.iter().enumerate().filter(|(_, s)| s.present(year) && s.kind != "teaching_point") {
         for &stage in s.stages() {
             let mut members = vec![i];
             let mut pupils = vec![stage_pupils(i, stage)];
             if stage == "primary" {
-                for j in (0..schools.len())
-                    .filter(|&j| schools[j].present(year) && schools[j].parent == Some(i))
-                {
+                for j in (0..schools.len()).filter(|&j| schools[j].present(year) && schools[j].parent == Some(i)) {
                     members.push(j);
                     pupils.push(stage_pupils(j, "primary"));
                 }
             }
-            out.push(Unit {
-                stage,
-                members,
-                pupils,
-            });
+            out.push(Unit { stage, members, pupils });
         }
     }
     out
@@ -693,27 +547,15 @@ fn means(stage: &str, year: i32) -> [f64; 11] {
 /// A standardised, right-skewed pattern over units: Σ w z = 0, Σ w z² = 1 (w = pupil shares).
 fn pattern(weights: &[f64], rng: &mut Rng, sigma: f64) -> Vec<f64> {
     let p: f64 = weights.iter().sum();
-    let raw: Vec<f64> = weights
-        .iter()
-        .map(|_| (sigma * rng.normal()).exp())
-        .collect();
+    let raw: Vec<f64> = weights.iter().map(|_| (sigma * rng.normal()).exp()).collect();
     let mean: f64 = weights.iter().zip(&raw).map(|(w, r)| w * r).sum::<f64>() / p;
-    let var: f64 = weights
-        .iter()
-        .zip(&raw)
-        .map(|(w, r)| w * (r - mean).powi(2))
-        .sum::<f64>()
-        / p;
+    let var: f64 = weights.iter().zip(&raw).map(|(w, r)| w * (r - mean).powi(2)).sum::<f64>() / p;
     raw.iter().map(|r| (r - mean) / var.sqrt()).collect()
 }
 
 /// Unit numerators for one indicator: mean × (1 + a·z) × pupils, kept above zero.
 fn numerators(units: &[Unit], mean: f64, a: f64, z: &[f64]) -> Vec<f64> {
-    units
-        .iter()
-        .zip(z)
-        .map(|(u, zi)| mean * (1.0 + a * zi).max(0.08) * u.total())
-        .collect()
+    units.iter().zip(z).map(|(u, zi)| mean * (1.0 + a * zi).max(0.08) * u.total()).collect()
 }
 
 /// Build every unit's quantities for a year, tuned in 2018 to the report's composites.
@@ -726,20 +568,12 @@ fn build_parts(
     let all_units = units(schools, rows, year);
     let mut parts: BTreeMap<(usize, &'static str), Part> = BTreeMap::new();
     for stage in ["primary", "junior"] {
-        let us: Vec<Unit> = all_units
-            .iter()
-            .filter(|u| u.stage == stage)
-            .cloned()
-            .collect();
+        let us: Vec<Unit> = all_units.iter().filter(|u| u.stage == stage).cloned().collect();
         let weights: Vec<f64> = us.iter().map(Unit::total).collect();
         let m = means(stage, year);
         let t = (year - FIRST_YEAR) as f64 / (LAST_YEAR - FIRST_YEAR) as f64;
         let targets: [f64; 8] = {
-            let base = if stage == "primary" {
-                PRIMARY_CV_2018
-            } else {
-                JUNIOR_CV_2018
-            };
+            let base = if stage == "primary" { PRIMARY_CV_2018 } else { JUNIOR_CV_2018 };
             let mut out = base;
             for v in &mut out {
                 *v *= 1.35 - 0.35 * t; // balance improved over the decade
@@ -750,26 +584,14 @@ fn build_parts(
         // correlated so that sub-counts stay below full-time teachers.
         let z: Vec<Vec<f64>> = (0..11).map(|_| pattern(&weights, rng, 0.55)).collect();
         let teacher_z = |k: usize| -> Vec<f64> {
-            let mix: Vec<f64> = z[5]
-                .iter()
-                .zip(&z[k])
-                .map(|(a, b)| 0.8 * a + 0.6 * b)
-                .collect();
+            let mix: Vec<f64> = z[5].iter().zip(&z[k]).map(|(a, b)| 0.8 * a + 0.6 * b).collect();
             let p: f64 = weights.iter().sum();
             let mean: f64 = weights.iter().zip(&mix).map(|(w, x)| w * x).sum::<f64>() / p;
-            let var: f64 = weights
-                .iter()
-                .zip(&mix)
-                .map(|(w, x)| w * (x - mean).powi(2))
-                .sum::<f64>()
-                / p;
+            let var: f64 = weights.iter().zip(&mix).map(|(w, x)| w * (x - mean).powi(2)).sum::<f64>() / p;
             mix.iter().map(|x| (x - mean) / var.sqrt()).collect()
         };
-        let round_int =
-            |v: Vec<f64>| -> Vec<f64> { v.into_iter().map(|x| x.round().max(1.0)).collect() };
-        let round_cents = |v: Vec<f64>| -> Vec<f64> {
-            v.into_iter().map(|x| (x * 100.0).round() / 100.0).collect()
-        };
+        let round_int = |v: Vec<f64>| -> Vec<f64> { v.into_iter().map(|x| x.round().max(1.0)).collect() };
+        let round_cents = |v: Vec<f64>| -> Vec<f64> { v.into_iter().map(|x| (x * 100.0).round() / 100.0).collect() };
         let sports = round_cents(numerators(&us, m[1], targets[1], &z[1]));
         let equipment = round_cents(numerators(&us, m[2], targets[2], &z[2]));
         let mut computers = round_int(numerators(&us, m[3], targets[3], &z[3]));
@@ -780,33 +602,22 @@ fn build_parts(
         let backbone = round_int(numerators(&us, m[8], 0.45, &teacher_z(8)));
         let pe_arts = round_int(numerators(&us, m[9], 0.40, &teacher_z(9)));
         let multimedia = round_int(numerators(&us, m[10], 0.50, &z[10]));
-        let clamp = |sub: Vec<f64>| -> Vec<f64> {
-            sub.iter().zip(&full_time).map(|(s, f)| s.min(*f)).collect()
-        };
-        let (above, mid, backbone, pe_arts) =
-            (clamp(above), clamp(mid), clamp(backbone), clamp(pe_arts));
+        let clamp = |sub: Vec<f64>| -> Vec<f64> { sub.iter().zip(&full_time).map(|(s, f)| s.min(*f)).collect() };
+        let (above, mid, backbone, pe_arts) = (clamp(above), clamp(mid), clamp(backbone), clamp(pe_arts));
         if year == LAST_YEAR {
             // The county's 1427 computers (the report's 0.114 per pupil), split by stage
             // enrolment (840 primary, 587 junior); the largest unit absorbs the rounding.
             let primary = (1427.0 * 7370.0 / 12515.0_f64).round();
-            let want = if stage == "primary" {
-                primary
-            } else {
-                1427.0 - primary
-            };
+            let want = if stage == "primary" { primary } else { 1427.0 - primary };
             let have: f64 = computers.iter().sum();
-            let biggest = (0..us.len())
-                .max_by(|&a, &b| weights[a].total_cmp(&weights[b]))
-                .expect("units");
+            let biggest = (0..us.len()).max_by(|&a, &b| weights[a].total_cmp(&weights[b])).expect("units");
             computers[biggest] += want - have;
         }
         // b1 last: in 2018 its spread is solved so the composite is the report's exactly.
-        let fixed: Vec<f64> = [
-            &sports, &equipment, &computers, &books, &full_time, &above, &mid,
-        ]
-        .iter()
-        .map(|n| weighted_cv(&weights, n))
-        .collect();
+        let fixed: Vec<f64> = [&sports, &equipment, &computers, &books, &full_time, &above, &mid]
+            .iter()
+            .map(|n| weighted_cv(&weights, n))
+            .collect();
         let b1_for = |a: f64| round_cents(numerators(&us, m[0], a, &z[0]));
         let a_b1 = if year == LAST_YEAR {
             // The composite is the plain mean of the eight CVs: b1 takes what the other seven leave.
@@ -814,11 +625,7 @@ fn build_parts(
             let (mut lo, mut hi) = (0.01, 1.5);
             for _ in 0..80 {
                 let a = (lo + hi) / 2.0;
-                if weighted_cv(&weights, &b1_for(a)) < want {
-                    lo = a
-                } else {
-                    hi = a
-                }
+                if weighted_cv(&weights, &b1_for(a)) < want { lo = a } else { hi = a }
             }
             (lo + hi) / 2.0
         } else {
@@ -831,23 +638,13 @@ fn build_parts(
             let share: Vec<f64> = unit.pupils.iter().map(|p| p.max(0.5)).collect();
             let split_int = |total: f64, by: &[f64]| apportion(total as i64, by);
             let split_money = |total: f64| -> Vec<f64> {
-                apportion((total * 100.0).round() as i64, &share)
-                    .into_iter()
-                    .map(|c| c as f64 / 100.0)
-                    .collect()
+                apportion((total * 100.0).round() as i64, &share).into_iter().map(|c| c as f64 / 100.0).collect()
             };
             let ft = split_int(full_time[ui], &share);
             let by_ft: Vec<f64> = ft.iter().map(|&f| f as f64).collect();
-            let (aux, sp, eq) = (
-                split_money(teaching_aux[ui]),
-                split_money(sports[ui]),
-                split_money(equipment[ui]),
-            );
-            let (co, bo, mm) = (
-                split_int(computers[ui], &share),
-                split_int(books[ui], &share),
-                split_int(multimedia[ui], &share),
-            );
+            let (aux, sp, eq) = (split_money(teaching_aux[ui]), split_money(sports[ui]), split_money(equipment[ui]));
+            let (co, bo, mm) =
+                (split_int(computers[ui], &share), split_int(books[ui], &share), split_int(multimedia[ui], &share));
             let (ab, mi_, bb, pa) = (
                 split_int(above[ui], &by_ft),
                 split_int(mid[ui], &by_ft),
@@ -880,13 +677,7 @@ fn csv(header: &[&str], rows: &[Vec<String>]) -> String {
     for row in rows {
         let cells: Vec<String> = row
             .iter()
-            .map(|c| {
-                if c.contains([',', '"', '\n']) {
-                    format!("\"{}\"", c.replace('"', "\"\""))
-                } else {
-                    c.clone()
-                }
-            })
+            .map(|c| if c.contains([',', '"', '\n']) { format!("\"{}\"", c.replace('"', "\"\"")) } else { c.clone() })
             .collect();
         out.push_str(&cells.join(","));
         out.push('\n');
@@ -911,9 +702,7 @@ pub fn files() -> Vec<(String, String)> {
     }
     for year in FIRST_YEAR..=LAST_YEAR {
         let dir = format!("{COUNTY}/{year}");
-        let present: Vec<usize> = (0..schools.len())
-            .filter(|&i| schools[i].present(year))
-            .collect();
+        let present: Vec<usize> = (0..schools.len()).filter(|&i| schools[i].present(year)).collect();
         // schools.csv — canonical English headers.
         let school_rows: Vec<Vec<String>> = present
             .iter()
@@ -922,13 +711,8 @@ pub fn files() -> Vec<(String, String)> {
                 let standardised = match year {
                     2017 => {
                         s.kind != "teaching_point"
-                            && ![
-                                "新发镇中心小学",
-                                "建设乡中心小学",
-                                "太平乡中心小学",
-                                "兴安乡中心小学",
-                            ]
-                            .contains(&s.name.as_str())
+                            && !["新发镇中心小学", "建设乡中心小学", "太平乡中心小学", "兴安乡中心小学"]
+                                .contains(&s.name.as_str())
                             && s.area != "rural"
                     }
                     2018 => s.kind != "teaching_point",
@@ -942,15 +726,9 @@ pub fn files() -> Vec<(String, String)> {
                     s.name.clone(),
                     s.kind.into(),
                     s.area.into(),
-                    s.parent
-                        .map(|p| schools[p].code(year).to_owned())
-                        .unwrap_or_default(),
+                    s.parent.map(|p| schools[p].code(year).to_owned()).unwrap_or_default(),
                     "true".into(),
-                    if s.kind == "teaching_point" {
-                        String::new()
-                    } else {
-                        standardised.to_string()
-                    },
+                    if s.kind == "teaching_point" { String::new() } else { standardised.to_string() },
                 ]
             })
             .collect();
@@ -1020,66 +798,34 @@ pub fn files() -> Vec<(String, String)> {
         ));
         // teachers.csv and facilities.csv: per stage for nine-year schools, one row otherwise.
         let parts = &parts_by_year[&year];
-        let posts_total: i64 = if year == LAST_YEAR {
-            1669
-        } else {
-            1669 + (LAST_YEAR - year) as i64 * 22
-        };
-        let payroll_total: i64 = if year == LAST_YEAR {
-            1575
-        } else {
-            1575 + (LAST_YEAR - year) as i64 * 20
-        };
-        let keys: Vec<(usize, &'static str)> = parts
-            .keys()
-            .copied()
-            .filter(|(i, _)| schools[*i].present(year))
-            .collect();
+        let posts_total: i64 = if year == LAST_YEAR { 1669 } else { 1669 + (LAST_YEAR - year) as i64 * 22 };
+        let payroll_total: i64 = if year == LAST_YEAR { 1575 } else { 1575 + (LAST_YEAR - year) as i64 * 20 };
+        let keys: Vec<(usize, &'static str)> =
+            parts.keys().copied().filter(|(i, _)| schools[*i].present(year)).collect();
         let ft: Vec<f64> = keys.iter().map(|k| parts[k].full_time as f64).collect();
         let ft_total: f64 = ft.iter().sum();
         // Staff on payroll: every full-time teacher plus other staff in proportion.
         let extra_staff = apportion(payroll_total - ft_total as i64, &ft);
-        let payroll: Vec<i64> = ft
-            .iter()
-            .zip(&extra_staff)
-            .map(|(f, e)| *f as i64 + e)
-            .collect();
+        let payroll: Vec<i64> = ft.iter().zip(&extra_staff).map(|(f, e)| *f as i64 + e).collect();
         let payroll_f: Vec<f64> = payroll.iter().map(|&p| p as f64).collect();
         let vacancies = apportion(posts_total - payroll_total, &payroll_f);
         let mut teacher_rows = Vec::new();
         let mut facility_rows = Vec::new();
         // Site and building areas: county totals of the report in 2018, spread by size.
-        let site_total_cents: i64 = if year == LAST_YEAR {
-            88_748_340
-        } else {
-            88_748_340 + (LAST_YEAR - year) as i64 * 1_250_000
-        };
-        let sizes: Vec<f64> = keys
-            .iter()
-            .map(|k| parts[k].teaching_aux.max(1.0).powf(0.9))
-            .collect();
+        let site_total_cents: i64 =
+            if year == LAST_YEAR { 88_748_340 } else { 88_748_340 + (LAST_YEAR - year) as i64 * 1_250_000 };
+        let sizes: Vec<f64> = keys.iter().map(|k| parts[k].teaching_aux.max(1.0).powf(0.9)).collect();
         let site = apportion(site_total_cents, &sizes);
-        let aux_cents: i64 = keys
-            .iter()
-            .map(|k| (parts[k].teaching_aux * 100.0).round() as i64)
-            .sum();
-        let building_total_cents: i64 = if year == LAST_YEAR {
-            14_992_245
-        } else {
-            14_992_245 - (LAST_YEAR - year) as i64 * 180_000
-        };
+        let aux_cents: i64 = keys.iter().map(|k| (parts[k].teaching_aux * 100.0).round() as i64).sum();
+        let building_total_cents: i64 =
+            if year == LAST_YEAR { 14_992_245 } else { 14_992_245 - (LAST_YEAR - year) as i64 * 180_000 };
         let extra_building = apportion(building_total_cents - aux_cents, &sizes);
         for (ki, &(i, stage)) in keys.iter().enumerate() {
             let s = &schools[i];
             let p = &parts[&(i, stage)];
-            let stage_cell = if s.kind == "nine_year" {
-                stage.to_owned()
-            } else {
-                String::new()
-            };
+            let stage_cell = if s.kind == "nine_year" { stage.to_owned() } else { String::new() };
             let exchanged = (p.full_time as f64 * 0.12).round() as i64;
-            let backbone_exchanged =
-                (exchanged as f64 * 0.25).round().min(p.backbone as f64) as i64;
+            let backbone_exchanged = (exchanged as f64 * 0.25).round().min(p.backbone as f64) as i64;
             teacher_rows.push(vec![
                 year.to_string(),
                 s.code(year).into(),
@@ -1101,12 +847,7 @@ pub fn files() -> Vec<(String, String)> {
                 if stage_cell.is_empty() {
                     String::new()
                 } else {
-                    if stage == "primary" {
-                        "小学"
-                    } else {
-                        "初中"
-                    }
-                    .into()
+                    if stage == "primary" { "小学" } else { "初中" }.into()
                 },
                 money(site[ki]),
                 money(aux + extra_building[ki]),
@@ -1174,13 +915,7 @@ pub fn files() -> Vec<(String, String)> {
                 format!("{dir}/survey.csv"),
                 csv(
                     &["年份", "县区代码", "问卷总数", "有效问卷", "满意问卷数"],
-                    &[vec![
-                        year.to_string(),
-                        COUNTY.into(),
-                        q.to_string(),
-                        v.to_string(),
-                        s.to_string(),
-                    ]],
+                    &[vec![year.to_string(), COUNTY.into(), q.to_string(), v.to_string(), s.to_string()]],
                 ),
             ));
         }
@@ -1221,8 +956,7 @@ fn finance_csv(year: i32) -> String {
     let public_primary = 520 + 45 * i as i64;
     let public_junior = 720 + 55 * i as i64;
     let salary = 31_000 + 2_600 * i as i64;
-    let general: Option<i64> =
-        (year >= 2016).then(|| 480_000_000 + 40_000_000 * (year - 2016) as i64);
+    let general: Option<i64> = (year >= 2016).then(|| 480_000_000 + 40_000_000 * (year - 2016) as i64);
     let arrears = match year {
         2015 => "71080000.00".to_owned(),
         2016 => "155820000.00".to_owned(),
@@ -1307,20 +1041,8 @@ fn investments_csv(year: i32) -> Option<String> {
             add("校园安全", "120", "", "", "校园协警工资及五险");
         }
         2018 => {
-            add(
-                "新建校舍",
-                "3202",
-                "",
-                "",
-                "新建第一小学鑫瑞校区（24个教学班，增加学位1080个）",
-            );
-            add(
-                "薄弱学校改造",
-                "1500.6",
-                "",
-                "",
-                "新建围墙6302延长米及其他改造",
-            );
+            add("新建校舍", "3202", "", "", "新建第一小学鑫瑞校区（24个教学班，增加学位1080个）");
+            add("薄弱学校改造", "1500.6", "", "", "新建围墙6302延长米及其他改造");
             add("教学仪器设备购置", "493", "39400", "", "教学仪器设备购置");
             add("教师培训", "93", "", "", "教师培训专项资金");
             add("学生资助", "49", "", "", "家庭经济困难寄宿生生活补助");
@@ -1331,25 +1053,11 @@ fn investments_csv(year: i32) -> Option<String> {
     let rows: Vec<Vec<String>> = rows
         .into_iter()
         .map(|[y, c, cat, amount, units, rest]| {
-            let (area, what) = rest
-                .split_once('\u{1f}')
-                .map(|(a, w)| (a.to_owned(), w.to_owned()))
-                .unwrap_or_default();
+            let (area, what) = rest.split_once('\u{1f}').map(|(a, w)| (a.to_owned(), w.to_owned())).unwrap_or_default();
             vec![y, c, cat, amount, units, area, what]
         })
         .collect();
-    Some(csv(
-        &[
-            "年份",
-            "县区代码",
-            "投入类别",
-            "金额(万元)",
-            "增添设备台套",
-            "面积(平方米)",
-            "项目名称",
-        ],
-        &rows,
-    ))
+    Some(csv(&["年份", "县区代码", "投入类别", "金额(万元)", "增添设备台套", "面积(平方米)", "项目名称"], &rows))
 }
 
 /// Write the example county under `out` (the standard layout).
@@ -1363,23 +1071,8 @@ pub fn write(out: &Path) -> Result<()> {
                 source,
             })?;
         }
-        std::fs::write(&path, text).map_err(|source| Error::Io {
-            operation: "write",
-            path: path.clone(),
-            source,
-        })?;
+        std::fs::write(&path, text).map_err(|source| Error::Io { operation: "write", path: path.clone(), source })?;
     }
-    let mut readme = String::new();
-    let _ = writeln!(
-        readme,
-        "# {COUNTY_NAME} ({COUNTY}), {FIRST_YEAR}–{LAST_YEAR}\n\nGenerated by `junheng generate seed`; do not edit by hand (see fixtures/README.md)."
-    );
-    let path = out.join("GENERATED.md");
-    std::fs::write(&path, readme).map_err(|source| Error::Io {
-        operation: "write",
-        path,
-        source,
-    })?;
     Ok(())
 }
 
@@ -1397,10 +1090,7 @@ mod tests {
     #[test]
     fn weighted_cv_of_the_methodology_vector() {
         // methodology.md §7: five primary schools' books.
-        let cv = weighted_cv(
-            &[45.0, 37.0, 89.0, 76.0, 55.0],
-            &[279.0, 137.0, 935.0, 160.0, 402.0],
-        );
+        let cv = weighted_cv(&[45.0, 37.0, 89.0, 76.0, 55.0], &[279.0, 137.0, 935.0, 160.0, 402.0]);
         assert!((cv - 0.515257).abs() < 5e-7, "{cv}");
     }
 
@@ -1408,33 +1098,15 @@ mod tests {
     fn the_report_figures_are_built_in() {
         let county = county_grades();
         let s = |y, g| county.students[&(y, g)] as f64;
-        assert_eq!(
-            (1..=6).map(|g| county.students[&(2018, g)]).sum::<i64>(),
-            7370
-        );
-        assert_eq!(
-            (7..=9).map(|g| county.students[&(2018, g)]).sum::<i64>(),
-            5145
-        );
-        let retention = |y: i32, g: i64, entry: i64, back: i32| {
-            s(y, g) / county.entrants[&(y - back, entry)] as f64
-        };
+        assert_eq!((1..=6).map(|g| county.students[&(2018, g)]).sum::<i64>(), 7370);
+        assert_eq!((7..=9).map(|g| county.students[&(2018, g)]).sum::<i64>(), 5145);
+        let retention = |y: i32, g: i64, entry: i64, back: i32| s(y, g) / county.entrants[&(y - back, entry)] as f64;
         assert_eq!((retention(2014, 6, 1, 5) * 1000.0).round(), 984.0);
         assert_eq!((retention(2016, 6, 1, 5) * 1000.0).round(), 1001.0);
         assert_eq!((retention(2015, 9, 7, 2) * 1000.0).round(), 987.0);
         let schools = schools();
-        let count = |y: i32| {
-            schools
-                .iter()
-                .filter(|s| s.present(y) && s.kind != "teaching_point")
-                .count()
-        };
-        let points = |y: i32| {
-            schools
-                .iter()
-                .filter(|s| s.present(y) && s.kind == "teaching_point")
-                .count()
-        };
+        let count = |y: i32| schools.iter().filter(|s| s.present(y) && s.kind != "teaching_point").count();
+        let points = |y: i32| schools.iter().filter(|s| s.present(y) && s.kind == "teaching_point").count();
         assert_eq!((count(2009), count(2018), points(2018)), (46, 28, 28));
     }
 

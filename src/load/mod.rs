@@ -34,13 +34,7 @@ pub const VERSIONS: &str = "versions";
 pub const RUNS: &str = "runs";
 
 /// The published top-level entries that point into the current version (local outputs).
-pub const PUBLISHED_ENTRIES: [&str; 5] = [
-    "staging",
-    "quarantine",
-    "marts",
-    "dictionary.json",
-    "report",
-];
+pub const PUBLISHED_ENTRIES: [&str; 5] = ["staging", "quarantine", "marts", "dictionary.json", "report"];
 
 /// Writer properties for every Parquet file junheng writes.
 pub fn writer_properties() -> WriterProperties {
@@ -79,33 +73,29 @@ impl Area {
     }
 }
 
+/// A Parquet file being written: its writer, path in the version, and rows so far.
+struct OpenPart {
+    writer: AsyncArrowWriter<BufWriter>,
+    relative: String,
+    rows: u64,
+}
+
 /// Parquet writers for the year partitions of staging and quarantine tables of one version.
 pub struct PartitionWriters {
     out: Location,
     version: String,
-    open: BTreeMap<(Area, String, i32), (AsyncArrowWriter<BufWriter>, String, u64)>,
+    open: BTreeMap<(Area, String, i32), OpenPart>,
     written: Vec<WrittenFile>,
 }
 
 impl PartitionWriters {
     /// Writers into `versions/<run_id>/` of `out`.
     pub fn new(out: Location, run_id: &str) -> Self {
-        PartitionWriters {
-            out,
-            version: format!("{VERSIONS}/{run_id}"),
-            open: BTreeMap::new(),
-            written: Vec::new(),
-        }
+        PartitionWriters { out, version: format!("{VERSIONS}/{run_id}"), open: BTreeMap::new(), written: Vec::new() }
     }
 
     /// Append a batch to `<area>/<table>/year=<year>/`.
-    pub async fn write(
-        &mut self,
-        area: Area,
-        table: &str,
-        year: i32,
-        batch: &RecordBatch,
-    ) -> Result<()> {
+    pub async fn write(&mut self, area: Area, table: &str, year: i32, batch: &RecordBatch) -> Result<()> {
         if batch.num_rows() == 0 {
             return Ok(());
         }
@@ -113,39 +103,26 @@ impl PartitionWriters {
         if !self.open.contains_key(&key) {
             let relative = format!("{}/{table}/year={year}/part-0.parquet", area.name());
             let writer = self.writer(&relative, batch.schema())?;
-            self.open.insert(key.clone(), (writer, relative, 0));
+            self.open.insert(key.clone(), OpenPart { writer, relative, rows: 0 });
         }
-        let (writer, relative, rows) = self.open.get_mut(&key).expect("inserted above");
-        writer.write(batch).await.map_err(|source| Error::Parquet {
-            location: relative.clone(),
-            source,
-        })?;
-        *rows += batch.num_rows() as u64;
+        let part = self.open.get_mut(&key).expect("inserted above");
+        part.writer.write(batch).await.map_err(|source| Error::Parquet { location: part.relative.clone(), source })?;
+        part.rows += batch.num_rows() as u64;
         Ok(())
     }
 
     fn writer(&self, relative: &str, schema: SchemaRef) -> Result<AsyncArrowWriter<BufWriter>> {
         let path = self.out.child(&format!("{}/{relative}", self.version));
         let object = BufWriter::new(self.out.store.clone(), path);
-        AsyncArrowWriter::try_new(object, schema, Some(writer_properties())).map_err(|source| {
-            Error::Parquet {
-                location: relative.to_owned(),
-                source,
-            }
-        })
+        AsyncArrowWriter::try_new(object, schema, Some(writer_properties()))
+            .map_err(|source| Error::Parquet { location: relative.to_owned(), source })
     }
 
     /// Close every file; returns all files written, sorted by path.
     pub async fn finish(mut self) -> Result<Vec<WrittenFile>> {
-        for (_, (writer, relative, rows)) in std::mem::take(&mut self.open) {
-            writer.close().await.map_err(|source| Error::Parquet {
-                location: relative.clone(),
-                source,
-            })?;
-            self.written.push(WrittenFile {
-                path: relative,
-                rows,
-            });
+        for (_, part) in std::mem::take(&mut self.open) {
+            part.writer.close().await.map_err(|source| Error::Parquet { location: part.relative.clone(), source })?;
+            self.written.push(WrittenFile { path: part.relative, rows: part.rows });
         }
         self.written.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(self.written)
@@ -165,71 +142,36 @@ where
 {
     let path = out.child(&format!("{VERSIONS}/{run_id}/{relative}"));
     let object = BufWriter::new(out.store.clone(), path);
-    let mut writer =
-        AsyncArrowWriter::try_new(object, schema, Some(writer_properties())).map_err(|source| {
-            Error::Parquet {
-                location: relative.to_owned(),
-                source,
-            }
-        })?;
+    let mut writer = AsyncArrowWriter::try_new(object, schema, Some(writer_properties()))
+        .map_err(|source| Error::Parquet { location: relative.to_owned(), source })?;
     let mut rows = 0;
     while let Some(batch) = stream.next().await {
         let batch = batch?;
         rows += batch.num_rows() as u64;
-        writer
-            .write(&batch)
-            .await
-            .map_err(|source| Error::Parquet {
-                location: relative.to_owned(),
-                source,
-            })?;
+        writer.write(&batch).await.map_err(|source| Error::Parquet { location: relative.to_owned(), source })?;
     }
-    writer.close().await.map_err(|source| Error::Parquet {
-        location: relative.to_owned(),
-        source,
-    })?;
-    Ok(WrittenFile {
-        path: relative.to_owned(),
-        rows,
-    })
+    writer.close().await.map_err(|source| Error::Parquet { location: relative.to_owned(), source })?;
+    Ok(WrittenFile { path: relative.to_owned(), rows })
 }
 
 /// Write a small object (dictionary, report page) into the version.
-pub async fn write_object(
-    out: &Location,
-    run_id: &str,
-    relative: &str,
-    bytes: Vec<u8>,
-) -> Result<()> {
+pub async fn write_object(out: &Location, run_id: &str, relative: &str, bytes: Vec<u8>) -> Result<()> {
     let path = out.child(&format!("{VERSIONS}/{run_id}/{relative}"));
-    out.store
-        .put(&path, PutPayload::from(bytes))
-        .await
-        .map_err(|e| Error::store("write", &path, e))?;
+    out.store.put(&path, PutPayload::from(bytes)).await.map_err(|e| Error::store("write", &path, e))?;
     Ok(())
 }
 
 /// Commit a run: create its ledger with put-if-absent. After this the version is published.
 pub async fn commit(out: &Location, ledger: &Ledger) -> Result<()> {
     let path = out.child(&format!("{RUNS}/{}.json", ledger.run_id));
-    let bytes = serde_json::to_vec_pretty(ledger).map_err(|source| Error::Json {
-        context: "run ledger".into(),
-        source,
-    })?;
-    let options = PutOptions {
-        mode: PutMode::Create,
-        ..PutOptions::default()
-    };
-    match out
-        .store
-        .put_opts(&path, PutPayload::from(bytes), options)
-        .await
-    {
+    let bytes =
+        serde_json::to_vec_pretty(ledger).map_err(|source| Error::Json { context: "run ledger".into(), source })?;
+    let options = PutOptions { mode: PutMode::Create, ..PutOptions::default() };
+    match out.store.put_opts(&path, PutPayload::from(bytes), options).await {
         Ok(_) => Ok(()),
-        Err(object_store::Error::AlreadyExists { .. }) => Err(Error::Conflict(format!(
-            "run {} was already committed to {}",
-            ledger.run_id, out.url
-        ))),
+        Err(object_store::Error::AlreadyExists { .. }) => {
+            Err(Error::Conflict(format!("run {} was already committed to {}", ledger.run_id, out.url)))
+        }
         Err(e) => Err(Error::store("commit", &path, e)),
     }
 }
@@ -237,30 +179,17 @@ pub async fn commit(out: &Location, ledger: &Ledger) -> Result<()> {
 /// Every committed ledger under the output root, oldest first.
 pub async fn ledgers(out: &Location) -> Result<Vec<Ledger>> {
     let prefix = out.child(RUNS);
-    let metas: Vec<_> = out
-        .store
-        .list(Some(&prefix))
-        .try_collect()
-        .await
-        .map_err(|e| Error::store("list", &prefix, e))?;
+    let metas: Vec<_> =
+        out.store.list(Some(&prefix)).try_collect().await.map_err(|e| Error::store("list", &prefix, e))?;
     let mut ledgers = Vec::new();
     for meta in metas {
         if !meta.location.as_ref().ends_with(".json") {
             continue;
         }
-        let bytes = out
-            .store
-            .get(&meta.location)
-            .await
-            .map_err(|e| Error::store("read", &meta.location, e))?;
-        let bytes = bytes
-            .bytes()
-            .await
-            .map_err(|e| Error::store("read", &meta.location, e))?;
-        let ledger: Ledger = serde_json::from_slice(&bytes).map_err(|source| Error::Json {
-            context: meta.location.to_string(),
-            source,
-        })?;
+        let bytes = out.store.get(&meta.location).await.map_err(|e| Error::store("read", &meta.location, e))?;
+        let bytes = bytes.bytes().await.map_err(|e| Error::store("read", &meta.location, e))?;
+        let ledger: Ledger = serde_json::from_slice(&bytes)
+            .map_err(|source| Error::Json { context: meta.location.to_string(), source })?;
         ledgers.push(ledger);
     }
     ledgers.sort_by(|a, b| (a.version, &a.run_id).cmp(&(b.version, &b.run_id)));
@@ -269,11 +198,7 @@ pub async fn ledgers(out: &Location) -> Result<Vec<Ledger>> {
 
 /// The latest committed run that published a version, if any.
 pub async fn latest(out: &Location) -> Result<Option<Ledger>> {
-    Ok(ledgers(out)
-        .await?
-        .into_iter()
-        .filter(|l| l.published)
-        .next_back())
+    Ok(ledgers(out).await?.into_iter().rfind(|l| l.published))
 }
 
 /// The path of a version folder relative to the output root.
@@ -290,11 +215,7 @@ pub fn switch_current(out: &Location, run_id: &str) -> Result<()> {
     };
     let io = |operation: &'static str, path: &std::path::Path| {
         let path = path.to_path_buf();
-        move |source| Error::Io {
-            operation,
-            path,
-            source,
-        }
+        move |source| Error::Io { operation, path, source }
     };
     let tmp = root.join(format!(".current-{run_id}"));
     let _ = std::fs::remove_file(&tmp);
@@ -311,8 +232,9 @@ pub fn switch_current(out: &Location, run_id: &str) -> Result<()> {
                     link.display()
                 )));
             }
-            Err(_) => std::os::unix::fs::symlink(format!("current/{entry}"), &link)
-                .map_err(io("create symlink", &link))?,
+            Err(_) => {
+                std::os::unix::fs::symlink(format!("current/{entry}"), &link).map_err(io("create symlink", &link))?
+            }
         }
     }
     Ok(())

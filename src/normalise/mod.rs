@@ -9,8 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, BooleanArray, Decimal128Array, Float64Array, Int32Array, Int64Array, RecordBatch,
-    StringArray,
+    ArrayRef, BooleanArray, Decimal128Array, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray,
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
@@ -44,15 +43,10 @@ pub fn data_type(kind: Kind) -> DataType {
 /// provenance.
 pub fn schema(table: Table) -> SchemaRef {
     let mut fields = vec![Field::new("county_code", DataType::Utf8, false)];
-    for column in table
-        .columns()
-        .iter()
-        .filter(|c| !matches!(c.name, "year" | "county_code"))
-    {
-        let nullable = !matches!(
-            column.name,
-            "school_code" | "school_name" | "school_type" | "area_type" | "grade" | "is_public"
-        ) || (table == Table::Investments && column.name == "school_code");
+    for column in table.columns().iter().filter(|c| !matches!(c.name, "year" | "county_code")) {
+        let nullable =
+            !matches!(column.name, "school_code" | "school_name" | "school_type" | "area_type" | "grade" | "is_public")
+                || (table == Table::Investments && column.name == "school_code");
         fields.push(Field::new(column.name, data_type(column.kind), nullable));
         if table == Table::Pupils && column.name == "grade" {
             fields.push(Field::new("stage", DataType::Utf8, false));
@@ -66,63 +60,44 @@ pub fn schema(table: Table) -> SchemaRef {
 }
 
 /// Normalise the accepted rows of a batch into staging batches, one per year.
-pub fn normalise(
-    batch: &CheckedBatch,
-    settings: &Settings,
-    run_id: &str,
-) -> Result<Vec<(i32, RecordBatch)>> {
+pub fn normalise(batch: &CheckedBatch, settings: &Settings, run_id: &str) -> Result<Vec<(i32, RecordBatch)>> {
     let table = batch.table();
-    let keep: Vec<usize> = (0..batch.raw.len())
-        .filter(|&r| !batch.rejected[r])
-        .collect();
+    let keep: Vec<usize> = (0..batch.raw.len()).filter(|&r| !batch.rejected[r]).collect();
     let mut by_year: BTreeMap<i32, Vec<usize>> = BTreeMap::new();
     for &row in &keep {
         // Accepted rows always have a year: it is required and read, or taken from the path.
-        by_year
-            .entry(batch.year(row).unwrap_or(0))
-            .or_default()
-            .push(row);
+        by_year.entry(batch.year(row).unwrap_or(0)).or_default().push(row);
     }
     let schema = schema(table);
     let mut out = Vec::with_capacity(by_year.len());
     for (year, rows) in by_year {
         let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
-        columns.push(Arc::new(StringArray::from_iter(
-            rows.iter()
-                .map(|&r| batch.county[r].as_deref().or(Some(""))),
-        )));
+        columns.push(Arc::new(StringArray::from_iter(rows.iter().map(|&r| batch.county[r].as_deref().or(Some(""))))));
         for (ci, column) in table.columns().iter().enumerate() {
             if matches!(column.name, "year" | "county_code") {
                 continue;
             }
             let values = &batch.values[ci];
             let array: ArrayRef = match column.kind {
-                Kind::Grade => Arc::new(Int32Array::from_iter(
-                    rows.iter().map(|&r| values.int(r).map(|g| g as i32)),
-                )),
+                Kind::Grade => Arc::new(Int32Array::from_iter(rows.iter().map(|&r| values.int(r).map(|g| g as i32)))),
                 Kind::Count => Arc::new(Int64Array::from_iter(rows.iter().map(|&r| values.int(r)))),
                 Kind::Area => {
                     let factor = area_factor(unit_of(batch, column.name));
                     Arc::new(Float64Array::from_iter(
-                        rows.iter()
-                            .map(|&r| decimal(values, r).map(|d| d.to_f64() * factor)),
+                        rows.iter().map(|&r| decimal(values, r).map(|d| d.to_f64() * factor)),
                     ))
                 }
                 Kind::Money => {
                     let unit = unit_of(batch, column.name);
-                    let cents = rows
-                        .iter()
-                        .map(|&r| decimal(values, r).and_then(|d| to_fen(d, unit)));
+                    let cents = rows.iter().map(|&r| decimal(values, r).and_then(|d| to_fen(d, unit)));
                     Arc::new(Decimal128Array::from_iter(cents).with_data_type(MONEY_TYPE))
                 }
                 Kind::Bool => {
                     let default = (column.name == "is_public").then_some(true);
-                    Arc::new(BooleanArray::from_iter(rows.iter().map(
-                        |&r| match values {
-                            Values::Bool(v) => v[r].or(default),
-                            _ => default,
-                        },
-                    )))
+                    Arc::new(BooleanArray::from_iter(rows.iter().map(|&r| match values {
+                        Values::Bool(v) => v[r].or(default),
+                        _ => default,
+                    })))
                 }
                 Kind::Enum(_) if column.name == "stage" => {
                     // A single-stage school's rows are that stage; a multi-stage school's facility
@@ -148,18 +123,10 @@ pub fn normalise(
             }
         }
         let file = &batch.raw.file;
-        columns.push(Arc::new(StringArray::from_iter_values(
-            rows.iter().map(|_| file.uri.as_str()),
-        )));
-        columns.push(Arc::new(StringArray::from_iter(
-            rows.iter().map(|_| batch.raw.sheet.as_deref()),
-        )));
-        columns.push(Arc::new(Int64Array::from_iter_values(
-            rows.iter().map(|&r| batch.raw.source_rows[r] as i64),
-        )));
-        columns.push(Arc::new(StringArray::from_iter_values(
-            rows.iter().map(|_| run_id),
-        )));
+        columns.push(Arc::new(StringArray::from_iter_values(rows.iter().map(|_| file.uri.as_str()))));
+        columns.push(Arc::new(StringArray::from_iter(rows.iter().map(|_| batch.raw.sheet.as_deref()))));
+        columns.push(Arc::new(Int64Array::from_iter_values(rows.iter().map(|&r| batch.raw.source_rows[r] as i64))));
+        columns.push(Arc::new(StringArray::from_iter_values(rows.iter().map(|_| run_id))));
         let record = RecordBatch::try_new(schema.clone(), columns)
             .map_err(|e| Error::arrow(format!("normalising {table}"), e))?;
         out.push((year, record));
@@ -170,10 +137,7 @@ pub fn normalise(
 fn decimal(values: &Values, row: usize) -> Option<Decimal> {
     match values {
         Values::Decimal(v) => v[row],
-        Values::Int(v) => v[row].map(|x| Decimal {
-            mantissa: x as i128,
-            scale: 0,
-        }),
+        Values::Int(v) => v[row].map(|x| Decimal { mantissa: x as i128, scale: 0 }),
         _ => None,
     }
 }
@@ -185,15 +149,7 @@ fn unit_of(batch: &CheckedBatch, column: &str) -> Option<Unit> {
         .binding
         .get(column)
         .and_then(|b| b.unit)
-        .or_else(|| {
-            batch
-                .raw
-                .file
-                .options
-                .units
-                .get(column)
-                .and_then(|u| Unit::parse(u))
-        })
+        .or_else(|| batch.raw.file.options.units.get(column).and_then(|u| Unit::parse(u)))
 }
 
 /// m² per unit of area.
@@ -212,11 +168,7 @@ pub fn to_fen(value: Decimal, unit: Option<Unit>) -> Option<i128> {
         Some(Unit::ThousandYuan) => 1_000,
         _ => 1,
     };
-    Decimal {
-        mantissa: value.mantissa.checked_mul(factor)?,
-        scale: value.scale,
-    }
-    .rescale(2)
+    Decimal { mantissa: value.mantissa.checked_mul(factor)?, scale: value.scale }.rescale(2)
 }
 
 #[cfg(test)]
@@ -225,19 +177,10 @@ mod tests {
 
     #[test]
     fn money_converts_exactly_to_yuan() {
-        let d = |m, s| Decimal {
-            mantissa: m,
-            scale: s,
-        };
-        assert_eq!(
-            to_fen(d(71085, 1), Some(Unit::TenThousandYuan)),
-            Some(71_085_000_00)
-        );
-        assert_eq!(
-            to_fen(d(1234567, 6), Some(Unit::TenThousandYuan)),
-            Some(12345_67)
-        );
-        assert_eq!(to_fen(d(15, 1), Some(Unit::ThousandYuan)), Some(1500_00));
+        let d = |m, s| Decimal { mantissa: m, scale: s };
+        assert_eq!(to_fen(d(71085, 1), Some(Unit::TenThousandYuan)), Some(7_108_500_000));
+        assert_eq!(to_fen(d(1234567, 6), Some(Unit::TenThousandYuan)), Some(1_234_567));
+        assert_eq!(to_fen(d(15, 1), Some(Unit::ThousandYuan)), Some(150_000));
         assert_eq!(to_fen(d(12345, 3), None), Some(1235));
     }
 
@@ -253,10 +196,7 @@ mod tests {
         for table in Table::ALL {
             let s = schema(table);
             assert_eq!(s.field(0).name(), "county_code");
-            assert!(
-                s.field_with_name("year").is_err(),
-                "year is the partition column"
-            );
+            assert!(s.field_with_name("year").is_err(), "year is the partition column");
             for p in PROVENANCE {
                 assert!(s.field_with_name(p).is_ok(), "{table} {p}");
             }

@@ -15,9 +15,7 @@ use std::sync::Arc;
 
 use arrow::datatypes::{DataType, Field, Schema};
 use datafusion::datasource::file_format::parquet::ParquetFormat;
-use datafusion::datasource::listing::{
-    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
-};
+use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use futures::TryStreamExt;
@@ -93,11 +91,7 @@ pub struct Model {
 pub fn parse_header(sql: &str) -> Header {
     let mut header = Header::default();
     let mut in_columns = false;
-    for line in sql
-        .lines()
-        .map(str::trim)
-        .take_while(|l| l.starts_with("--"))
-    {
+    for line in sql.lines().map(str::trim).take_while(|l| l.starts_with("--")) {
         let text = line.trim_start_matches('-').trim();
         if header.what.is_empty() {
             header.what = text.to_owned();
@@ -110,11 +104,7 @@ pub fn parse_header(sql: &str) -> Header {
             header.methodology = rest.trim().to_owned();
             in_columns = false;
         } else if let Some(rest) = text.strip_prefix("Checks:") {
-            header.checks = rest
-                .split(';')
-                .map(|c| c.trim().to_owned())
-                .filter(|c| !c.is_empty())
-                .collect();
+            header.checks = rest.split(';').map(|c| c.trim().to_owned()).filter(|c| !c.is_empty()).collect();
             in_columns = false;
         } else if text.starts_with("Columns:") {
             in_columns = true;
@@ -137,11 +127,9 @@ pub fn parse_header(sql: &str) -> Header {
 pub fn project(ctx: &SessionContext) -> Result<Vec<Model>> {
     let mut models = Vec::new();
     for (path, sql) in SQL_FILES.iter().filter(|(p, _)| p.ends_with(".sql")) {
-        let (folder, file) = path.rsplit_once('/').ok_or_else(|| {
-            Error::SqlProject(format!(
-                "{path}: models live in staging/, intermediate/ or marts/"
-            ))
-        })?;
+        let (folder, file) = path
+            .rsplit_once('/')
+            .ok_or_else(|| Error::SqlProject(format!("{path}: models live in staging/, intermediate/ or marts/")))?;
         let layer = match folder {
             "staging" => Layer::Staging,
             "intermediate" => Layer::Intermediate,
@@ -152,19 +140,12 @@ pub fn project(ctx: &SessionContext) -> Result<Vec<Model>> {
         let statement = ctx
             .state()
             .sql_to_statement(sql, &datafusion::config::Dialect::Generic)
-            .map_err(|e| Error::Sql {
-                model: name.clone(),
-                file: path.to_string(),
-                source: Box::new(e),
-            })?;
-        let refs = ctx
-            .state()
-            .resolve_table_references(&statement)
-            .map_err(|e| Error::Sql {
-                model: name.clone(),
-                file: path.to_string(),
-                source: Box::new(e),
-            })?;
+            .map_err(|e| Error::Sql { model: name.clone(), file: path.to_string(), source: Box::new(e) })?;
+        let refs = ctx.state().resolve_table_references(&statement).map_err(|e| Error::Sql {
+            model: name.clone(),
+            file: path.to_string(),
+            source: Box::new(e),
+        })?;
         let depends_on: BTreeSet<String> = refs.iter().map(|r| r.table().to_owned()).collect();
         models.push(Model {
             name,
@@ -183,13 +164,10 @@ fn order(models: Vec<Model>) -> Result<Vec<Model>> {
     let names: BTreeMap<String, Layer> = models.iter().map(|m| (m.name.clone(), m.layer)).collect();
     for m in &models {
         for dep in &m.depends_on {
-            if let Some(&layer) = names.get(dep) {
-                if layer > m.layer || (m.layer == Layer::Staging && layer == Layer::Staging) {
-                    return Err(Error::SqlProject(format!(
-                        "{} ({:?}) may not read {dep} ({layer:?})",
-                        m.path, m.layer
-                    )));
-                }
+            if let Some(&layer) = names.get(dep)
+                && (layer > m.layer || (m.layer == Layer::Staging && layer == Layer::Staging))
+            {
+                return Err(Error::SqlProject(format!("{} ({:?}) may not read {dep} ({layer:?})", m.path, m.layer)));
             }
         }
     }
@@ -197,17 +175,12 @@ fn order(models: Vec<Model>) -> Result<Vec<Model>> {
     let mut remaining = models;
     let mut ordered = Vec::new();
     while !remaining.is_empty() {
-        let (ready, rest): (Vec<Model>, Vec<Model>) = remaining.into_iter().partition(|m| {
-            m.depends_on
-                .iter()
-                .all(|d| !names.contains_key(d) || done.contains(d) || d == &m.name)
-        });
+        let (ready, rest): (Vec<Model>, Vec<Model>) = remaining
+            .into_iter()
+            .partition(|m| m.depends_on.iter().all(|d| !names.contains_key(d) || done.contains(d) || d == &m.name));
         if ready.is_empty() {
             let stuck: Vec<&str> = rest.iter().map(|m| m.path).collect();
-            return Err(Error::SqlProject(format!(
-                "dependency cycle among {}",
-                stuck.join(", ")
-            )));
+            return Err(Error::SqlProject(format!("dependency cycle among {}", stuck.join(", "))));
         }
         let mut ready = ready;
         ready.sort_by(|a, b| (a.layer, &a.name).cmp(&(b.layer, &b.name)));
@@ -227,14 +200,10 @@ pub async fn session(out: &Location, run_id: &str) -> Result<SessionContext> {
         .with_information_schema(true);
     let ctx = SessionContext::new_with_config(config);
     let url = ObjectStoreUrl::parse(OUTPUT_STORE_URL).map_err(|e| Error::Config(e.to_string()))?;
-    ctx.runtime_env()
-        .register_object_store(url.as_ref(), out.store.clone());
+    ctx.runtime_env().register_object_store(url.as_ref(), out.store.clone());
     for table in Table::ALL {
-        let mut fields: Vec<Field> = crate::normalise::schema(table)
-            .fields()
-            .iter()
-            .map(|f| f.as_ref().clone())
-            .collect();
+        let mut fields: Vec<Field> =
+            crate::normalise::schema(table).fields().iter().map(|f| f.as_ref().clone()).collect();
         let file_schema = Arc::new(Schema::new(std::mem::take(&mut fields)));
         register_parquet(
             &ctx,
@@ -260,36 +229,30 @@ pub async fn register_parquet(
 ) -> Result<()> {
     let path = out.child(relative_dir);
     let url = format!("{OUTPUT_STORE_URL}/{path}/");
-    let table_url =
-        ListingTableUrl::parse(&url).map_err(|e| Error::Config(format!("{url}: {e}")))?;
-    let mut options =
-        ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+    let table_url = ListingTableUrl::parse(&url).map_err(|e| Error::Config(format!("{url}: {e}")))?;
+    let mut options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
     if by_year {
         options = options.with_table_partition_cols(vec![("year".to_owned(), DataType::Int32)]);
     }
     let mut config = ListingTableConfig::new(table_url).with_listing_options(options);
     config = match schema {
         Some(s) => config.with_schema(s),
-        None => config
-            .infer_schema(&ctx.state())
-            .await
-            .map_err(|e| Error::Sql {
-                model: name.into(),
-                file: url.clone(),
-                source: Box::new(e),
-            })?,
+        None => config.infer_schema(&ctx.state()).await.map_err(|e| Error::Sql {
+            model: name.into(),
+            file: url.clone(),
+            source: Box::new(e),
+        })?,
     };
     let table = ListingTable::try_new(config).map_err(|e| Error::Sql {
         model: name.into(),
         file: url.clone(),
         source: Box::new(e),
     })?;
-    ctx.register_table(name, Arc::new(table))
-        .map_err(|e| Error::Sql {
-            model: name.into(),
-            file: url,
-            source: Box::new(e),
-        })?;
+    ctx.register_table(name, Arc::new(table)).map_err(|e| Error::Sql {
+        model: name.into(),
+        file: url,
+        source: Box::new(e),
+    })?;
     Ok(())
 }
 
@@ -303,15 +266,11 @@ pub async fn run_models(
     let mut marts = Vec::new();
     let mut files = Vec::new();
     for model in models {
-        let sql_error = |e| Error::Sql {
-            model: model.name.clone(),
-            file: format!("sql/{}", model.path),
-            source: Box::new(e),
-        };
+        let sql_error =
+            |e| Error::Sql { model: model.name.clone(), file: format!("sql/{}", model.path), source: Box::new(e) };
         let df = ctx.sql(model.sql).await.map_err(sql_error)?;
         if model.layer != Layer::Marts {
-            ctx.register_table(model.name.as_str(), df.into_view())
-                .map_err(sql_error)?;
+            ctx.register_table(model.name.as_str(), df.into_view()).map_err(sql_error)?;
             continue;
         }
         let schema = Arc::new(df.schema().as_arrow().clone());
@@ -333,11 +292,7 @@ pub async fn run_models(
         )
         .await?;
         run_checks(ctx, model).await?;
-        marts.push(MartRecord {
-            name: model.name.clone(),
-            rows: written.rows,
-            file: written.path.clone(),
-        });
+        marts.push(MartRecord { name: model.name.clone(), rows: written.rows, file: written.path.clone() });
         files.push(written);
     }
     Ok((marts, files))
@@ -356,26 +311,15 @@ async fn run_checks(ctx: &SessionContext, model: &Model) -> Result<()> {
                 model.name
             ),
             "not_null" => {
-                let cond: Vec<String> = columns
-                    .split(',')
-                    .map(|c| format!("{} is null", c.trim()))
-                    .collect();
-                format!(
-                    "select count(*) as n from {} where {}",
-                    model.name,
-                    cond.join(" or ")
-                )
+                let cond: Vec<String> = columns.split(',').map(|c| format!("{} is null", c.trim())).collect();
+                format!("select count(*) as n from {} where {}", model.name, cond.join(" or "))
             }
             _ => continue, // other checks are documentation, asserted by tests
         };
         let batches = ctx
             .sql(&sql)
             .await
-            .map_err(|e| Error::Sql {
-                model: model.name.clone(),
-                file: format!("check {check}"),
-                source: Box::new(e),
-            })?
+            .map_err(|e| Error::Sql { model: model.name.clone(), file: format!("check {check}"), source: Box::new(e) })?
             .collect()
             .await
             .map_err(|e| Error::Sql {
@@ -385,18 +329,10 @@ async fn run_checks(ctx: &SessionContext, model: &Model) -> Result<()> {
             })?;
         let failing = batches
             .first()
-            .and_then(|b| {
-                b.column(0)
-                    .as_any()
-                    .downcast_ref::<arrow::array::Int64Array>()
-                    .map(|a| a.value(0))
-            })
+            .and_then(|b| b.column(0).as_any().downcast_ref::<arrow::array::Int64Array>().map(|a| a.value(0)))
             .unwrap_or(0);
         if failing > 0 {
-            return Err(Error::SqlProject(format!(
-                "sql/{}: check `{check}` fails for {failing} rows",
-                model.path
-            )));
+            return Err(Error::SqlProject(format!("sql/{}: check `{check}` fails for {failing} rows", model.path)));
         }
     }
     Ok(())
@@ -404,18 +340,8 @@ async fn run_checks(ctx: &SessionContext, model: &Model) -> Result<()> {
 
 /// Run a query and return every value as display text (for messages and ledger notes).
 pub async fn query_text(ctx: &SessionContext, sql: &str) -> Result<Vec<Vec<String>>> {
-    let err = |e| Error::Sql {
-        model: "query".into(),
-        file: sql.to_owned(),
-        source: Box::new(e),
-    };
-    let batches = ctx
-        .sql(sql)
-        .await
-        .map_err(err)?
-        .collect()
-        .await
-        .map_err(err)?;
+    let err = |e| Error::Sql { model: "query".into(), file: sql.to_owned(), source: Box::new(e) };
+    let batches = ctx.sql(sql).await.map_err(err)?.collect().await.map_err(err)?;
     let options = arrow::util::display::FormatOptions::default().with_null("");
     let mut rows = Vec::new();
     for batch in batches {
@@ -426,12 +352,7 @@ pub async fn query_text(ctx: &SessionContext, sql: &str) -> Result<Vec<Vec<Strin
             .collect::<std::result::Result<_, _>>()
             .map_err(|e| Error::arrow("formatting a query result", e))?;
         for row in 0..batch.num_rows() {
-            rows.push(
-                formatters
-                    .iter()
-                    .map(|f| f.value(row).to_string())
-                    .collect(),
-            );
+            rows.push(formatters.iter().map(|f| f.value(row).to_string()).collect());
         }
     }
     Ok(rows)
@@ -449,10 +370,7 @@ mod tests {
         assert_eq!(h.what, "retention: cohort retention.");
         assert_eq!(h.grain, "one row per (county_code, year, stage).");
         assert_eq!(h.methodology, "§4");
-        assert_eq!(
-            h.checks,
-            ["unique (county_code, year, stage)", "retention_rate >= 0"]
-        );
+        assert_eq!(h.checks, ["unique (county_code, year, stage)", "retention_rate >= 0"]);
         assert_eq!(h.columns.len(), 2);
         assert_eq!(h.columns[1].label, "巩固率");
         assert_eq!(h.columns[1].meaning, "rate | fraction");
@@ -463,39 +381,19 @@ mod tests {
         let ctx = SessionContext::new();
         let models = project(&ctx).unwrap();
         assert!(!models.is_empty());
-        let position: BTreeMap<&str, usize> = models
-            .iter()
-            .enumerate()
-            .map(|(i, m)| (m.name.as_str(), i))
-            .collect();
+        let position: BTreeMap<&str, usize> = models.iter().enumerate().map(|(i, m)| (m.name.as_str(), i)).collect();
         for m in &models {
             assert!(!m.header.what.is_empty(), "{} has no header", m.path);
             assert!(!m.header.grain.is_empty(), "{} has no Grain line", m.path);
-            assert!(
-                m.header.what.starts_with(&format!("{}:", m.name)),
-                "{} header must start with its name",
-                m.path
-            );
+            assert!(m.header.what.starts_with(&format!("{}:", m.name)), "{} header must start with its name", m.path);
             for dep in &m.depends_on {
                 if let Some(&p) = position.get(dep.as_str()) {
-                    assert!(
-                        p < position[m.name.as_str()],
-                        "{} runs before its input {dep}",
-                        m.name
-                    );
+                    assert!(p < position[m.name.as_str()], "{} runs before its input {dep}", m.name);
                 }
             }
             if m.layer == Layer::Marts {
-                assert!(
-                    !m.header.columns.is_empty(),
-                    "{} documents no columns",
-                    m.path
-                );
-                assert!(
-                    m.header.checks.iter().any(|c| c.starts_with("unique")),
-                    "{} has no unique check",
-                    m.path
-                );
+                assert!(!m.header.columns.is_empty(), "{} documents no columns", m.path);
+                assert!(m.header.checks.iter().any(|c| c.starts_with("unique")), "{} has no unique check", m.path);
             }
         }
     }

@@ -45,15 +45,9 @@ pub fn national_thresholds() -> Result<Vec<Threshold>> {
     let mut reader = csv::Reader::from_reader(text.as_bytes());
     let mut out = Vec::new();
     for (i, record) in reader.records().enumerate() {
-        let r = record.map_err(|e| {
-            Error::SqlProject(format!("reference/thresholds.csv row {}: {e}", i + 2))
-        })?;
+        let r = record.map_err(|e| Error::SqlProject(format!("reference/thresholds.csv row {}: {e}", i + 2)))?;
         let value = r[2].parse().map_err(|_| {
-            Error::SqlProject(format!(
-                "reference/thresholds.csv row {}: value {:?} is not a number",
-                i + 2,
-                &r[2]
-            ))
+            Error::SqlProject(format!("reference/thresholds.csv row {}: value {:?} is not a number", i + 2, &r[2]))
         })?;
         out.push(Threshold {
             threshold_id: r[0].to_owned(),
@@ -78,10 +72,7 @@ pub fn thresholds(pipeline: &Pipeline) -> Result<Vec<Threshold>> {
                 threshold_id: id.clone(),
                 stage: stage.clone(),
                 value: *value,
-                unit: template
-                    .as_ref()
-                    .map(|t| t.unit.clone())
-                    .unwrap_or_default(),
+                unit: template.as_ref().map(|t| t.unit.clone()).unwrap_or_default(),
                 source: format!("pipeline {}", pipeline.name),
                 description: template
                     .map(|t| t.description)
@@ -93,14 +84,8 @@ pub fn thresholds(pipeline: &Pipeline) -> Result<Vec<Threshold>> {
     let mut expanded = rows.clone();
     for t in rows.iter().filter(|t| t.stage == "all") {
         for stage in ["primary", "junior"] {
-            if !rows
-                .iter()
-                .any(|r| r.threshold_id == t.threshold_id && r.stage == stage)
-            {
-                expanded.push(Threshold {
-                    stage: stage.into(),
-                    ..t.clone()
-                });
+            if !rows.iter().any(|r| r.threshold_id == t.threshold_id && r.stage == stage) {
+                expanded.push(Threshold { stage: stage.into(), ..t.clone() });
             }
         }
     }
@@ -109,22 +94,14 @@ pub fn thresholds(pipeline: &Pipeline) -> Result<Vec<Threshold>> {
 }
 
 /// Register `ref_thresholds`, `ref_settings` and `ref_county_settings`.
-pub fn register(
-    ctx: &SessionContext,
-    pipeline: &Pipeline,
-    counties: &BTreeSet<String>,
-) -> Result<()> {
+pub fn register(ctx: &SessionContext, pipeline: &Pipeline, counties: &BTreeSet<String>) -> Result<()> {
     let t = thresholds(pipeline)?;
-    let strings = |f: &dyn Fn(&Threshold) -> &str| -> ArrayRef {
-        Arc::new(StringArray::from_iter_values(t.iter().map(f)))
-    };
+    let strings =
+        |f: &dyn Fn(&Threshold) -> &str| -> ArrayRef { Arc::new(StringArray::from_iter_values(t.iter().map(f))) };
     let batch = RecordBatch::try_from_iter(vec![
         ("threshold_id", strings(&|x| &x.threshold_id)),
         ("stage", strings(&|x| &x.stage)),
-        (
-            "value",
-            Arc::new(Float64Array::from_iter_values(t.iter().map(|x| x.value))) as ArrayRef,
-        ),
+        ("value", Arc::new(Float64Array::from_iter_values(t.iter().map(|x| x.value))) as ArrayRef),
         ("unit", strings(&|x| &x.unit)),
         ("source", strings(&|x| &x.source)),
         ("description", strings(&|x| &x.description)),
@@ -134,26 +111,15 @@ pub fn register(
 
     let s = &pipeline.settings;
     let settings = RecordBatch::try_from_iter(vec![
-        (
-            "apportion_junior_weight",
-            Arc::new(Float64Array::from(vec![s.apportion_junior_weight])) as ArrayRef,
-        ),
-        (
-            "teaching_points",
-            Arc::new(StringArray::from(vec![enum_text(&s.teaching_points)])) as ArrayRef,
-        ),
-        (
-            "retention_definition",
-            Arc::new(StringArray::from(vec![enum_text(&s.retention_definition)])) as ArrayRef,
-        ),
+        ("apportion_junior_weight", Arc::new(Float64Array::from(vec![s.apportion_junior_weight])) as ArrayRef),
+        ("teaching_points", Arc::new(StringArray::from(vec![enum_text(&s.teaching_points)])) as ArrayRef),
+        ("retention_definition", Arc::new(StringArray::from(vec![enum_text(&s.retention_definition)])) as ArrayRef),
     ])
     .map_err(|e| Error::arrow("ref_settings", e))?;
     register_batch(ctx, "ref_settings", settings)?;
 
-    let systems: BTreeMap<&String, crate::contract::SchoolSystem> = counties
-        .iter()
-        .map(|c| (c, s.school_system(Some(c))))
-        .collect();
+    let systems: BTreeMap<&String, crate::contract::SchoolSystem> =
+        counties.iter().map(|c| (c, s.school_system(Some(c)))).collect();
     let schema = Arc::new(Schema::new(vec![
         Field::new("county_code", DataType::Utf8, false),
         Field::new("school_system", DataType::Utf8, false),
@@ -165,17 +131,11 @@ pub fn register(
     let county_settings = RecordBatch::try_new(
         schema,
         vec![
-            Arc::new(StringArray::from_iter_values(
-                systems.keys().map(|c| c.as_str()),
-            )),
-            Arc::new(StringArray::from_iter_values(
-                systems.values().map(|s| s.as_str()),
-            )),
+            Arc::new(StringArray::from_iter_values(systems.keys().map(|c| c.as_str()))),
+            Arc::new(StringArray::from_iter_values(systems.values().map(|s| s.as_str()))),
             Arc::new(Int32Array::from_iter_values(systems.values().map(last))),
             Arc::new(Int32Array::from_iter_values(systems.values().map(last))),
-            Arc::new(Int32Array::from_iter_values(
-                systems.values().map(|s| 9 - last(s)),
-            )),
+            Arc::new(Int32Array::from_iter_values(systems.values().map(|s| 9 - last(s)))),
         ],
     )
     .map_err(|e| Error::arrow("ref_county_settings", e))?;
@@ -183,10 +143,7 @@ pub fn register(
 }
 
 fn enum_text<T: Serialize>(value: &T) -> String {
-    serde_json::to_value(value)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
+    serde_json::to_value(value).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
 }
 
 fn register_batch(ctx: &SessionContext, name: &str, batch: RecordBatch) -> Result<()> {
@@ -195,12 +152,11 @@ fn register_batch(ctx: &SessionContext, name: &str, batch: RecordBatch) -> Resul
         file: "reference".into(),
         source: Box::new(e),
     })?;
-    ctx.register_table(name, Arc::new(table))
-        .map_err(|e| Error::Sql {
-            model: name.into(),
-            file: "reference".into(),
-            source: Box::new(e),
-        })?;
+    ctx.register_table(name, Arc::new(table)).map_err(|e| Error::Sql {
+        model: name.into(),
+        file: "reference".into(),
+        source: Box::new(e),
+    })?;
     Ok(())
 }
 
@@ -211,20 +167,13 @@ mod tests {
     #[test]
     fn national_defaults_match_methodology() {
         let t = national_thresholds().unwrap();
-        let get = |id: &str, stage: &str| {
-            t.iter()
-                .find(|x| x.threshold_id == id && x.stage == stage)
-                .map(|x| x.value)
-        };
+        let get = |id: &str, stage: &str| t.iter().find(|x| x.threshold_id == id && x.stage == stage).map(|x| x.value);
         assert_eq!(get("basic_composite_cv_max", "primary"), Some(0.65));
         assert_eq!(get("basic_composite_cv_max", "junior"), Some(0.55));
         assert_eq!(get("quality_cv_max", "junior"), Some(0.45));
         assert_eq!(get("q5_standard", "junior"), Some(10.2));
         assert_eq!(get("q6_standard", "primary"), Some(2000.0));
-        assert!(
-            t.iter().all(|x| !x.source.is_empty()),
-            "every threshold names its source"
-        );
+        assert!(t.iter().all(|x| !x.source.is_empty()), "every threshold names its source");
     }
 
     #[test]
@@ -235,27 +184,14 @@ mod tests {
             "building_area_per_pupil_min".into(),
             BTreeMap::from([("primary".into(), 4.1), ("junior".into(), 5.2)]),
         );
-        p.standards.insert(
-            "satisfaction_min".into(),
-            BTreeMap::from([("all".into(), 0.9)]),
-        );
+        p.standards.insert("satisfaction_min".into(), BTreeMap::from([("all".into(), 0.9)]));
         let t = thresholds(&p).unwrap();
         let get = |id: &str, stage: &str| {
-            t.iter()
-                .find(|x| x.threshold_id == id && x.stage == stage)
-                .map(|x| (x.value, x.source.clone()))
+            t.iter().find(|x| x.threshold_id == id && x.stage == stage).map(|x| (x.value, x.source.clone()))
         };
-        assert_eq!(
-            get("building_area_per_pupil_min", "junior"),
-            Some((5.2, "pipeline hlj".into()))
-        );
+        assert_eq!(get("building_area_per_pupil_min", "junior"), Some((5.2, "pipeline hlj".into())));
         assert_eq!(get("satisfaction_min", "primary").map(|x| x.0), Some(0.9));
-        assert_eq!(
-            t.iter()
-                .filter(|x| x.threshold_id == "satisfaction_min")
-                .count(),
-            3
-        );
+        assert_eq!(t.iter().filter(|x| x.threshold_id == "satisfaction_min").count(), 3);
         assert_eq!(get("quality_cv_max", "primary").map(|x| x.0), Some(0.5));
     }
 }

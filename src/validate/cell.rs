@@ -51,16 +51,11 @@ impl Decimal {
     /// The value rescaled to `scale` digits, rounding half away from zero; None on overflow.
     pub fn rescale(self, scale: u32) -> Option<i128> {
         if scale >= self.scale {
-            self.mantissa
-                .checked_mul(10i128.checked_pow(scale - self.scale)?)
+            self.mantissa.checked_mul(10i128.checked_pow(scale - self.scale)?)
         } else {
             let div = 10i128.checked_pow(self.scale - scale)?;
             let (q, r) = (self.mantissa / div, self.mantissa % div);
-            Some(if r.abs() * 2 >= div {
-                q + self.mantissa.signum()
-            } else {
-                q
-            })
+            Some(if r.abs() * 2 >= div { q + self.mantissa.signum() } else { q })
         }
     }
 
@@ -76,12 +71,7 @@ pub const NULL_MARKERS: &[&str] = &["", "-", "--", "—", "——", "/", "…", 
 /// Fold full-width ASCII (`１２３`, `，`, `％`, `（`) to half-width and ideographic or no-break
 /// spaces to plain spaces, then trim. Borrowed when nothing changes.
 pub fn fold(text: &str) -> Cow<'_, str> {
-    let needs = text.chars().any(|c| {
-        matches!(
-            c,
-            '\u{FF01}'..='\u{FF5E}' | '\u{3000}' | '\u{00A0}' | '\u{FEFF}'
-        )
-    });
+    let needs = text.chars().any(|c| matches!(c, '\u{FF01}'..='\u{FF5E}' | '\u{3000}' | '\u{00A0}' | '\u{FEFF}'));
     if !needs {
         return Cow::Borrowed(text.trim());
     }
@@ -134,10 +124,8 @@ pub fn read_decimal(folded: &str) -> Result<Decimal, Problem> {
     }
     let mut mantissa: i128 = 0;
     for b in int_digits.bytes().chain(frac_part.bytes()) {
-        mantissa = mantissa
-            .checked_mul(10)
-            .and_then(|m| m.checked_add((b - b'0') as i128))
-            .ok_or(Problem::NotNumber)?;
+        mantissa =
+            mantissa.checked_mul(10).and_then(|m| m.checked_add((b - b'0') as i128)).ok_or(Problem::NotNumber)?;
     }
     let mut scale = frac_part.len() as i32 - exponent + if percent { 2 } else { 0 };
     while scale < 0 {
@@ -147,10 +135,7 @@ pub fn read_decimal(folded: &str) -> Result<Decimal, Problem> {
     if scale > 30 {
         return Err(Problem::NotNumber);
     }
-    Ok(Decimal {
-        mantissa: if negative { -mantissa } else { mantissa },
-        scale: scale as u32,
-    })
+    Ok(Decimal { mantissa: if negative { -mantissa } else { mantissa }, scale: scale as u32 })
 }
 
 /// Digits of an integer part written with or without `,` thousands separators (`1,234,567`).
@@ -221,11 +206,7 @@ pub fn read_year(folded: &str, roc: bool) -> Result<i32, Problem> {
         let n = read_whole(t).map_err(|_| Problem::BadYear)?;
         i32::try_from(n).map_err(|_| Problem::BadYear)?
     };
-    if (1990..=2100).contains(&year) {
-        Ok(year)
-    } else {
-        Err(Problem::BadYear)
-    }
+    if (1990..=2100).contains(&year) { Ok(year) } else { Err(Problem::BadYear) }
 }
 
 /// Read a code of exactly `digits` digits, keeping leading zeros. Excel's `2311820001.0` is
@@ -258,10 +239,7 @@ const CHINESE_NUMERALS: [&str; 9] = ["一", "二", "三", "四", "五", "六", "
 /// Read a grade: `1`–`9`, `一年级`…`九年级`, `1年级`, or the junior grades `初一`/`初二`/`初三`
 /// (and `七年级`…), which depend on the school system (初一 is grade 7 under 6-3, 6 under 5-4).
 pub fn read_grade(folded: &str, system: SchoolSystem) -> Result<i64, Problem> {
-    let t = folded
-        .trim_end_matches("年级")
-        .trim_end_matches("年級")
-        .trim();
+    let t = folded.trim_end_matches("年级").trim_end_matches("年級").trim();
     let grade = if let Some(rest) = t.strip_prefix('初') {
         let n = numeral(rest).ok_or(Problem::BadGrade)?;
         if !(1..=9 - system.last_primary_grade()).contains(&n) {
@@ -273,18 +251,11 @@ pub fn read_grade(folded: &str, system: SchoolSystem) -> Result<i64, Problem> {
     } else {
         read_whole(t).map_err(|_| Problem::BadGrade)?
     };
-    if (1..=9).contains(&grade) {
-        Ok(grade)
-    } else {
-        Err(Problem::BadGrade)
-    }
+    if (1..=9).contains(&grade) { Ok(grade) } else { Err(Problem::BadGrade) }
 }
 
 fn numeral(text: &str) -> Option<i64> {
-    CHINESE_NUMERALS
-        .iter()
-        .position(|n| *n == text)
-        .map(|i| i as i64 + 1)
+    CHINESE_NUMERALS.iter().position(|n| *n == text).map(|i| i as i64 + 1)
 }
 
 #[cfg(test)]
@@ -328,13 +299,7 @@ mod tests {
 
     #[test]
     fn decimals_are_exact_and_percent_becomes_a_fraction() {
-        assert_eq!(
-            read_decimal("7108.5"),
-            Ok(Decimal {
-                mantissa: 71085,
-                scale: 1
-            })
-        );
+        assert_eq!(read_decimal("7108.5"), Ok(Decimal { mantissa: 71085, scale: 1 }));
         assert_eq!(dec("98.4%"), 0.984);
         assert_eq!(dec("1.5E+05"), 150000.0);
         assert_eq!(dec("2.5e-1"), 0.25);
@@ -347,19 +312,9 @@ mod tests {
 
     #[test]
     fn rescale_rounds_half_away_from_zero() {
-        let d = Decimal {
-            mantissa: 12345,
-            scale: 3,
-        }; // 12.345
+        let d = Decimal { mantissa: 12345, scale: 3 }; // 12.345
         assert_eq!(d.rescale(2), Some(1235));
-        assert_eq!(
-            Decimal {
-                mantissa: -12345,
-                scale: 3
-            }
-            .rescale(2),
-            Some(-1235)
-        );
+        assert_eq!(Decimal { mantissa: -12345, scale: 3 }.rescale(2), Some(-1235));
         assert_eq!(d.rescale(4), Some(123450));
     }
 
@@ -380,10 +335,7 @@ mod tests {
     fn codes_keep_leading_zeros_and_reject_lost_ones() {
         assert_eq!(read_code("0123456789", 10), Ok("0123456789".to_owned()));
         assert_eq!(read_code("2311820001.0", 10), Ok("2311820001".to_owned()));
-        assert_eq!(
-            read_code("123456789", 10),
-            Err(Problem::BadCode { digits: 10 })
-        );
+        assert_eq!(read_code("123456789", 10), Err(Problem::BadCode { digits: 10 }));
         assert_eq!(read_code("23118A", 6), Err(Problem::BadCode { digits: 6 }));
     }
 

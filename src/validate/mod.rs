@@ -68,9 +68,7 @@ impl Values {
             Kind::Year | Kind::Count | Kind::Grade => Values::Int(vec![None; rows]),
             Kind::Area | Kind::Money => Values::Decimal(vec![None; rows]),
             Kind::Bool => Values::Bool(vec![None; rows]),
-            Kind::CountyCode | Kind::SchoolCode | Kind::Text | Kind::Enum(_) => {
-                Values::Text(vec![None; rows])
-            }
+            Kind::CountyCode | Kind::SchoolCode | Kind::Text | Kind::Enum(_) => Values::Text(vec![None; rows]),
         }
     }
 
@@ -155,11 +153,12 @@ impl CheckedBatch {
     }
 }
 
-/// Where a cell is, in the words of messages: `pupils.csv row 17, column 在校生数`.
+/// Where a cell is, in the words of messages: `231182/2018/pupils.csv row 17, column 在校生数`
+/// (the file relative to the source root, so a province-wide run names the county too).
 pub fn place(raw: &RawBatch, row: usize, column: Option<&Column>) -> String {
     let file = match &raw.sheet {
-        Some(sheet) => format!("{} sheet {sheet}", raw.file.name()),
-        None => raw.file.name().to_owned(),
+        Some(sheet) => format!("{} sheet {sheet}", raw.file.relative),
+        None => raw.file.relative.clone(),
     };
     let line = raw.source_rows.get(row).copied().unwrap_or(0);
     match column {
@@ -201,18 +200,11 @@ pub fn rules_context<'a>(
     registry: &'a SchoolRegistry,
     keys: &'a mut KeySet,
 ) -> Context<'a> {
-    Context {
-        settings,
-        registry,
-        keys,
-    }
+    Context { settings, registry, keys }
 }
 
 /// Warnings for headers that matched no column: reported, never silently dropped.
-pub fn unknown_column_findings(
-    unknown: &[String],
-    file: &crate::extract::SourceFile,
-) -> Vec<Finding> {
+pub fn unknown_column_findings(unknown: &[String], file: &crate::extract::SourceFile) -> Vec<Finding> {
     unknown
         .iter()
         .map(|header| Finding {

@@ -7,8 +7,7 @@ use super::cell::{self, Problem};
 use super::registry::{KeySet, SchoolInfo, SchoolRegistry};
 use super::{CheckedBatch, Finding, Values, finding, place};
 use crate::contract::{
-    Column, Kind, Required, SchoolSystem, Severity, Table, allowed_grades, stage_required,
-    stages_offered,
+    Column, Kind, Required, SchoolSystem, Severity, Table, allowed_grades, stage_required, stages_offered,
 };
 use crate::extract::{RawBatch, TotalRow};
 use crate::pipeline::Settings;
@@ -37,9 +36,7 @@ fn problem_message(problem: Problem, column: &Column) -> String {
         Problem::BadYear => "is not a year between 1990 and 2100 (e.g. 2018 or 2018-2019)".into(),
         Problem::BadCode { digits: 6 } => "is not a 6-digit county code".into(),
         Problem::BadCode { digits } => {
-            format!(
-                "is not a {digits}-digit school code (if leading zeros were lost, format the column as text)"
-            )
+            format!("is not a {digits}-digit school code (if leading zeros were lost, format the column as text)")
         }
         Problem::UnknownValue => match column.kind {
             Kind::Enum(def) => format!("is not one of: {}", def.describe()),
@@ -78,11 +75,7 @@ pub fn check_schools(
     let mut batches: Vec<CheckedBatch> = raws
         .into_iter()
         .map(|raw| {
-            let mut ctx = Context {
-                settings,
-                registry: &empty,
-                keys,
-            };
+            let mut ctx = Context { settings, registry: &empty, keys };
             let mut b = read_and_check_rows(raw, &mut ctx);
             check_keys(&mut b, ctx.keys);
             b
@@ -99,9 +92,7 @@ pub fn check_schools(
     let parent_col = Table::Schools.column("parent_school_code");
     for b in &mut batches {
         for row in 0..b.raw.len() {
-            let (Some(year), Some(parent)) =
-                (b.year(row), b.column("parent_school_code").text(row))
-            else {
+            let (Some(year), Some(parent)) = (b.year(row), b.column("parent_school_code").text(row)) else {
                 continue;
             };
             if b.rejected[row] || b.column("school_type").text(row) != Some("teaching_point") {
@@ -110,29 +101,17 @@ pub fn check_schools(
             let problem = match accepted.get(&(year, parent.to_owned())) {
                 None => Some((
                     "unknown_parent_school",
-                    format!(
-                        "school {parent} is not in the {year} schools table (学校), or its row there was rejected"
-                    ),
+                    format!("school {parent} is not in the {year} schools table (学校), or its row there was rejected"),
                 )),
                 Some(p) if p.school_type == "teaching_point" => Some((
                     "parent_is_teaching_point",
-                    format!(
-                        "school {parent} is itself a teaching point; a teaching point belongs to a school"
-                    ),
+                    format!("school {parent} is itself a teaching point; a teaching point belongs to a school"),
                 )),
                 Some(_) => None,
             };
             if let Some((rule, why)) = problem {
                 let message = format!("{}: {why}", place(&b.raw, row, parent_col));
-                let f = finding(
-                    &b.raw,
-                    Some(row),
-                    parent_col,
-                    Some(parent),
-                    rule,
-                    Severity::Error,
-                    message,
-                );
+                let f = finding(&b.raw, Some(row), parent_col, Some(parent), rule, Severity::Error, message);
                 reject(b, row, f);
             }
         }
@@ -173,6 +152,8 @@ fn reject(b: &mut CheckedBatch, row: usize, f: Finding) {
 }
 
 /// Read every cell and apply every rule that needs only this row and the registry.
+// Rows index several parallel columns at once; a range loop says that most plainly.
+#[allow(clippy::needless_range_loop)]
 fn read_and_check_rows(raw: RawBatch, ctx: &mut Context<'_>) -> CheckedBatch {
     let table = raw.file.table;
     let rows = raw.len();
@@ -181,23 +162,13 @@ fn read_and_check_rows(raw: RawBatch, ctx: &mut Context<'_>) -> CheckedBatch {
     let roc = options.roc_years.unwrap_or(false);
     let mut findings: Vec<Finding> = Vec::new();
     let mut rejected = vec![false; rows];
-    let mut values: Vec<Values> = columns
-        .iter()
-        .map(|c| Values::for_kind(c.kind, rows))
-        .collect();
+    let mut values: Vec<Values> = columns.iter().map(|c| Values::for_kind(c.kind, rows)).collect();
     // Columns whose cell had a problem in a row: later rules do not pile on.
     let mut bad_cell: Vec<Vec<bool>> = vec![vec![false; rows]; columns.len()];
 
     // Where each contract column's text comes from: a bound source column or a constant.
-    let bound: Vec<Option<usize>> = columns
-        .iter()
-        .map(|c| {
-            raw.binding
-                .columns
-                .iter()
-                .position(|b| b.column.name == c.name)
-        })
-        .collect();
+    let bound: Vec<Option<usize>> =
+        columns.iter().map(|c| raw.binding.columns.iter().position(|b| b.column.name == c.name)).collect();
     let path_county = raw.file.county_code.as_deref();
 
     // 1. Read every cell but grades (grades depend on the county's school system).
@@ -218,11 +189,8 @@ fn read_and_check_rows(raw: RawBatch, ctx: &mut Context<'_>) -> CheckedBatch {
                 Err(problem) => {
                     bad_cell[ci][row] = true;
                     rejected[row] = true;
-                    let message = format!(
-                        "{}: \"{text}\" {}",
-                        place(&raw, row, Some(column)),
-                        problem_message(problem, column)
-                    );
+                    let message =
+                        format!("{}: \"{text}\" {}", place(&raw, row, Some(column)), problem_message(problem, column));
                     findings.push(finding(
                         &raw,
                         Some(row),
@@ -267,9 +235,7 @@ fn read_and_check_rows(raw: RawBatch, ctx: &mut Context<'_>) -> CheckedBatch {
         }
         if let Some(ci) = county_ci {
             match (values[ci].text(row).map(str::to_owned), path_county) {
-                (None, Some(p)) if !bad_cell[ci][row] => {
-                    set(&mut values[ci], row, Value::Text(p.to_owned()), p)
-                }
+                (None, Some(p)) if !bad_cell[ci][row] => set(&mut values[ci], row, Value::Text(p.to_owned()), p),
                 (Some(c), Some(p)) if c != p => {
                     rejected[row] = true;
                     let message = format!(
@@ -293,10 +259,7 @@ fn read_and_check_rows(raw: RawBatch, ctx: &mut Context<'_>) -> CheckedBatch {
         }
         if table.refers_to_school() || table == Table::Investments {
             let year = values[0].int(row).map(|y| y as i32);
-            let code_ci = columns
-                .iter()
-                .position(|c| c.name == "school_code")
-                .unwrap_or(1);
+            let code_ci = columns.iter().position(|c| c.name == "school_code").unwrap_or(1);
             if let (Some(year), Some(code)) = (year, values[code_ci].text(row)) {
                 match ctx.registry.get(year, code) {
                     None => {
@@ -358,39 +321,33 @@ fn read_and_check_rows(raw: RawBatch, ctx: &mut Context<'_>) -> CheckedBatch {
             match cell::read_grade(&folded, system) {
                 Ok(grade) => {
                     set_int(&mut values[gi], row, grade);
-                    if let Some(kind) = school_type[row] {
-                        if !allowed_grades(kind, system).contains(&grade) {
-                            rejected[row] = true;
-                            let label = crate::contract::SCHOOL_TYPE
-                                .values
-                                .iter()
-                                .find(|v| v.0 == kind)
-                                .map_or(kind, |v| v.1);
-                            let message = format!(
-                                "{}: grade {grade} is not taught at a {kind} school ({label}) under the {} school system",
-                                place(&raw, row, Some(column)),
-                                system.as_str()
-                            );
-                            findings.push(finding(
-                                &raw,
-                                Some(row),
-                                Some(column),
-                                Some(text),
-                                "grade_not_allowed",
-                                Severity::Error,
-                                message,
-                            ));
-                        }
+                    if let Some(kind) = school_type[row]
+                        && !allowed_grades(kind, system).contains(&grade)
+                    {
+                        rejected[row] = true;
+                        let label =
+                            crate::contract::SCHOOL_TYPE.values.iter().find(|v| v.0 == kind).map_or(kind, |v| v.1);
+                        let message = format!(
+                            "{}: grade {grade} is not taught at a {kind} school ({label}) under the {} school system",
+                            place(&raw, row, Some(column)),
+                            system.as_str()
+                        );
+                        findings.push(finding(
+                            &raw,
+                            Some(row),
+                            Some(column),
+                            Some(text),
+                            "grade_not_allowed",
+                            Severity::Error,
+                            message,
+                        ));
                     }
                 }
                 Err(problem) => {
                     bad_cell[gi][row] = true;
                     rejected[row] = true;
-                    let message = format!(
-                        "{}: \"{text}\" {}",
-                        place(&raw, row, Some(column)),
-                        problem_message(problem, column)
-                    );
+                    let message =
+                        format!("{}: \"{text}\" {}", place(&raw, row, Some(column)), problem_message(problem, column));
                     findings.push(finding(
                         &raw,
                         Some(row),
@@ -453,18 +410,14 @@ fn read_and_check_rows(raw: RawBatch, ctx: &mut Context<'_>) -> CheckedBatch {
 
     // 5. Table-specific row rules.
     let col = |name: &str| columns.iter().position(|c| c.name == name);
-    if let Some(si) = col("stage").filter(|_| matches!(table, Table::Teachers | Table::Facilities))
-    {
+    if let Some(si) = col("stage").filter(|_| matches!(table, Table::Teachers | Table::Facilities)) {
         for row in 0..rows {
             let (Some(stage), Some(kind)) = (values[si].text(row), school_type[row]) else {
                 continue;
             };
             if !stages_offered(kind).contains(&stage) {
                 rejected[row] = true;
-                let message = format!(
-                    "{}: a {kind} school has no {stage} stage",
-                    place(&raw, row, Some(&columns[si]))
-                );
+                let message = format!("{}: a {kind} school has no {stage} stage", place(&raw, row, Some(&columns[si])));
                 findings.push(finding(
                     &raw,
                     Some(row),
@@ -482,24 +435,24 @@ fn read_and_check_rows(raw: RawBatch, ctx: &mut Context<'_>) -> CheckedBatch {
             unreachable!("pupils has classes and students")
         };
         for row in 0..rows {
-            if let (Some(0), Some(students)) = (values[ci].int(row), values[si].int(row)) {
-                if students > 0 {
-                    rejected[row] = true;
-                    let message = format!(
-                        "{}: is 0 but {} is {students}; classes can be 0 only when there are no pupils",
-                        place(&raw, row, Some(&columns[ci])),
-                        columns[si].label
-                    );
-                    findings.push(finding(
-                        &raw,
-                        Some(row),
-                        Some(&columns[ci]),
-                        Some("0"),
-                        "classes_zero_with_students",
-                        Severity::Error,
-                        message,
-                    ));
-                }
+            if let (Some(0), Some(students)) = (values[ci].int(row), values[si].int(row))
+                && students > 0
+            {
+                rejected[row] = true;
+                let message = format!(
+                    "{}: is 0 but {} is {students}; classes can be 0 only when there are no pupils",
+                    place(&raw, row, Some(&columns[ci])),
+                    columns[si].label
+                );
+                findings.push(finding(
+                    &raw,
+                    Some(row),
+                    Some(&columns[ci]),
+                    Some("0"),
+                    "classes_zero_with_students",
+                    Severity::Error,
+                    message,
+                ));
             }
         }
     }
@@ -509,10 +462,7 @@ fn read_and_check_rows(raw: RawBatch, ctx: &mut Context<'_>) -> CheckedBatch {
             if values[ai].number(row).is_some_and(|a| a <= 0.0) {
                 rejected[row] = true;
                 let text = cell_text(&raw, bound[ai], &columns[ai], row).unwrap_or("0");
-                let message = format!(
-                    "{}: \"{text}\" must be above 0",
-                    place(&raw, row, Some(&columns[ai]))
-                );
+                let message = format!("{}: \"{text}\" must be above 0", place(&raw, row, Some(&columns[ai])));
                 findings.push(finding(
                     &raw,
                     Some(row),
@@ -530,8 +480,7 @@ fn read_and_check_rows(raw: RawBatch, ctx: &mut Context<'_>) -> CheckedBatch {
             continue;
         };
         for row in 0..rows {
-            let (Some(lesser), Some(greater)) = (values[li].number(row), values[gi].number(row))
-            else {
+            let (Some(lesser), Some(greater)) = (values[li].number(row), values[gi].number(row)) else {
                 continue;
             };
             if lesser > greater {
@@ -559,14 +508,7 @@ fn read_and_check_rows(raw: RawBatch, ctx: &mut Context<'_>) -> CheckedBatch {
         }
     }
 
-    let mut batch = CheckedBatch {
-        raw,
-        values,
-        county,
-        school_type,
-        rejected,
-        findings: Vec::new(),
-    };
+    let mut batch = CheckedBatch { raw, values, county, school_type, rejected, findings: Vec::new() };
     for mut f in findings {
         if let Some(row) = f.batch_row {
             f.county_code = batch.county[row].clone().or(f.county_code);
@@ -597,54 +539,27 @@ fn check_keys(batch: &mut CheckedBatch, keys: &mut KeySet) {
             // A per-stage row of a single-stage school has the school's only stage.
             let part = part.or_else(|| {
                 (*name == "stage").then(|| {
-                    batch.school_type[row]
-                        .map(stages_offered)
-                        .filter(|s| s.len() == 1)
-                        .map_or("", |s| s[0])
-                        .to_owned()
+                    batch.school_type[row].map(stages_offered).filter(|s| s.len() == 1).map_or("", |s| s[0]).to_owned()
                 })
             });
             parts.push(part.unwrap_or_default());
         }
         let file = batch.raw.file.relative.clone();
         let line = batch.raw.source_rows[row];
-        if let Some((first_file, first_row)) = keys.first_holder(parts.join("\u{1f}"), &file, line)
-        {
-            let labels: Vec<&str> = key
-                .iter()
-                .filter_map(|k| columns.iter().find(|c| c.name == *k))
-                .map(|c| c.label)
-                .collect();
-            let shown: Vec<String> = parts
-                .iter()
-                .map(|p| {
-                    if p.is_empty() {
-                        "(whole school)".into()
-                    } else {
-                        p.clone()
-                    }
-                })
-                .collect();
-            let where_ = if first_file == file {
-                format!("row {first_row}")
-            } else {
-                format!("{first_file} row {first_row}")
-            };
+        if let Some((first_file, first_row)) = keys.first_holder(parts.join("\u{1f}"), &file, line) {
+            let labels: Vec<&str> =
+                key.iter().filter_map(|k| columns.iter().find(|c| c.name == *k)).map(|c| c.label).collect();
+            let shown: Vec<String> =
+                parts.iter().map(|p| if p.is_empty() { "(whole school)".into() } else { p.clone() }).collect();
+            let where_ =
+                if first_file == file { format!("row {first_row}") } else { format!("{first_file} row {first_row}") };
             let message = format!(
                 "{}: the same {} ({}) is already in {where_}; each must appear once",
                 place(&batch.raw, row, None),
                 labels.join(" + "),
                 shown.join(", ")
             );
-            let f = finding(
-                &batch.raw,
-                Some(row),
-                None,
-                None,
-                "duplicate_key",
-                Severity::Error,
-                message,
-            );
+            let f = finding(&batch.raw, Some(row), None, None, "duplicate_key", Severity::Error, message);
             reject(batch, row, f);
         }
     }
@@ -677,7 +592,7 @@ pub fn check_totals(
             if (stated.to_f64() - sum).abs() > tolerance {
                 let message = format!(
                     "{} row {}, column {}: the total row says {text} but the rows above sum to {}; the total row is not published, check the rows",
-                    file.name(),
+                    file.relative,
                     total.row,
                     column.label,
                     fmt_number(sum)
@@ -714,44 +629,22 @@ pub fn add_to_sums(batch: &CheckedBatch, sums: &mut HashMap<&'static str, f64>) 
 }
 
 fn fmt_number(x: f64) -> String {
-    if x.fract() == 0.0 && x.abs() < 1e15 {
-        format!("{}", x as i64)
-    } else {
-        format!("{x}")
-    }
+    if x.fract() == 0.0 && x.abs() < 1e15 { format!("{}", x as i64) } else { format!("{x}") }
 }
 
-fn values_text<'a>(
-    values: &'a [Values],
-    columns: &[Column],
-    name: &str,
-    row: usize,
-) -> Option<&'a str> {
-    columns
-        .iter()
-        .position(|c| c.name == name)
-        .and_then(|i| values[i].text(row))
+fn values_text<'a>(values: &'a [Values], columns: &[Column], name: &str, row: usize) -> Option<&'a str> {
+    columns.iter().position(|c| c.name == name).and_then(|i| values[i].text(row))
 }
 
 /// The text for a contract column in a row: the bound cell, or the pipeline's constant.
-fn cell_text<'a>(
-    raw: &'a RawBatch,
-    bound: Option<usize>,
-    column: &Column,
-    row: usize,
-) -> Option<&'a str> {
+fn cell_text<'a>(raw: &'a RawBatch, bound: Option<usize>, column: &Column, row: usize) -> Option<&'a str> {
     use arrow::array::Array;
     match bound {
         Some(i) => {
             let a = &raw.cells[i];
             (!a.is_null(row)).then(|| a.value(row))
         }
-        None => raw
-            .file
-            .options
-            .constants
-            .get(column.name)
-            .map(String::as_str),
+        None => raw.file.options.constants.get(column.name).map(String::as_str),
     }
 }
 

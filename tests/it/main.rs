@@ -1,1 +1,9 @@
-//! Integration tests: one binary.
+//! Integration tests: the real binary on the fixtures, outputs read back from Parquet.
+//! One test binary (it links DataFusion once).
+
+mod cli;
+mod common;
+mod faults;
+mod fixtures;
+mod interop;
+mod seed;

@@ -1,0 +1,76 @@
+//! Helpers shared by the integration tests.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use datafusion::arrow::datatypes::DataType;
+use datafusion::prelude::{ParquetReadOptions, SessionContext};
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// What a run of the binary printed and returned.
+#[derive(Debug)]
+pub struct Output {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Run the real `junheng` binary from the repository root.
+pub fn junheng(args: &[&str]) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_junheng"))
+        .args(args)
+        .current_dir(repo())
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run junheng");
+    Output {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Register every published table of an output folder the way an analyst reads it: through
+/// the documented paths (`<out>/staging/<table>/year=…`, `<out>/marts/<mart>/`).
+pub async fn published(out: &Path) -> SessionContext {
+    let ctx = SessionContext::new();
+    for area in ["staging", "quarantine"] {
+        let dir = out.join(area);
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries {
+            let entry = entry.unwrap();
+            let name = format!("{area}_{}", entry.file_name().to_string_lossy());
+            let options = ParquetReadOptions::default().table_partition_cols(vec![("year".into(), DataType::Int32)]);
+            ctx.register_parquet(&name, entry.path().to_str().unwrap(), options).await.unwrap();
+        }
+    }
+    for entry in std::fs::read_dir(out.join("marts")).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        ctx.register_parquet(&name, entry.path().to_str().unwrap(), ParquetReadOptions::default()).await.unwrap();
+    }
+    ctx
+}
+
+/// Rows of a query as text.
+pub async fn rows(ctx: &SessionContext, sql: &str) -> Vec<Vec<String>> {
+    junheng::transform::query_text(ctx, sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+/// The single value of a query, as text.
+pub async fn value(ctx: &SessionContext, sql: &str) -> String {
+    let r = rows(ctx, sql).await;
+    assert_eq!(r.len(), 1, "{sql} returned {} rows", r.len());
+    r[0][0].clone()
+}
+
+/// The latest run ledger of an output folder.
+pub fn ledger(out: &Path) -> serde_json::Value {
+    let mut runs: Vec<PathBuf> = std::fs::read_dir(out.join("runs")).unwrap().map(|e| e.unwrap().path()).collect();
+    runs.sort();
+    serde_json::from_slice(&std::fs::read(runs.last().expect("a ledger")).unwrap()).unwrap()
+}
