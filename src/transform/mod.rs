@@ -338,6 +338,42 @@ async fn run_checks(ctx: &SessionContext, model: &Model) -> Result<()> {
     Ok(())
 }
 
+/// A session in which every model is a view over empty staging tables, with the pipeline's
+/// reference tables. Tests replace a model's inputs with their own tables and run its SQL, the
+/// way dbt unit-tests a model; `junheng explain` reads models the same way.
+pub async fn views_session(
+    pipeline: &crate::pipeline::Pipeline,
+    counties: &BTreeSet<String>,
+) -> Result<(SessionContext, Vec<Model>)> {
+    let ctx =
+        SessionContext::new_with_config(SessionConfig::new().with_target_partitions(2).with_information_schema(true));
+    for table in Table::ALL {
+        let staging = crate::normalise::schema(table);
+        let mut fields: Vec<Field> = vec![Field::new("year", DataType::Int32, false)];
+        fields.extend(staging.fields().iter().map(|f| f.as_ref().clone()));
+        let schema = Arc::new(Schema::new(fields));
+        let empty = datafusion::datasource::MemTable::try_new(schema, vec![vec![]]).map_err(|e| Error::Sql {
+            model: table.name().into(),
+            file: "empty staging".into(),
+            source: Box::new(e),
+        })?;
+        ctx.register_table(table.name(), Arc::new(empty)).map_err(|e| Error::Sql {
+            model: table.name().into(),
+            file: "empty staging".into(),
+            source: Box::new(e),
+        })?;
+    }
+    reference::register(&ctx, pipeline, counties)?;
+    let models = project(&ctx)?;
+    for model in &models {
+        let err =
+            |e| Error::Sql { model: model.name.clone(), file: format!("sql/{}", model.path), source: Box::new(e) };
+        let df = ctx.sql(model.sql).await.map_err(err)?;
+        ctx.register_table(model.name.as_str(), df.into_view()).map_err(err)?;
+    }
+    Ok((ctx, models))
+}
+
 /// Run a query and return every value as display text (for messages and ledger notes).
 pub async fn query_text(ctx: &SessionContext, sql: &str) -> Result<Vec<Vec<String>>> {
     let err = |e| Error::Sql { model: "query".into(), file: sql.to_owned(), source: Box::new(e) };

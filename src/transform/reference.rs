@@ -93,8 +93,47 @@ pub fn thresholds(pipeline: &Pipeline) -> Result<Vec<Threshold>> {
     Ok(expanded)
 }
 
-/// Register `ref_thresholds`, `ref_settings` and `ref_county_settings`.
+/// A CSV shipped under `sql/reference/` as a table of text columns (numbers are cast in SQL).
+fn csv_table(name: &str) -> Result<RecordBatch> {
+    let path = format!("reference/{name}.csv");
+    let (_, text) =
+        SQL_FILES.iter().find(|(p, _)| *p == path).ok_or_else(|| Error::SqlProject(format!("{path} is missing")))?;
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let headers: Vec<String> =
+        reader.headers().map_err(|e| Error::SqlProject(format!("{path}: {e}")))?.iter().map(str::to_owned).collect();
+    let records: Vec<csv::StringRecord> = reader
+        .records()
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| Error::SqlProject(format!("{path}: {e}")))?;
+    let columns: Vec<(String, ArrayRef)> = headers
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            (
+                h.clone(),
+                Arc::new(StringArray::from_iter_values(records.iter().map(|r| r.get(i).unwrap_or("")))) as ArrayRef,
+            )
+        })
+        .collect();
+    RecordBatch::try_from_iter(columns).map_err(|e| Error::arrow(path, e))
+}
+
+/// Register `ref_thresholds`, `ref_settings`, `ref_county_settings`, `ref_indicators` and
+/// `ref_school_type_stages`.
 pub fn register(ctx: &SessionContext, pipeline: &Pipeline, counties: &BTreeSet<String>) -> Result<()> {
+    register_batch(ctx, "ref_indicators", csv_table("indicators")?)?;
+    // Which stages each school type teaches, from the contract (the one place that says so).
+    let pairs: Vec<(&str, &str)> = crate::contract::SCHOOL_TYPE
+        .values
+        .iter()
+        .flat_map(|(kind, _, _)| crate::contract::stages_offered(kind).iter().map(move |stage| (*kind, *stage)))
+        .collect();
+    let stages = RecordBatch::try_from_iter(vec![
+        ("school_type", Arc::new(StringArray::from_iter_values(pairs.iter().map(|p| p.0))) as ArrayRef),
+        ("stage", Arc::new(StringArray::from_iter_values(pairs.iter().map(|p| p.1))) as ArrayRef),
+    ])
+    .map_err(|e| Error::arrow("ref_school_type_stages", e))?;
+    register_batch(ctx, "ref_school_type_stages", stages)?;
     let t = thresholds(pipeline)?;
     let strings =
         |f: &dyn Fn(&Threshold) -> &str| -> ArrayRef { Arc::new(StringArray::from_iter_values(t.iter().map(f))) };

@@ -11,10 +11,14 @@ use crate::common::{junheng, repo};
 fn assert_consistent(out: &Path) -> String {
     let target = std::fs::read_link(out.join("current")).expect("current is a symlink");
     let run_id = target.file_name().unwrap().to_string_lossy().into_owned();
-    let ledger: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("runs").join(format!("{run_id}.json"))).expect("current names a committed run")).unwrap();
+    let ledger: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(out.join("runs").join(format!("{run_id}.json"))).expect("current names a committed run"),
+    )
+    .unwrap();
     for file in ledger["files_written"].as_array().unwrap() {
         let path = out.join("current").join(file["path"].as_str().unwrap());
-        let reader = parquet::file::reader::SerializedFileReader::new(std::fs::File::open(&path).unwrap()).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let reader = parquet::file::reader::SerializedFileReader::new(std::fs::File::open(&path).unwrap())
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let rows = parquet::file::reader::FileReader::metadata(&reader).file_metadata().num_rows();
         assert_eq!(rows as u64, file["rows"].as_u64().unwrap(), "{}", path.display());
     }

@@ -74,3 +74,31 @@ pub fn ledger(out: &Path) -> serde_json::Value {
     runs.sort();
     serde_json::from_slice(&std::fs::read(runs.last().expect("a ledger")).unwrap()).unwrap()
 }
+
+/// Run `junheng run` once per test binary and share the output folder (read-only for tests).
+pub fn shared_output(key: &str, args: &[&str]) -> PathBuf {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static OUTPUTS: OnceLock<Mutex<HashMap<String, (tempfile::TempDir, PathBuf)>>> = OnceLock::new();
+    let mut outputs = OUTPUTS.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
+    let entry = outputs.entry(key.to_owned()).or_insert_with(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["--out", out.to_str().unwrap()]);
+        let run = junheng(&all);
+        assert!(run.code <= 1, "{key}: {}\n{}", run.stdout, run.stderr);
+        (dir, out)
+    });
+    entry.1.clone()
+}
+
+/// The seed county's published output (pipelines/wudalianchi.toml), shared.
+pub fn seed_output() -> PathBuf {
+    shared_output("seed", &["run", "pipelines/wudalianchi.toml"])
+}
+
+/// The edge-case fixture's published output (fixtures/edge.toml), shared.
+pub fn edge_output() -> PathBuf {
+    shared_output("edge", &["run", "fixtures/edge.toml"])
+}

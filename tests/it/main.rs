@@ -6,5 +6,7 @@ mod cli;
 mod common;
 mod faults;
 mod fixtures;
+mod indicators;
 mod interop;
 mod seed;
+mod vectors;

@@ -1,0 +1,125 @@
+//! methodology.md §7's test vectors, run through the real SQL models: each model is fed its
+//! input as an in-memory table (as dbt unit-tests a model) and its output is checked.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{ArrayRef, Float64Array, RecordBatch, StringArray};
+use datafusion::datasource::MemTable;
+use datafusion::prelude::SessionContext;
+use junheng::pipeline::Pipeline;
+use junheng::transform::{Model, views_session};
+
+use crate::common::rows;
+
+/// Replace a table (or model view) of the session by `batch`.
+fn replace(ctx: &SessionContext, name: &str, batch: RecordBatch) {
+    ctx.deregister_table(name).unwrap();
+    ctx.register_table(name, Arc::new(MemTable::try_new(batch.schema(), vec![vec![batch]]).unwrap())).unwrap();
+}
+
+/// Run a model's SQL and register its result under its name (so the next model reads it).
+async fn run(ctx: &SessionContext, models: &[Model], name: &str) {
+    let model = models.iter().find(|m| m.name == name).unwrap();
+    let df = ctx.sql(model.sql).await.unwrap();
+    let schema = Arc::new(df.schema().as_arrow().clone());
+    let batches = df.collect().await.unwrap();
+    ctx.deregister_table(name).unwrap();
+    ctx.register_table(name, Arc::new(MemTable::try_new(schema, vec![batches]).unwrap())).unwrap();
+}
+
+/// One row of `int_unit_indicator_values`: (stage, scheme, indicator, unit, pupils, value).
+type UnitValue = (&'static str, &'static str, &'static str, String, f64, f64);
+
+/// `int_unit_indicator_values` rows.
+fn unit_values(rows: &[UnitValue]) -> RecordBatch {
+    let text =
+        |f: &dyn Fn(&UnitValue) -> String| -> ArrayRef { Arc::new(StringArray::from_iter_values(rows.iter().map(f))) };
+    RecordBatch::try_from_iter(vec![
+        ("county_code", text(&|_| "340100".into())),
+        ("year", Arc::new(datafusion::arrow::array::Int32Array::from(vec![2023; rows.len()])) as ArrayRef),
+        ("stage", text(&|r| r.0.into())),
+        ("unit_id", text(&|r| r.3.clone())),
+        ("scheme", text(&|r| r.1.into())),
+        ("indicator", text(&|r| r.2.into())),
+        ("pupils", Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.4))) as ArrayRef),
+        ("value", Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.5))) as ArrayRef),
+    ])
+    .unwrap()
+}
+
+/// Two units of equal size with values 1 − c and 1 + c: weighted mean 1, population SD c, CV c.
+fn units_with_cv(
+    stage: &'static str,
+    scheme: &'static str,
+    indicator: &'static str,
+    cv: f64,
+) -> Vec<(&'static str, &'static str, &'static str, String, f64, f64)> {
+    vec![
+        (stage, scheme, indicator, format!("a:{indicator}"), 100.0, 1.0 - cv),
+        (stage, scheme, indicator, format!("b:{indicator}"), 100.0, 1.0 + cv),
+    ]
+}
+
+async fn session() -> (SessionContext, Vec<Model>) {
+    views_session(&Pipeline::standard("unused"), &BTreeSet::new()).await.unwrap()
+}
+
+#[tokio::test]
+async fn the_weighted_cv_of_five_schools_books_is_0_515257_not_the_unweighted_one() {
+    // methodology.md §7: books per pupil of 小学1–5 with 45, 37, 89, 76, 55 pupils and 279, 137,
+    // 935, 160, 402 books. X̄ = 1913 / 302 = 6.334437; S = 3.263861; CV = 0.515257. The
+    // unweighted CV of the same data (population SD) is 0.48877 — the wrong answer.
+    let (ctx, models) = session().await;
+    let schools = [(45.0, 279.0), (37.0, 137.0), (89.0, 935.0), (76.0, 160.0), (55.0, 402.0)];
+    let input: Vec<_> = schools
+        .iter()
+        .enumerate()
+        .map(|(i, (p, books))| ("primary", "basic", "b5", format!("小学{}", i + 1), *p, books / p))
+        .collect();
+    replace(&ctx, "int_unit_indicator_values", unit_values(&input));
+    run(&ctx, &models, "balance_cv").await;
+    let got =
+        rows(&ctx, "select units, students, round(mean, 6), round(sd, 6), round(cv, 6), cv from balance_cv").await;
+    assert_eq!(got[0][..5], ["5", "302", "6.334437", "3.263861", "0.515257"]);
+    let cv: f64 = got[0][5].parse().unwrap();
+    assert!((cv - 0.48877).abs() > 0.02, "an unweighted CV came out: {cv}");
+}
+
+#[tokio::test]
+async fn the_composite_is_the_plain_mean_of_the_eight_cvs() {
+    // methodology.md §7, published county tables: b1 … b8 and the composite (3 decimals).
+    let counties = [
+        ("primary", [0.881, 1.299, 0.977, 0.379, 0.170, 0.334, 0.286, 0.408], "0.592", "true"), // 合肥庐阳区
+        ("junior", [0.505, 0.484, 0.325, 0.275, 0.199, 0.715, 0.421, 1.021], "0.493", "true"),  // 合肥蜀山区
+        ("primary", [0.393, 0.578, 0.372, 0.246, 0.208, 0.311, 0.311, 0.455], "0.359", "true"), // 长春南关区
+    ];
+    for (stage, cvs, composite, passes) in counties {
+        let (ctx, models) = session().await;
+        let names = ["b1", "b2", "b3", "b4", "b5", "b6", "b7", "b8"];
+        // Two units per indicator give each CV exactly (values may go below 0; the formula does not care).
+        let input: Vec<_> = names.iter().zip(cvs).flat_map(|(n, cv)| units_with_cv(stage, "basic", n, cv)).collect();
+        replace(&ctx, "int_unit_indicator_values", unit_values(&input));
+        run(&ctx, &models, "balance_cv").await;
+        run(&ctx, &models, "balance_summary").await;
+        let got = rows(&ctx, "select basic_cvs, round(basic_composite_cv, 3), basic_passes from balance_summary").await;
+        assert_eq!(got, vec![vec!["8".to_owned(), composite.to_owned(), passes.to_owned()]], "{stage} {cvs:?}");
+    }
+}
+
+#[tokio::test]
+async fn quality_fails_on_one_indicator_although_the_mean_is_low() {
+    // methodology.md §7: 鸠江区 2023 primary, q1 … q7. The mean 0.367503 is far below 0.50 but
+    // q2 = 0.501787 > 0.50, so the resource part fails: the test is per indicator.
+    let (ctx, models) = session().await;
+    let cvs = [0.297929, 0.501787, 0.401952, 0.288419, 0.375450, 0.312782, 0.394205];
+    let names = ["q1", "q2", "q3", "q4", "q5", "q6", "q7"];
+    let input: Vec<_> = names.iter().zip(cvs).flat_map(|(n, cv)| units_with_cv("primary", "quality", n, cv)).collect();
+    replace(&ctx, "int_unit_indicator_values", unit_values(&input));
+    run(&ctx, &models, "balance_cv").await;
+    run(&ctx, &models, "balance_summary").await;
+    let got = rows(&ctx, "select quality_cvs, round(quality_mean_cv, 6), round(quality_max_cv, 6), quality_failing_indicators, quality_resource_passes from balance_summary").await;
+    assert_eq!(got, vec![vec!["7", "0.367503", "0.501787", "q2", "false"]]);
+    let q2 = rows(&ctx, "select threshold, passes from balance_cv where indicator = 'q2'").await;
+    assert_eq!(q2, vec![vec!["0.5", "false"]]);
+}
