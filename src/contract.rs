@@ -794,20 +794,24 @@ impl SchoolSystem {
 }
 
 /// The grades a school type may teach under a school system (inclusive range).
+///
+/// Methodology §1 splits nine-year, twelve-year *and complete secondary* schools into a primary
+/// and a junior part, so all three may teach grades 1–9 (a complete secondary school usually has
+/// only junior grades; its primary unit then simply does not exist).
 pub fn allowed_grades(school_type: &str, system: SchoolSystem) -> std::ops::RangeInclusive<i64> {
     let last_primary = system.last_primary_grade();
     match school_type {
         "primary" | "teaching_point" => 1..=last_primary,
-        "junior" | "complete_secondary" => (last_primary + 1)..=9,
+        "junior" => (last_primary + 1)..=9,
         _ => 1..=9,
     }
 }
 
-/// The stages a school type offers within compulsory schooling.
+/// The stages a school type may have within compulsory schooling.
 pub fn stages_offered(school_type: &str) -> &'static [&'static str] {
     match school_type {
         "primary" | "teaching_point" => &["primary"],
-        "junior" | "complete_secondary" => &["junior"],
+        "junior" => &["junior"],
         _ => &["primary", "junior"],
     }
 }
@@ -861,6 +865,7 @@ mod tests {
     fn grades_follow_the_school_system() {
         assert_eq!(allowed_grades("primary", SchoolSystem::SixThree), 1..=6);
         assert_eq!(allowed_grades("junior", SchoolSystem::FiveFour), 6..=9);
+        assert_eq!(allowed_grades("complete_secondary", SchoolSystem::SixThree), 1..=9);
         assert_eq!(allowed_grades("nine_year", SchoolSystem::FiveFour), 1..=9);
         assert_eq!(SchoolSystem::FiveFour.stage_of(6), "junior");
         assert_eq!(SchoolSystem::SixThree.stage_of(6), "primary");

@@ -55,7 +55,7 @@ for df in (schools, pupils, teachers, facilities, finance):
     df["year"] = df["year"].astype(int)
 
 LAST_PRIMARY = 6
-STAGES = {"primary": ["primary"], "teaching_point": ["primary"], "junior": ["junior"], "complete_secondary": ["junior"], "nine_year": ["primary", "junior"], "twelve_year": ["primary", "junior"]}
+STAGES = {"primary": ["primary"], "teaching_point": ["primary"], "junior": ["junior"], "complete_secondary": ["primary", "junior"], "nine_year": ["primary", "junior"], "twelve_year": ["primary", "junior"]}
 
 # ---- §1 school-stage units ----
 pupils["stage_"] = pupils["grade"].apply(lambda g: "primary" if g <= LAST_PRIMARY else "junior")
