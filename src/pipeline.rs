@@ -70,6 +70,9 @@ pub enum Format {
     Csv,
     /// A JSON array of objects, or newline-delimited objects.
     Json,
+    /// An Excel workbook (XLSX or XLS); one sheet per table.
+    #[serde(alias = "xlsx", alias = "xls")]
+    Workbook,
 }
 
 impl Format {
@@ -78,6 +81,7 @@ impl Format {
         match ext.to_ascii_lowercase().as_str() {
             "csv" | "txt" | "tsv" => Some(Format::Csv),
             "json" | "ndjson" | "jsonl" => Some(Format::Json),
+            "xlsx" | "xlsm" | "xls" => Some(Format::Workbook),
             _ => None,
         }
     }
@@ -109,6 +113,44 @@ pub struct ReadOptions {
     pub constants: BTreeMap<String, String>,
     /// Years are written in the Republic-of-China calendar (`113` = 2024).
     pub roc_years: Option<bool>,
+    /// Rows at the top of the file (or sheet) to ignore before looking for the header.
+    pub skip_rows: Option<usize>,
+    /// The sheet of a workbook to read (name, or 1-based position as text); default: the
+    /// sheet named after the table (Chinese or English).
+    pub sheet: Option<String>,
+    /// Contract columns this source does not have: not required, published as null. Saying so
+    /// here is how a pipeline records what a foreign source lacks.
+    #[serde(default)]
+    pub absent: Vec<String>,
+    /// Columns that are the sum of several source columns (`full_time_teachers = ["男專任教師", "女專任教師"]`).
+    #[serde(default)]
+    pub sums: BTreeMap<String, Vec<String>>,
+    /// Grades given as columns (one row per school) instead of rows.
+    pub wide: Option<WideGrades>,
+    /// Source values meaning a contract value (`area_type = { "偏遠" = "rural" }`); the key ""
+    /// fills empty cells.
+    #[serde(default)]
+    pub values: BTreeMap<String, BTreeMap<String, String>>,
+    /// A regular expression school codes must match instead of the contract's 10 digits
+    /// (foreign sources: NYC's `01M015`, Taiwan's 6-character codes).
+    pub school_code_pattern: Option<String>,
+    /// A regular expression county codes must match instead of the contract's 6 digits.
+    pub county_code_pattern: Option<String>,
+}
+
+/// Grades laid out as columns: each source row becomes one row per grade.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct WideGrades {
+    /// The grades (`[1, 2, 3, 4, 5, 6]`).
+    pub grades: Vec<i64>,
+    /// Per contract column, header patterns with `{g}` (grade number) or `{g_zh}` (一…九):
+    /// `students = ["grade{g}"]`; several patterns are summed (boys + girls).
+    pub columns: BTreeMap<String, Vec<String>>,
+    /// Columns stated once per source row (school totals): kept on the first emitted grade row
+    /// only, so sums over the school stay right.
+    #[serde(default)]
+    pub once: Vec<String>,
 }
 
 impl ReadOptions {
@@ -124,12 +166,24 @@ impl ReadOptions {
             units: defaults.units.clone(),
             constants: defaults.constants.clone(),
             roc_years: self.roc_years.or(defaults.roc_years),
+            skip_rows: self.skip_rows.or(defaults.skip_rows),
+            sheet: self.sheet.clone().or_else(|| defaults.sheet.clone()),
+            absent: defaults.absent.iter().chain(&self.absent).cloned().collect(),
+            sums: defaults.sums.clone(),
+            wide: self.wide.clone().or_else(|| defaults.wide.clone()),
+            values: defaults.values.clone(),
+            school_code_pattern: self.school_code_pattern.clone().or_else(|| defaults.school_code_pattern.clone()),
+            county_code_pattern: self.county_code_pattern.clone().or_else(|| defaults.county_code_pattern.clone()),
         };
         for (k, v) in &self.aliases {
             merged.aliases.entry(k.clone()).or_default().extend(v.iter().cloned());
         }
         merged.units.extend(self.units.clone());
         merged.constants.extend(self.constants.clone());
+        merged.sums.extend(self.sums.clone());
+        for (k, v) in &self.values {
+            merged.values.entry(k.clone()).or_default().extend(v.clone());
+        }
         merged
     }
 }
@@ -360,7 +414,17 @@ fn check_options(at: &str, options: &ReadOptions, table: Option<Table>) -> std::
         Some(t) => t.column(column).is_some(),
         None => Table::ALL.iter().any(|t| t.column(column).is_some()),
     };
-    for column in options.aliases.keys().chain(options.units.keys()).chain(options.constants.keys()) {
+    let wide_columns = options.wide.iter().flat_map(|w| w.columns.keys().chain(w.once.iter()));
+    for column in options
+        .aliases
+        .keys()
+        .chain(options.units.keys())
+        .chain(options.constants.keys())
+        .chain(options.absent.iter())
+        .chain(options.sums.keys())
+        .chain(options.values.keys())
+        .chain(wide_columns)
+    {
         if !known(column) {
             return Err(format!(
                 "{at}: `{column}` is not a column of {}",
@@ -387,6 +451,21 @@ fn check_options(at: &str, options: &ReadOptions, table: Option<Table>) -> std::
     }
     if options.header_row == Some(0) {
         return Err(format!("{at}.header_row: rows are counted from 1"));
+    }
+    for (name, pattern) in
+        [("school_code_pattern", &options.school_code_pattern), ("county_code_pattern", &options.county_code_pattern)]
+    {
+        if let Some(p) = pattern {
+            regex::Regex::new(p).map_err(|e| format!("{at}.{name}: {e}"))?;
+        }
+    }
+    if let Some(wide) = &options.wide {
+        if wide.grades.iter().any(|g| !(1..=9).contains(g)) {
+            return Err(format!("{at}.wide.grades: grades are 1–9"));
+        }
+        if wide.columns.values().flatten().any(|p| !p.contains("{g}") && !p.contains("{g_zh}")) {
+            return Err(format!("{at}.wide.columns: every pattern needs {{g}} or {{g_zh}} (the grade)"));
+        }
     }
     Ok(())
 }

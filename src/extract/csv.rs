@@ -1,18 +1,12 @@
-//! CSV files: decode, sniff the delimiter, find the header under any title rows, bind it, read
-//! a unit row if there is one, and stream the data rows out in batches.
+//! CSV files: decode, sniff the delimiter, and hand each record to the row [`Assembler`]
+//! (header search, unit row, notes, totals, grade columns).
 
 use std::io::{Cursor, Read};
 use std::sync::Arc;
 
 use super::decode::{DecodingReader, SNIFF_BYTES, detect};
-use super::{
-    BATCH_ROWS, BatchBuilder, FileFailure, FileReport, HeaderIndex, RawBatch, SourceFile, TotalRow, check_binding,
-    is_note, is_total_label,
-};
-use crate::contract::Unit;
-
-/// How many rows are searched for the header when the pipeline does not say where it is.
-pub const HEADER_SEARCH_ROWS: u64 = 30;
+use super::rows::Assembler;
+use super::{FileFailure, FileReport, HeaderIndex, RawBatch, SourceFile};
 
 /// Longest cell accepted; a longer one is almost always an unbalanced quote swallowing the file.
 pub const MAX_FIELD_BYTES: usize = 1 << 20;
@@ -34,11 +28,6 @@ pub fn read(
         Some(d) => d.as_bytes()[0],
         None => sniff_delimiter(&encoding.decode_without_bom_handling(&head[bom..]).0),
     };
-    let mut report = FileReport {
-        encoding: Some(encoding.name().to_owned()),
-        delimiter: Some(if delimiter == b'\t' { "\\t".into() } else { (delimiter as char).to_string() }),
-        ..FileReport::default()
-    };
     let decoded =
         DecodingReader::with_origin(Cursor::new(head).chain(reader), encoding, bom, file.options.encoding.is_none());
     let mut csv = ::csv::ReaderBuilder::new()
@@ -47,7 +36,6 @@ pub fn read(
         .delimiter(delimiter)
         .buffer_capacity(64 * 1024)
         .from_reader(decoded);
-
     let read_error = |e: ::csv::Error| {
         let line = e.position().map(|p| format!(" near line {}", p.line())).unwrap_or_default();
         match e.into_kind() {
@@ -56,66 +44,9 @@ pub fn read(
             other => fail("unreadable_file", format!("{other:?}{line}")),
         }
     };
-
-    // 1. The header: the declared row, or the first row that looks like this table's headers.
+    let mut assembler = Assembler::new(file, index, None);
     let mut record = ::csv::StringRecord::new();
-    let header = loop {
-        if !csv.read_record(&mut record).map_err(read_error)? {
-            return Err(fail("header_not_found", header_hint(index, file.options.header_row)));
-        }
-        let line = record.position().map_or(0, |p| p.line());
-        let cells: Vec<String> = record.iter().map(str::to_owned).collect();
-        let is_header = match file.options.header_row {
-            Some(row) => line >= row as u64,
-            None => looks_like_header(index, &cells),
-        };
-        if is_header {
-            report.header_row = Some(line);
-            break cells;
-        }
-        if file.options.header_row.is_none() && line >= HEADER_SEARCH_ROWS {
-            return Err(fail("header_not_found", header_hint(index, None)));
-        }
-        if cells.iter().any(|c| !c.trim().is_empty()) {
-            report.skipped_rows.push((line, "title row above the header".into()));
-        }
-    };
-    let mut binding = index.bind(&header, &file.options);
-    check_binding(file, &binding).map_err(|f| FileFailure::new(f.rule, f.message))?;
-    report.unknown_columns = binding.unknown.iter().map(|(_, h)| h.clone()).collect();
-
-    // 2. An optional unit row under the header (`单位`, `人`, `万元`, `平方米` …).
-    let mut pending: Option<::csv::StringRecord> = None;
-    if csv.read_record(&mut record).map_err(read_error)? {
-        let cells: Vec<&str> = record.iter().collect();
-        if is_unit_row(&cells) {
-            let line = record.position().map_or(0, |p| p.line());
-            for bound in &mut binding.columns {
-                if bound.unit.is_none() {
-                    bound.unit = cells.get(bound.index).and_then(|c| Unit::parse(c));
-                }
-            }
-            report.skipped_rows.push((line, "unit row under the header".into()));
-        } else {
-            pending = Some(record.clone());
-        }
-    }
-    report.columns = binding
-        .columns
-        .iter()
-        .map(|b| (b.header.clone(), b.column.name.to_owned(), b.unit.map(|u| u.label().to_owned())))
-        .collect();
-    let width = header.len();
-    let mut builder = BatchBuilder::new(file.clone(), None, Arc::new(binding));
-
-    // 3. Data rows.
-    let mut extra_cells_reported = false;
-    loop {
-        if let Some(first) = pending.take() {
-            record = first;
-        } else if !csv.read_record(&mut record).map_err(read_error)? {
-            break;
-        }
+    while csv.read_record(&mut record).map_err(read_error)? {
         let line = record.position().map_or(0, |p| p.line());
         if let Some(long) = record.iter().find(|c| c.len() > MAX_FIELD_BYTES) {
             return Err(fail(
@@ -123,38 +54,11 @@ pub fn read(
                 format!("row {line} has a cell of {} bytes; is a quote (\") left open above it?", long.len()),
             ));
         }
-        let non_empty: Vec<usize> = (0..record.len()).filter(|&i| !record[i].trim().is_empty()).collect();
-        if non_empty.is_empty() {
-            report.skipped_rows.push((line, "blank row".into()));
-            continue;
-        }
-        if non_empty.len() == 1 && is_note(&record[non_empty[0]]) {
-            report.skipped_rows.push((line, "note row".into()));
-            continue;
-        }
-        if non_empty.iter().take(3).any(|&i| is_total_label(&record[i])) {
-            let binding = builder.binding();
-            let cells = binding
-                .columns
-                .iter()
-                .filter_map(|b| record.get(b.index).map(|c| (b.column.name, c.to_owned())))
-                .collect();
-            report.total_rows.push(TotalRow { row: line, cells });
-            continue;
-        }
-        if !extra_cells_reported && non_empty.iter().any(|&i| i >= width) {
-            extra_cells_reported = true;
-            report.unknown_columns.push(format!("(cells beyond the last header, first at row {line})"));
-        }
-        builder.push(line, &record.iter().collect::<Vec<_>>());
-        report.rows += 1;
-        if builder.len() >= BATCH_ROWS {
-            on_batch(builder.finish()).map_err(|e| fail("unreadable_file", e))?;
-        }
+        assembler.push(line, record.iter().map(str::to_owned).collect(), on_batch)?;
     }
-    if !builder.is_empty() {
-        on_batch(builder.finish()).map_err(|e| fail("unreadable_file", e))?;
-    }
+    let mut report = assembler.finish(on_batch)?;
+    report.encoding = Some(encoding.name().to_owned());
+    report.delimiter = Some(if delimiter == b'\t' { "\\t".into() } else { (delimiter as char).to_string() });
     Ok(report)
 }
 
@@ -167,21 +71,6 @@ fn read_up_to(reader: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
         }
     }
     Ok(filled)
-}
-
-/// A header row binds at least two cells of the table (or one, if it is the only cell).
-pub fn looks_like_header(index: &HeaderIndex, cells: &[String]) -> bool {
-    let filled = cells.iter().filter(|c| !c.trim().is_empty()).count();
-    let score = index.score(cells);
-    score >= 2 || (score == 1 && filled == 1)
-}
-
-/// A unit row: every non-empty cell is a unit, at least one is, and `单位` may lead it.
-pub fn is_unit_row<S: AsRef<str>>(cells: &[S]) -> bool {
-    let filled: Vec<&str> = cells.iter().map(|c| c.as_ref().trim()).filter(|c| !c.is_empty()).collect();
-    let units = filled.iter().filter(|c| Unit::parse(c).is_some()).count();
-    let labels = filled.iter().filter(|c| matches!(**c, "单位" | "计量单位" | "单位：" | "单位:")).count();
-    units >= 1 && units + labels == filled.len()
 }
 
 /// The delimiter that splits the first lines most consistently: `,`, `;`, tab or `|`.
@@ -213,23 +102,10 @@ fn count_outside_quotes(line: &str, delimiter: u8) -> usize {
         .count()
 }
 
-fn header_hint(index: &HeaderIndex, declared: Option<usize>) -> String {
-    let table = index.table();
-    let examples: Vec<&str> = table.columns().iter().filter(|c| c.header_required()).map(|c| c.label).take(4).collect();
-    match declared {
-        Some(row) => format!("the file ends before header row {row}"),
-        None => format!(
-            "no header row found in the first {HEADER_SEARCH_ROWS} rows; expected {} headers such as {} (or their English names), or set header_row in the pipeline file",
-            table.chinese_name(),
-            examples.join(", ")
-        ),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::contract::Table;
+    use crate::contract::{Table, Unit};
     use crate::pipeline::{Format, ReadOptions};
 
     fn file(table: Table, options: ReadOptions) -> Arc<SourceFile> {
@@ -239,6 +115,7 @@ mod tests {
             relative: "231182/2018/x.csv".into(),
             table,
             format: Format::Csv,
+            sheet: None,
             county_code: Some("231182".into()),
             year: Some(2018),
             size: 0,

@@ -4,7 +4,7 @@
 //! surrounding and inner spaces, full-width/half-width differences, a required-field star, and
 //! a trailing unit in parentheses (`教学仪器设备值(万元)`, `校舍建筑面积（平方米）`), which sets the
 //! column's unit instead. Pipeline files may add aliases. Unknown headers are reported by the
-//! caller, never dropped silently.
+//! caller, never dropped silently. [`super::rows::Mapper`] turns a header row into a [`Binding`].
 
 use std::collections::HashMap;
 
@@ -19,8 +19,8 @@ pub struct BoundColumn {
     pub column: &'static Column,
     /// The header as written in the source.
     pub header: String,
-    /// 0-based position of the column in the source row.
-    pub index: usize,
+    /// 0-based position of the (first) source column, None for constants and wide grades.
+    pub index: Option<usize>,
     /// The unit the header (or a unit row, or the pipeline file) states, if any.
     pub unit: Option<Unit>,
 }
@@ -84,28 +84,6 @@ impl HeaderIndex {
         Some((col, Unit::parse(suffix)))
     }
 
-    /// Bind a header row. `units` from the pipeline apply where the header states none.
-    pub fn bind(&self, headers: &[String], options: &ReadOptions) -> Binding {
-        let mut binding = Binding::default();
-        for (index, header) in headers.iter().enumerate() {
-            if fold(header).is_empty() {
-                continue;
-            }
-            match self.lookup(header) {
-                Some((column, unit)) => {
-                    if let Some(first) = binding.get(column.name) {
-                        binding.duplicates.push((column.name, first.header.clone(), header.clone()));
-                        continue;
-                    }
-                    let unit = unit.or_else(|| options.units.get(column.name).and_then(|u| Unit::parse(u)));
-                    binding.columns.push(BoundColumn { column, header: header.clone(), index, unit });
-                }
-                None => binding.unknown.push((index, header.clone())),
-            }
-        }
-        binding
-    }
-
     /// How many cells of a row look like headers of this table (to find the header row).
     pub fn score(&self, cells: &[String]) -> usize {
         cells.iter().filter(|c| self.lookup(c).is_some()).count()
@@ -113,7 +91,7 @@ impl HeaderIndex {
 }
 
 /// The normalised form of a header for matching: folded, no spaces, stars or underscores, lowercase.
-fn key(header: &str) -> String {
+pub(crate) fn key(header: &str) -> String {
     fold(header)
         .chars()
         .filter(|c| !c.is_whitespace() && !matches!(c, '*' | '※' | '_' | '-' | '\n' | '\r'))
@@ -156,25 +134,11 @@ mod tests {
     }
 
     #[test]
-    fn binding_reports_unknown_and_duplicate_headers() {
-        let ix = index(Table::Pupils);
-        let headers: Vec<String> =
-            ["学校标识码", "年级", "在校生数", "备注", "在校学生数", ""].map(String::from).to_vec();
-        let b = ix.bind(&headers, &ReadOptions::default());
-        assert_eq!(b.columns.iter().map(|c| c.column.name).collect::<Vec<_>>(), ["school_code", "grade", "students"]);
-        assert_eq!(b.unknown, vec![(3, "备注".to_owned())]);
-        assert_eq!(b.duplicates, vec![("students", "在校生数".to_owned(), "在校学生数".to_owned())]);
-    }
-
-    #[test]
     fn pipeline_aliases_and_units() {
         let mut options = ReadOptions::default();
         options.aliases.insert("students".into(), vec!["学生人数".into()]);
         options.units.insert("equipment_value".into(), "万元".into());
         let ix = HeaderIndex::new(Table::Pupils, &options);
         assert_eq!(ix.lookup("学生人数").map(|(c, _)| c.name), Some("students"));
-        let fx = HeaderIndex::new(Table::Facilities, &options);
-        let b = fx.bind(&["教学仪器设备值".to_owned()], &options);
-        assert_eq!(b.columns[0].unit, Some(Unit::TenThousandYuan));
     }
 }

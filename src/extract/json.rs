@@ -10,9 +10,8 @@ use serde::de::{DeserializeSeed, Deserializer, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 use super::decode::{DecodingReader, SNIFF_BYTES, detect};
-use super::{
-    BATCH_ROWS, BatchBuilder, Binding, FileFailure, FileReport, HeaderIndex, RawBatch, SourceFile, check_binding,
-};
+use super::rows::Mapper;
+use super::{BATCH_ROWS, BatchBuilder, FileFailure, FileReport, HeaderIndex, RawBatch, SourceFile};
 
 /// Read a JSON or NDJSON file (see the module doc).
 pub fn read(
@@ -62,8 +61,9 @@ pub fn read(
     report.rows = rows.count;
     report.unknown_columns = rows.unknown_reported.into_iter().collect();
     report.unknown_columns.sort();
-    if let Some(binding) = &rows.binding {
-        report.columns = binding.columns.iter().map(|b| (b.header.clone(), b.column.name.to_owned(), None)).collect();
+    if let Some(mapper) = &rows.mapper {
+        report.columns =
+            mapper.binding().columns.iter().map(|b| (b.header.clone(), b.column.name.to_owned(), None)).collect();
     }
     Ok(report)
 }
@@ -74,7 +74,7 @@ struct Rows {
     index: HeaderIndex,
     keys: Vec<String>,
     known: HashSet<String>,
-    binding: Option<Arc<Binding>>,
+    mapper: Option<Mapper>,
     pending: Vec<(u64, Map<String, Value>)>,
     unknown_reported: HashSet<String>,
     count: u64,
@@ -87,7 +87,7 @@ impl Rows {
             index,
             keys: Vec::new(),
             known: HashSet::new(),
-            binding: None,
+            mapper: None,
             pending: Vec::new(),
             unknown_reported: HashSet::new(),
             count: 0,
@@ -114,26 +114,25 @@ impl Rows {
     }
 
     fn flush(&mut self, on_batch: &mut dyn FnMut(RawBatch) -> Result<(), String>) -> Result<(), FileFailure> {
-        if self.pending.is_empty() && self.binding.is_some() {
+        if self.pending.is_empty() && self.mapper.is_some() {
             return Ok(());
         }
-        let binding = self.index.bind(&self.keys, &self.file.options);
-        if self.binding.is_none() {
-            check_binding(&self.file, &binding)?;
-        }
-        for (_, key) in &binding.unknown {
+        // The keys seen so far are the header; a key first seen later joins from its batch on.
+        let mapper = Mapper::new(&self.index, &self.keys, &self.file)?;
+        for (_, key) in &mapper.binding().unknown {
             self.unknown_reported.insert(key.clone());
         }
-        let binding = Arc::new(binding);
-        self.binding = Some(binding.clone());
-        if self.pending.is_empty() {
-            return Ok(());
-        }
-        let mut builder = BatchBuilder::new(self.file.clone(), None, binding);
+        let mut builder = BatchBuilder::new(self.file.clone(), None, mapper.binding().clone());
         for (row, object) in self.pending.drain(..) {
             let cells: Vec<String> =
                 self.keys.iter().map(|k| object.get(k).map(cell_text).unwrap_or_default()).collect();
-            builder.push(row, &cells);
+            for mapped in mapper.map(&cells) {
+                builder.push(row, mapped);
+            }
+        }
+        self.mapper = Some(mapper);
+        if builder.is_empty() {
+            return Ok(());
         }
         on_batch(builder.finish())
             .map_err(|e| FileFailure::new("unreadable_file", format!("{}: {e}", self.file.relative)))
@@ -200,6 +199,7 @@ mod tests {
             relative: "x.json".into(),
             table,
             format: Format::Json,
+            sheet: None,
             county_code: Some("231182".into()),
             year: Some(2018),
             size: 0,

@@ -42,10 +42,10 @@ pub struct Conflict {
     pub files: Vec<String>,
 }
 
-/// A compiled path pattern for one table.
+/// A compiled path pattern: for one table, or (None) for a workbook holding several.
 #[derive(Debug)]
 struct Pattern {
-    table: Table,
+    table: Option<Table>,
     regex: Regex,
     options: ReadOptions,
 }
@@ -86,8 +86,9 @@ pub async fn discover(source: &Location, pipeline: &Pipeline) -> Result<Discover
             uri: source.url_of(&meta.location),
             location: meta.location.clone(),
             relative: relative.clone(),
-            table: pattern.table,
+            table: pattern.table.unwrap_or(Table::Schools),
             format,
+            sheet: None,
             county_code: county_code.clone(),
             year,
             size: meta.size,
@@ -95,7 +96,34 @@ pub async fn discover(source: &Location, pipeline: &Pipeline) -> Result<Discover
             last_modified: meta.last_modified,
             options: pattern.options.clone(),
         };
-        found.insert((year.unwrap_or(0), county_code.unwrap_or_default(), pattern.table, relative), Arc::new(file));
+        // A workbook's tables are its sheets, named after them (or the one the pipeline names).
+        let tables: Vec<(Table, Option<String>)> = match (format, pattern.table) {
+            (Format::Workbook, table) if file.options.sheet.is_none() => {
+                match workbook_sheets(source, &meta.location).await {
+                    Ok(sheets) => {
+                        let mut out = Vec::new();
+                        for sheet in sheets {
+                            match super::xlsx::table_of_sheet(&sheet) {
+                                Some(t) if table.is_none_or(|want| want == t) => out.push((t, Some(sheet))),
+                                _ => ignored.push(format!("{relative} sheet {sheet}")),
+                            }
+                        }
+                        out
+                    }
+                    // An unreadable workbook still becomes a file, so its failure is reported.
+                    Err(_) => vec![(table.unwrap_or(Table::Schools), None)],
+                }
+            }
+            (_, table) => vec![(table.unwrap_or(Table::Schools), None)],
+        };
+        for (table, sheet) in tables {
+            let name = match &sheet {
+                Some(s) => format!("{relative}#{s}"),
+                None => relative.clone(),
+            };
+            let file = SourceFile { table, sheet, ..file.clone() };
+            found.insert((year.unwrap_or(0), county_code.clone().unwrap_or_default(), table, name), Arc::new(file));
+        }
     }
     ignored.sort();
     // One file per (table, county, year) when the path names county and year.
@@ -129,18 +157,26 @@ pub async fn discover(source: &Location, pipeline: &Pipeline) -> Result<Discover
 /// The path patterns of a pipeline: the standard layout, or its templates.
 fn patterns(pipeline: &Pipeline) -> Result<Vec<Pattern>> {
     if pipeline.source.is_standard_layout() {
-        return Table::ALL
+        let options = pipeline.source.defaults.clone();
+        let mut patterns: Vec<Pattern> = Table::ALL
             .into_iter()
             .map(|table| {
                 let regex = format!(
-                    r"^(?:.*/)?(?P<county_code>[0-9]{{6}})/(?P<year>[0-9]{{4}})/(?:{}|{})\.(?i:csv|json|ndjson|jsonl)$",
+                    r"^(?:.*/)?(?P<county_code>[0-9]{{6}})/(?P<year>[0-9]{{4}})/(?:{}|{})\.(?i:csv|json|ndjson|jsonl|xlsx|xls)$",
                     regex::escape(table.name()),
                     regex::escape(table.chinese_name())
                 );
-                let options = pipeline.source.defaults.clone();
-                Ok(Pattern { table, regex: Regex::new(&regex).map_err(|e| Error::Config(e.to_string()))?, options })
+                Ok(Pattern { table: Some(table), regex: Regex::new(&regex).map_err(|e| Error::Config(e.to_string()))?, options: options.clone() })
             })
-            .collect();
+            .collect::<Result<_>>()?;
+        // One workbook per county-year, one sheet per table.
+        let workbook = r"^(?:.*/)?(?P<county_code>[0-9]{6})/(?P<year>[0-9]{4})\.(?i:xlsx|xls)$";
+        patterns.push(Pattern {
+            table: None,
+            regex: Regex::new(workbook).map_err(|e| Error::Config(e.to_string()))?,
+            options,
+        });
+        return Ok(patterns);
     }
     pipeline
         .source
@@ -149,9 +185,23 @@ fn patterns(pipeline: &Pipeline) -> Result<Vec<Pattern>> {
         .map(|(table, spec)| {
             let regex = template_regex(&spec.path, *table)
                 .map_err(|e| Error::Config(format!("path template {:?} of {table}: {e}", spec.path)))?;
-            Ok(Pattern { table: *table, regex, options: spec.options.clone() })
+            Ok(Pattern { table: Some(*table), regex, options: spec.options.clone() })
         })
         .collect()
+}
+
+/// The sheet names of a workbook in the store.
+async fn workbook_sheets(
+    source: &Location,
+    location: &object_store::path::Path,
+) -> std::result::Result<Vec<String>, String> {
+    use object_store::ObjectStoreExt;
+    let result = source.store.get(location).await.map_err(|e| e.to_string())?;
+    let bytes = result.bytes().await.map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > super::xlsx::MAX_WORKBOOK_BYTES {
+        return Err("too large".into());
+    }
+    tokio::task::spawn_blocking(move || super::xlsx::sheet_names(bytes.to_vec())).await.map_err(|e| e.to_string())?
 }
 
 /// Compile a path template into an anchored regex for one table.

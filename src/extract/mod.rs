@@ -10,6 +10,8 @@ pub mod decode;
 pub mod header;
 pub mod json;
 pub mod layout;
+pub mod rows;
+pub mod xlsx;
 
 use std::io::Read;
 use std::sync::Arc;
@@ -24,6 +26,7 @@ use sha2::Digest;
 use crate::contract::Table;
 use crate::pipeline::{Format, ReadOptions};
 pub use header::{Binding, BoundColumn, HeaderIndex};
+pub use rows::check_binding;
 
 /// Rows per batch handed from extract to validate.
 pub const BATCH_ROWS: usize = 8192;
@@ -39,8 +42,10 @@ pub struct SourceFile {
     pub relative: String,
     /// The table it holds.
     pub table: Table,
-    /// CSV or JSON.
+    /// CSV, JSON or a workbook.
     pub format: Format,
+    /// The sheet, for a table held by a workbook.
+    pub sheet: Option<String>,
     /// County code taken from the path, if the path has one.
     pub county_code: Option<String>,
     /// Year taken from the path, if the path has one.
@@ -112,11 +117,11 @@ impl BatchBuilder {
         BatchBuilder { file, sheet, binding, builders, rows: Vec::new() }
     }
 
-    /// Append a row given its source cells by source position.
-    pub fn push<S: AsRef<str>>(&mut self, source_row: u64, cells: &[S]) {
-        for (builder, bound) in self.builders.iter_mut().zip(self.binding.columns.iter()) {
-            match cells.get(bound.index) {
-                Some(c) => builder.append_value(c.as_ref()),
+    /// Append a row given the text of each bound column (None: the cell is absent).
+    pub fn push(&mut self, source_row: u64, cells: Vec<Option<String>>) {
+        for (builder, cell) in self.builders.iter_mut().zip(cells) {
+            match cell {
+                Some(c) => builder.append_value(c),
                 None => builder.append_null(),
             }
         }
@@ -228,43 +233,12 @@ pub fn read_file(
     let mut report = match file.format {
         Format::Csv => csv::read(&mut hashing, file, &index, on_batch)?,
         Format::Json => json::read(&mut hashing, file, &index, on_batch)?,
+        Format::Workbook => xlsx::read(&mut hashing, file, &index, on_batch)?,
     };
     // Drain what the parser did not need so the checksum covers the whole file.
     std::io::copy(&mut hashing, &mut std::io::sink()).map_err(|e| unreadable(e.to_string()))?;
     report.sha256 = hex::encode(hashing.hasher.finalize());
     Ok(report)
-}
-
-/// Check a binding against the contract: duplicates and missing required columns fail the file.
-/// Year and county code may come from the path or the pipeline's constants instead of a column.
-pub fn check_binding(file: &SourceFile, binding: &Binding) -> Result<(), FileFailure> {
-    if let Some((name, first, second)) = binding.duplicates.first() {
-        return Err(FileFailure::new(
-            "duplicate_column",
-            format!("{}: columns \"{first}\" and \"{second}\" both mean {name}; keep one", file.relative),
-        ));
-    }
-    let missing: Vec<String> = file
-        .table
-        .columns()
-        .iter()
-        .filter(|c| c.header_required() && binding.get(c.name).is_none())
-        .filter(|c| !(c.name == "year" && file.year.is_some()))
-        .filter(|c| !(c.name == "county_code" && file.county_code.is_some()))
-        .filter(|c| !file.options.constants.contains_key(c.name))
-        .map(|c| format!("{} ({})", c.label, c.name))
-        .collect();
-    if !missing.is_empty() {
-        return Err(FileFailure::new(
-            "missing_required_column",
-            format!(
-                "{}: required column {} is missing; add it (or map your header to it with an alias in the pipeline file)",
-                file.relative,
-                missing.join(", ")
-            ),
-        ));
-    }
-    Ok(())
 }
 
 /// Computes the SHA-256 of everything read through it.
@@ -307,12 +281,4 @@ impl Read for StreamReader {
         buf[..n].copy_from_slice(&self.current.split_to(n));
         Ok(n)
     }
-}
-
-/// Note rows under or above a table: a single text cell starting with one of these.
-pub fn is_note(text: &str) -> bool {
-    const NOTES: &[&str] =
-        &["注", "说明", "填表", "审核", "单位负责人", "统计负责人", "数据来源", "资料来源", "备注", "制表"];
-    let t = text.trim();
-    NOTES.iter().any(|n| t.starts_with(n))
 }

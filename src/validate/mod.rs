@@ -154,16 +154,24 @@ impl CheckedBatch {
 }
 
 /// Where a cell is, in the words of messages: `231182/2018/pupils.csv row 17, column 在校生数`
-/// (the file relative to the source root, so a province-wide run names the county too).
+/// (the file relative to the source root, so a province-wide run names the county too), or for
+/// a workbook `231182/2018.xlsx 学生!D17, column 在校生数`.
 pub fn place(raw: &RawBatch, row: usize, column: Option<&Column>) -> String {
-    let file = match &raw.sheet {
-        Some(sheet) => format!("{} sheet {sheet}", raw.file.relative),
-        None => raw.file.relative.clone(),
-    };
     let line = raw.source_rows.get(row).copied().unwrap_or(0);
-    match column {
-        Some(c) => format!("{file} row {line}, column {}", c.label),
-        None => format!("{file} row {line}"),
+    let bound = column.and_then(|c| raw.binding.get(c.name));
+    match (&raw.sheet, column) {
+        (Some(sheet), Some(c)) => match bound.and_then(|b| b.index) {
+            Some(i) => format!(
+                "{} {sheet}!{}{line}, column {}",
+                raw.file.relative,
+                crate::extract::xlsx::column_letters(i),
+                c.label
+            ),
+            None => format!("{} {sheet} row {line}, column {}", raw.file.relative, c.label),
+        },
+        (Some(sheet), None) => format!("{} {sheet} row {line}", raw.file.relative),
+        (None, Some(c)) => format!("{} row {line}, column {}", raw.file.relative, c.label),
+        (None, None) => format!("{} row {line}", raw.file.relative),
     }
 }
 

@@ -1,13 +1,13 @@
 //! The rules of inputs.md applied to batches: reading each cell, required values, year and
 //! county consistency, references to schools, grades and stages, bounds and key uniqueness.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use super::cell::{self, Problem};
 use super::registry::{KeySet, SchoolInfo, SchoolRegistry};
 use super::{CheckedBatch, Finding, Values, finding, place};
 use crate::contract::{
-    Column, Kind, Required, SchoolSystem, Severity, Table, allowed_grades, stage_required, stages_offered,
+    Column, Kind, Required, SchoolSystem, Severity, Table, Unit, allowed_grades, stage_required, stages_offered,
 };
 use crate::extract::{RawBatch, TotalRow};
 use crate::pipeline::Settings;
@@ -171,20 +171,45 @@ fn read_and_check_rows(raw: RawBatch, ctx: &mut Context<'_>) -> CheckedBatch {
         columns.iter().map(|c| raw.binding.columns.iter().position(|b| b.column.name == c.name)).collect();
     let path_county = raw.file.county_code.as_deref();
 
+    // How each column is read: its unit, value map and (for foreign sources) code pattern.
+    let readings: Vec<Reading> = columns
+        .iter()
+        .map(|c| Reading {
+            kind: c.kind,
+            unit: raw
+                .binding
+                .get(c.name)
+                .and_then(|b| b.unit)
+                .or_else(|| options.units.get(c.name).and_then(|u| Unit::parse(u))),
+            values: options.values.get(c.name),
+            pattern: match c.kind {
+                Kind::SchoolCode => options.school_code_pattern.as_deref().and_then(|p| regex::Regex::new(p).ok()),
+                Kind::CountyCode => options.county_code_pattern.as_deref().and_then(|p| regex::Regex::new(p).ok()),
+                _ => None,
+            },
+            roc,
+        })
+        .collect();
+
     // 1. Read every cell but grades (grades depend on the county's school system).
     for (ci, column) in columns.iter().enumerate() {
         if column.kind == Kind::Grade {
             continue;
         }
+        // The pipeline's value for an empty cell (`values = { area_type = { "" = "urban" } }`).
+        let fill = options.values.get(column.name).and_then(|m| m.get(""));
         for row in 0..rows {
-            let Some(text) = cell_text(&raw, bound[ci], column, row) else {
-                continue;
+            let text = match (cell_text(&raw, bound[ci], row), fill) {
+                (Some(t), Some(f)) if cell::is_null(&cell::fold(t), &options.null_markers) => f.as_str(),
+                (None, Some(f)) => f.as_str(),
+                (Some(t), _) => t,
+                (None, None) => continue,
             };
             let folded = cell::fold(text);
             if cell::is_null(&folded, &options.null_markers) {
                 continue;
             }
-            match read_value(&folded, column.kind, roc, SchoolSystem::SixThree) {
+            match readings[ci].read(&folded, SchoolSystem::SixThree) {
                 Ok(v) => set(&mut values[ci], row, v, text),
                 Err(problem) => {
                     bad_cell[ci][row] = true;
@@ -310,7 +335,7 @@ fn read_and_check_rows(raw: RawBatch, ctx: &mut Context<'_>) -> CheckedBatch {
     if let Some(gi) = columns.iter().position(|c| c.kind == Kind::Grade) {
         let column = &columns[gi];
         for row in 0..rows {
-            let Some(text) = cell_text(&raw, bound[gi], column, row) else {
+            let Some(text) = cell_text(&raw, bound[gi], row) else {
                 continue;
             };
             let folded = cell::fold(text);
@@ -318,6 +343,10 @@ fn read_and_check_rows(raw: RawBatch, ctx: &mut Context<'_>) -> CheckedBatch {
                 continue;
             }
             let system = ctx.settings.school_system(county[row].as_deref());
+            let folded = match options.values.get(column.name).and_then(|m| m.get(folded.as_ref())) {
+                Some(v) => std::borrow::Cow::Owned(v.clone()),
+                None => folded,
+            };
             match cell::read_grade(&folded, system) {
                 Ok(grade) => {
                     set_int(&mut values[gi], row, grade);
@@ -368,8 +397,9 @@ fn read_and_check_rows(raw: RawBatch, ctx: &mut Context<'_>) -> CheckedBatch {
             if values[ci].is_present(row) || bad_cell[ci][row] {
                 continue;
             }
+            let declared_absent = options.absent.iter().any(|a| a == column.name);
             let needed = match column.required {
-                Required::Yes => true,
+                Required::Yes => !declared_absent,
                 Required::No => false,
                 Required::ForTeachingPoints => {
                     values_text(&values, columns, "school_type", row) == Some("teaching_point")
@@ -461,7 +491,7 @@ fn read_and_check_rows(raw: RawBatch, ctx: &mut Context<'_>) -> CheckedBatch {
         for row in 0..rows {
             if values[ai].number(row).is_some_and(|a| a <= 0.0) {
                 rejected[row] = true;
-                let text = cell_text(&raw, bound[ai], &columns[ai], row).unwrap_or("0");
+                let text = cell_text(&raw, bound[ai], row).unwrap_or("0");
                 let message = format!("{}: \"{text}\" must be above 0", place(&raw, row, Some(&columns[ai])));
                 findings.push(finding(
                     &raw,
@@ -636,16 +666,76 @@ fn values_text<'a>(values: &'a [Values], columns: &[Column], name: &str, row: us
     columns.iter().position(|c| c.name == name).and_then(|i| values[i].text(row))
 }
 
-/// The text for a contract column in a row: the bound cell, or the pipeline's constant.
-fn cell_text<'a>(raw: &'a RawBatch, bound: Option<usize>, column: &Column, row: usize) -> Option<&'a str> {
+/// The text of a contract column in a row (None when the source has no such column).
+fn cell_text<'a>(raw: &'a RawBatch, bound: Option<usize>, row: usize) -> Option<&'a str> {
     use arrow::array::Array;
-    match bound {
-        Some(i) => {
-            let a = &raw.cells[i];
-            (!a.is_null(row)).then(|| a.value(row))
+    let a = &raw.cells[bound?];
+    (!a.is_null(row)).then(|| a.value(row))
+}
+
+/// How the cells of a column are read: the column, its unit, and the pipeline's value map and
+/// code pattern.
+struct Reading<'a> {
+    kind: Kind,
+    unit: Option<Unit>,
+    values: Option<&'a BTreeMap<String, String>>,
+    pattern: Option<regex::Regex>,
+    roc: bool,
+}
+
+impl Reading<'_> {
+    fn read(&self, folded: &str, system: SchoolSystem) -> Result<Value, Problem> {
+        let mapped = self.values.and_then(|m| m.get(folded)).map(String::as_str).unwrap_or(folded);
+        match self.kind {
+            Kind::CountyCode | Kind::SchoolCode if self.pattern.is_some() => {
+                let t = mapped.strip_suffix(".0").unwrap_or(mapped);
+                let re = self.pattern.as_ref().expect("checked");
+                if re.find(t).is_some_and(|m| m.start() == 0 && m.end() == t.len()) {
+                    Ok(Value::Text(t.to_owned()))
+                } else {
+                    Err(Problem::BadCode { digits: if self.kind == Kind::CountyCode { 6 } else { 10 } })
+                }
+            }
+            // Several source columns summed (boys + girls): read each part, add them up.
+            Kind::Count | Kind::Money | Kind::Area if mapped.contains(" + ") => {
+                let mut total: Option<Value> = None;
+                for part in mapped.split(" + ") {
+                    let part = cell::fold(part);
+                    if cell::is_null(&part, &[]) {
+                        continue;
+                    }
+                    let v = self.read(&part, system)?;
+                    total = Some(match (total, v) {
+                        (None, v) => v,
+                        (Some(Value::Int(a)), Value::Int(b)) => Value::Int(a + b),
+                        (Some(Value::Decimal(a)), Value::Decimal(b)) => {
+                            Value::Decimal(add(a, b).ok_or(Problem::NotNumber)?)
+                        }
+                        _ => return Err(Problem::NotNumber),
+                    });
+                }
+                total.ok_or(Problem::NotNumber)
+            }
+            // A count stated in 万 (万人) is read as persons.
+            Kind::Count if self.unit == Some(Unit::TenThousand) => {
+                let d = cell::read_decimal(mapped).map_err(|_| Problem::NotNumber)?;
+                if d.is_negative() {
+                    return Err(Problem::Negative);
+                }
+                d.rescale(0).map(|_| ()).ok_or(Problem::NotNumber)?;
+                let persons = cell::Decimal { mantissa: d.mantissa * 10_000, scale: d.scale }
+                    .rescale(0)
+                    .ok_or(Problem::NotNumber)?;
+                i64::try_from(persons).map(Value::Int).map_err(|_| Problem::NotNumber)
+            }
+            _ => read_value(mapped, self.kind, self.roc, system),
         }
-        None => raw.file.options.constants.get(column.name).map(String::as_str),
     }
+}
+
+fn add(a: cell::Decimal, b: cell::Decimal) -> Option<cell::Decimal> {
+    let scale = a.scale.max(b.scale);
+    Some(cell::Decimal { mantissa: a.rescale(scale)?.checked_add(b.rescale(scale)?)?, scale })
 }
 
 /// A value read from a cell.

@@ -1,0 +1,640 @@
+//! Rows of a sheet or CSV file → raw batches: find the header (under any title rows), bind it,
+//! read a unit row, skip blank and note rows, set total rows aside, and map each source row to
+//! the contract's columns — one row, or one row per grade when grades are columns.
+//!
+//! CSV files and workbook sheets both hand their rows to an [`Assembler`], so a title row, a
+//! unit row, a 合计 row or a wide grade layout behave the same whatever the format.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::{
+    BATCH_ROWS, BatchBuilder, Binding, BoundColumn, FileFailure, FileReport, HeaderIndex, RawBatch, SourceFile,
+    TotalRow,
+};
+use crate::contract::{Kind, Unit};
+use crate::validate::cell::fold;
+
+/// How many rows are searched for the header when the pipeline does not say where it is.
+pub const HEADER_SEARCH_ROWS: u64 = 30;
+
+/// Where the text of one output column comes from.
+#[derive(Debug, Clone)]
+enum Source {
+    /// One source cell, or several summed (`a + b`).
+    Cells(Vec<usize>),
+    /// A constant, with `{header}` placeholders filled from the row's cells.
+    Template(Vec<TemplatePart>),
+    /// The grade of a wide layout's emitted row.
+    Grade,
+    /// Per grade of a wide layout: the source cells (summed).
+    Wide(Vec<Vec<usize>>),
+}
+
+#[derive(Debug, Clone)]
+enum TemplatePart {
+    Text(String),
+    Cell(usize),
+}
+
+/// Maps a source row to the cells of raw rows.
+#[derive(Debug, Clone)]
+pub struct Mapper {
+    binding: Arc<Binding>,
+    sources: Vec<Source>,
+    grades: Vec<i64>,
+    once: Vec<bool>,
+}
+
+impl Mapper {
+    /// Bind a header row to the contract for a file, with the pipeline's options.
+    pub fn new(index: &HeaderIndex, headers: &[String], file: &SourceFile) -> Result<Mapper, FileFailure> {
+        let options = &file.options;
+        let table = file.table;
+        let fail = |rule: &'static str, msg: String| FileFailure::new(rule, format!("{}: {msg}", file.relative));
+        let position: HashMap<String, usize> =
+            headers.iter().enumerate().rev().map(|(i, h)| (super::header::key(h), i)).collect();
+        let find = |header: &str| position.get(&super::header::key(header)).copied();
+        let mut binding = Binding::default();
+        let mut sources = Vec::new();
+        let mut once = Vec::new();
+        let mut used = vec![false; headers.len()];
+        let wide = options.wide.as_ref();
+        let wide_column = |name: &str| wide.is_some_and(|w| w.columns.contains_key(name));
+        // 1. Headers that name a contract column (aliases, units in brackets).
+        for (i, header) in headers.iter().enumerate() {
+            if fold(header).is_empty() {
+                continue;
+            }
+            let Some((column, unit)) = index.lookup(header) else { continue };
+            if wide_column(column.name)
+                || options.sums.contains_key(column.name)
+                || (wide.is_some() && column.name == "grade")
+            {
+                continue;
+            }
+            used[i] = true;
+            if let Some(first) = binding.get(column.name) {
+                binding.duplicates.push((column.name, first.header.clone(), header.clone()));
+                continue;
+            }
+            let unit = unit.or_else(|| options.units.get(column.name).and_then(|u| Unit::parse(u)));
+            binding.columns.push(BoundColumn { column, header: header.clone(), index: Some(i), unit });
+            sources.push(Source::Cells(vec![i]));
+            once.push(wide.is_some_and(|w| w.once.iter().any(|o| o == column.name)));
+        }
+        // 2. Sums of several source columns.
+        for (name, parts) in &options.sums {
+            let column = table
+                .column(name)
+                .ok_or_else(|| fail("missing_required_column", format!("`{name}` is not a column of {table}")))?;
+            let mut indices = Vec::new();
+            for part in parts {
+                let i = find(part).ok_or_else(|| {
+                    fail("missing_required_column", format!("column \"{part}\" (part of {}) is missing", column.label))
+                })?;
+                used[i] = true;
+                indices.push(i);
+            }
+            let unit = parts
+                .iter()
+                .find_map(|p| index.lookup(p).and_then(|(_, u)| u))
+                .or_else(|| options.units.get(name).and_then(|u| Unit::parse(u)));
+            binding.columns.push(BoundColumn {
+                column,
+                header: parts.join(" + "),
+                index: indices.first().copied(),
+                unit,
+            });
+            sources.push(Source::Cells(indices));
+            once.push(false);
+        }
+        // 3. Grades as columns.
+        let mut grades = Vec::new();
+        if let Some(wide) = wide {
+            grades = wide.grades.clone();
+            let grade = table
+                .column("grade")
+                .ok_or_else(|| fail("missing_required_column", format!("{table} has no grade to widen")))?;
+            binding.columns.push(BoundColumn {
+                column: grade,
+                header: "(grade columns)".into(),
+                index: None,
+                unit: None,
+            });
+            sources.push(Source::Grade);
+            once.push(false);
+            for (name, patterns) in &wide.columns {
+                let column = table
+                    .column(name)
+                    .ok_or_else(|| fail("missing_required_column", format!("`{name}` is not a column of {table}")))?;
+                let mut per_grade = Vec::new();
+                for &g in &wide.grades {
+                    let mut indices = Vec::new();
+                    for pattern in patterns {
+                        let header = grade_header(pattern, g);
+                        if let Some(i) = find(&header) {
+                            used[i] = true;
+                            indices.push(i);
+                        }
+                    }
+                    per_grade.push(indices);
+                }
+                if per_grade.iter().all(Vec::is_empty) {
+                    return Err(fail(
+                        "missing_required_column",
+                        format!(
+                            "no column matches {} for {} (e.g. \"{}\")",
+                            patterns.join(", "),
+                            column.label,
+                            grade_header(&patterns[0], wide.grades[0])
+                        ),
+                    ));
+                }
+                let unit = options.units.get(name.as_str()).and_then(|u| Unit::parse(u));
+                let first = per_grade.iter().flatten().next().copied();
+                binding.columns.push(BoundColumn { column, header: patterns.join(" + "), index: first, unit });
+                sources.push(Source::Wide(per_grade));
+                once.push(false);
+            }
+        }
+        // 4. Constants (a county code, a school type) where the file has no such column.
+        for (name, template) in &options.constants {
+            if binding.get(name).is_some() {
+                continue;
+            }
+            let Some(column) = table.column(name) else { continue };
+            let parts = parse_template(template, &find).map_err(|h| {
+                fail(
+                    "missing_required_column",
+                    format!("the constant for {} refers to column \"{h}\", which the file does not have", column.label),
+                )
+            })?;
+            binding.columns.push(BoundColumn { column, header: format!("= {template}"), index: None, unit: None });
+            sources.push(Source::Template(parts));
+            once.push(false);
+        }
+        binding.unknown = headers
+            .iter()
+            .enumerate()
+            .filter(|(i, h)| !used[*i] && !fold(h).is_empty())
+            .map(|(i, h)| (i, h.clone()))
+            .collect();
+        check_binding(file, &binding)?;
+        Ok(Mapper { binding: Arc::new(binding), sources, grades, once })
+    }
+
+    /// The binding of the output columns.
+    pub fn binding(&self) -> &Arc<Binding> {
+        &self.binding
+    }
+
+    /// Set units found in a unit row under the header (for columns whose header states none).
+    pub fn apply_unit_row(&mut self, cells: &[String]) {
+        let binding = Arc::make_mut(&mut self.binding);
+        for bound in &mut binding.columns {
+            if bound.unit.is_none() {
+                bound.unit = bound.index.and_then(|i| cells.get(i)).and_then(|c| Unit::parse(c));
+            }
+        }
+    }
+
+    /// The raw rows a source row becomes (several for a wide layout; grades with no value are
+    /// not taught and give no row).
+    pub fn map<S: AsRef<str>>(&self, cells: &[S]) -> Vec<Vec<Option<String>>> {
+        let text = |i: &usize| cells.get(*i).map(|c| c.as_ref());
+        let joined = |indices: &[usize]| -> Option<String> {
+            let parts: Vec<&str> = indices.iter().filter_map(text).filter(|c| !fold(c).is_empty()).collect();
+            match parts.len() {
+                0 => indices
+                    .iter()
+                    .filter_map(text)
+                    .next()
+                    .map(str::to_owned)
+                    .or_else(|| (!indices.is_empty()).then(String::new)),
+                1 => Some(parts[0].to_owned()),
+                _ => Some(parts.join(" + ")),
+            }
+        };
+        if self.grades.is_empty() {
+            return vec![self.sources.iter().map(|s| self.fill(s, cells, &joined, None)).collect()];
+        }
+        let mut out = Vec::new();
+        for (gi, &grade) in self.grades.iter().enumerate() {
+            let taught = self.sources.iter().any(|s| match s {
+                Source::Wide(per_grade) => per_grade[gi].iter().filter_map(text).any(|c| !fold(c).is_empty()),
+                _ => false,
+            });
+            if !taught {
+                continue;
+            }
+            let first = out.is_empty();
+            out.push(
+                self.sources
+                    .iter()
+                    .zip(&self.once)
+                    .map(
+                        |(s, once)| {
+                            if *once && !first { None } else { self.fill(s, cells, &joined, Some((gi, grade))) }
+                        },
+                    )
+                    .collect(),
+            );
+        }
+        out
+    }
+
+    fn fill<S: AsRef<str>>(
+        &self,
+        source: &Source,
+        cells: &[S],
+        joined: &dyn Fn(&[usize]) -> Option<String>,
+        grade: Option<(usize, i64)>,
+    ) -> Option<String> {
+        match source {
+            Source::Cells(indices) => joined(indices),
+            Source::Template(parts) => Some(
+                parts
+                    .iter()
+                    .map(|p| match p {
+                        TemplatePart::Text(t) => t.clone(),
+                        TemplatePart::Cell(i) => {
+                            cells.get(*i).map(|c| fold(c.as_ref()).into_owned()).unwrap_or_default()
+                        }
+                    })
+                    .collect(),
+            ),
+            Source::Grade => grade.map(|(_, g)| g.to_string()),
+            Source::Wide(per_grade) => grade.and_then(|(gi, _)| joined(&per_grade[gi])),
+        }
+    }
+}
+
+/// `students = "grade{g}"` → `grade3`; `{g_zh}` → `三`.
+fn grade_header(pattern: &str, grade: i64) -> String {
+    const ZH: [&str; 9] = ["一", "二", "三", "四", "五", "六", "七", "八", "九"];
+    pattern.replace("{g_zh}", ZH.get((grade - 1) as usize).copied().unwrap_or("")).replace("{g}", &grade.to_string())
+}
+
+/// Split `{省份编码}0000` into text and references to source columns.
+fn parse_template(template: &str, find: &dyn Fn(&str) -> Option<usize>) -> Result<Vec<TemplatePart>, String> {
+    let mut parts = Vec::new();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let Some(close) = rest[open..].find('}') else { break };
+        if open > 0 {
+            parts.push(TemplatePart::Text(rest[..open].to_owned()));
+        }
+        let header = &rest[open + 1..open + close];
+        parts.push(TemplatePart::Cell(find(header).ok_or_else(|| header.to_owned())?));
+        rest = &rest[open + close + 1..];
+    }
+    if !rest.is_empty() {
+        parts.push(TemplatePart::Text(rest.to_owned()));
+    }
+    Ok(parts)
+}
+
+/// Check a binding against the contract: duplicates and missing required columns fail the file.
+/// Year and county code may come from the path; `absent` columns are declared missing.
+pub fn check_binding(file: &SourceFile, binding: &Binding) -> Result<(), FileFailure> {
+    if let Some((name, first, second)) = binding.duplicates.first() {
+        return Err(FileFailure::new(
+            "duplicate_column",
+            format!("{}: columns \"{first}\" and \"{second}\" both mean {name}; keep one", file.relative),
+        ));
+    }
+    let missing: Vec<String> = file
+        .table
+        .columns()
+        .iter()
+        .filter(|c| c.header_required() && binding.get(c.name).is_none())
+        .filter(|c| !(c.name == "year" && file.year.is_some()))
+        .filter(|c| !(c.name == "county_code" && file.county_code.is_some()))
+        .filter(|c| !file.options.absent.iter().any(|a| a == c.name))
+        .map(|c| format!("{} ({})", c.label, c.name))
+        .collect();
+    if !missing.is_empty() {
+        return Err(FileFailure::new(
+            "missing_required_column",
+            format!(
+                "{}: required column {} is missing; add it (or map your header to it with an alias in the pipeline file)",
+                file.relative,
+                missing.join(", ")
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// A header row binds at least two cells of the table (or one, if it is the only cell).
+pub fn looks_like_header(index: &HeaderIndex, cells: &[String]) -> bool {
+    let filled = cells.iter().filter(|c| !c.trim().is_empty()).count();
+    let score = index.score(cells);
+    score >= 2 || (score == 1 && filled == 1)
+}
+
+/// A unit row: every non-empty cell is a unit, at least one is, and `单位` may lead it.
+pub fn is_unit_row<S: AsRef<str>>(cells: &[S]) -> bool {
+    let filled: Vec<&str> = cells.iter().map(|c| c.as_ref().trim()).filter(|c| !c.is_empty()).collect();
+    let units = filled.iter().filter(|c| Unit::parse(c).is_some()).count();
+    let labels = filled.iter().filter(|c| matches!(**c, "单位" | "计量单位" | "单位：" | "单位:")).count();
+    units >= 1 && units + labels == filled.len()
+}
+
+/// Note rows under or above a table: a single text cell starting with one of these.
+pub fn is_note(text: &str) -> bool {
+    const NOTES: &[&str] =
+        &["注", "说明", "填表", "审核", "单位负责人", "统计负责人", "数据来源", "资料来源", "备注", "制表"];
+    let t = text.trim();
+    NOTES.iter().any(|n| t.starts_with(n))
+}
+
+/// Whether a cell labels a total row.
+pub fn is_total_label(text: &str) -> bool {
+    let t: String = fold(text).chars().filter(|c| !c.is_whitespace()).collect();
+    matches!(
+        t.as_str(),
+        "合计" | "总计" | "小计" | "全县合计" | "全市合计" | "全区合计" | "总数" | "Total" | "TOTAL" | "total"
+    )
+}
+
+enum State {
+    Skipping(usize),
+    SearchingHeader,
+    UnitRowNext,
+    Data,
+}
+
+/// Turns the rows of one CSV file or sheet into raw batches.
+pub struct Assembler<'a> {
+    file: &'a Arc<SourceFile>,
+    index: &'a HeaderIndex,
+    sheet: Option<Arc<str>>,
+    state: State,
+    mapper: Option<Mapper>,
+    builder: Option<BatchBuilder>,
+    width: usize,
+    extra_reported: bool,
+    /// What was established about the file.
+    pub report: FileReport,
+}
+
+impl<'a> Assembler<'a> {
+    /// An assembler for a file (and sheet, for workbooks).
+    pub fn new(file: &'a Arc<SourceFile>, index: &'a HeaderIndex, sheet: Option<Arc<str>>) -> Self {
+        let state = match file.options.skip_rows {
+            Some(n) if n > 0 => State::Skipping(n),
+            _ => State::SearchingHeader,
+        };
+        Assembler {
+            file,
+            index,
+            sheet,
+            state,
+            mapper: None,
+            builder: None,
+            width: 0,
+            extra_reported: false,
+            report: FileReport::default(),
+        }
+    }
+
+    fn fail(&self, rule: &'static str, message: String) -> FileFailure {
+        let sheet = self.sheet.as_deref().map(|s| format!(" sheet {s}")).unwrap_or_default();
+        FileFailure::new(rule, format!("{}{sheet}: {message}", self.file.relative))
+    }
+
+    /// Take the next row (its 1-based number in the source, and its cells).
+    pub fn push(
+        &mut self,
+        row: u64,
+        cells: Vec<String>,
+        on_batch: &mut dyn FnMut(RawBatch) -> Result<(), String>,
+    ) -> Result<(), FileFailure> {
+        let non_empty: Vec<usize> = (0..cells.len()).filter(|&i| !cells[i].trim().is_empty()).collect();
+        match self.state {
+            State::Skipping(n) => {
+                self.report.skipped_rows.push((row, "skipped (skip_rows)".into()));
+                self.state = if n > 1 { State::Skipping(n - 1) } else { State::SearchingHeader };
+                Ok(())
+            }
+            State::SearchingHeader => {
+                let is_header = match self.file.options.header_row {
+                    Some(h) => row >= h as u64,
+                    None => looks_like_header(self.index, &cells),
+                };
+                if is_header {
+                    self.report.header_row = Some(row);
+                    let mapper = Mapper::new(self.index, &cells, self.file)
+                        .map_err(|f| FileFailure::new(f.rule, self.with_sheet(f.message)))?;
+                    self.report.unknown_columns = mapper.binding().unknown.iter().map(|(_, h)| h.clone()).collect();
+                    self.width = cells.len();
+                    self.mapper = Some(mapper);
+                    self.state = State::UnitRowNext;
+                    return Ok(());
+                }
+                if self.file.options.header_row.is_none() && row >= HEADER_SEARCH_ROWS {
+                    return Err(self.fail("header_not_found", header_hint(self.index)));
+                }
+                if !non_empty.is_empty() {
+                    self.report.skipped_rows.push((row, "title row above the header".into()));
+                }
+                Ok(())
+            }
+            State::UnitRowNext => {
+                self.state = State::Data;
+                if !non_empty.is_empty() && is_unit_row(&cells) {
+                    if let Some(m) = self.mapper.as_mut() {
+                        m.apply_unit_row(&cells);
+                    }
+                    self.report.skipped_rows.push((row, "unit row under the header".into()));
+                    return Ok(());
+                }
+                self.data_row(row, cells, &non_empty, on_batch)
+            }
+            State::Data => self.data_row(row, cells, &non_empty, on_batch),
+        }
+    }
+
+    fn with_sheet(&self, message: String) -> String {
+        match &self.sheet {
+            Some(s) => message.replacen(':', &format!(" sheet {s}:"), 1),
+            None => message,
+        }
+    }
+
+    fn data_row(
+        &mut self,
+        row: u64,
+        cells: Vec<String>,
+        non_empty: &[usize],
+        on_batch: &mut dyn FnMut(RawBatch) -> Result<(), String>,
+    ) -> Result<(), FileFailure> {
+        if non_empty.is_empty() {
+            self.report.skipped_rows.push((row, "blank row".into()));
+            return Ok(());
+        }
+        if non_empty.len() == 1 && is_note(&cells[non_empty[0]]) {
+            self.report.skipped_rows.push((row, "note row".into()));
+            return Ok(());
+        }
+        let mapper = self.mapper.as_ref().expect("header bound before data");
+        if non_empty.iter().take(3).any(|&i| is_total_label(&cells[i])) {
+            let cells = mapper
+                .binding()
+                .columns
+                .iter()
+                .filter(|b| matches!(b.column.kind, Kind::Count | Kind::Money | Kind::Area))
+                .filter_map(|b| b.index.and_then(|i| cells.get(i)).map(|c| (b.column.name, c.clone())))
+                .collect();
+            self.report.total_rows.push(TotalRow { row, cells });
+            return Ok(());
+        }
+        if !self.extra_reported && non_empty.iter().any(|&i| i >= self.width) {
+            self.extra_reported = true;
+            self.report.unknown_columns.push(format!("(cells beyond the last header, first at row {row})"));
+        }
+        let rows = mapper.map(&cells);
+        let builder = self
+            .builder
+            .get_or_insert_with(|| BatchBuilder::new(self.file.clone(), self.sheet.clone(), mapper.binding().clone()));
+        for cells in rows {
+            builder.push(row, cells);
+            self.report.rows += 1;
+        }
+        if builder.len() >= BATCH_ROWS {
+            let batch = builder.finish();
+            on_batch(batch).map_err(|e| self.fail("unreadable_file", e))?;
+        }
+        Ok(())
+    }
+
+    /// Flush what is left; fails if the header was never found.
+    pub fn finish(
+        mut self,
+        on_batch: &mut dyn FnMut(RawBatch) -> Result<(), String>,
+    ) -> Result<FileReport, FileFailure> {
+        if self.mapper.is_none() {
+            return Err(match self.file.options.header_row {
+                Some(h) => self.fail("header_not_found", format!("the file ends before header row {h}")),
+                None => self.fail("header_not_found", header_hint(self.index)),
+            });
+        }
+        if let Some(mut builder) = self.builder.take() {
+            if !builder.is_empty() {
+                let batch = builder.finish();
+                on_batch(batch).map_err(|e| self.fail("unreadable_file", e))?;
+            }
+        }
+        if let Some(m) = &self.mapper {
+            self.report.columns = m
+                .binding()
+                .columns
+                .iter()
+                .map(|b| (b.header.clone(), b.column.name.to_owned(), b.unit.map(|u| u.label().to_owned())))
+                .collect();
+        }
+        self.report.sheet = self.sheet.as_deref().map(str::to_owned);
+        Ok(self.report)
+    }
+}
+
+fn header_hint(index: &HeaderIndex) -> String {
+    let table = index.table();
+    let examples: Vec<&str> = table.columns().iter().filter(|c| c.header_required()).map(|c| c.label).take(4).collect();
+    format!(
+        "no header row found in the first {HEADER_SEARCH_ROWS} rows; expected {} headers such as {} (or their English names), or set header_row in the pipeline file",
+        table.chinese_name(),
+        examples.join(", ")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contract::Table;
+    use crate::pipeline::{Format, ReadOptions, WideGrades};
+
+    fn file(table: Table, options: ReadOptions) -> Arc<SourceFile> {
+        Arc::new(SourceFile {
+            uri: "memory://t/x.csv".into(),
+            location: "x.csv".into(),
+            relative: "x.csv".into(),
+            table,
+            format: Format::Csv,
+            sheet: None,
+            county_code: Some("231182".into()),
+            year: Some(2018),
+            size: 0,
+            e_tag: None,
+            last_modified: chrono::DateTime::UNIX_EPOCH,
+            options,
+        })
+    }
+
+    fn strings(cells: &[&str]) -> Vec<String> {
+        cells.iter().map(|c| c.to_string()).collect()
+    }
+
+    #[test]
+    fn grades_as_columns_become_rows_and_untaught_grades_none() {
+        let mut options = ReadOptions::default();
+        options.aliases.insert("school_code".into(), vec!["學校代碼".into()]);
+        options.wide = Some(WideGrades {
+            grades: vec![1, 2, 3],
+            columns: [
+                ("students".to_owned(), vec!["{g}年級男學生數".to_owned(), "{g}年級女學生數".to_owned()]),
+                ("classes".to_owned(), vec!["{g}年級班級數".to_owned()]),
+            ]
+            .into(),
+            once: vec![],
+        });
+        let f = file(Table::Pupils, options);
+        let index = HeaderIndex::new(Table::Pupils, &f.options);
+        let headers = strings(&[
+            "學校代碼",
+            "1年級班級數",
+            "2年級班級數",
+            "3年級班級數",
+            "1年級男學生數",
+            "1年級女學生數",
+            "2年級男學生數",
+            "2年級女學生數",
+            "3年級男學生數",
+            "3年級女學生數",
+        ]);
+        let mapper = Mapper::new(&index, &headers, &f).unwrap();
+        let rows = mapper.map(&strings(&["011301", "2", "3", "", "33", "37", "46", "50", "", ""]));
+        let names: Vec<&str> = mapper.binding().columns.iter().map(|b| b.column.name).collect();
+        assert_eq!(names, ["school_code", "grade", "classes", "students"]);
+        assert_eq!(
+            rows,
+            vec![
+                vec![Some("011301".into()), Some("1".into()), Some("2".into()), Some("33 + 37".into())],
+                vec![Some("011301".into()), Some("2".into()), Some("3".into()), Some("46 + 50".into())],
+            ]
+        );
+    }
+
+    #[test]
+    fn constants_fill_templates_from_cells_and_absent_columns_are_not_required() {
+        let mut options = ReadOptions::default();
+        options.constants.insert("school_code".into(), "{省份编码}0000".into());
+        options.constants.insert("grade".into(), "1".into());
+        options.absent.push("classes".into());
+        options.aliases.insert("students".into(), vec!["普通小学在校学生数".into()]);
+        let f = file(Table::Pupils, options);
+        let index = HeaderIndex::new(Table::Pupils, &f.options);
+        let mapper = Mapper::new(&index, &strings(&["省份编码", "普通小学在校学生数(万人)"]), &f).unwrap();
+        assert_eq!(mapper.binding().get("students").unwrap().unit, Some(Unit::TenThousand));
+        let rows = mapper.map(&strings(&["110000", "94.1614"]));
+        // Constants follow the bound columns, by name: grade, then school_code.
+        assert_eq!(rows[0], vec![Some("94.1614".into()), Some("1".into()), Some("1100000000".into())]);
+        let mut bad = f.options.clone();
+        bad.constants.insert("school_code".into(), "{没有}".into());
+        let err =
+            Mapper::new(&index, &strings(&["省份编码", "普通小学在校学生数"]), &file(Table::Pupils, bad)).unwrap_err();
+        assert!(err.message.contains("没有"), "{}", err.message);
+    }
+}
