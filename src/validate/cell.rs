@@ -180,6 +180,12 @@ pub fn read_year(folded: &str, roc: bool) -> Result<i32, Problem> {
         .trim_end_matches("学年")
         .trim_end_matches('年')
         .trim();
+    // A date (a workbook's date cell, `2018-09-01`): its year.
+    let b = t.as_bytes();
+    if b.len() >= 10 && b[4] == b'-' && b[7] == b'-' && b[..4].iter().all(u8::is_ascii_digit) {
+        let year: i32 = t[..4].parse().map_err(|_| Problem::BadYear)?;
+        return if (1990..=2100).contains(&year) { Ok(year) } else { Err(Problem::BadYear) };
+    }
     let year: i32 = if roc {
         let n = read_whole(t).map_err(|_| Problem::BadYear)?;
         i32::try_from(n).map_err(|_| Problem::BadYear)? + 1911
@@ -326,6 +332,8 @@ mod tests {
         assert_eq!(read_year("2013-14", false), Ok(2013));
         assert_eq!(read_year("20132014", false), Ok(2013));
         assert_eq!(read_year("113", true), Ok(2024));
+        assert_eq!(read_year("2018-09-01", false), Ok(2018));
+        assert_eq!(read_year("2018-09-01 00:00:00", false), Ok(2018));
         assert_eq!(read_year("2013-15", false), Err(Problem::BadYear));
         assert_eq!(read_year("1989", false), Err(Problem::BadYear));
         assert_eq!(read_year("20x8", false), Err(Problem::BadYear));

@@ -6,6 +6,7 @@ mod cli;
 mod common;
 mod faults;
 mod fixtures;
+mod formats;
 mod indicators;
 mod interop;
 mod seed;
