@@ -15,6 +15,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 /// The whole ledger of one run.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
 pub struct Ledger {
     /// The run's id (`20181130T010203Z-3fa1`), also the name of its version folder.
     pub run_id: String,
@@ -50,6 +51,75 @@ pub struct Ledger {
     pub marts: Vec<MartRecord>,
     /// Run-level warnings in words (files that failed, conflicts, schools merged or closed …).
     pub warnings: Vec<String>,
+    /// How a table's columns differ from one year (or file) of a source to the next.
+    pub schema_changes: Vec<SchemaChange>,
+}
+
+/// Columns that changed between two consecutive inputs of the same table (and county).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct SchemaChange {
+    /// Table.
+    pub table: String,
+    /// County (from the path), empty when files are not per county.
+    pub county_code: String,
+    /// The earlier input (its year, or its path when the path has no year).
+    pub from: String,
+    /// The later input.
+    pub to: String,
+    /// Contract columns the later input has and the earlier did not.
+    pub added: Vec<String>,
+    /// Contract columns the earlier input had and the later does not.
+    pub removed: Vec<String>,
+    /// Contract columns read from a differently named header: `column: old → new`.
+    pub renamed: Vec<String>,
+    /// Source columns outside the contract that appeared.
+    pub unmapped_added: Vec<String>,
+    /// Source columns outside the contract that disappeared.
+    pub unmapped_removed: Vec<String>,
+}
+
+/// The schema changes between consecutive inputs of each table and county.
+pub fn schema_changes(inputs: &[InputRecord]) -> Vec<SchemaChange> {
+    let mut groups: BTreeMap<(String, String), Vec<&InputRecord>> = BTreeMap::new();
+    for input in inputs.iter().filter(|i| i.failure.is_none()) {
+        groups.entry((input.table.clone(), input.county_code.clone().unwrap_or_default())).or_default().push(input);
+    }
+    let mut out = Vec::new();
+    for ((table, county_code), mut group) in groups {
+        group.sort_by(|a, b| (a.year, &a.path).cmp(&(b.year, &b.path)));
+        for pair in group.windows(2) {
+            let (a, b) = (pair[0], pair[1]);
+            let label = |i: &InputRecord| i.year.map_or_else(|| i.path.clone(), |y| y.to_string());
+            let mut change = SchemaChange {
+                table: table.clone(),
+                county_code: county_code.clone(),
+                from: label(a),
+                to: label(b),
+                ..SchemaChange::default()
+            };
+            for (column, header) in &b.column_headers {
+                match a.column_headers.get(column) {
+                    None => change.added.push(column.clone()),
+                    Some(old) if old != header => change.renamed.push(format!("{column}: {old} → {header}")),
+                    Some(_) => {}
+                }
+            }
+            change.removed = a.column_headers.keys().filter(|c| !b.column_headers.contains_key(*c)).cloned().collect();
+            change.unmapped_added =
+                b.unknown_columns.iter().filter(|c| !a.unknown_columns.contains(c)).cloned().collect();
+            change.unmapped_removed =
+                a.unknown_columns.iter().filter(|c| !b.unknown_columns.contains(c)).cloned().collect();
+            let changed = !(change.added.is_empty()
+                && change.removed.is_empty()
+                && change.renamed.is_empty()
+                && change.unmapped_added.is_empty()
+                && change.unmapped_removed.is_empty());
+            if changed {
+                out.push(change);
+            }
+        }
+    }
+    out
 }
 
 /// The pipeline as the ledger records it.
@@ -71,6 +141,7 @@ pub struct PipelineRecord {
 
 /// One input file.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
 pub struct InputRecord {
     /// Full URL.
     pub uri: String,
@@ -102,6 +173,8 @@ pub struct InputRecord {
     pub rows: u64,
     /// Headers bound to columns: `header → column (unit)`.
     pub columns: Vec<String>,
+    /// The same, as contract column → header (what schema drift compares).
+    pub column_headers: BTreeMap<String, String>,
     /// Headers matching no column.
     pub unknown_columns: Vec<String>,
     /// Rows skipped as not data, with the reason.
@@ -211,5 +284,53 @@ impl Ledger {
         }
         self.slices.sort_by(|a, b| (&a.table, &a.county_code, a.year).cmp(&(&b.table, &b.county_code, b.year)));
         self.totals = t;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(path: &str, year: Option<i32>, columns: &[(&str, &str)], unknown: &[&str]) -> InputRecord {
+        InputRecord {
+            path: path.into(),
+            table: "pupils".into(),
+            year,
+            column_headers: columns.iter().map(|(c, h)| (c.to_string(), h.to_string())).collect(),
+            unknown_columns: unknown.iter().map(|u| u.to_string()).collect(),
+            ..InputRecord::default()
+        }
+    }
+
+    #[test]
+    fn schema_changes_name_added_removed_and_renamed_columns() {
+        let inputs = vec![
+            input(
+                "b.csv",
+                None,
+                &[("school_code", "DBN"), ("school_name", "SchoolName"), ("year", "Year")],
+                &["EconomicNeedIndex"],
+            ),
+            input(
+                "a.csv",
+                None,
+                &[
+                    ("school_code", "DBN"),
+                    ("school_name", "Name"),
+                    ("year", "schoolyear"),
+                    ("special_needs", "sped_num"),
+                ],
+                &["fl_percent"],
+            ),
+        ];
+        let changes = schema_changes(&inputs);
+        assert_eq!(changes.len(), 1);
+        let c = &changes[0];
+        assert_eq!((c.from.as_str(), c.to.as_str()), ("a.csv", "b.csv"));
+        assert_eq!(c.removed, ["special_needs"]);
+        assert_eq!(c.renamed, ["school_name: Name → SchoolName", "year: schoolyear → Year"]);
+        assert_eq!(c.unmapped_added, ["EconomicNeedIndex"]);
+        assert_eq!(c.unmapped_removed, ["fl_percent"]);
+        assert!(schema_changes(&inputs[..1]).is_empty());
     }
 }

@@ -40,8 +40,9 @@ pub struct Pipeline {
 pub struct Source {
     /// The root URL (a folder or object-store prefix).
     pub url: String,
-    /// Per table: where its files are, relative to `url`, and how to read them. Empty: the standard layout.
-    pub tables: BTreeMap<Table, TableSource>,
+    /// Per table: where its files are, relative to `url`, and how to read them (a table may come
+    /// from several kinds of file, e.g. primary and junior statistics). Empty: the standard layout.
+    pub tables: BTreeMap<Table, Vec<TableSource>>,
     /// Reading options that apply to every table unless the table overrides them.
     pub defaults: ReadOptions,
 }
@@ -151,6 +152,9 @@ pub struct WideGrades {
     /// only, so sums over the school stay right.
     #[serde(default)]
     pub once: Vec<String>,
+    /// A grade whose columns are all 0 is not taught (sources that write 0 for "not offered").
+    #[serde(default)]
+    pub zero_means_not_taught: bool,
 }
 
 impl ReadOptions {
@@ -261,8 +265,9 @@ struct PipelineToml {
     settings: Settings,
     #[serde(default)]
     standards: BTreeMap<String, StandardToml>,
+    /// `[tables.<name>]`, or `[[tables.<name>]]` for a table read from several kinds of file.
     #[serde(default)]
-    tables: BTreeMap<String, TableToml>,
+    tables: BTreeMap<String, toml::Value>,
     #[serde(default)]
     quality: QualityToml,
 }
@@ -343,33 +348,53 @@ impl Pipeline {
         let defaults = file.source.defaults;
         check_options("source", &defaults, None)?;
         let mut tables = BTreeMap::new();
+        let mut specs: Vec<(Table, String, TableToml)> = Vec::new();
+        for (name, value) in file.tables {
+            let table = Table::from_name(&name).ok_or_else(|| {
+                format!("[tables.{name}]: unknown table; expected one of {}", Table::ALL.map(|t| t.name()).join(", "))
+            })?;
+            let items = match value {
+                toml::Value::Array(items) => items,
+                other => vec![other],
+            };
+            for item in items {
+                let spec: TableToml = item
+                    .try_into()
+                    .map_err(|e: toml::de::Error| format!("[tables.{name}]: {}", e.to_string().trim_end()))?;
+                check_options(&format!("tables.{name}"), &spec.options, Some(table))?;
+                specs.push((table, name.clone(), spec));
+            }
+        }
         let template_layout = match file.source.layout.as_deref() {
-            None => file.source.path.is_some() || file.tables.values().any(|t| t.path.is_some()),
+            None => file.source.path.is_some() || specs.iter().any(|(_, _, s)| s.path.is_some()),
             Some("standard") => false,
             Some("templates") => true,
             Some(other) => {
                 return Err(format!("source.layout = {other:?}: expected \"standard\" or \"templates\""));
             }
         };
-        for (name, spec) in &file.tables {
-            let table = Table::from_name(name).ok_or_else(|| {
-                format!("[tables.{name}]: unknown table; expected one of {}", Table::ALL.map(|t| t.name()).join(", "))
-            })?;
-            check_options(&format!("tables.{name}"), &spec.options, Some(table))?;
-        }
         if template_layout {
             for table in Table::ALL {
-                let spec = file.tables.iter().find(|(n, _)| Table::from_name(n) == Some(table)).map(|(_, s)| s);
-                let path = spec.and_then(|s| s.path.clone()).or_else(|| file.source.path.clone());
-                if let Some(path) = path {
-                    let options = spec.map(|s| s.options.clone()).unwrap_or_default().or(&defaults);
-                    tables.insert(table, TableSource { path, options });
+                let mine: Vec<&TableToml> = specs.iter().filter(|(t, _, _)| *t == table).map(|(_, _, s)| s).collect();
+                if mine.is_empty() {
+                    if let Some(path) = &file.source.path {
+                        tables.insert(table, vec![TableSource { path: path.clone(), options: defaults.clone() }]);
+                    }
+                    continue;
+                }
+                let mut sources = Vec::new();
+                for spec in mine {
+                    let Some(path) = spec.path.clone().or_else(|| file.source.path.clone()) else { continue };
+                    sources.push(TableSource { path, options: spec.options.or(&defaults) });
+                }
+                if !sources.is_empty() {
+                    tables.insert(table, sources);
                 }
             }
             if tables.is_empty() {
                 return Err("source.layout = \"templates\" but no table has a path".into());
             }
-        } else if let Some((name, _)) = file.tables.iter().find(|(_, s)| s.path.is_some()) {
+        } else if let Some((_, name, _)) = specs.iter().find(|(_, _, s)| s.path.is_some()) {
             return Err(format!("[tables.{name}] has a path but source.layout = \"standard\""));
         }
         let mut standards = BTreeMap::new();
@@ -402,9 +427,14 @@ impl Pipeline {
         })
     }
 
-    /// The reading options of a table (its own, or the source defaults).
+    /// The reading options of a table (its first source's, or the source defaults).
     pub fn read_options(&self, table: Table) -> ReadOptions {
-        self.source.tables.get(&table).map(|t| t.options.clone()).unwrap_or_else(|| self.source.defaults.clone())
+        self.source
+            .tables
+            .get(&table)
+            .and_then(|t| t.first())
+            .map(|t| t.options.clone())
+            .unwrap_or_else(|| self.source.defaults.clone())
     }
 }
 
@@ -525,7 +555,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(p.source.tables.len(), 7);
-        let pupils = &p.source.tables[&Table::Pupils];
+        let pupils = &p.source.tables[&Table::Pupils][0];
         assert_eq!(pupils.path, "{county_code}/{year}/学生.csv");
         assert_eq!(pupils.options.encoding.as_deref(), Some("gbk"));
         assert_eq!(pupils.options.delimiter.as_deref(), Some(";"));
@@ -535,6 +565,19 @@ mod tests {
         assert_eq!(p.standards["building_area_per_pupil"]["junior"], 5.2);
         assert_eq!(p.standards["satisfaction_min"]["all"], 0.9);
         assert_eq!(p.max_rejected_rows, 5);
+    }
+
+    #[test]
+    fn a_table_may_come_from_several_kinds_of_file() {
+        let p = parse(
+            "[source]\nurl = \"s\"\n[[tables.pupils]]\npath = \"primary.csv\"\nconstants = { grade = \"1\" }\n[[tables.pupils]]\npath = \"junior.csv\"\nconstants = { grade = \"7\" }\n",
+        )
+        .unwrap();
+        let pupils = &p.source.tables[&Table::Pupils];
+        assert_eq!(pupils.iter().map(|s| s.path.as_str()).collect::<Vec<_>>(), ["primary.csv", "junior.csv"]);
+        assert_eq!(pupils[1].options.constants["grade"], "7");
+        let err = parse("[source]\nurl = \"s\"\n[[tables.pupils]]\npath = \"a.csv\"\nconstant = {}\n").unwrap_err();
+        assert!(err.contains("tables.pupils") && err.contains("constant"), "{err}");
     }
 
     #[test]

@@ -269,7 +269,8 @@ pub async fn run(request: Request) -> Result<Outcome> {
     let status =
         if rows_rejected > pipeline.max_rejected_rows || files_failed > 0 { Status::Rejected } else { Status::Success };
     ledger.slices = std::mem::take(&mut state.slices).into_values().collect();
-    ledger.inputs.sort_by(|a, b| a.path.cmp(&b.path));
+    ledger.inputs.sort_by(|a, b| (&a.path, &a.sheet, &a.table).cmp(&(&b.path, &b.sheet, &b.table)));
+    ledger.schema_changes = crate::ledger::schema_changes(&ledger.inputs);
     state.findings.sort_by(|a, b| (&a.source_file, a.source_row, a.rule).cmp(&(&b.source_file, b.source_row, b.rule)));
     ledger.status = match status {
         Status::Success => "published".into(),
@@ -621,6 +622,7 @@ fn input_record(file: &SourceFile, report: &std::result::Result<FileReport, File
                     None => format!("{h} → {c}"),
                 })
                 .collect();
+            record.column_headers = r.columns.iter().map(|(h, c, _)| (c.clone(), h.clone())).collect();
             record.unknown_columns = r.unknown_columns.clone();
             record.skipped_rows = r
                 .skipped_rows

@@ -1,6 +1,6 @@
 -- balance_cv: the enrolment-weighted difference coefficient (差异系数) of every basic and quality indicator across a county's school-stage units.
 -- Grain: one row per (county_code, year, stage, scheme, indicator).
--- Inputs: int_unit_indicator_values, int_thresholds_wide
+-- Inputs: int_weighted_cv, int_thresholds_wide, ref_indicators
 -- Methodology: §2 — P = Σ P_i; X̄ = Σ P_i·X_i / P; S = sqrt(Σ (P_i/P)(X_i − X̄)²) (population form); CV = S / X̄. §3 — quality CVs pass at ≤ 0.50 (primary) / 0.45 (junior), each on its own
 -- Checks: unique (county_code, year, stage, scheme, indicator); not_null (county_code, year, stage, scheme, indicator, units, students)
 -- Columns:
@@ -19,27 +19,8 @@
 --   passes | 达标 | | cv ≤ threshold (quality scheme only)
 with
 
-values as (
-    select
-        *,
-        sum(pupils * value) over cell / sum(pupils) over cell as mean
-    from int_unit_indicator_values
-    window cell as (partition by county_code, year, stage, scheme, indicator)
-),
-
 aggregated as (
-    select
-        county_code,
-        year,
-        stage,
-        scheme,
-        indicator,
-        count(*) as units,
-        cast(sum(pupils) as bigint) as students,
-        max(mean) as mean,
-        sqrt(sum(pupils * (value - mean) * (value - mean)) / sum(pupils)) as sd
-    from values
-    group by county_code, year, stage, scheme, indicator
+    select * from int_weighted_cv where scheme in ('basic', 'quality')
 ),
 
 final as (
@@ -54,9 +35,9 @@ final as (
         a.students,
         a.mean,
         a.sd,
-        a.sd / nullif(a.mean, 0) as cv,
+        a.cv,
         case when a.scheme = 'quality' then t.quality_cv_max end as threshold,
-        case when a.scheme = 'quality' then a.sd / nullif(a.mean, 0) <= t.quality_cv_max end as passes
+        case when a.scheme = 'quality' then a.cv <= t.quality_cv_max end as passes
     from aggregated as a
     left join int_thresholds_wide as t on a.stage = t.stage
     left join ref_indicators as i on a.indicator = i.indicator

@@ -68,61 +68,66 @@ pub async fn discover(source: &Location, pipeline: &Pipeline) -> Result<Discover
         if relative.split('/').any(|part| part.starts_with('.') || part.starts_with('_')) {
             continue; // hidden files and folders (.DS_Store, _SUCCESS, ~$ lock files below)
         }
-        let Some((pattern, caps)) = patterns.iter().find_map(|p| p.regex.captures(&relative).map(|c| (p, c))) else {
+        let matches: Vec<(&Pattern, regex::Captures)> =
+            patterns.iter().filter_map(|p| p.regex.captures(&relative).map(|c| (p, c))).collect();
+        if matches.is_empty() {
             ignored.push(relative);
             continue;
-        };
-        let extension = relative.rsplit_once('.').map(|(_, e)| e).unwrap_or("");
-        let Some(format) = pattern.options.format.or_else(|| Format::from_extension(extension)) else {
-            ignored.push(relative);
-            continue;
-        };
+        }
         if relative.rsplit('/').next().is_some_and(|n| n.starts_with("~$")) {
             continue; // Excel's lock file of an open workbook
         }
-        let county_code = caps.name("county_code").map(|m| m.as_str().to_owned());
-        let year = caps.name("year").and_then(|m| m.as_str().parse().ok());
-        let file = SourceFile {
-            uri: source.url_of(&meta.location),
-            location: meta.location.clone(),
-            relative: relative.clone(),
-            table: pattern.table.unwrap_or(Table::Schools),
-            format,
-            sheet: None,
-            county_code: county_code.clone(),
-            year,
-            size: meta.size,
-            e_tag: meta.e_tag.clone(),
-            last_modified: meta.last_modified,
-            options: pattern.options.clone(),
-        };
-        // A workbook's tables are its sheets, named after them (or the one the pipeline names).
-        let tables: Vec<(Table, Option<String>)> = match (format, pattern.table) {
-            (Format::Workbook, table) if file.options.sheet.is_none() => {
-                match workbook_sheets(source, &meta.location).await {
-                    Ok(sheets) => {
-                        let mut out = Vec::new();
-                        for sheet in sheets {
-                            match super::xlsx::table_of_sheet(&sheet) {
-                                Some(t) if table.is_none_or(|want| want == t) => out.push((t, Some(sheet))),
-                                _ => ignored.push(format!("{relative} sheet {sheet}")),
-                            }
-                        }
-                        out
-                    }
-                    // An unreadable workbook still becomes a file, so its failure is reported.
-                    Err(_) => vec![(table.unwrap_or(Table::Schools), None)],
-                }
-            }
-            (_, table) => vec![(table.unwrap_or(Table::Schools), None)],
-        };
-        for (table, sheet) in tables {
-            let name = match &sheet {
-                Some(s) => format!("{relative}#{s}"),
-                None => relative.clone(),
+        // One object may hold several tables (a national file read as schools and as pupils).
+        for (pattern, caps) in matches {
+            let extension = relative.rsplit_once('.').map(|(_, e)| e).unwrap_or("");
+            let Some(format) = pattern.options.format.or_else(|| Format::from_extension(extension)) else {
+                ignored.push(relative.clone());
+                continue;
             };
-            let file = SourceFile { table, sheet, ..file.clone() };
-            found.insert((year.unwrap_or(0), county_code.clone().unwrap_or_default(), table, name), Arc::new(file));
+            let county_code = caps.name("county_code").map(|m| m.as_str().to_owned());
+            let year = caps.name("year").and_then(|m| m.as_str().parse().ok());
+            let file = SourceFile {
+                uri: source.url_of(&meta.location),
+                location: meta.location.clone(),
+                relative: relative.clone(),
+                table: pattern.table.unwrap_or(Table::Schools),
+                format,
+                sheet: None,
+                county_code: county_code.clone(),
+                year,
+                size: meta.size,
+                e_tag: meta.e_tag.clone(),
+                last_modified: meta.last_modified,
+                options: pattern.options.clone(),
+            };
+            // A workbook's tables are its sheets, named after them (or the one the pipeline names).
+            let tables: Vec<(Table, Option<String>)> = match (format, pattern.table) {
+                (Format::Workbook, table) if file.options.sheet.is_none() => {
+                    match workbook_sheets(source, &meta.location).await {
+                        Ok(sheets) => {
+                            let mut out = Vec::new();
+                            for sheet in sheets {
+                                match super::xlsx::table_of_sheet(&sheet) {
+                                    Some(t) if table.is_none_or(|want| want == t) => out.push((t, Some(sheet))),
+                                    _ => ignored.push(format!("{relative} sheet {sheet}")),
+                                }
+                            }
+                            out
+                        }
+                        // An unreadable workbook still becomes a file, so its failure is reported.
+                        Err(_) => vec![(table.unwrap_or(Table::Schools), None)],
+                    }
+                }
+                (_, table) => vec![(table.unwrap_or(Table::Schools), None)],
+            };
+            for (table, sheet) in tables {
+                let name = match &sheet {
+                    Some(s) => format!("{relative}#{s}"),
+                    None => relative.clone(),
+                };
+                let file = SourceFile { table, sheet, ..file.clone() };
+                found.insert((year.unwrap_or(0), county_code.clone().unwrap_or_default(), table, name), Arc::new(file));
+            }
         }
     }
     ignored.sort();
@@ -182,6 +187,7 @@ fn patterns(pipeline: &Pipeline) -> Result<Vec<Pattern>> {
         .source
         .tables
         .iter()
+        .flat_map(|(table, specs)| specs.iter().map(move |spec| (table, spec)))
         .map(|(table, spec)| {
             let regex = template_regex(&spec.path, *table)
                 .map_err(|e| Error::Config(format!("path template {:?} of {table}: {e}", spec.path)))?;

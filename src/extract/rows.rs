@@ -15,6 +15,9 @@ use super::{
 use crate::contract::{Kind, Unit};
 use crate::validate::cell::fold;
 
+/// The header recorded for the grade of rows made from grade columns.
+pub const WIDE_GRADE_HEADER: &str = "(grade columns)";
+
 /// How many rows are searched for the header when the pipeline does not say where it is.
 pub const HEADER_SEARCH_ROWS: u64 = 30;
 
@@ -44,6 +47,7 @@ pub struct Mapper {
     sources: Vec<Source>,
     grades: Vec<i64>,
     once: Vec<bool>,
+    zero_means_not_taught: bool,
 }
 
 impl Mapper {
@@ -181,7 +185,8 @@ impl Mapper {
             .map(|(i, h)| (i, h.clone()))
             .collect();
         check_binding(file, &binding)?;
-        Ok(Mapper { binding: Arc::new(binding), sources, grades, once })
+        let zero_means_not_taught = wide.is_some_and(|w| w.zero_means_not_taught);
+        Ok(Mapper { binding: Arc::new(binding), sources, grades, once, zero_means_not_taught })
     }
 
     /// The binding of the output columns.
@@ -222,7 +227,11 @@ impl Mapper {
         let mut out = Vec::new();
         for (gi, &grade) in self.grades.iter().enumerate() {
             let taught = self.sources.iter().any(|s| match s {
-                Source::Wide(per_grade) => per_grade[gi].iter().filter_map(text).any(|c| !fold(c).is_empty()),
+                Source::Wide(per_grade) => per_grade[gi]
+                    .iter()
+                    .filter_map(text)
+                    .map(|c| fold(c))
+                    .any(|c| !c.is_empty() && (!self.zero_means_not_taught || !is_zero(&c))),
                 _ => false,
             });
             if !taught {
@@ -268,6 +277,11 @@ impl Mapper {
             Source::Wide(per_grade) => grade.and_then(|(gi, _)| joined(&per_grade[gi])),
         }
     }
+}
+
+/// Whether a cell says zero (`0`, `0.0`, `00`).
+fn is_zero(text: &str) -> bool {
+    !text.is_empty() && text.chars().all(|c| c == '0' || c == '.') && text.contains('0')
 }
 
 /// `students = "grade{g}"` → `grade3`; `{g_zh}` → `三`.
@@ -521,11 +535,11 @@ impl<'a> Assembler<'a> {
                 None => self.fail("header_not_found", header_hint(self.index)),
             });
         }
-        if let Some(mut builder) = self.builder.take() {
-            if !builder.is_empty() {
-                let batch = builder.finish();
-                on_batch(batch).map_err(|e| self.fail("unreadable_file", e))?;
-            }
+        if let Some(mut builder) = self.builder.take()
+            && !builder.is_empty()
+        {
+            let batch = builder.finish();
+            on_batch(batch).map_err(|e| self.fail("unreadable_file", e))?;
         }
         if let Some(m) = &self.mapper {
             self.report.columns = m
@@ -589,6 +603,7 @@ mod tests {
             ]
             .into(),
             once: vec![],
+            zero_means_not_taught: false,
         });
         let f = file(Table::Pupils, options);
         let index = HeaderIndex::new(Table::Pupils, &f.options);

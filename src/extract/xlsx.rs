@@ -150,7 +150,7 @@ pub fn read(
     match &mut book {
         Book::Xlsx(b) => {
             let merged = b.merge_cells_by_sheet_name(&sheet).unwrap_or_default();
-            let regions: Vec<((u32, u32), (u32, u32))> = merged.iter().map(|d| (d.start, d.end)).collect();
+            let regions: Vec<Region> = merged.iter().map(|d| (d.start, d.end)).collect();
             let mut region_values: Vec<Option<String>> = vec![None; regions.len()];
             let mut cells =
                 b.worksheet_cells_reader(&sheet).map_err(|e| sheet_fail(format!("cannot read the sheet ({e})")))?;
@@ -195,7 +195,7 @@ pub fn read(
         Book::Xls(b) => {
             let range = b.worksheet_range(&sheet).map_err(|e| sheet_fail(format!("cannot read the sheet ({e})")))?;
             let merged = b.merge_cells_by_sheet_name(&sheet).unwrap_or_default();
-            let regions: Vec<((u32, u32), (u32, u32))> = merged.iter().map(|d| (d.start, d.end)).collect();
+            let regions: Vec<Region> = merged.iter().map(|d| (d.start, d.end)).collect();
             let region_values: Vec<Option<String>> =
                 regions.iter().map(|(s, _)| range.get_value(*s).map(data_text)).collect();
             let (start_row, start_col) = range.start().unwrap_or((0, 0));
@@ -211,12 +211,15 @@ pub fn read(
     Ok(report)
 }
 
+/// A merged region: (first row, first column) and (last row, last column), 0-based.
+type Region = ((u32, u32), (u32, u32));
+
 /// Hand a sheet row (0-based index) to the assembler, merged regions filled.
 fn emit(
     assembler: &mut Assembler<'_>,
     row_index: u32,
     mut row: Vec<String>,
-    regions: &[((u32, u32), (u32, u32))],
+    regions: &[Region],
     values: &[Option<String>],
     on_batch: &mut dyn FnMut(RawBatch) -> Result<(), String>,
 ) -> Result<(), FileFailure> {

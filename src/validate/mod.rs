@@ -158,6 +158,16 @@ impl CheckedBatch {
 /// a workbook `231182/2018.xlsx 学生!D17, column 在校生数`.
 pub fn place(raw: &RawBatch, row: usize, column: Option<&Column>) -> String {
     let line = raw.source_rows.get(row).copied().unwrap_or(0);
+    // A row made from grade columns says which grade, since one source row gave several.
+    let wide_grade = raw
+        .binding
+        .get("grade")
+        .filter(|b| b.header == crate::extract::rows::WIDE_GRADE_HEADER)
+        .and_then(|_| raw.cell("grade", row));
+    let line = match wide_grade {
+        Some(g) => format!("{line} (grade {g})"),
+        None => line.to_string(),
+    };
     let bound = column.and_then(|c| raw.binding.get(c.name));
     match (&raw.sheet, column) {
         (Some(sheet), Some(c)) => match bound.and_then(|b| b.index) {

@@ -505,7 +505,12 @@ fn read_and_check_rows(raw: RawBatch, ctx: &mut Context<'_>) -> CheckedBatch {
             }
         }
     }
+    // A school total kept on one row of a wide layout (`once`) is not bounded by that row.
+    let once = |name: &str| options.wide.as_ref().is_some_and(|w| w.once.iter().any(|o| o == name));
     for bound_rule in table.bounds() {
+        if once(bound_rule.lesser) || once(bound_rule.greater) {
+            continue;
+        }
         let (Some(li), Some(gi)) = (col(bound_rule.lesser), col(bound_rule.greater)) else {
             continue;
         };
@@ -667,7 +672,7 @@ fn values_text<'a>(values: &'a [Values], columns: &[Column], name: &str, row: us
 }
 
 /// The text of a contract column in a row (None when the source has no such column).
-fn cell_text<'a>(raw: &'a RawBatch, bound: Option<usize>, row: usize) -> Option<&'a str> {
+fn cell_text(raw: &RawBatch, bound: Option<usize>, row: usize) -> Option<&str> {
     use arrow::array::Array;
     let a = &raw.cells[bound?];
     (!a.is_null(row)).then(|| a.value(row))

@@ -9,5 +9,6 @@ mod fixtures;
 mod formats;
 mod indicators;
 mod interop;
+mod realdata;
 mod seed;
 mod vectors;
