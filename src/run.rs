@@ -624,12 +624,15 @@ fn input_record(file: &SourceFile, report: &std::result::Result<FileReport, File
                 .collect();
             record.column_headers = r.columns.iter().map(|(h, c, _)| (c.clone(), h.clone())).collect();
             record.unknown_columns = r.unknown_columns.clone();
-            record.skipped_rows = r
-                .skipped_rows
-                .iter()
-                .map(|(row, why)| format!("row {row}: {why}"))
-                .chain(r.total_rows.iter().map(|t| format!("row {}: total row, checked and not published", t.row)))
-                .collect();
+            if r.blank_rows > 0 {
+                record.skipped_rows.push(format!("{} blank rows", r.blank_rows));
+            }
+            record.skipped_rows.extend(
+                r.skipped_rows
+                    .iter()
+                    .map(|(row, why)| format!("row {row}: {why}"))
+                    .chain(r.total_rows.iter().map(|t| format!("row {}: total row, checked and not published", t.row))),
+            );
         }
         Err(f) => record.failure = Some(Failure { rule: f.rule.into(), message: f.message.clone() }),
     }

@@ -11,6 +11,34 @@ use super::{FileFailure, FileReport, HeaderIndex, RawBatch, SourceFile};
 /// Longest cell accepted; a longer one is almost always an unbalanced quote swallowing the file.
 pub const MAX_FIELD_BYTES: usize = 1 << 20;
 
+/// Most bytes read without completing a row: past it the file is not CSV as we know it (a 100 MB
+/// field, an unbalanced quote swallowing the rest), and reading stops before memory grows.
+pub const MAX_RECORD_BYTES: usize = 8 << 20;
+
+/// Counts bytes read since the last complete row and stops the read beyond [`MAX_RECORD_BYTES`].
+struct RecordGuard<R> {
+    inner: R,
+    since_record: std::rc::Rc<std::cell::Cell<usize>>,
+}
+
+impl<R: Read> Read for RecordGuard<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let total = self.since_record.get() + n;
+        self.since_record.set(total);
+        if total > MAX_RECORD_BYTES {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "more than {} MB without the end of a row; is a quote (\") left open, or is this not a CSV file?",
+                    MAX_RECORD_BYTES >> 20
+                ),
+            ));
+        }
+        Ok(n)
+    }
+}
+
 /// Read a CSV file (see the module doc).
 pub fn read(
     reader: &mut dyn Read,
@@ -30,6 +58,8 @@ pub fn read(
     };
     let decoded =
         DecodingReader::with_origin(Cursor::new(head).chain(reader), encoding, bom, file.options.encoding.is_none());
+    let since_record = std::rc::Rc::new(std::cell::Cell::new(0));
+    let decoded = RecordGuard { inner: decoded, since_record: since_record.clone() };
     let mut csv = ::csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -47,6 +77,7 @@ pub fn read(
     let mut assembler = Assembler::new(file, index, None);
     let mut record = ::csv::StringRecord::new();
     while csv.read_record(&mut record).map_err(read_error)? {
+        since_record.set(0);
         let line = record.position().map_or(0, |p| p.line());
         if let Some(long) = record.iter().find(|c| c.len() > MAX_FIELD_BYTES) {
             return Err(fail(
@@ -147,7 +178,8 @@ mod tests {
         let unit = batches[0].binding.get("equipment_value").unwrap().unit;
         assert_eq!(unit, Some(Unit::TenThousandYuan));
         let reasons: Vec<&str> = report.skipped_rows.iter().map(|(_, r)| r.as_str()).collect();
-        assert_eq!(reasons, ["title row above the header", "unit row under the header", "blank row", "note row"]);
+        assert_eq!(reasons, ["title row above the header", "unit row under the header", "note row"]);
+        assert_eq!(report.blank_rows, 1);
     }
 
     #[test]

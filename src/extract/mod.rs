@@ -174,8 +174,10 @@ pub struct FileReport {
     pub columns: Vec<(String, String, Option<String>)>,
     /// Headers that matched no column of the table (reported, their cells not published).
     pub unknown_columns: Vec<String>,
-    /// Rows skipped as not data (blank rows, a unit row, notes), with the reason.
+    /// Rows skipped as not data (title rows, a unit row, notes), with the reason.
     pub skipped_rows: Vec<(u64, String)>,
+    /// Blank rows skipped (counted, not listed: a sheet may have a million of them).
+    pub blank_rows: u64,
     /// 合计/总计 rows: not data, but checked against the sum of the rows (then dropped).
     pub total_rows: Vec<TotalRow>,
 }
@@ -230,10 +232,17 @@ pub fn read_file(
     };
     let mut hashing = HashingReader { inner: reader, hasher: sha2::Sha256::new() };
     let index = HeaderIndex::new(file.table, &file.options);
-    let mut report = match file.format {
-        Format::Csv => csv::read(&mut hashing, file, &index, on_batch)?,
-        Format::Json => json::read(&mut hashing, file, &index, on_batch)?,
-        Format::Workbook => xlsx::read(&mut hashing, file, &index, on_batch)?,
+    // A reader library that panics on a hostile file must fail that file, not the run.
+    let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match file.format {
+        Format::Csv => csv::read(&mut hashing, file, &index, on_batch),
+        Format::Json => json::read(&mut hashing, file, &index, on_batch),
+        Format::Workbook => xlsx::read(&mut hashing, file, &index, on_batch),
+    }));
+    let mut report = match read {
+        Ok(result) => result?,
+        Err(_) => {
+            return Err(unreadable("the reader crashed on this file; it is damaged or not what its name says".into()));
+        }
     };
     // Drain what the parser did not need so the checksum covers the whole file.
     std::io::copy(&mut hashing, &mut std::io::sink()).map_err(|e| unreadable(e.to_string()))?;

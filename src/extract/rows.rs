@@ -486,7 +486,7 @@ impl<'a> Assembler<'a> {
         on_batch: &mut dyn FnMut(RawBatch) -> Result<(), String>,
     ) -> Result<(), FileFailure> {
         if non_empty.is_empty() {
-            self.report.skipped_rows.push((row, "blank row".into()));
+            self.report.blank_rows += 1;
             return Ok(());
         }
         if non_empty.len() == 1 && is_note(&cells[non_empty[0]]) {

@@ -7,6 +7,8 @@ mod common;
 mod faults;
 mod fixtures;
 mod formats;
+mod fuzz;
+mod hostile;
 mod indicators;
 mod interop;
 mod realdata;

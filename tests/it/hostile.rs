@@ -1,0 +1,133 @@
+//! Hostile and broken files: each fails only its own (county, year, table), with a message, in
+//! bounded time and memory, never a panic — and everything else is still published.
+
+use std::io::{Read, Write};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use rust_xlsxwriter::Workbook;
+
+use crate::common::{junheng, ledger, published, rows, value};
+
+/// A small valid workbook: a 学校 sheet with a header and one school.
+fn workbook(county: &str) -> Vec<u8> {
+    let mut book = Workbook::new();
+    let sheet = book.add_worksheet();
+    sheet.set_name("学校").unwrap();
+    for (c, h) in ["学校标识码", "学校名称", "办学类型", "城乡分类"].iter().enumerate() {
+        sheet.write_string(0, c as u16, *h).unwrap();
+    }
+    for (c, v) in [format!("{county}0001"), "一小".into(), "小学".into(), "城区".into()].iter().enumerate() {
+        sheet.write_string(1, c as u16, v).unwrap();
+    }
+    book.save_to_buffer().unwrap()
+}
+
+/// Copy a workbook's zip, replacing or adding parts.
+fn rezip(bytes: &[u8], replace: &[(&str, Vec<u8>)]) -> Vec<u8> {
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated).large_file(true);
+    for i in 0..archive.len() {
+        let mut entry = archive.by_index(i).unwrap();
+        let name = entry.name().unwrap().into_owned();
+        let mut data = Vec::new();
+        entry.read_to_end(&mut data).unwrap();
+        let data = replace.iter().find(|(n, _)| *n == name).map(|(_, d)| d.clone()).unwrap_or(data);
+        out.start_file(name, options).unwrap();
+        out.write_all(&data).unwrap();
+    }
+    for (name, data) in replace {
+        if !archive.file_names().any(|n| n.as_deref().ok() == Some(*name)) {
+            out.start_file(*name, options).unwrap();
+            out.write_all(data).unwrap();
+        }
+    }
+    out.finish().unwrap().into_inner()
+}
+
+/// A sheet: header row, one school, then a million formatted empty rows.
+fn sheet_with_empty_rows(county: &str, empty_rows: u32) -> Vec<u8> {
+    let mut xml = String::from(
+        r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>"#,
+    );
+    xml.push_str(r#"<row r="1"><c r="A1" t="inlineStr"><is><t>学校标识码</t></is></c><c r="B1" t="inlineStr"><is><t>学校名称</t></is></c><c r="C1" t="inlineStr"><is><t>办学类型</t></is></c><c r="D1" t="inlineStr"><is><t>城乡分类</t></is></c></row>"#);
+    xml.push_str(&format!(r#"<row r="2"><c r="A2" t="inlineStr"><is><t>{county}0001</t></is></c><c r="B2" t="inlineStr"><is><t>一小</t></is></c><c r="C2" t="inlineStr"><is><t>小学</t></is></c><c r="D2" t="inlineStr"><is><t>城区</t></is></c></row>"#));
+    for r in 3..3 + empty_rows {
+        xml.push_str(&format!(r#"<row r="{r}"><c r="A{r}" s="0"/></row>"#));
+    }
+    xml.push_str("</sheetData></worksheet>");
+    xml.into_bytes()
+}
+
+fn write(path: &Path, bytes: &[u8]) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[tokio::test]
+async fn each_hostile_file_fails_alone_in_bounded_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    // 990401: a truncated workbook.
+    let good = workbook("990401");
+    write(&src.join("990401/2018.xlsx"), &good[..good.len() / 2]);
+    // 990402: a zip bomb — a part that inflates to 64 MB from a few dozen KB.
+    write(&src.join("990402/2018.xlsx"), &rezip(&workbook("990402"), &[("xl/media/bomb.bin", vec![0u8; 64 << 20])]));
+    // 990403: a sheet with a school and then 1 048 574 formatted empty rows (read, not a failure).
+    let sheet = sheet_with_empty_rows("990403", 1_048_574);
+    write(&src.join("990403/2018.xlsx"), &rezip(&workbook("990403"), &[("xl/worksheets/sheet1.xml", sheet)]));
+    // 990404: a CSV with a 100 MB field.
+    let mut big = b"school_code,school_name,school_type,area_type\n9904040001,\"".to_vec();
+    big.extend(std::iter::repeat_n(b'x', 100 << 20));
+    big.extend_from_slice(b"\",primary,urban\n");
+    write(&src.join("990404/2018/schools.csv"), &big);
+    // 990405: an unbalanced quote that swallows the rest of a 12 MB file.
+    let mut open = b"school_code,school_name,school_type,area_type\n9904050001,\"unclosed,primary,urban\n".to_vec();
+    for i in 0..400_000 {
+        open.extend_from_slice(format!("99040{i:05},name,primary,urban\n").as_bytes());
+    }
+    write(&src.join("990405/2018/schools.csv"), &open);
+    // 990406: binary noise named .csv.
+    let noise: Vec<u8> = (0..200_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    write(&src.join("990406/2018/schools.csv"), &noise);
+    // 990409: a good county beside them.
+    write(
+        &src.join("990409/2018/schools.csv"),
+        "school_code,school_name,school_type,area_type\n9904090001,好学校,primary,urban\n".as_bytes(),
+    );
+
+    let out = dir.path().join("out");
+    let started = Instant::now();
+    let run = junheng(&["run", "--source", src.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let took = started.elapsed();
+    assert_eq!(run.code, 1, "files were rejected, the run finished\n{}\n{}", run.stdout, run.stderr);
+    assert!(took < Duration::from_secs(180), "took {took:?}");
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    let failures: Vec<(String, String)> = ledger(&out)["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|i| {
+            i["failure"]["message"].as_str().map(|m| (i["path"].as_str().unwrap().to_owned(), m.to_owned()))
+        })
+        .collect();
+    let message = |path: &str| failures.iter().find(|(p, _)| p == path).map(|(_, m)| m.clone()).unwrap_or_default();
+    assert!(message("990401/2018.xlsx").contains("truncated"), "{failures:?}");
+    assert!(message("990402/2018.xlsx").contains("zip bomb"), "{failures:?}");
+    assert!(message("990404/2018/schools.csv").contains("without the end of a row"), "{failures:?}");
+    assert!(message("990405/2018/schools.csv").contains("quote"), "{failures:?}");
+    assert!(!message("990406/2018/schools.csv").is_empty(), "noise fails: {failures:?}");
+    assert_eq!(failures.len(), 5, "{failures:?}");
+    // The sheet of a million empty rows is read: its school is published, the rows counted.
+    let ctx = published(&out).await;
+    let published_schools = rows(&ctx, "select county_code from staging_schools order by county_code").await.concat();
+    assert_eq!(published_schools, ["990403", "990409"]);
+    let l = ledger(&out);
+    let skipped =
+        l["inputs"].as_array().unwrap().iter().find(|i| i["path"] == "990403/2018.xlsx").unwrap()["skipped_rows"]
+            .to_string();
+    assert!(skipped.contains("1048574 blank rows"), "{skipped}");
+    assert_eq!(value(&ctx, "select count(*) from quarantine_schools where rule = 'unreadable_file'").await, "5");
+}
