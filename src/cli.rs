@@ -59,6 +59,35 @@ pub enum Command {
 EXIT STATUS: 0 no rejected rows · 1 rows or files would be rejected · 2 configuration or input error")]
     Validate(SourceArgs),
 
+    /// List the runs of an output: when, what changed, counts and exit status.
+    #[command(after_long_help = "EXAMPLES:
+  junheng runs --out out/wudalianchi
+  junheng runs pipelines/wudalianchi.toml --json")]
+    Runs(RunsArgs),
+
+    /// Delete old versions of an output once no reader can still be using them.
+    ///
+    /// A version is deleted when a newer one has been published for longer than --keep; a version
+    /// no committed run names (left by an interrupted run) when it is older than --keep. The
+    /// latest version and every run ledger are always kept.
+    #[command(after_long_help = "EXAMPLES:
+  junheng vacuum --out out/wudalianchi --keep 7d --dry-run
+  junheng vacuum --out s3://bucket/published --keep 30d")]
+    Vacuum(VacuumArgs),
+
+    /// Run pipelines on the cron expressions in their [schedule], one run at a time each.
+    ///
+    /// Each run is a child `junheng run PIPELINE` process; the scheduler logs every start and how
+    /// it ended (exit 0/1/2), and keeps going when a run fails. Stop it with Ctrl-C (or --for).
+    #[command(after_long_help = "EXAMPLES:
+  junheng schedule pipelines/wudalianchi.toml pipelines/nyc-doe.toml
+  junheng schedule pipelines/wudalianchi.toml --for 1h
+
+In the pipeline file:
+  [schedule]
+  cron = \"0 2 * * *\"      # 02:00 every day (minute hour day month weekday; seconds optional first)")]
+    Schedule(ScheduleArgs),
+
     /// Write the bundled example county's submission (generated deterministically).
     ///
     /// `seed` writes 五大连池市 (231182), 2009–2018, in the standard layout: the fixture
@@ -97,6 +126,68 @@ pub struct RunArgs {
     /// Print the run ledger as JSON on stdout instead of the summary (for schedulers).
     #[arg(long)]
     pub json: bool,
+
+    /// Print what the run would read and replace, and stop (nothing is written).
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Remove the rows of inputs that are gone from the source (by default they are kept).
+    #[arg(long)]
+    pub allow_removals: bool,
+
+    /// Read every input again, even those unchanged since the last run.
+    #[arg(long)]
+    pub force: bool,
+
+    /// Wait for another run on the same output to finish (up to this long: 30m, 2h …).
+    #[arg(long, value_name = "DURATION", num_args = 0..=1, default_missing_value = "6h")]
+    pub wait: Option<String>,
+}
+
+/// `runs` arguments.
+#[derive(Debug, Args)]
+pub struct RunsArgs {
+    /// A pipeline file whose [output] to list.
+    pub pipeline: Option<PathBuf>,
+
+    /// Output URL or folder.
+    #[arg(long, value_name = "URL")]
+    pub out: Option<String>,
+
+    /// Print the ledgers as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `vacuum` arguments.
+#[derive(Debug, Args)]
+pub struct VacuumArgs {
+    /// A pipeline file whose [output] to vacuum.
+    pub pipeline: Option<PathBuf>,
+
+    /// Output URL or folder.
+    #[arg(long, value_name = "URL")]
+    pub out: Option<String>,
+
+    /// How long a superseded version stays readable (7d, 12h, 30m; 0 deletes at once).
+    #[arg(long, value_name = "DURATION", default_value = "7d")]
+    pub keep: String,
+
+    /// Say what would be deleted, delete nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `schedule` arguments.
+#[derive(Debug, Args)]
+pub struct ScheduleArgs {
+    /// Pipeline files with a [schedule] cron expression.
+    #[arg(required = true)]
+    pub pipelines: Vec<PathBuf>,
+
+    /// Stop after this long (2h, 30m, 10s); default: run until interrupted.
+    #[arg(long = "for", value_name = "DURATION")]
+    pub duration: Option<String>,
 }
 
 /// `generate` arguments.

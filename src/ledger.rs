@@ -181,6 +181,13 @@ pub struct InputRecord {
     pub skipped_rows: Vec<String>,
     /// Why the file could not be read, if it could not.
     pub failure: Option<Failure>,
+    /// What this run did with the file: `read`, `unchanged` (rows kept from an earlier run),
+    /// `failed` (previous rows kept), or `missing` (gone from the source, previous rows kept).
+    pub state: String,
+    /// The run that read the rows this version holds for the file, when it was not this run.
+    pub carried_from: Option<String>,
+    /// What the file contributed, per table, county and year.
+    pub slices: Vec<SliceRecord>,
 }
 
 /// A file-level failure.
@@ -194,6 +201,7 @@ pub struct Failure {
 
 /// Counts of one (table, county, year) slice.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
 pub struct SliceRecord {
     /// Table.
     pub table: String,
@@ -247,27 +255,40 @@ pub struct MartRecord {
     pub file: String,
 }
 
-impl Ledger {
-    /// The slice record for (table, county, year), created on first use.
-    pub fn slice(&mut self, table: &str, county_code: &str, year: i32) -> &mut SliceRecord {
-        let i =
-            match self.slices.iter().position(|s| s.table == table && s.county_code == county_code && s.year == year) {
-                Some(i) => i,
-                None => {
-                    self.slices.push(SliceRecord {
-                        table: table.into(),
-                        county_code: county_code.into(),
-                        year,
-                        ..SliceRecord::default()
-                    });
-                    self.slices.len() - 1
-                }
-            };
-        &mut self.slices[i]
+impl SliceRecord {
+    /// Add another record's counts to this one.
+    pub fn absorb(&mut self, other: &SliceRecord) {
+        self.rows_read += other.rows_read;
+        self.rows_published += other.rows_published;
+        self.rows_quarantined += other.rows_quarantined;
+        self.file_failed |= other.file_failed;
+        for (rule, n) in &other.quarantined_by_rule {
+            *self.quarantined_by_rule.entry(rule.clone()).or_default() += n;
+        }
+        for (rule, n) in &other.warnings_by_rule {
+            *self.warnings_by_rule.entry(rule.clone()).or_default() += n;
+        }
     }
+}
 
-    /// Recompute totals from slices and inputs.
+impl Ledger {
+    /// Sum the inputs' slices into the ledger's slices, then recompute the totals.
     pub fn total_up(&mut self) {
+        let mut slices: BTreeMap<(String, String, i32), SliceRecord> = BTreeMap::new();
+        for input in &self.inputs {
+            for s in &input.slices {
+                slices
+                    .entry((s.table.clone(), s.county_code.clone(), s.year))
+                    .or_insert_with(|| SliceRecord {
+                        table: s.table.clone(),
+                        county_code: s.county_code.clone(),
+                        year: s.year,
+                        ..SliceRecord::default()
+                    })
+                    .absorb(s);
+            }
+        }
+        self.slices = slices.into_values().collect();
         let mut t = Totals { files: self.inputs.len() as u64, ..Totals::default() };
         t.files_failed = self.inputs.iter().filter(|i| i.failure.is_some()).count() as u64;
         for s in &self.slices {
@@ -282,7 +303,6 @@ impl Ledger {
                 t.warnings += n;
             }
         }
-        self.slices.sort_by(|a, b| (&a.table, &a.county_code, a.year).cmp(&(&b.table, &b.county_code, b.year)));
         self.totals = t;
     }
 }

@@ -26,6 +26,7 @@ pub mod normalise;
 pub mod pipeline;
 pub mod quarantine;
 pub mod run;
+pub mod schedule;
 pub mod storage;
 pub mod summary;
 pub mod transform;

@@ -26,6 +26,10 @@ pub struct Pipeline {
     pub source: Source,
     /// Where to publish (None: must be given with `--out`).
     pub output: Option<String>,
+    /// How to reach the output's store.
+    pub output_storage: crate::storage::StorageOptions,
+    /// When `junheng schedule` runs the pipeline (a cron expression), if it is scheduled.
+    pub schedule: Option<String>,
     /// Methodology settings (methodology.md), recorded in every run ledger.
     pub settings: Settings,
     /// Overrides of the reference thresholds and standards (`sql/reference/thresholds.csv`),
@@ -45,6 +49,8 @@ pub struct Source {
     pub tables: BTreeMap<Table, Vec<TableSource>>,
     /// Reading options that apply to every table unless the table overrides them.
     pub defaults: ReadOptions,
+    /// How to reach the source's store (endpoint, region …); credentials come from the environment.
+    pub storage: crate::storage::StorageOptions,
 }
 
 impl Source {
@@ -270,6 +276,7 @@ struct PipelineToml {
     tables: BTreeMap<String, toml::Value>,
     #[serde(default)]
     quality: QualityToml,
+    schedule: Option<ScheduleToml>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -280,6 +287,9 @@ struct SourceToml {
     layout: Option<String>,
     /// A path template for every table (`{county_code}/{year}/{table}.csv`).
     path: Option<String>,
+    /// How to reach the store.
+    #[serde(default)]
+    storage: crate::storage::StorageOptions,
     #[serde(flatten)]
     defaults: ReadOptions,
 }
@@ -288,6 +298,15 @@ struct SourceToml {
 #[serde(deny_unknown_fields)]
 struct OutputToml {
     url: String,
+    #[serde(default)]
+    storage: crate::storage::StorageOptions,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScheduleToml {
+    /// A cron expression: `0 2 * * *` (minute hour day month weekday) or with seconds first.
+    cron: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -318,8 +337,15 @@ impl Pipeline {
         Pipeline {
             name: "standard".into(),
             hash: String::new(),
-            source: Source { url: source_url.into(), tables: BTreeMap::new(), defaults: ReadOptions::default() },
+            source: Source {
+                url: source_url.into(),
+                tables: BTreeMap::new(),
+                defaults: ReadOptions::default(),
+                storage: Default::default(),
+            },
             output: None,
+            output_storage: Default::default(),
+            schedule: None,
             settings: Settings::default(),
             standards: BTreeMap::new(),
             max_rejected_rows: 0,
@@ -346,6 +372,10 @@ impl Pipeline {
     pub fn parse(text: &str, base_dir: &Path, default_name: &str) -> std::result::Result<Pipeline, String> {
         let file: PipelineToml = toml::from_str(text).map_err(|e| e.to_string().trim_end().to_owned())?;
         let defaults = file.source.defaults;
+        if let Some(schedule) = &file.schedule {
+            crate::schedule::parse_cron(&schedule.cron)
+                .map_err(|e| format!("schedule.cron = {:?}: {e}", schedule.cron))?;
+        }
         check_options("source", &defaults, None)?;
         let mut tables = BTreeMap::new();
         let mut specs: Vec<(Table, String, TableToml)> = Vec::new();
@@ -419,8 +449,15 @@ impl Pipeline {
         Ok(Pipeline {
             name: file.name.unwrap_or_else(|| default_name.to_owned()),
             hash: String::new(),
-            source: Source { url: crate::storage::resolve_relative(&file.source.url, base_dir), tables, defaults },
-            output: file.output.map(|o| crate::storage::resolve_relative(&o.url, base_dir)),
+            source: Source {
+                url: crate::storage::resolve_relative(&file.source.url, base_dir),
+                tables,
+                defaults,
+                storage: file.source.storage,
+            },
+            output: file.output.as_ref().map(|o| crate::storage::resolve_relative(&o.url, base_dir)),
+            output_storage: file.output.map(|o| o.storage).unwrap_or_default(),
+            schedule: file.schedule.map(|s| s.cron),
             settings: file.settings,
             standards,
             max_rejected_rows: file.quality.max_rejected_rows,

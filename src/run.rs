@@ -1,18 +1,23 @@
 //! The run: the only module that calls the stages in order.
 //!
 //! ```text
-//! discover ─► extract ─► validate ─► normalise ─► load (versions/<run_id>/staging, quarantine)
-//!                                                   │
-//!                         transform (sql/ → marts) ◄┘ ─► ledger ─► commit ─► switch `current`
+//! plan:    discover ─► fingerprint every input against the last committed run ─► what changed
+//! execute: lock ─► extract ─► validate ─► normalise ─► load (versions/<run_id>/) ◄─ unchanged rows
+//!          ─► transform (sql/ → marts) ─► ledger = commit ─► switch `current` ─► unlock
 //! ```
 //!
-//! Schools are read first (every other table refers to them); the other files are processed in
-//! parallel on blocking threads while one task writes their batches in file order, so output is
-//! deterministic. A file's rows are published only if the whole file could be read; when a file
-//! fails, the slice it would have replaced is carried over from the previous version.
+//! A run is incremental: inputs whose fingerprint (size and ETag, else SHA-256) matches the last
+//! committed run keep their rows — partitions they alone fill are copied, others are rewritten
+//! without the rows of the inputs that changed — and only new or changed inputs are read. When
+//! nothing changed, nothing is written. Schools are always read (every other table is checked
+//! against them); when a county-year's schools change, its other tables are read again too.
+//! Files are processed in parallel on blocking threads while one task writes their batches in
+//! file order; a file's rows are published only if the whole file could be read, and when a file
+//! fails (or disappears without `--allow-removals`), the rows it had are kept.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use arrow::array::RecordBatch;
 use chrono::{DateTime, Utc};
@@ -21,6 +26,7 @@ use tokio::sync::mpsc;
 
 use crate::contract::{Severity, Table};
 use crate::error::{Error, Result};
+use crate::extract::layout::Discovery;
 use crate::extract::{self, FileFailure, FileReport, RawBatch, SourceFile, layout};
 use crate::ledger::{Failure, InputRecord, Ledger, PipelineRecord, SliceRecord};
 use crate::load::{self, Area, PartitionWriters};
@@ -43,21 +49,112 @@ pub struct Request {
     pub run_id: String,
     /// The run's start time.
     pub started_at: DateTime<Utc>,
+    /// Drop the rows of inputs that disappeared from the source (otherwise they are kept).
+    pub allow_removals: bool,
+    /// Read every input again, changed or not.
+    pub force: bool,
+    /// Wait this long for another run on the same output to finish (default: fail at once).
+    pub wait_for_lock: Option<Duration>,
+}
+
+impl Request {
+    /// A request with the defaults: incremental, keep removed inputs, do not wait for a lock.
+    pub fn new(pipeline: Pipeline, output: Option<String>, run_id: String, started_at: DateTime<Utc>) -> Self {
+        Request { pipeline, output, run_id, started_at, allow_removals: false, force: false, wait_for_lock: None }
+    }
 }
 
 /// How a run ended, when it ended without an infrastructure error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
-    /// Everything read, nothing rejected beyond tolerance: exit 0.
+    /// Everything read, nothing rejected beyond tolerance (or nothing changed): exit 0.
     Success,
     /// Finished, but rows or files were rejected beyond the pipeline's tolerance: exit 1.
     Rejected,
 }
 
+/// The identity of an input across runs: its path, sheet and table.
+type FileKey = (String, Option<String>, String);
+
+fn key_of(file: &SourceFile) -> FileKey {
+    (file.relative.clone(), file.sheet.clone(), file.table.name().to_owned())
+}
+
+fn key_of_record(input: &InputRecord) -> FileKey {
+    (input.path.clone(), input.sheet.clone(), input.table.clone())
+}
+
+/// What a run will do, decided before it does anything.
+#[derive(Debug)]
+pub struct Plan {
+    /// The last committed run of the output, if any.
+    pub parent: Option<Ledger>,
+    /// Why every input is read again, when it is (first run, pipeline changed, `--force` …).
+    pub full_reason: Option<String>,
+    /// Inputs to read, with the reason (`new`, `changed`, `schools of 231182/2018 changed` …).
+    pub read: Vec<(String, String)>,
+    /// Inputs unchanged since the last run: their rows are kept.
+    pub unchanged: usize,
+    /// Inputs of the last run that are gone from the source.
+    pub removed: Vec<String>,
+    discovery: Discovery,
+    to_read: HashSet<FileKey>,
+    source: Location,
+    output: Option<Location>,
+}
+
+impl Plan {
+    /// Whether there is nothing to do: every input unchanged, nothing removed.
+    pub fn nothing_changed(&self) -> bool {
+        self.parent.is_some()
+            && self.full_reason.is_none()
+            && self.to_read.is_empty()
+            && self.removed.is_empty()
+            && self.discovery.conflicts.is_empty()
+    }
+
+    /// The plan in a few lines a person reads before the run replaces anything.
+    pub fn describe(&self, allow_removals: bool) -> String {
+        use std::fmt::Write as _;
+        let mut out = String::new();
+        if self.nothing_changed() {
+            let parent =
+                self.parent.as_ref().map_or(String::new(), |p| format!(" (run {}, version {})", p.run_id, p.version));
+            let _ = writeln!(out, "nothing changed since the last run{parent}: {} inputs unchanged", self.unchanged);
+            return out;
+        }
+        if let Some(why) = &self.full_reason {
+            let _ = writeln!(out, "reading every input ({why})");
+        } else {
+            let _ = writeln!(
+                out,
+                "{} inputs unchanged (their rows are kept); reading {}:",
+                self.unchanged,
+                self.read.len()
+            );
+            for (path, why) in self.read.iter().take(50) {
+                let _ = writeln!(out, "  {path}: {why}");
+            }
+            if self.read.len() > 50 {
+                let _ = writeln!(out, "  … and {} more", self.read.len() - 50);
+            }
+        }
+        for path in &self.removed {
+            let what = if allow_removals {
+                "its rows will be removed"
+            } else {
+                "its rows are kept (use --allow-removals to remove them)"
+            };
+            let _ = writeln!(out, "  {path}: gone from the source; {what}");
+        }
+        out
+    }
+}
+
 /// The result of a run or a validation.
 #[derive(Debug)]
 pub struct Outcome {
-    /// The ledger (committed when the run published).
+    /// The ledger (committed when the run published; the last run's when nothing changed).
     pub ledger: Ledger,
     /// The first findings, sorted by file and row (all of them are in quarantine).
     pub findings: Vec<Finding>,
@@ -67,6 +164,8 @@ pub struct Outcome {
     pub status: Status,
     /// The output location, when the run published.
     pub output: Option<Location>,
+    /// True when nothing had changed and nothing was written.
+    pub nothing_changed: bool,
 }
 
 /// Make a run id from a time and a little randomness: `20261130T005229Z-3fa1`.
@@ -76,6 +175,125 @@ pub fn new_run_id(now: DateTime<Utc>) -> String {
     h.write_u128(now.timestamp_nanos_opt().unwrap_or_default() as u128);
     h.write_u32(std::process::id());
     format!("{}-{:04x}", now.format("%Y%m%dT%H%M%SZ"), h.finish() & 0xffff)
+}
+
+/// Plan, then run the plan (what `junheng run` does, without printing the plan).
+pub async fn run(request: Request) -> Result<Outcome> {
+    let planned = plan(&request).await?;
+    execute(&request, planned).await
+}
+
+/// Decide what a run has to do: which inputs are new or changed since the last committed run.
+pub async fn plan(request: &Request) -> Result<Plan> {
+    let pipeline = &request.pipeline;
+    let source = storage::open_with(&pipeline.source.url, false, &pipeline.source.storage)?;
+    let output = match &request.output {
+        Some(url) => Some(storage::open_with(url, true, &pipeline.output_storage)?),
+        None => None,
+    };
+    let parent = match &output {
+        Some(out) => load::latest(out).await?,
+        None => None,
+    };
+    let discovery = layout::discover(&source, pipeline).await?;
+    tracing::info!(files = discovery.files.len(), ignored = discovery.ignored.len(), "discovered {}", source.url);
+    let full_reason = match &parent {
+        None if output.is_some() => Some("first run of this output".to_owned()),
+        None => Some("validation".to_owned()),
+        Some(_) if request.force => Some("--force".to_owned()),
+        Some(p) if p.pipeline.hash != pipeline.hash || p.pipeline.name != pipeline.name => {
+            Some("the pipeline file changed".to_owned())
+        }
+        Some(p) if p.pipeline.settings != serde_json::to_value(&pipeline.settings).unwrap_or_default() => {
+            Some("the methodology settings changed".to_owned())
+        }
+        Some(p) if p.pipeline.standards != serde_json::to_value(&pipeline.standards).unwrap_or_default() => {
+            Some("the standards changed".to_owned())
+        }
+        Some(p) if p.junheng_version != env!("CARGO_PKG_VERSION") => {
+            Some(format!("junheng changed ({} → {})", p.junheng_version, env!("CARGO_PKG_VERSION")))
+        }
+        Some(_) => None,
+    };
+    let previous: HashMap<FileKey, &InputRecord> =
+        parent.iter().flat_map(|p| p.inputs.iter()).map(|i| (key_of_record(i), i)).collect();
+    let mut read = Vec::new();
+    let mut unchanged = 0;
+    for file in &discovery.files {
+        let why = if full_reason.is_some() {
+            Some("read again".to_owned())
+        } else {
+            match previous.get(&key_of(file)) {
+                None => Some("new".to_owned()),
+                Some(p) if p.failure.is_some() => Some("could not be read last time".to_owned()),
+                Some(p) if p.size == file.size && p.e_tag.is_some() && p.e_tag == file.e_tag => None,
+                Some(p) if p.size != file.size => Some("changed".to_owned()),
+                Some(p) => {
+                    // Same size, another ETag (copied, touched): compare the content itself.
+                    let sha = fingerprint(&source, file).await?;
+                    (sha != p.sha256).then(|| "changed".to_owned())
+                }
+            }
+        };
+        match why {
+            Some(w) => read.push((key_of(file), w)),
+            None => unchanged += 1,
+        }
+    }
+    // Every other table is checked against its county-year's schools: when those change, read
+    // the county-year again (all of it, if the schools file is not per county-year).
+    let changed_schools: Vec<&Arc<SourceFile>> = discovery
+        .files
+        .iter()
+        .filter(|f| f.table == Table::Schools && read.iter().any(|(k, _)| *k == key_of(f)))
+        .collect();
+    if full_reason.is_none() && !changed_schools.is_empty() {
+        let everything = changed_schools.iter().any(|f| f.county_code.is_none() || f.year.is_none());
+        let slices: BTreeSet<(Option<String>, Option<i32>)> =
+            changed_schools.iter().map(|f| (f.county_code.clone(), f.year)).collect();
+        for file in &discovery.files {
+            let key = key_of(file);
+            if read.iter().any(|(k, _)| *k == key) {
+                continue;
+            }
+            if everything || slices.contains(&(file.county_code.clone(), file.year)) {
+                read.push((key, "its schools changed".to_owned()));
+                unchanged -= 1;
+            }
+        }
+    }
+    let present: HashSet<FileKey> = discovery.files.iter().map(|f| key_of(f)).collect();
+    let conflicted: HashSet<String> = discovery.conflicts.iter().flat_map(|c| c.files.iter().cloned()).collect();
+    let removed = parent
+        .iter()
+        .flat_map(|p| p.inputs.iter())
+        .filter(|i| !present.contains(&key_of_record(i)) && !conflicted.contains(&i.path) && i.state != "missing")
+        .map(|i| match &i.sheet {
+            Some(s) => format!("{} sheet {s}", i.path),
+            None => i.path.clone(),
+        })
+        .collect();
+    let to_read = read.iter().map(|(k, _)| k.clone()).collect();
+    let read = read
+        .into_iter()
+        .map(|((path, sheet, table), why)| {
+            (sheet.map_or(format!("{path} ({table})"), |s| format!("{path} sheet {s} ({table})")), why)
+        })
+        .collect();
+    Ok(Plan { parent, full_reason, read, unchanged, removed, discovery, to_read, source, output })
+}
+
+/// SHA-256 of an input's content (to tell a touched file from a changed one).
+async fn fingerprint(source: &Location, file: &SourceFile) -> Result<String> {
+    use object_store::ObjectStoreExt;
+    use sha2::Digest;
+    let result = source.store.get(&file.location).await.map_err(|e| Error::store("read", &file.uri, e))?;
+    let mut stream = result.into_stream();
+    let mut hasher = sha2::Sha256::new();
+    while let Some(chunk) = stream.next().await {
+        hasher.update(chunk.map_err(|e| Error::store("read", &file.uri, e))?);
+    }
+    Ok(hex::encode(hasher.finalize()))
 }
 
 /// Counts of one slice, accumulated by workers and merged in order.
@@ -95,21 +313,56 @@ enum Message {
     Done(Box<std::result::Result<FileReport, FileFailure>>, Vec<Finding>),
 }
 
-/// Run a pipeline: validate, and when an output is given, publish.
-pub async fn run(request: Request) -> Result<Outcome> {
-    let pipeline = Arc::new(request.pipeline.clone());
-    let source = storage::open(&pipeline.source.url, false)?;
-    let out = match &request.output {
-        Some(url) => Some(storage::open(url, true)?),
-        None => None,
-    };
-    let parent = match &out {
-        Some(out) => {
+/// Carry out a plan: read what changed, keep what did not, rebuild the marts and commit.
+pub async fn execute(request: &Request, plan: Plan) -> Result<Outcome> {
+    if plan.nothing_changed() {
+        let ledger = plan.parent.clone().expect("nothing_changed implies a parent");
+        if let Some(out) = &plan.output {
             load::repair_current(out).await?;
-            load::latest(out).await?
         }
-        None => None,
+        return Ok(Outcome {
+            ledger,
+            findings: Vec::new(),
+            findings_total: 0,
+            status: Status::Success,
+            output: plan.output,
+            nothing_changed: true,
+        });
+    }
+    let Some(out) = plan.output.clone() else {
+        return process(request, plan, None).await;
     };
+    let lock = load::lock::acquire(&out, &request.run_id, request.wait_for_lock).await?;
+    // Another run may have committed while we waited: plan again under the lock.
+    let plan = match load::latest(&out).await? {
+        Some(latest) if plan.parent.as_ref().map(|p| &p.run_id) != Some(&latest.run_id) => self::plan(request).await?,
+        _ => plan,
+    };
+    let result = if plan.nothing_changed() {
+        let ledger = plan.parent.clone().expect("nothing_changed implies a parent");
+        Ok(Outcome {
+            ledger,
+            findings: Vec::new(),
+            findings_total: 0,
+            status: Status::Success,
+            output: Some(out.clone()),
+            nothing_changed: true,
+        })
+    } else {
+        load::repair_current(&out).await?;
+        process(request, plan, Some(out)).await
+    };
+    // The run's own error matters more than a lock that could not be released (it goes stale).
+    if let Err(e) = lock.release().await {
+        tracing::warn!("{e}");
+    }
+    result
+}
+
+async fn process(request: &Request, plan: Plan, out: Option<Location>) -> Result<Outcome> {
+    let pipeline = Arc::new(request.pipeline.clone());
+    let parent = plan.parent.clone();
+    let source = plan.source.clone();
     let mut ledger = Ledger {
         run_id: request.run_id.clone(),
         version: parent.as_ref().map_or(1, |p| p.version + 1),
@@ -124,19 +377,20 @@ pub async fn run(request: Request) -> Result<Outcome> {
             settings: serde_json::to_value(&pipeline.settings).unwrap_or_default(),
             standards: serde_json::to_value(&pipeline.standards).unwrap_or_default(),
         },
+        ignored_files: plan.discovery.ignored.clone(),
         ..Ledger::default()
     };
-    let discovery = layout::discover(&source, &pipeline).await?;
-    tracing::info!(files = discovery.files.len(), ignored = discovery.ignored.len(), "discovered {}", source.url);
-    ledger.ignored_files = discovery.ignored.clone();
-    let mut state = State {
-        slices: Slices::new(),
-        findings: Vec::new(),
-        findings_total: 0,
-        counties: BTreeSet::new(),
-        failed_slices: BTreeSet::new(),
-    };
-    for conflict in &discovery.conflicts {
+    let mut state = State { per_file: HashMap::new(), findings: Vec::new(), findings_total: 0 };
+    let mut writers = out.as_ref().map(|o| PartitionWriters::new(o.clone(), &request.run_id));
+    let handle = tokio::runtime::Handle::current();
+    let run_id: Arc<str> = Arc::from(request.run_id.as_str());
+    let publish = out.is_some();
+    // Keys of inputs whose earlier rows this version keeps (unchanged, failed, missing, conflicting).
+    let mut kept: HashSet<FileKey> = HashSet::new();
+    let previous: HashMap<FileKey, InputRecord> =
+        parent.iter().flat_map(|p| p.inputs.iter()).map(|i| (key_of_record(i), i.clone())).collect();
+
+    for conflict in &plan.discovery.conflicts {
         let message = format!(
             "{} for county {} year {} is given by more than one file ({}); none of them is read — keep one",
             conflict.table,
@@ -144,21 +398,43 @@ pub async fn run(request: Request) -> Result<Outcome> {
             conflict.year,
             conflict.files.join(", ")
         );
-        ledger.warnings.push(message);
-        let slice = state.slice(conflict.table, &conflict.county_code, conflict.year);
-        slice.file_failed = true;
-        *slice.quarantined_by_rule.entry("conflicting_files".into()).or_default() += 1;
-        state.failed_slices.insert((conflict.table, conflict.county_code.clone(), conflict.year));
+        ledger.warnings.push(message.clone());
+        for path in &conflict.files {
+            let (path, sheet) = match path.split_once(" sheet ") {
+                Some((p, s)) => (p.to_owned(), Some(s.to_owned())),
+                None => (path.clone(), None),
+            };
+            let key = (path.clone(), sheet.clone(), conflict.table.name().to_owned());
+            let mut record = previous.get(&key).cloned().unwrap_or_default();
+            // A slice published before keeps its rows while its files conflict.
+            let keeps = previous.contains_key(&key) && record.slices.iter().any(|s| s.rows_published > 0);
+            record.path = path;
+            record.sheet = sheet;
+            record.table = conflict.table.name().into();
+            record.county_code = Some(conflict.county_code.clone());
+            record.year = Some(conflict.year);
+            record.failure = Some(Failure { rule: "conflicting_files".into(), message: message.clone() });
+            record.state = "failed".into();
+            if keeps {
+                record.carried_from = record.carried_from.clone().or_else(|| parent.as_ref().map(|p| p.run_id.clone()));
+                kept.insert(key);
+            } else {
+                record.slices = vec![SliceRecord {
+                    table: conflict.table.name().into(),
+                    county_code: conflict.county_code.clone(),
+                    year: conflict.year,
+                    file_failed: true,
+                    quarantined_by_rule: BTreeMap::from([("conflicting_files".into(), 1)]),
+                    ..SliceRecord::default()
+                }];
+            }
+            ledger.inputs.push(record);
+        }
     }
-    let mut writers = out.as_ref().map(|o| PartitionWriters::new(o.clone(), &request.run_id));
-    let handle = tokio::runtime::Handle::current();
-    let run_id: Arc<str> = Arc::from(request.run_id.as_str());
-    let publish = out.is_some();
 
-    // 1. Schools: all files, then the two-pass check (teaching points' parents may be anywhere).
+    // 1. Schools: every file, then the two-pass check (teaching points' parents may be anywhere).
     let school_files: Vec<Arc<SourceFile>> =
-        discovery.files.iter().filter(|f| f.table == Table::Schools).cloned().collect();
-    let mut school_batches = Vec::new();
+        plan.discovery.files.iter().filter(|f| f.table == Table::Schools).cloned().collect();
     let reads = futures::stream::iter(school_files.into_iter().map(|file| {
         let store = source.store.clone();
         let handle = handle.clone();
@@ -178,28 +454,49 @@ pub async fn run(request: Request) -> Result<Outcome> {
     }))
     .buffered(workers());
     let reads: Vec<_> = reads.collect().await;
+    let mut school_batches = Vec::new();
+    let mut school_reports = Vec::new();
     for read in reads {
         let (file, (report, batches)) = read.map_err(|e| Error::Config(format!("a reader thread failed: {e}")))?;
-        match &report {
-            Ok(_) => school_batches.extend(batches),
-            Err(failure) => state.file_failed(&file, failure, &mut writers, &run_id).await?,
+        if report.is_ok() {
+            school_batches.extend(batches);
         }
-        ledger.inputs.push(input_record(&file, &report));
+        school_reports.push((file, report));
     }
     let mut keys = KeySet::default();
     let (checked, registry) = validate::check_schools(school_batches, &pipeline.settings, &mut keys);
     for batch in &checked {
         let output = finish_batch(batch, &pipeline, &run_id, publish)?;
-        state.take(output, &mut writers).await?;
+        state.take(key_of(&batch.raw.file), output, &mut writers).await?;
     }
     drop(checked);
+    for (file, report) in school_reports {
+        if let Err(failure) = &report {
+            state.file_failed(&file, failure, &mut writers, &run_id).await?;
+        }
+        let record = input_record(&file, &report, state.per_file.remove(&key_of(&file)));
+        ledger.inputs.push(keep_on_failure(record, &previous, parent.as_ref(), &mut kept));
+    }
     let registry = Arc::new(registry);
 
-    // 2. Every other file: workers validate and normalise, this task writes in file order.
+    // 2. Every other file that changed: workers validate and normalise, this task writes.
     let shared_keys: Arc<Mutex<HashMap<Table, KeySet>>> = Arc::default();
-    let other_files: Vec<Arc<SourceFile>> =
-        discovery.files.iter().filter(|f| f.table != Table::Schools).cloned().collect();
-    let mut receivers = futures::stream::iter(other_files.into_iter().map(|file| {
+    let (to_read, unchanged): (Vec<Arc<SourceFile>>, Vec<Arc<SourceFile>>) = plan
+        .discovery
+        .files
+        .iter()
+        .filter(|f| f.table != Table::Schools)
+        .cloned()
+        .partition(|f| plan.to_read.contains(&key_of(f)));
+    for file in unchanged {
+        let key = key_of(&file);
+        let mut record = previous.get(&key).cloned().unwrap_or_default();
+        record.state = "unchanged".into();
+        record.carried_from = record.carried_from.clone().or_else(|| parent.as_ref().map(|p| p.run_id.clone()));
+        kept.insert(key);
+        ledger.inputs.push(record);
+    }
+    let mut receivers = futures::stream::iter(to_read.into_iter().map(|file| {
         let (tx, rx) = mpsc::channel::<Message>(4);
         let store = source.store.clone();
         let handle = handle.clone();
@@ -228,96 +525,241 @@ pub async fn run(request: Request) -> Result<Outcome> {
                 }
             }
         }
+        let key = key_of(&file);
         match &report {
             Ok(_) => {
                 for output in pending {
-                    state.take(output, &mut writers).await?;
+                    state.take(key.clone(), output, &mut writers).await?;
                 }
                 if !total_findings.is_empty() {
                     let q = quarantine::batches(file.table, &total_findings, None, &run_id)?;
                     let slices = account_file_findings(&total_findings, &file);
-                    state
-                        .take(
-                            BatchOutput {
-                                table: file.table,
-                                staging: Vec::new(),
-                                quarantine: q,
-                                slices,
-                                findings: total_findings,
-                            },
-                            &mut writers,
-                        )
-                        .await?;
+                    let output = BatchOutput {
+                        table: file.table,
+                        staging: Vec::new(),
+                        quarantine: q,
+                        slices,
+                        findings: total_findings,
+                    };
+                    state.take(key.clone(), output, &mut writers).await?;
                 }
             }
             Err(failure) => state.file_failed(&file, failure, &mut writers, &run_id).await?,
         }
-        ledger.inputs.push(input_record(&file, &report));
+        let record = input_record(&file, &report, state.per_file.remove(&key));
+        ledger.inputs.push(keep_on_failure(record, &previous, parent.as_ref(), &mut kept));
     }
     drop(receivers);
 
-    // 3. Slices whose file failed keep what the previous version published for them.
-    if let (Some(out), Some(parent), Some(w)) = (&out, &parent, writers.as_mut()) {
-        carry_over(out, parent, &state.failed_slices, w, &mut ledger).await?;
-    }
-    for conflict in &discovery.conflicts {
-        state.counties.insert(conflict.county_code.clone());
+    // Inputs that disappeared: kept unless the run was told to remove them.
+    let present: HashSet<FileKey> = ledger.inputs.iter().map(key_of_record).collect();
+    for (key, record) in &previous {
+        if present.contains(key) {
+            continue;
+        }
+        if request.allow_removals {
+            ledger
+                .warnings
+                .push(format!("{} is gone from the source; its rows were removed (--allow-removals)", record.path));
+            continue;
+        }
+        let mut record = record.clone();
+        record.state = "missing".into();
+        record.carried_from = record.carried_from.clone().or_else(|| parent.as_ref().map(|p| p.run_id.clone()));
+        ledger.warnings.push(format!(
+            "{} is gone from the source; its rows from run {} are kept (run with --allow-removals to remove them)",
+            record.path,
+            record.carried_from.as_deref().unwrap_or("?")
+        ));
+        kept.insert(key.clone());
+        ledger.inputs.push(record);
     }
 
-    let rows_rejected: u64 = state.slices.values().map(|s| s.rows_quarantined).sum();
-    let files_failed = ledger.inputs.iter().filter(|i| i.failure.is_some()).count() + discovery.conflicts.len();
+    // 3. Rows of kept inputs come from the parent version: whole partitions are copied,
+    //    partitions mixing kept and replaced rows are rewritten.
+    if let (Some(out), Some(parent), Some(w)) = (&out, &parent, writers.as_mut()) {
+        carry_forward(out, parent, &kept, w).await?;
+    }
+
+    let rows_rejected: u64 = ledger.inputs.iter().flat_map(|i| &i.slices).map(|s| s.rows_quarantined).sum();
+    let files_failed = ledger.inputs.iter().filter(|i| i.failure.is_some()).count();
     let status =
         if rows_rejected > pipeline.max_rejected_rows || files_failed > 0 { Status::Rejected } else { Status::Success };
-    ledger.slices = std::mem::take(&mut state.slices).into_values().collect();
     ledger.inputs.sort_by(|a, b| (&a.path, &a.sheet, &a.table).cmp(&(&b.path, &b.sheet, &b.table)));
     ledger.schema_changes = crate::ledger::schema_changes(&ledger.inputs);
     state.findings.sort_by(|a, b| (&a.source_file, a.source_row, a.rule).cmp(&(&b.source_file, b.source_row, b.rule)));
-    ledger.status = match status {
-        Status::Success => "published".into(),
-        Status::Rejected => "published_with_rejections".into(),
-    };
     ledger.exit_code = match status {
         Status::Success => 0,
         Status::Rejected => 1,
     };
-    for input in ledger.inputs.iter().filter(|i| i.failure.is_some()) {
+    for input in ledger.inputs.iter().filter(|i| i.failure.is_some() && i.state != "failed") {
         if let Some(f) = &input.failure {
             ledger.warnings.push(f.message.clone());
         }
     }
+    for input in ledger.inputs.iter().filter(|i| i.state == "failed") {
+        if let Some(f) = &input.failure {
+            ledger.warnings.push(format!(
+                "{} (the rows of run {} are kept)",
+                f.message,
+                input.carried_from.as_deref().unwrap_or("?")
+            ));
+        }
+    }
+    ledger.total_up();
 
     let (Some(out), Some(writers)) = (out, writers) else {
-        ledger.total_up();
         ledger.status = "validated".into();
         ledger.finished_at = Utc::now().to_rfc3339();
-        return Ok(Outcome {
-            ledger,
-            findings: state.findings,
-            findings_total: state.findings_total,
-            status,
-            output: None,
-        });
+        let (findings, findings_total) = (state.findings, state.findings_total);
+        return Ok(Outcome { ledger, findings, findings_total, status, output: None, nothing_changed: false });
+    };
+    ledger.status = match status {
+        Status::Success => "published".into(),
+        Status::Rejected => "published_with_rejections".into(),
     };
 
     // 4. Close the files, run the SQL project, write the dictionary, commit, switch.
     ledger.files_written = writers.finish().await?;
+    let counties: BTreeSet<String> =
+        ledger.slices.iter().map(|s| s.county_code.clone()).filter(|c| !c.is_empty()).collect();
     let ctx = transform::session(&out, &request.run_id).await?;
-    transform::reference::register(&ctx, &pipeline, &state.counties)?;
+    transform::reference::register(&ctx, &pipeline, &counties)?;
     let models = transform::project(&ctx)?;
     let (marts, mart_files) = transform::run_models(&ctx, &out, &request.run_id, &models).await?;
     ledger.marts = marts;
     ledger.files_written.extend(mart_files);
+    ledger.files_written.sort_by(|a, b| a.path.cmp(&b.path));
     ledger.warnings.extend(school_change_warnings(&ctx).await?);
     let dictionary = dictionary::build(&models, &ctx).await?;
     let bytes = serde_json::to_vec_pretty(&dictionary)
         .map_err(|source| Error::Json { context: "dictionary".into(), source })?;
     load::write_object(&out, &request.run_id, "dictionary.json", bytes).await?;
-    ledger.total_up();
     ledger.published = true;
     ledger.finished_at = Utc::now().to_rfc3339();
     load::commit(&out, &ledger).await?;
+    load::write_pointer(&out, &ledger).await?;
     load::switch_current(&out, &request.run_id)?;
-    Ok(Outcome { ledger, findings: state.findings, findings_total: state.findings_total, status, output: Some(out) })
+    let (findings, findings_total) = (state.findings, state.findings_total);
+    Ok(Outcome { ledger, findings, findings_total, status, output: Some(out), nothing_changed: false })
+}
+
+/// A file that failed keeps the rows the parent version had for it (a county-year whose new
+/// file is broken stays as it was published), and says so.
+fn keep_on_failure(
+    mut record: InputRecord,
+    previous: &HashMap<FileKey, InputRecord>,
+    parent: Option<&Ledger>,
+    kept: &mut HashSet<FileKey>,
+) -> InputRecord {
+    record.state = "read".into();
+    if record.failure.is_none() {
+        return record;
+    }
+    let key = key_of_record(&record);
+    match previous.get(&key).filter(|p| p.failure.is_none() || !p.slices.is_empty()) {
+        Some(p) if p.slices.iter().any(|s| s.rows_read > 0) => {
+            record.state = "failed".into();
+            record.carried_from = p.carried_from.clone().or_else(|| parent.map(|l| l.run_id.clone()));
+            let failed_slices = record.slices.clone();
+            record.slices = p.slices.clone();
+            for s in &mut record.slices {
+                s.file_failed = true;
+            }
+            record.slices.extend(failed_slices.into_iter().map(|mut s| {
+                s.rows_read = 0;
+                s
+            }));
+            kept.insert(key);
+            record
+        }
+        _ => record,
+    }
+}
+
+/// Copy or rewrite the parent's partitions so the new version holds the kept inputs' rows.
+async fn carry_forward(
+    out: &Location,
+    parent: &Ledger,
+    kept: &HashSet<FileKey>,
+    writers: &mut PartitionWriters,
+) -> Result<()> {
+    // Parent rows are kept by the URI of the file they came from.
+    let kept_uris: HashSet<&str> =
+        parent.inputs.iter().filter(|i| kept.contains(&key_of_record(i))).map(|i| i.uri.as_str()).collect();
+    let all_uris: HashSet<&str> = parent.inputs.iter().map(|i| i.uri.as_str()).collect();
+    let ctx = datafusion::prelude::SessionContext::new();
+    ctx.runtime_env().register_object_store(
+        datafusion::execution::object_store::ObjectStoreUrl::parse(transform::OUTPUT_STORE_URL)
+            .map_err(|e| Error::Config(e.to_string()))?
+            .as_ref(),
+        out.store.clone(),
+    );
+    for file in
+        parent.files_written.iter().filter(|f| f.path.starts_with("staging/") || f.path.starts_with("quarantine/"))
+    {
+        let mut parts = file.path.split('/');
+        let (Some(area), Some(table), Some(year)) = (parts.next(), parts.next(), parts.next()) else { continue };
+        let Some(table) = Table::from_name(table) else { continue };
+        let Some(year) = year.strip_prefix("year=").and_then(|y| y.parse::<i32>().ok()) else { continue };
+        let area = if area == "staging" { Area::Staging } else { Area::Quarantine };
+        // Which inputs filled this partition (from the parent's per-input slices).
+        let sources: Vec<&InputRecord> = parent
+            .inputs
+            .iter()
+            .filter(|i| i.table == table.name() && i.slices.iter().any(|s| s.year == year))
+            .collect();
+        let all_kept = sources.iter().all(|i| kept.contains(&key_of_record(i)));
+        if sources.iter().all(|i| !kept.contains(&key_of_record(i))) {
+            continue; // every row of it is replaced or removed
+        }
+        if all_kept && !writers.has(area, table.name(), year) {
+            load::copy_from(out, &parent.run_id, writers.run_id(), &file.path).await?;
+            writers.record_copy(&file.path, file.rows);
+            continue;
+        }
+        let schema = match area {
+            Area::Staging => normalise::schema(table),
+            Area::Quarantine => quarantine::schema(table),
+        };
+        let name = format!("parent_{}_{}_{year}", area.name(), table.name());
+        let path = out.child(&format!("{}/{}", load::version_path(&parent.run_id), file.path));
+        let url = format!("{}/{}", transform::OUTPUT_STORE_URL, path);
+        let err = |e| Error::Sql { model: name.clone(), file: file.path.clone(), source: Box::new(e) };
+        ctx.register_parquet(&name, &url, datafusion::prelude::ParquetReadOptions::default()).await.map_err(err)?;
+        let batches = ctx.table(&name).await.map_err(err)?.collect().await.map_err(err)?;
+        ctx.deregister_table(&name).map_err(err)?;
+        for batch in batches {
+            let uris = batch
+                .column_by_name("source_uri")
+                .map(|c| arrow::compute::cast(c, &arrow::datatypes::DataType::Utf8))
+                .transpose()
+                .map_err(|e| Error::arrow("carry-forward", e))?;
+            let Some(uris) = uris else { continue };
+            let uris = uris.as_any().downcast_ref::<arrow::array::StringArray>().expect("cast to Utf8");
+            // A row whose file the parent no longer knows is kept too (it cannot be replaced).
+            let keep: arrow::array::BooleanArray =
+                uris.iter().map(|u| Some(u.is_none_or(|u| kept_uris.contains(u) || !all_uris.contains(u)))).collect();
+            let filtered =
+                arrow::compute::filter_record_batch(&batch, &keep).map_err(|e| Error::arrow("carry-forward", e))?;
+            if filtered.num_rows() == 0 {
+                continue;
+            }
+            let columns: Vec<arrow::array::ArrayRef> = schema
+                .fields()
+                .iter()
+                .map(|f| {
+                    let c = filtered
+                        .column_by_name(f.name())
+                        .ok_or_else(|| Error::Config(format!("{} lacks column {}", file.path, f.name())))?;
+                    arrow::compute::cast(c, f.data_type()).map_err(|e| Error::arrow("carry-forward", e))
+                })
+                .collect::<Result<_>>()?;
+            let batch = RecordBatch::try_new(schema.clone(), columns).map_err(|e| Error::arrow("carry-forward", e))?;
+            writers.write(area, table.name(), year, &batch).await?;
+        }
+    }
+    Ok(())
 }
 
 /// Parallel workers for reading and validating files.
@@ -377,13 +819,7 @@ fn finish_batch(batch: &CheckedBatch, pipeline: &Pipeline, run_id: &str, publish
         (table, batch.county[row].clone().unwrap_or_else(|| path_county.clone()), batch.year(row).unwrap_or(path_year))
     };
     for row in 0..batch.raw.len() {
-        let (t, c, y) = key(row);
-        let s = slices.entry((t, c.clone(), y)).or_insert_with(|| SliceRecord {
-            table: t.name().into(),
-            county_code: c,
-            year: y,
-            ..SliceRecord::default()
-        });
+        let s = slice_entry(&mut slices, key(row));
         s.rows_read += 1;
         if batch.rejected[row] {
             s.rows_quarantined += 1;
@@ -392,13 +828,7 @@ fn finish_batch(batch: &CheckedBatch, pipeline: &Pipeline, run_id: &str, publish
         }
     }
     for f in &batch.findings {
-        let (t, c, y) = f.batch_row.map(key).unwrap_or((table, path_county.clone(), path_year));
-        let s = slices.entry((t, c.clone(), y)).or_insert_with(|| SliceRecord {
-            table: t.name().into(),
-            county_code: c,
-            year: y,
-            ..SliceRecord::default()
-        });
+        let s = slice_entry(&mut slices, f.batch_row.map(key).unwrap_or((table, path_county.clone(), path_year)));
         let by_rule = if f.severity == Severity::Error { &mut s.quarantined_by_rule } else { &mut s.warnings_by_rule };
         *by_rule.entry(f.rule.into()).or_default() += 1;
     }
@@ -413,17 +843,21 @@ fn finish_batch(batch: &CheckedBatch, pipeline: &Pipeline, run_id: &str, publish
     Ok(BatchOutput { table, staging, quarantine, slices, findings: batch.findings.clone() })
 }
 
+fn slice_entry(slices: &mut Slices, (table, county, year): (Table, String, i32)) -> &mut SliceRecord {
+    slices.entry((table, county.clone(), year)).or_insert_with(|| SliceRecord {
+        table: table.name().into(),
+        county_code: county,
+        year,
+        ..SliceRecord::default()
+    })
+}
+
 fn account_file_findings(findings: &[Finding], file: &SourceFile) -> Slices {
     let mut slices = Slices::new();
     for f in findings {
         let c = f.county_code.clone().or_else(|| file.county_code.clone()).unwrap_or_default();
         let y = f.year.or(file.year).unwrap_or(0);
-        let s = slices.entry((file.table, c.clone(), y)).or_insert_with(|| SliceRecord {
-            table: file.table.name().into(),
-            county_code: c,
-            year: y,
-            ..SliceRecord::default()
-        });
+        let s = slice_entry(&mut slices, (file.table, c, y));
         let by_rule = if f.severity == Severity::Error { &mut s.quarantined_by_rule } else { &mut s.warnings_by_rule };
         *by_rule.entry(f.rule.into()).or_default() += 1;
     }
@@ -432,39 +866,25 @@ fn account_file_findings(findings: &[Finding], file: &SourceFile) -> Slices {
 
 /// What the writer task accumulates.
 struct State {
-    slices: Slices,
+    per_file: HashMap<FileKey, Slices>,
     findings: Vec<Finding>,
     findings_total: u64,
-    counties: BTreeSet<String>,
-    failed_slices: BTreeSet<(Table, String, i32)>,
 }
 
 impl State {
-    fn slice(&mut self, table: Table, county: &str, year: i32) -> &mut SliceRecord {
-        self.slices.entry((table, county.to_owned(), year)).or_insert_with(|| SliceRecord {
-            table: table.name().into(),
-            county_code: county.into(),
-            year,
-            ..SliceRecord::default()
-        })
-    }
-
-    /// Merge a batch's counts and findings, and write its rows.
-    async fn take(&mut self, output: BatchOutput, writers: &mut Option<PartitionWriters>) -> Result<()> {
-        for ((t, c, y), s) in output.slices {
-            if !c.is_empty() {
-                self.counties.insert(c.clone());
-            }
-            let into = self.slice(t, &c, y);
-            into.rows_read += s.rows_read;
-            into.rows_published += s.rows_published;
-            into.rows_quarantined += s.rows_quarantined;
-            for (rule, n) in s.quarantined_by_rule {
-                *into.quarantined_by_rule.entry(rule).or_default() += n;
-            }
-            for (rule, n) in s.warnings_by_rule {
-                *into.warnings_by_rule.entry(rule).or_default() += n;
-            }
+    /// Merge a batch's counts and findings into its file's, and write its rows.
+    async fn take(&mut self, file: FileKey, output: BatchOutput, writers: &mut Option<PartitionWriters>) -> Result<()> {
+        let slices = self.per_file.entry(file).or_default();
+        for (key, s) in output.slices {
+            slices
+                .entry(key)
+                .or_insert_with(|| SliceRecord {
+                    table: s.table.clone(),
+                    county_code: s.county_code.clone(),
+                    year: s.year,
+                    ..SliceRecord::default()
+                })
+                .absorb(&s);
         }
         self.findings_total += output.findings.len() as u64;
         let room = FINDINGS_SHOWN.saturating_sub(self.findings.len());
@@ -487,17 +907,11 @@ impl State {
         writers: &mut Option<PartitionWriters>,
         run_id: &str,
     ) -> Result<()> {
-        let county = file.county_code.clone().unwrap_or_default();
-        let year = file.year.unwrap_or(0);
-        self.failed_slices.insert((file.table, county.clone(), year));
-        let slice = self.slice(file.table, &county, year);
-        slice.file_failed = true;
-        *slice.quarantined_by_rule.entry(failure.rule.into()).or_default() += 1;
         let finding = Finding {
             table: file.table,
             source_uri: file.uri.clone(),
             source_file: file.relative.clone(),
-            source_sheet: None,
+            source_sheet: file.sheet.clone(),
             source_row: None,
             column: None,
             value: None,
@@ -508,70 +922,15 @@ impl State {
             year: file.year,
             batch_row: None,
         };
-        if let Some(w) = writers.as_mut() {
-            for (y, batch) in quarantine::batches(file.table, std::slice::from_ref(&finding), None, run_id)? {
-                w.write(Area::Quarantine, file.table.name(), y, &batch).await?;
-            }
+        let mut slices = account_file_findings(std::slice::from_ref(&finding), file);
+        for s in slices.values_mut() {
+            s.file_failed = true;
         }
-        self.findings_total += 1;
-        if self.findings.len() < FINDINGS_SHOWN {
-            self.findings.push(finding);
-        }
-        if !county.is_empty() {
-            self.counties.insert(county);
-        }
-        Ok(())
+        let quarantine = quarantine::batches(file.table, std::slice::from_ref(&finding), None, run_id)?;
+        let output =
+            BatchOutput { table: file.table, staging: Vec::new(), quarantine, slices, findings: vec![finding] };
+        self.take(key_of(file), output, writers).await
     }
-}
-
-/// Copy the previous version's rows of failed slices into the new version.
-async fn carry_over(
-    out: &Location,
-    parent: &Ledger,
-    failed: &BTreeSet<(Table, String, i32)>,
-    writers: &mut PartitionWriters,
-    ledger: &mut Ledger,
-) -> Result<()> {
-    if failed.is_empty() {
-        return Ok(());
-    }
-    let ctx = transform::session(out, &parent.run_id).await?;
-    for (table, county, year) in failed {
-        for (area, schema) in
-            [(Area::Staging, normalise::schema(*table)), (Area::Quarantine, quarantine::schema(*table))]
-        {
-            let name = format!("previous_{}_{}", area.name(), table.name());
-            let dir = format!("{}/{}/{}/", load::version_path(&parent.run_id), area.name(), table.name());
-            transform::register_parquet(&ctx, out, &dir, &name, Some(schema.clone()), true).await?;
-            let columns: Vec<String> = schema.fields().iter().map(|f| format!("\"{}\"", f.name())).collect();
-            let sql = format!(
-                "select {} from {name} where county_code = '{}' and year = {year}",
-                columns.join(", "),
-                county.replace('\'', "''")
-            );
-            let batches = ctx
-                .sql(&sql)
-                .await
-                .map_err(|e| Error::Sql { model: name.clone(), file: "carry-over".into(), source: Box::new(e) })?
-                .collect()
-                .await
-                .map_err(|e| Error::Sql { model: name.clone(), file: "carry-over".into(), source: Box::new(e) })?;
-            let mut rows = 0;
-            for batch in batches {
-                rows += batch.num_rows();
-                let batch = RecordBatch::try_new(schema.clone(), batch.columns().to_vec())
-                    .map_err(|e| Error::arrow("carry-over", e))?;
-                writers.write(area, table.name(), *year, &batch).await?;
-            }
-            if area == Area::Staging && rows > 0 {
-                ledger.warnings.push(format!(
-                    "{table} of county {county} for {year}: the new file could not be read, so the {rows} rows published by run {} are kept",
-                    parent.run_id
-                ));
-            }
-        }
-    }
-    Ok(())
 }
 
 /// Ledger warnings for schools that opened, closed, changed code or changed size threefold.
@@ -594,7 +953,11 @@ async fn school_change_warnings(ctx: &datafusion::prelude::SessionContext) -> Re
         .collect())
 }
 
-fn input_record(file: &SourceFile, report: &std::result::Result<FileReport, FileFailure>) -> InputRecord {
+fn input_record(
+    file: &SourceFile,
+    report: &std::result::Result<FileReport, FileFailure>,
+    slices: Option<Slices>,
+) -> InputRecord {
     let mut record = InputRecord {
         uri: file.uri.clone(),
         path: file.relative.clone(),
@@ -604,6 +967,8 @@ fn input_record(file: &SourceFile, report: &std::result::Result<FileReport, File
         size: file.size,
         e_tag: file.e_tag.clone(),
         last_modified: file.last_modified.to_rfc3339(),
+        sheet: file.sheet.clone(),
+        slices: slices.map(|s| s.into_values().collect()).unwrap_or_default(),
         ..InputRecord::default()
     };
     match report {
@@ -611,7 +976,7 @@ fn input_record(file: &SourceFile, report: &std::result::Result<FileReport, File
             record.sha256 = r.sha256.clone();
             record.encoding = r.encoding.clone();
             record.delimiter = r.delimiter.clone();
-            record.sheet = r.sheet.clone();
+            record.sheet = r.sheet.clone().or(record.sheet);
             record.header_row = r.header_row;
             record.rows = r.rows;
             record.columns = r

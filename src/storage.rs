@@ -50,8 +50,33 @@ impl Location {
     }
 }
 
+/// How to reach an object store, beyond what the URL says. Every field may also come from the
+/// standard environment variables (`AWS_ENDPOINT`, `AWS_REGION`, `AWS_ALLOW_HTTP`, …);
+/// credentials come only from the environment, never from a pipeline file.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageOptions {
+    /// Endpoint of an S3-compatible server (`http://127.0.0.1:9000`).
+    pub endpoint: Option<String>,
+    /// Region.
+    pub region: Option<String>,
+    /// Allow plain HTTP (local servers).
+    pub allow_http: Option<bool>,
+    /// Virtual-hosted-style requests (`bucket.host`) instead of path-style (`host/bucket`).
+    pub virtual_hosted_style: Option<bool>,
+    /// How many times a failed request is retried (default 5; env `JUNHENG_STORE_RETRIES`).
+    pub max_retries: Option<usize>,
+    /// Give up retrying a request after this many seconds (default 60; env `JUNHENG_STORE_RETRY_SECONDS`).
+    pub retry_timeout_seconds: Option<u64>,
+}
+
 /// Open a URL for reading (`create = false`: a local folder must exist) or writing.
 pub fn open(url: &str, create: bool) -> Result<Location> {
+    open_with(url, create, &StorageOptions::default())
+}
+
+/// Open a URL with store options (endpoint, region, retries) from a pipeline file.
+pub fn open_with(url: &str, create: bool, options: &StorageOptions) -> Result<Location> {
     let url = url.trim();
     if url.is_empty() {
         return Err(Error::Url { url: url.into(), message: "empty URL".into() });
@@ -59,13 +84,88 @@ pub fn open(url: &str, create: bool) -> Result<Location> {
     match scheme(url) {
         None | Some("file") => open_local(url, create),
         Some("memory") => open_memory(url),
-        Some(other) => Err(Error::Url {
+        Some("s3" | "s3a") => open_s3(url, options),
+        #[cfg(feature = "gcs")]
+        Some("gs") => open_cloud(
+            url,
+            object_store::gcp::GoogleCloudStorageBuilder::from_env()
+                .with_url(url)
+                .with_retry(retry_config(options))
+                .build()
+                .map(|s| Arc::new(s) as Arc<dyn ObjectStore>),
+        ),
+        #[cfg(feature = "azure")]
+        Some("az" | "abfs" | "abfss") => open_cloud(
+            url,
+            object_store::azure::MicrosoftAzureBuilder::from_env()
+                .with_url(url)
+                .with_retry(retry_config(options))
+                .build()
+                .map(|s| Arc::new(s) as Arc<dyn ObjectStore>),
+        ),
+        Some(other @ ("gs" | "az" | "abfs" | "abfss")) => Err(Error::Url {
             url: url.into(),
             message: format!(
-                "scheme `{other}://` is not supported by this build; use a local path, file://, or memory://"
+                "`{other}://` needs a build with the `{0}` feature (cargo build --features {0})",
+                if other == "gs" { "gcs" } else { "azure" }
             ),
         }),
+        Some(other) => Err(Error::Url {
+            url: url.into(),
+            message: format!("scheme `{other}://` is not supported; use a local path, file://, s3://, or memory://"),
+        }),
     }
+}
+
+/// The retry policy for stores reached over the network.
+fn retry_config(options: &StorageOptions) -> object_store::RetryConfig {
+    let env = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok());
+    object_store::RetryConfig {
+        max_retries: options.max_retries.or_else(|| env("JUNHENG_STORE_RETRIES").map(|n| n as usize)).unwrap_or(5),
+        retry_timeout: std::time::Duration::from_secs(
+            options.retry_timeout_seconds.or_else(|| env("JUNHENG_STORE_RETRY_SECONDS")).unwrap_or(60),
+        ),
+        ..object_store::RetryConfig::default()
+    }
+}
+
+/// The bucket and prefix of `scheme://bucket/prefix`.
+fn bucket_and_prefix(url: &str) -> (&str, &str) {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    rest.split_once('/').map_or((rest, ""), |(b, p)| (b, p.trim_matches('/')))
+}
+
+fn open_s3(url: &str, options: &StorageOptions) -> Result<Location> {
+    use object_store::aws::AmazonS3Builder;
+    let mut builder = AmazonS3Builder::from_env().with_url(url).with_retry(retry_config(options));
+    if let Some(endpoint) = &options.endpoint {
+        builder = builder.with_endpoint(endpoint);
+    }
+    if let Some(region) = &options.region {
+        builder = builder.with_region(region);
+    }
+    if let Some(allow) = options.allow_http {
+        builder = builder.with_allow_http(allow);
+    }
+    if let Some(virtual_hosted) = options.virtual_hosted_style {
+        builder = builder.with_virtual_hosted_style_request(virtual_hosted);
+    }
+    let store = builder.build().map_err(|e| Error::Url {
+        url: url.into(),
+        message: format!(
+            "{e} (set AWS_ENDPOINT, AWS_REGION, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or storage options in the pipeline)"
+        ),
+    })?;
+    open_cloud(url, Ok(Arc::new(store)))
+}
+
+fn open_cloud(url: &str, store: std::result::Result<Arc<dyn ObjectStore>, object_store::Error>) -> Result<Location> {
+    let store = store.map_err(|e| Error::Url { url: url.into(), message: e.to_string() })?;
+    let (bucket, prefix) = bucket_and_prefix(url);
+    let scheme = scheme(url).unwrap_or("s3");
+    let canonical =
+        if prefix.is_empty() { format!("{scheme}://{bucket}") } else { format!("{scheme}://{bucket}/{prefix}") };
+    Ok(Location { store, prefix: Path::from(prefix), url: canonical, local_root: None })
 }
 
 /// The scheme of a URL, or None for a plain path (Windows drive letters are paths, not schemes).
@@ -161,6 +261,27 @@ mod tests {
         assert_eq!(scheme("C:/data"), None);
         let err = open("ftp://host/x", false).unwrap_err().to_string();
         assert!(err.contains("ftp://"), "{err}");
+    }
+
+    #[test]
+    fn s3_urls_name_bucket_and_prefix() {
+        assert_eq!(bucket_and_prefix("s3://bucket/a/b/"), ("bucket", "a/b"));
+        assert_eq!(bucket_and_prefix("s3://bucket"), ("bucket", ""));
+        let loc = open_with(
+            "s3://bucket/sub/dir",
+            false,
+            &StorageOptions {
+                endpoint: Some("http://127.0.0.1:1".into()),
+                allow_http: Some(true),
+                region: Some("us-east-1".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(loc.url, "s3://bucket/sub/dir");
+        assert_eq!(loc.child("runs/x.json").to_string(), "sub/dir/runs/x.json");
+        let err = open("gs://bucket/x", false).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(cfg!(feature = "gcs") || err.contains("--features gcs"), "{err}");
     }
 
     #[test]

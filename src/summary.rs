@@ -73,3 +73,34 @@ pub fn summary_text(outcome: &Outcome) -> String {
     }
     out
 }
+
+/// The run history of an output, newest last: one line per run.
+pub fn runs_text(ledgers: &[crate::ledger::Ledger]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<24} {:>4}  {:<26} {:<25} {:>7} {:>6} {:>9} {:>11}  exit",
+        "run", "ver", "finished", "status", "inputs", "read", "published", "quarantined"
+    );
+    for l in ledgers {
+        let read = l.inputs.iter().filter(|i| i.state == "read").count();
+        let _ = writeln!(
+            out,
+            "{:<24} {:>4}  {:<26} {:<25} {:>3}/{:<3} {:>6} {:>9} {:>11}  {}",
+            l.run_id,
+            if l.published { l.version.to_string() } else { "-".into() },
+            l.finished_at.get(..19).unwrap_or(&l.finished_at),
+            l.status,
+            read,
+            l.inputs.len(),
+            l.totals.rows_read,
+            l.totals.rows_published,
+            l.totals.rows_quarantined,
+            l.exit_code
+        );
+    }
+    if ledgers.is_empty() {
+        out.push_str("no runs yet\n");
+    }
+    out
+}

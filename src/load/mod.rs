@@ -19,6 +19,9 @@ use parquet::arrow::AsyncArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 
+pub mod lock;
+pub mod vacuum;
+
 use crate::error::{Error, Result};
 use crate::ledger::Ledger;
 use crate::storage::Location;
@@ -83,6 +86,7 @@ struct OpenPart {
 /// Parquet writers for the year partitions of staging and quarantine tables of one version.
 pub struct PartitionWriters {
     out: Location,
+    run_id: String,
     version: String,
     open: BTreeMap<(Area, String, i32), OpenPart>,
     written: Vec<WrittenFile>,
@@ -91,7 +95,28 @@ pub struct PartitionWriters {
 impl PartitionWriters {
     /// Writers into `versions/<run_id>/` of `out`.
     pub fn new(out: Location, run_id: &str) -> Self {
-        PartitionWriters { out, version: format!("{VERSIONS}/{run_id}"), open: BTreeMap::new(), written: Vec::new() }
+        PartitionWriters {
+            out,
+            run_id: run_id.into(),
+            version: format!("{VERSIONS}/{run_id}"),
+            open: BTreeMap::new(),
+            written: Vec::new(),
+        }
+    }
+
+    /// The run whose version is being written.
+    pub fn run_id(&self) -> &str {
+        &self.run_id
+    }
+
+    /// Whether rows were written to `<area>/<table>/year=<year>/` (so it cannot simply be copied).
+    pub fn has(&self, area: Area, table: &str, year: i32) -> bool {
+        self.open.contains_key(&(area, table.to_owned(), year))
+    }
+
+    /// Record a file copied into the version from the parent.
+    pub fn record_copy(&mut self, relative: &str, rows: u64) {
+        self.written.push(WrittenFile { path: relative.to_owned(), rows });
     }
 
     /// Append a batch to `<area>/<table>/year=<year>/`.
@@ -199,6 +224,26 @@ pub async fn ledgers(out: &Location) -> Result<Vec<Ledger>> {
 /// The latest committed run that published a version, if any.
 pub async fn latest(out: &Location) -> Result<Option<Ledger>> {
     Ok(ledgers(out).await?.into_iter().rfind(|l| l.published))
+}
+
+/// Copy a file of the parent version into the new one unchanged (a hard link on local disks, a
+/// server-side copy on object stores).
+pub async fn copy_from(out: &Location, parent_run_id: &str, run_id: &str, relative: &str) -> Result<()> {
+    let from = out.child(&format!("{VERSIONS}/{parent_run_id}/{relative}"));
+    let to = out.child(&format!("{VERSIONS}/{run_id}/{relative}"));
+    out.store.copy(&from, &to).await.map_err(|e| Error::store("copy", &from, e))
+}
+
+/// Write `current.json`, the pointer to the committed version for readers without symlinks
+/// (object stores): `{"run_id": …, "version": …, "prefix": "versions/<run_id>"}`.
+pub async fn write_pointer(out: &Location, ledger: &Ledger) -> Result<()> {
+    let pointer = serde_json::json!({ "run_id": ledger.run_id, "version": ledger.version, "prefix": version_path(&ledger.run_id) });
+    let path = out.child("current.json");
+    out.store
+        .put(&path, PutPayload::from(pointer.to_string().into_bytes()))
+        .await
+        .map_err(|e| Error::store("write", &path, e))?;
+    Ok(())
 }
 
 /// The path of a version folder relative to the output root.

@@ -12,5 +12,6 @@ mod hostile;
 mod indicators;
 mod interop;
 mod realdata;
+mod s3;
 mod seed;
 mod vectors;

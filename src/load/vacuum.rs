@@ -1,0 +1,113 @@
+//! Deleting old versions, never while a reader may still use them.
+//!
+//! A version is deleted when a newer committed version has been published for longer than the
+//! retention period (a reader who opened the old one before that has had the whole period to
+//! finish), and a version folder no ledger names (a killed run's leftovers) when everything in
+//! it is older than the retention period. The latest committed version and every ledger are kept.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures::TryStreamExt;
+use object_store::ObjectStoreExt;
+
+use super::{VERSIONS, ledgers};
+use crate::error::{Error, Result};
+use crate::storage::Location;
+
+/// What a vacuum did (or would do, in a dry run).
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct VacuumReport {
+    /// Versions deleted (run ids), with the reason.
+    pub deleted: Vec<(String, String)>,
+    /// Versions kept, with the reason.
+    pub kept: Vec<(String, String)>,
+    /// Objects deleted.
+    pub objects: u64,
+}
+
+/// Delete versions superseded for longer than `keep`, and abandoned ones older than `keep`.
+pub async fn vacuum(out: &Location, keep: Duration, now: DateTime<Utc>, dry_run: bool) -> Result<VacuumReport> {
+    let keep = chrono::Duration::from_std(keep).unwrap_or(chrono::Duration::MAX);
+    let published: Vec<_> = ledgers(out).await?.into_iter().filter(|l| l.published).collect();
+    let mut report = VacuumReport::default();
+    // When each committed version stopped being the latest.
+    let mut superseded: BTreeMap<String, Option<DateTime<Utc>>> = BTreeMap::new();
+    for (i, ledger) in published.iter().enumerate() {
+        let next = published
+            .get(i + 1)
+            .and_then(|n| DateTime::parse_from_rfc3339(&n.finished_at).ok())
+            .map(|t| t.with_timezone(&Utc));
+        superseded.insert(ledger.run_id.clone(), next);
+    }
+    // Every version folder, with its newest object.
+    let prefix = out.child(VERSIONS);
+    let objects: Vec<object_store::ObjectMeta> =
+        out.store.list(Some(&prefix)).try_collect().await.map_err(|e| Error::store("list", &prefix, e))?;
+    let mut folders: BTreeMap<String, (DateTime<Utc>, Vec<object_store::path::Path>)> = BTreeMap::new();
+    for meta in objects {
+        let Some(rel) = out.relative(&meta.location) else { continue };
+        let Some(id) = rel.strip_prefix(&format!("{VERSIONS}/")).and_then(|r| r.split('/').next()) else { continue };
+        let entry = folders.entry(id.to_owned()).or_insert((DateTime::<Utc>::MIN_UTC, Vec::new()));
+        entry.0 = entry.0.max(meta.last_modified);
+        entry.1.push(meta.location);
+    }
+    let latest: BTreeSet<&str> = published.last().map(|l| l.run_id.as_str()).into_iter().collect();
+    for (id, (newest, paths)) in folders {
+        let verdict = match superseded.get(&id) {
+            _ if latest.contains(id.as_str()) => Err("the latest committed version".to_owned()),
+            Some(Some(at)) if now - *at > keep => Ok(format!("superseded at {}", at.to_rfc3339())),
+            Some(Some(at)) => Err(format!("superseded at {}, within the retention period", at.to_rfc3339())),
+            Some(None) => Err("the latest committed version".to_owned()),
+            None if now - newest > keep => Ok("no committed run names it (an interrupted run)".to_owned()),
+            None => Err("uncommitted and recent (a run may be writing it)".to_owned()),
+        };
+        match verdict {
+            Ok(why) => {
+                if !dry_run {
+                    for path in &paths {
+                        match out.store.delete(path).await {
+                            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                            Err(e) => return Err(Error::store("delete", path, e)),
+                        }
+                    }
+                    if let Some(root) = &out.local_root {
+                        let _ = std::fs::remove_dir_all(root.join(VERSIONS).join(&id));
+                    }
+                }
+                report.objects += paths.len() as u64;
+                report.deleted.push((id, why));
+            }
+            Err(why) => report.kept.push((id, why)),
+        }
+    }
+    Ok(report)
+}
+
+/// Parse a retention period: `7d`, `12h`, `30m`, `0` (seconds without a unit).
+pub fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
+    let t = text.trim();
+    let (number, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
+    let n: u64 = number.parse().map_err(|_| format!("{text:?} is not a duration like 7d, 12h or 30m"))?;
+    let seconds = match unit {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        _ => return Err(format!("{text:?}: unit must be d, h, m or s")),
+    };
+    Ok(Duration::from_secs(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(7 * 86_400)));
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+        assert!(parse_duration("soon").is_err());
+    }
+}
