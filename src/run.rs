@@ -267,7 +267,9 @@ pub async fn plan(request: &Request) -> Result<Plan> {
     let removed = parent
         .iter()
         .flat_map(|p| p.inputs.iter())
-        .filter(|i| !present.contains(&key_of_record(i)) && !conflicted.contains(&i.path) && i.state != "missing")
+        // An input already kept as missing is news again only when removals are now allowed.
+        .filter(|i| !present.contains(&key_of_record(i)) && !conflicted.contains(&i.path))
+        .filter(|i| i.state != "missing" || request.allow_removals)
         .map(|i| match &i.sheet {
             Some(s) => format!("{} sheet {s}", i.path),
             None => i.path.clone(),

@@ -9,6 +9,7 @@ mod fixtures;
 mod formats;
 mod fuzz;
 mod hostile;
+mod incremental;
 mod indicators;
 mod interop;
 mod realdata;

@@ -1,0 +1,224 @@
+//! Incremental, idempotent runs on a local output: nothing changed writes nothing; a changed
+//! county-year replaces exactly its rows; a vanished input needs --allow-removals; a broken new
+//! file keeps what was published; old versions are vacuumed; schedules run pipelines.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use crate::common::{junheng, ledger, published, repo, rows, value};
+
+/// Copy the seed fixture to a scratch source folder.
+fn scratch_source(dir: &Path) -> PathBuf {
+    let src = dir.join("src");
+    copy_dir(&repo().join("fixtures/wudalianchi"), &src);
+    src
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        let target = to.join(path.file_name().unwrap());
+        if path.is_dir() { copy_dir(&path, &target) } else { std::fs::copy(&path, &target).map(|_| ()).unwrap() }
+    }
+}
+
+/// Every file under a folder (not following the published symlinks) with its inode and mtime.
+fn snapshot(dir: &Path) -> BTreeMap<PathBuf, (u64, i64)> {
+    let mut out = BTreeMap::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let meta = std::fs::symlink_metadata(&path).unwrap();
+        if meta.is_dir() {
+            out.extend(snapshot(&path));
+        } else {
+            out.insert(path, (meta.ino(), meta.mtime_nsec()));
+        }
+    }
+    out
+}
+
+fn run(src: &Path, out: &Path, extra: &[&str]) -> crate::common::Output {
+    let mut args = vec!["run", "--source", src.to_str().unwrap(), "--out", out.to_str().unwrap()];
+    args.extend(extra);
+    junheng(&args)
+}
+
+#[tokio::test]
+async fn an_unchanged_rerun_writes_nothing_and_a_changed_county_year_replaces_exactly_its_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let (src, out) = (scratch_source(dir.path()), dir.path().join("out"));
+    assert_eq!(run(&src, &out, &[]).code, 0);
+    let before = snapshot(&out);
+    let again = run(&src, &out, &[]);
+    assert_eq!(again.code, 0);
+    assert!(again.stdout.starts_with("nothing changed since the last run"), "{}", again.stdout);
+    assert_eq!(snapshot(&out), before, "not one file written");
+
+    // Re-submit 2018's pupils with one school's grade 1 changed from 157 to 160 pupils.
+    let path = src.join("231182/2018/pupils.csv");
+    let text = std::fs::read_to_string(&path).unwrap().replacen("2018,2123118001,1,157,", "2018,2123118001,1,160,", 1);
+    std::fs::write(&path, text).unwrap();
+    let third = run(&src, &out, &[]);
+    assert_eq!(third.code, 0, "{}", third.stderr);
+    assert!(third.stdout.contains("reading 1:\n  231182/2018/pupils.csv (pupils): changed"), "{}", third.stdout);
+    let ctx = published(&out).await;
+    // 2018 has the new figure and not the old one; the total moved by exactly 3.
+    let grade1 = rows(
+        &ctx,
+        "select students from staging_pupils where year = 2018 and school_code = '2123118001' and grade = 1",
+    )
+    .await;
+    assert_eq!(grade1, vec![vec!["160"]]);
+    assert_eq!(value(&ctx, "select students from county_overview where year = 2018").await, "12518");
+    assert_eq!(value(&ctx, "select count(*) from staging_pupils where year = 2018").await, "250", "no old row lingers");
+    // Other years' partitions were not rewritten: the new version's files are the old ones.
+    let l = ledger(&out);
+    let (old, new) = (l["parent_run_id"].as_str().unwrap(), l["run_id"].as_str().unwrap());
+    let inode = |run: &str, rel: &str| std::fs::metadata(out.join("versions").join(run).join(rel)).unwrap().ino();
+    assert_eq!(
+        inode(old, "staging/pupils/year=2017/part-0.parquet"),
+        inode(new, "staging/pupils/year=2017/part-0.parquet")
+    );
+    assert_ne!(
+        inode(old, "staging/pupils/year=2018/part-0.parquet"),
+        inode(new, "staging/pupils/year=2018/part-0.parquet")
+    );
+    let states: BTreeMap<String, String> = l["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (i["path"].as_str().unwrap().to_owned(), i["state"].as_str().unwrap().to_owned()))
+        .collect();
+    assert_eq!(states["231182/2017/pupils.csv"], "unchanged");
+    assert_eq!(states["231182/2018/pupils.csv"], "read");
+    // The version still holds every row: the ledger's published counts match staging.
+    assert_eq!(l["totals"]["rows_published"], 5230);
+}
+
+#[tokio::test]
+async fn a_vanished_input_is_kept_until_removals_are_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (src, out) = (scratch_source(dir.path()), dir.path().join("out"));
+    assert_eq!(run(&src, &out, &[]).code, 0);
+    std::fs::remove_file(src.join("231182/2017/survey.csv")).unwrap();
+    let kept = run(&src, &out, &[]);
+    assert_eq!(kept.code, 0, "{}", kept.stderr);
+    assert!(kept.stdout.contains("231182/2017/survey.csv: gone from the source; its rows are kept"), "{}", kept.stdout);
+    let ctx = published(&out).await;
+    assert_eq!(value(&ctx, "select count(*) from staging_survey where year = 2017").await, "1");
+    let removed = run(&src, &out, &["--allow-removals"]);
+    assert_eq!(removed.code, 0, "{}", removed.stderr);
+    let ctx = published(&out).await;
+    assert_eq!(value(&ctx, "select count(*) from staging_survey where year = 2017").await, "0");
+    assert_eq!(value(&ctx, "select count(*) from staging_survey").await, "4");
+}
+
+#[tokio::test]
+async fn a_broken_resubmission_keeps_what_was_published() {
+    let dir = tempfile::tempdir().unwrap();
+    let (src, out) = (scratch_source(dir.path()), dir.path().join("out"));
+    assert_eq!(run(&src, &out, &[]).code, 0);
+    std::fs::write(src.join("231182/2016/finance.csv"), [0xFFu8, 0xFE, 0x00, 0xD8, 0x00]).unwrap();
+    let broken = run(&src, &out, &[]);
+    assert_eq!(broken.code, 1, "the file failed: {}", broken.stdout);
+    let ctx = published(&out).await;
+    // 2016's finance is still the one published before, so 三个增长 of 2016 still fails.
+    assert_eq!(value(&ctx, "select three_increases_met from funding where year = 2016").await, "false");
+    let l = ledger(&out);
+    let input = l["inputs"].as_array().unwrap().iter().find(|i| i["path"] == "231182/2016/finance.csv").unwrap();
+    assert_eq!(input["state"], "failed");
+    assert_eq!(input["carried_from"], l["parent_run_id"]);
+    assert!(l["warnings"].to_string().contains("231182/2016/finance.csv"), "{}", l["warnings"]);
+}
+
+#[tokio::test]
+async fn a_county_years_schools_changing_rereads_its_other_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let (src, out) = (scratch_source(dir.path()), dir.path().join("out"));
+    assert_eq!(run(&src, &out, &[]).code, 0);
+    let path = src.join("231182/2015/schools.csv");
+    let text = std::fs::read_to_string(&path).unwrap().replace("五大连池市第一小学", "五大连池市第一实验小学");
+    std::fs::write(&path, text).unwrap();
+    let dry = run(&src, &out, &["--dry-run"]);
+    assert!(dry.stdout.contains("231182/2015/schools.csv (schools): changed"), "{}", dry.stdout);
+    assert!(dry.stdout.contains("231182/2015/pupils.csv (pupils): its schools changed"), "{}", dry.stdout);
+    assert!(!dry.stdout.contains("231182/2016/pupils.csv"), "{}", dry.stdout);
+}
+
+#[test]
+fn vacuum_deletes_superseded_and_abandoned_versions_but_never_the_latest() {
+    let dir = tempfile::tempdir().unwrap();
+    let (src, out) = (scratch_source(dir.path()), dir.path().join("out"));
+    for _ in 0..3 {
+        assert_eq!(run(&src, &out, &["--force"]).code, 0);
+    }
+    std::fs::create_dir_all(out.join("versions/19990101T000000Z-dead/staging")).unwrap();
+    std::fs::write(out.join("versions/19990101T000000Z-dead/staging/x.parquet"), b"left by a killed run").unwrap();
+    let keep = junheng(&["vacuum", "--out", out.to_str().unwrap(), "--keep", "7d"]);
+    assert_eq!(keep.code, 0, "{}", keep.stderr);
+    assert!(keep.stdout.contains("deleted 0 versions"), "{}", keep.stdout);
+    let dry = junheng(&["vacuum", "--out", out.to_str().unwrap(), "--keep", "0", "--dry-run"]);
+    assert!(dry.stdout.contains("would delete 3 versions"), "{}", dry.stdout);
+    assert_eq!(std::fs::read_dir(out.join("versions")).unwrap().count(), 4);
+    let now = junheng(&["vacuum", "--out", out.to_str().unwrap(), "--keep", "0"]);
+    assert!(now.stdout.contains("deleted 3 versions"), "{}", now.stdout);
+    let left: Vec<String> = std::fs::read_dir(out.join("versions"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, [ledger(&out)["run_id"].as_str().unwrap().to_owned()]);
+    assert!(out.join("marts/county_overview/part-0.parquet").exists(), "the published version is intact");
+    // The history keeps every run.
+    let runs = junheng(&["runs", "--out", out.to_str().unwrap()]);
+    assert_eq!(
+        runs.stdout.lines().filter(|l| l.starts_with("20") && l.contains("published")).count(),
+        3,
+        "{}",
+        runs.stdout
+    );
+}
+
+#[test]
+fn schedules_run_each_pipeline_one_at_a_time_and_survive_failures() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.toml");
+    let bad = dir.path().join("bad.toml");
+    let source = |name: &str| repo().join("fixtures").join(name).display().to_string();
+    let output = |name: &str| dir.path().join(name).display().to_string();
+    let every_second = "[schedule]\ncron = \"* * * * * *\"\n";
+    let edge_settings = "[settings]\nschool_system_by_county = { \"990202\" = \"5-4\" }\n";
+    std::fs::write(
+        &good,
+        format!(
+            "[source]\nurl = {:?}\n[output]\nurl = {:?}\n{edge_settings}{every_second}",
+            source("edge"),
+            output("out-good")
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        &bad,
+        format!("[source]\nurl = {:?}\n[output]\nurl = {:?}\n{every_second}", source("bad"), output("out-bad")),
+    )
+    .unwrap();
+    let run = junheng(&["schedule", good.to_str().unwrap(), bad.to_str().unwrap(), "--for", "6s"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let lines = |needle: &str| run.stdout.lines().filter(|l| l.contains(needle)).count();
+    assert!(lines("good run started") >= 1 && lines("bad run started") >= 1, "{}", run.stdout);
+    // One run at a time per pipeline: a tick while a run is going is skipped, not overlapped.
+    assert!(lines("run started") >= 3 || lines("still running; skipping") >= 1, "{}", run.stdout);
+    assert!(run.stdout.contains("good run finished: exit 0"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("bad run finished: exit 1"),
+        "a failing pipeline is reported and the scheduler goes on:\n{}",
+        run.stdout
+    );
+    // Unchanged inputs: every run after the first finds nothing changed and commits nothing.
+    let runs = junheng(&["runs", "--out", &output("out-good")]);
+    assert_eq!(runs.stdout.lines().filter(|l| l.starts_with("20")).count(), 1, "{}", runs.stdout);
+    let missing = junheng(&["schedule", repo().join("pipelines/wudalianchi.toml").to_str().unwrap()]);
+    assert_eq!(missing.code, 2);
+    assert!(missing.stderr.contains("[schedule]"), "{}", missing.stderr);
+}
