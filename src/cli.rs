@@ -59,6 +59,37 @@ pub enum Command {
 EXIT STATUS: 0 no rejected rows · 1 rows or files would be rejected · 2 configuration or input error")]
     Validate(SourceArgs),
 
+    /// Ask the published tables a question in SQL (only committed data is visible).
+    ///
+    /// Every staging table is there by name (schools, pupils, teachers, facilities, finance,
+    /// investments, survey), every mart (county_overview, balance_cv, retention …), quarantine as
+    /// quarantine_<table>, and the run history as runs. Without SQL on a terminal, it asks for
+    /// statements interactively (end each with `;`); without a terminal, it reads SQL from stdin.
+    #[command(after_long_help = "EXAMPLES:
+  junheng query --out out/wudalianchi \"select year, stage, round(basic_composite_cv, 3) from balance_summary order by 1, 2\"
+  junheng query --pipeline pipelines/wudalianchi.toml --format csv \"select * from retention\" > retention.csv
+  junheng query --out out/wudalianchi --format parquet --output cv.parquet \"select * from balance_cv\"
+  junheng query --out out/wudalianchi \"show tables\"")]
+    Query(QueryArgs),
+
+    /// Write the HTML report of an output's committed version to a folder.
+    ///
+    /// One page per county (headline figures, trend charts, indicator tables, school standards,
+    /// shortcomings), an index over counties and the data dictionary. `junheng run` also writes
+    /// it into the version it publishes (report/), unless the pipeline says [report] enabled = false.
+    #[command(after_long_help = "EXAMPLES:
+  junheng report --out out/wudalianchi --to report
+  junheng report --pipeline pipelines/wudalianchi.toml --to /var/www/junheng")]
+    Report(ReportArgs),
+
+    /// Show how a published number was computed, and which source rows it came from.
+    #[command(after_long_help = "EXAMPLES:
+  junheng explain --out out/wudalianchi cv --county 231182 --year 2018 --stage junior --indicator b3
+  junheng explain --out out/wudalianchi retention --county 231182 --year 2016 --stage primary
+  junheng explain --out out/wudalianchi dropout --county 231182 --year 2015 --stage junior
+  junheng explain --out out/wudalianchi funding --county 231182 --year 2016")]
+    Explain(ExplainArgs),
+
     /// List the runs of an output: when, what changed, counts and exit status.
     #[command(after_long_help = "EXAMPLES:
   junheng runs --out out/wudalianchi
@@ -110,6 +141,10 @@ pub struct SourceArgs {
     /// Print at most this many findings.
     #[arg(long, default_value_t = 200, value_name = "N")]
     pub show: usize,
+
+    /// Write an error workbook (XLSX) per county and year into this folder, for the submitters.
+    #[arg(long, value_name = "DIR")]
+    pub errors: Option<PathBuf>,
 }
 
 /// `run` arguments.
@@ -142,6 +177,114 @@ pub struct RunArgs {
     /// Wait for another run on the same output to finish (up to this long: 30m, 2h …).
     #[arg(long, value_name = "DURATION", num_args = 0..=1, default_missing_value = "6h")]
     pub wait: Option<String>,
+}
+
+/// `query` arguments.
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// The SQL (one statement); omit it to type statements, or pipe them in.
+    pub sql: Option<String>,
+
+    /// Output URL or folder to query.
+    #[arg(long, value_name = "URL")]
+    pub out: Option<String>,
+
+    /// A pipeline file whose [output] to query.
+    #[arg(long, value_name = "FILE")]
+    pub pipeline: Option<PathBuf>,
+
+    /// table, csv, json or parquet (parquet needs --output).
+    #[arg(long, default_value = "table", value_parser = ["table", "csv", "json", "parquet"])]
+    pub format: String,
+
+    /// Write the result to this file instead of the terminal.
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// `report` arguments.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Output URL or folder.
+    #[arg(long, value_name = "URL")]
+    pub out: Option<String>,
+
+    /// A pipeline file whose [output] to report on.
+    #[arg(long, value_name = "FILE")]
+    pub pipeline: Option<PathBuf>,
+
+    /// Folder to write the pages into.
+    #[arg(long, value_name = "DIR", default_value = "junheng-report")]
+    pub to: PathBuf,
+}
+
+/// `explain` arguments.
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// Output URL or folder.
+    #[arg(long, value_name = "URL", global = true)]
+    pub out: Option<String>,
+
+    /// A pipeline file whose [output] to read.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub pipeline: Option<PathBuf>,
+
+    /// What to explain.
+    #[command(subcommand)]
+    pub what: ExplainWhat,
+}
+
+/// The numbers `explain` can take apart.
+#[derive(Debug, Subcommand)]
+pub enum ExplainWhat {
+    /// A difference coefficient (balance_cv): every unit's pupils, numerator, value and share.
+    Cv {
+        /// County code.
+        #[arg(long)]
+        county: String,
+        /// Year.
+        #[arg(long)]
+        year: i32,
+        /// primary or junior.
+        #[arg(long)]
+        stage: String,
+        /// b1…b8 or q1…q7.
+        #[arg(long)]
+        indicator: String,
+    },
+    /// A retention rate: the cohort's entrants and final-grade pupils, school by school.
+    Retention {
+        /// County code.
+        #[arg(long)]
+        county: String,
+        /// Year.
+        #[arg(long)]
+        year: i32,
+        /// primary, junior or nine_year.
+        #[arg(long)]
+        stage: String,
+    },
+    /// A dropout rate: the dropouts and the enrolment the school year began with.
+    Dropout {
+        /// County code.
+        #[arg(long)]
+        county: String,
+        /// Year.
+        #[arg(long)]
+        year: i32,
+        /// primary or junior.
+        #[arg(long)]
+        stage: String,
+    },
+    /// The three legs of 三个增长 for a fiscal year, from the two years' finance rows.
+    Funding {
+        /// County code.
+        #[arg(long)]
+        county: String,
+        /// Fiscal year.
+        #[arg(long)]
+        year: i32,
+    },
 }
 
 /// `runs` arguments.

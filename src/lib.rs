@@ -18,6 +18,7 @@
 pub mod contract;
 pub mod dictionary;
 pub mod error;
+pub mod explain;
 pub mod extract;
 pub mod generate;
 pub mod ledger;
@@ -25,11 +26,14 @@ pub mod load;
 pub mod normalise;
 pub mod pipeline;
 pub mod quarantine;
+pub mod query;
+pub mod report;
 pub mod run;
 pub mod schedule;
 pub mod storage;
 pub mod summary;
 pub mod transform;
 pub mod validate;
+pub mod workbook;
 
 pub use error::{Error, Result};

@@ -10,7 +10,7 @@ use junheng::pipeline::Pipeline;
 use junheng::run::{self, Request, Status};
 use junheng::{Error, summary};
 
-use cli::{Cli, Command, SourceArgs};
+use cli::{Cli, Command, ExplainWhat, SourceArgs};
 use junheng::load::vacuum::parse_duration;
 
 fn main() -> ExitCode {
@@ -50,6 +50,9 @@ async fn execute(cli: Cli) -> Result<Status, Error> {
             request.allow_removals = args.allow_removals;
             request.force = args.force;
             request.wait_for_lock = args.wait.as_deref().map(parse_duration).transpose().map_err(Error::Config)?;
+            if args.source.errors.is_some() {
+                request.findings_limit = usize::MAX;
+            }
             let plan = run::plan(&request).await?;
             if !cli.quiet && !args.json {
                 print!("{}", plan.describe(request.allow_removals));
@@ -57,7 +60,15 @@ async fn execute(cli: Cli) -> Result<Status, Error> {
             if args.dry_run {
                 return Ok(Status::Success);
             }
+            let bar = (!cli.quiet && !args.json).then(progress_bar).flatten();
+            if let Some(bar) = &bar {
+                request.progress = Some(bar.0.clone());
+            }
             let outcome = run::execute(&request, plan).await?;
+            if let Some(bar) = bar {
+                bar.1.finish_and_clear();
+            }
+            write_errors(&outcome, args.source.errors.as_deref(), cli.quiet)?;
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&outcome.ledger).unwrap_or_default());
             } else if !cli.quiet && !outcome.nothing_changed {
@@ -65,6 +76,94 @@ async fn execute(cli: Cli) -> Result<Status, Error> {
                 print!("{}", summary::summary_text(&outcome));
             }
             Ok(outcome.status)
+        }
+        Command::Query(args) => {
+            let url = output_of(args.pipeline.as_deref(), args.out.as_deref())?;
+            let published = junheng::query::open(&url).await?;
+            let statements: Vec<String> = match &args.sql {
+                Some(sql) => vec![sql.clone()],
+                None if std::io::IsTerminal::is_terminal(&std::io::stdin()) => {
+                    return interactive(&published.ctx).await;
+                }
+                None => {
+                    let mut text = String::new();
+                    std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+                        .map_err(|e| Error::Config(format!("reading SQL from stdin: {e}")))?;
+                    text.split(';').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
+                }
+            };
+            for sql in statements {
+                let batches = junheng::query::collect(&published.ctx, &sql).await?;
+                if args.format == "parquet" {
+                    let path = args
+                        .output
+                        .clone()
+                        .ok_or_else(|| Error::Config("--format parquet needs --output FILE".into()))?;
+                    let rows = junheng::query::write_parquet(&batches, &path)?;
+                    if !cli.quiet {
+                        eprintln!("wrote {rows} rows to {}", path.display());
+                    }
+                    continue;
+                }
+                let format = match args.format.as_str() {
+                    "csv" => junheng::query::OutputFormat::Csv,
+                    "json" => junheng::query::OutputFormat::Json,
+                    _ => junheng::query::OutputFormat::Table,
+                };
+                let text = junheng::query::render(&batches, format)?;
+                match &args.output {
+                    Some(path) => std::fs::write(path, text).map_err(|source| Error::Io {
+                        operation: "write",
+                        path: path.clone(),
+                        source,
+                    })?,
+                    None => print!("{text}"),
+                }
+            }
+            Ok(Status::Success)
+        }
+        Command::Report(args) => {
+            let url = output_of(args.pipeline.as_deref(), args.out.as_deref())?;
+            let published = junheng::query::open(&url).await?;
+            let dictionary =
+                junheng::dictionary::build(&junheng::transform::project(&published.ctx)?, &published.ctx).await?;
+            let pages = junheng::report::build(&published.ctx, &published.ledger, &dictionary).await?;
+            std::fs::create_dir_all(&args.to).map_err(|source| Error::Io {
+                operation: "create folder",
+                path: args.to.clone(),
+                source,
+            })?;
+            for (name, html) in &pages {
+                let path = args.to.join(name);
+                std::fs::write(&path, html).map_err(|source| Error::Io { operation: "write", path, source })?;
+            }
+            if !cli.quiet {
+                println!(
+                    "wrote {} pages to {} (open {})",
+                    pages.len(),
+                    args.to.display(),
+                    args.to.join("index.html").display()
+                );
+            }
+            Ok(Status::Success)
+        }
+        Command::Explain(args) => {
+            let url = output_of(args.pipeline.as_deref(), args.out.as_deref())?;
+            let published = junheng::query::open(&url).await?;
+            let target = match args.what {
+                ExplainWhat::Cv { county, year, stage, indicator } => {
+                    junheng::explain::Target::Cv { county, year, stage, indicator }
+                }
+                ExplainWhat::Retention { county, year, stage } => {
+                    junheng::explain::Target::Retention { county, year, stage }
+                }
+                ExplainWhat::Dropout { county, year, stage } => {
+                    junheng::explain::Target::Dropout { county, year, stage }
+                }
+                ExplainWhat::Funding { county, year } => junheng::explain::Target::Funding { county, year },
+            };
+            print!("{}", junheng::explain::explain(&published, &target).await?);
+            Ok(Status::Success)
         }
         Command::Runs(args) => {
             let out = output_of(args.pipeline.as_deref(), args.out.as_deref())?;
@@ -118,8 +217,12 @@ async fn execute(cli: Cli) -> Result<Status, Error> {
         Command::Validate(args) => {
             let pipeline = load_pipeline(&args)?;
             let now = chrono::Utc::now();
-            let request = Request::new(pipeline, None, run::new_run_id(now), now);
+            let mut request = Request::new(pipeline, None, run::new_run_id(now), now);
+            if args.errors.is_some() {
+                request.findings_limit = usize::MAX;
+            }
             let outcome = run::run(request).await?;
+            write_errors(&outcome, args.errors.as_deref(), cli.quiet)?;
             if !cli.quiet {
                 print!("{}", summary::findings_text(&outcome, args.show));
                 print!("{}", summary::summary_text(&outcome));
@@ -132,6 +235,76 @@ async fn execute(cli: Cli) -> Result<Status, Error> {
                 println!("wrote the example county to {}", args.out.display());
             }
             Ok(Status::Success)
+        }
+    }
+}
+
+/// A progress bar on stderr when it is a terminal (quiet otherwise), and the callback feeding it.
+fn progress_bar() -> Option<(run::Progress, indicatif::ProgressBar)> {
+    if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {msg:<28} [{bar:30}] {pos}/{len} {elapsed}")
+            .ok()?
+            .progress_chars("=> "),
+    );
+    let handle = bar.clone();
+    let callback = move |event: run::ProgressEvent| match event {
+        run::ProgressEvent::Reading(n) => {
+            handle.set_length(n);
+            handle.set_message("reading files");
+        }
+        run::ProgressEvent::FileRead(_) => handle.inc(1),
+        run::ProgressEvent::BuildingMarts(n) => {
+            handle.set_length(n);
+            handle.set_position(0);
+            handle.set_message("building marts");
+        }
+        run::ProgressEvent::ModelBuilt(name) => {
+            handle.inc(1);
+            handle.set_message(name);
+        }
+        run::ProgressEvent::Finished => handle.set_message("committed"),
+    };
+    Some((run::Progress(std::sync::Arc::new(callback)), bar))
+}
+
+/// Write the error workbooks when asked to.
+fn write_errors(outcome: &run::Outcome, dir: Option<&std::path::Path>, quiet: bool) -> Result<(), Error> {
+    let Some(dir) = dir else { return Ok(()) };
+    let files = junheng::workbook::write(&outcome.findings, dir)?;
+    if !quiet {
+        eprintln!("wrote {} error workbook(s) to {}", files.len(), dir.display());
+    }
+    Ok(())
+}
+
+/// Ask for SQL statements on a terminal until end of input.
+async fn interactive(ctx: &datafusion::prelude::SessionContext) -> Result<Status, Error> {
+    use std::io::{BufRead, Write};
+    eprintln!("junheng query — end statements with ';', Ctrl-D to leave. Tables: `show tables`.");
+    let mut buffer = String::new();
+    let stdin = std::io::stdin();
+    loop {
+        eprint!("{}", if buffer.is_empty() { "junheng> " } else { "     ...> " });
+        let _ = std::io::stderr().flush();
+        let mut line = String::new();
+        if stdin.lock().read_line(&mut line).map_err(|e| Error::Config(e.to_string()))? == 0 {
+            return Ok(Status::Success);
+        }
+        buffer.push_str(&line);
+        if !buffer.trim_end().ends_with(';') {
+            continue;
+        }
+        let sql = std::mem::take(&mut buffer);
+        match junheng::query::collect(ctx, sql.trim().trim_end_matches(';'))
+            .await
+            .and_then(|b| junheng::query::render(&b, junheng::query::OutputFormat::Table))
+        {
+            Ok(text) => print!("{text}"),
+            Err(e) => eprintln!("error: {e}"),
         }
     }
 }

@@ -30,6 +30,8 @@ pub struct Pipeline {
     pub output_storage: crate::storage::StorageOptions,
     /// When `junheng schedule` runs the pipeline (a cron expression), if it is scheduled.
     pub schedule: Option<String>,
+    /// Whether a run writes the HTML report into the version it publishes (default true).
+    pub report: bool,
     /// Methodology settings (methodology.md), recorded in every run ledger.
     pub settings: Settings,
     /// Overrides of the reference thresholds and standards (`sql/reference/thresholds.csv`),
@@ -277,6 +279,14 @@ struct PipelineToml {
     #[serde(default)]
     quality: QualityToml,
     schedule: Option<ScheduleToml>,
+    report: Option<ReportToml>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReportToml {
+    /// Write report/ with each run (default true).
+    enabled: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -346,6 +356,7 @@ impl Pipeline {
             output: None,
             output_storage: Default::default(),
             schedule: None,
+            report: true,
             settings: Settings::default(),
             standards: BTreeMap::new(),
             max_rejected_rows: 0,
@@ -458,10 +469,22 @@ impl Pipeline {
             output: file.output.as_ref().map(|o| crate::storage::resolve_relative(&o.url, base_dir)),
             output_storage: file.output.map(|o| o.storage).unwrap_or_default(),
             schedule: file.schedule.map(|s| s.cron),
+            report: file.report.is_none_or(|r| r.enabled),
             settings: file.settings,
             standards,
             max_rejected_rows: file.quality.max_rejected_rows,
         })
+    }
+
+    /// The pipeline a committed run used, rebuilt from its ledger (settings and standards), for
+    /// re-reading a published version with the same reference tables.
+    pub fn from_record(record: &crate::ledger::PipelineRecord) -> Pipeline {
+        let mut p = Pipeline::standard(&record.source_url);
+        p.name = record.name.clone();
+        p.hash = record.hash.clone();
+        p.settings = serde_json::from_value(record.settings.clone()).unwrap_or_default();
+        p.standards = serde_json::from_value(record.standards.clone()).unwrap_or_default();
+        p
     }
 
     /// The reading options of a table (its first source's, or the source defaults).

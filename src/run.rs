@@ -55,12 +55,59 @@ pub struct Request {
     pub force: bool,
     /// Wait this long for another run on the same output to finish (default: fail at once).
     pub wait_for_lock: Option<Duration>,
+    /// How many findings to keep in [`Outcome::findings`] (all of them are in quarantine).
+    pub findings_limit: usize,
+    /// Told about progress (files read, marts built), for progress bars.
+    pub progress: Option<Progress>,
+}
+
+/// What a run tells a progress display.
+#[derive(Debug, Clone)]
+pub enum ProgressEvent {
+    /// Reading starts: how many files will be read.
+    Reading(u64),
+    /// A file was read (its path relative to the source).
+    FileRead(String),
+    /// The SQL models are being built.
+    BuildingMarts(u64),
+    /// A model was built.
+    ModelBuilt(String),
+    /// The run is committed (or failed).
+    Finished,
+}
+
+/// A progress callback.
+#[derive(Clone)]
+pub struct Progress(pub Arc<dyn Fn(ProgressEvent) + Send + Sync>);
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Progress(..)")
+    }
+}
+
+impl Progress {
+    fn tell(progress: &Option<Progress>, event: ProgressEvent) {
+        if let Some(p) = progress {
+            (p.0)(event);
+        }
+    }
 }
 
 impl Request {
     /// A request with the defaults: incremental, keep removed inputs, do not wait for a lock.
     pub fn new(pipeline: Pipeline, output: Option<String>, run_id: String, started_at: DateTime<Utc>) -> Self {
-        Request { pipeline, output, run_id, started_at, allow_removals: false, force: false, wait_for_lock: None }
+        Request {
+            pipeline,
+            output,
+            run_id,
+            started_at,
+            allow_removals: false,
+            force: false,
+            wait_for_lock: None,
+            findings_limit: FINDINGS_SHOWN,
+            progress: None,
+        }
     }
 }
 
@@ -382,7 +429,22 @@ async fn process(request: &Request, plan: Plan, out: Option<Location>) -> Result
         ignored_files: plan.discovery.ignored.clone(),
         ..Ledger::default()
     };
-    let mut state = State { per_file: HashMap::new(), findings: Vec::new(), findings_total: 0 };
+    let mut state = State {
+        per_file: HashMap::new(),
+        findings: Vec::new(),
+        findings_total: 0,
+        findings_limit: request.findings_limit,
+    };
+    Progress::tell(
+        &request.progress,
+        ProgressEvent::Reading(
+            plan.discovery
+                .files
+                .iter()
+                .filter(|f| f.table == Table::Schools || plan.to_read.contains(&key_of(f)))
+                .count() as u64,
+        ),
+    );
     let mut writers = out.as_ref().map(|o| PartitionWriters::new(o.clone(), &request.run_id));
     let handle = tokio::runtime::Handle::current();
     let run_id: Arc<str> = Arc::from(request.run_id.as_str());
@@ -478,6 +540,7 @@ async fn process(request: &Request, plan: Plan, out: Option<Location>) -> Result
         }
         let record = input_record(&file, &report, state.per_file.remove(&key_of(&file)));
         ledger.inputs.push(keep_on_failure(record, &previous, parent.as_ref(), &mut kept));
+        Progress::tell(&request.progress, ProgressEvent::FileRead(file.relative.clone()));
     }
     let registry = Arc::new(registry);
 
@@ -550,6 +613,7 @@ async fn process(request: &Request, plan: Plan, out: Option<Location>) -> Result
         }
         let record = input_record(&file, &report, state.per_file.remove(&key));
         ledger.inputs.push(keep_on_failure(record, &previous, parent.as_ref(), &mut kept));
+        Progress::tell(&request.progress, ProgressEvent::FileRead(file.relative.clone()));
     }
     drop(receivers);
 
@@ -628,7 +692,10 @@ async fn process(request: &Request, plan: Plan, out: Option<Location>) -> Result
     let ctx = transform::session(&out, &request.run_id).await?;
     transform::reference::register(&ctx, &pipeline, &counties)?;
     let models = transform::project(&ctx)?;
-    let (marts, mart_files) = transform::run_models(&ctx, &out, &request.run_id, &models).await?;
+    Progress::tell(&request.progress, ProgressEvent::BuildingMarts(models.len() as u64));
+    let progress = request.progress.clone();
+    let on_model = move |name: &str| Progress::tell(&progress, ProgressEvent::ModelBuilt(name.to_owned()));
+    let (marts, mart_files) = transform::run_models(&ctx, &out, &request.run_id, &models, &on_model).await?;
     ledger.marts = marts;
     ledger.files_written.extend(mart_files);
     ledger.files_written.sort_by(|a, b| a.path.cmp(&b.path));
@@ -637,11 +704,17 @@ async fn process(request: &Request, plan: Plan, out: Option<Location>) -> Result
     let bytes = serde_json::to_vec_pretty(&dictionary)
         .map_err(|source| Error::Json { context: "dictionary".into(), source })?;
     load::write_object(&out, &request.run_id, "dictionary.json", bytes).await?;
+    if pipeline.report {
+        for (page, html) in crate::report::build(&ctx, &ledger, &dictionary).await? {
+            load::write_object(&out, &request.run_id, &format!("report/{page}"), html.into_bytes()).await?;
+        }
+    }
     ledger.published = true;
     ledger.finished_at = Utc::now().to_rfc3339();
     load::commit(&out, &ledger).await?;
     load::write_pointer(&out, &ledger).await?;
     load::switch_current(&out, &request.run_id)?;
+    Progress::tell(&request.progress, ProgressEvent::Finished);
     let (findings, findings_total) = (state.findings, state.findings_total);
     Ok(Outcome { ledger, findings, findings_total, status, output: Some(out), nothing_changed: false })
 }
@@ -871,6 +944,7 @@ struct State {
     per_file: HashMap<FileKey, Slices>,
     findings: Vec<Finding>,
     findings_total: u64,
+    findings_limit: usize,
 }
 
 impl State {
@@ -889,7 +963,7 @@ impl State {
                 .absorb(&s);
         }
         self.findings_total += output.findings.len() as u64;
-        let room = FINDINGS_SHOWN.saturating_sub(self.findings.len());
+        let room = self.findings_limit.saturating_sub(self.findings.len());
         self.findings.extend(output.findings.into_iter().take(room));
         if let Some(w) = writers.as_mut() {
             for (area, batches) in [(Area::Staging, output.staging), (Area::Quarantine, output.quarantine)] {
@@ -916,12 +990,14 @@ impl State {
             source_sheet: file.sheet.clone(),
             source_row: None,
             column: None,
+            source_column: None,
             value: None,
             rule: failure.rule,
             severity: Severity::Error,
             message: failure.message.clone(),
             county_code: file.county_code.clone(),
             year: file.year,
+            path_year: file.year,
             batch_row: None,
         };
         let mut slices = account_file_findings(std::slice::from_ref(&finding), file);

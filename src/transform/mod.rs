@@ -256,16 +256,29 @@ pub async fn register_parquet(
     Ok(())
 }
 
+/// Register the staging and intermediate models as views (marts are read from their Parquet).
+pub async fn register_views(ctx: &SessionContext, models: &[Model]) -> Result<()> {
+    for model in models.iter().filter(|m| m.layer != Layer::Marts) {
+        let err =
+            |e| Error::Sql { model: model.name.clone(), file: format!("sql/{}", model.path), source: Box::new(e) };
+        let df = ctx.sql(model.sql).await.map_err(err)?;
+        ctx.register_table(model.name.as_str(), df.into_view()).map_err(err)?;
+    }
+    Ok(())
+}
+
 /// Run every model: views for staging and intermediate, Parquet for marts (with their checks).
 pub async fn run_models(
     ctx: &SessionContext,
     out: &Location,
     run_id: &str,
     models: &[Model],
+    on_model: &dyn Fn(&str),
 ) -> Result<(Vec<MartRecord>, Vec<WrittenFile>)> {
     let mut marts = Vec::new();
     let mut files = Vec::new();
     for model in models {
+        on_model(&model.name);
         let sql_error =
             |e| Error::Sql { model: model.name.clone(), file: format!("sql/{}", model.path), source: Box::new(e) };
         let df = ctx.sql(model.sql).await.map_err(sql_error)?;

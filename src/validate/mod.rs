@@ -32,6 +32,8 @@ pub struct Finding {
     pub source_row: Option<u64>,
     /// Canonical column, None for a row-level rule.
     pub column: Option<&'static str>,
+    /// 0-based position of that column in the source row (a spreadsheet's column letter).
+    pub source_column: Option<usize>,
     /// The offending value as text.
     pub value: Option<String>,
     /// Stable rule id (`not_a_whole_number`, `duplicate_key`, …).
@@ -44,6 +46,8 @@ pub struct Finding {
     pub county_code: Option<String>,
     /// Year of the row, when known.
     pub year: Option<i32>,
+    /// Year of the submission the file belongs to (from its path), when the path says.
+    pub path_year: Option<i32>,
     /// Index of the row inside its batch (to carry its cells into quarantine).
     #[serde(skip)]
     pub batch_row: Option<usize>,
@@ -202,12 +206,14 @@ pub(crate) fn finding(
         source_sheet: raw.sheet.as_deref().map(str::to_owned),
         source_row: row.map(|r| raw.source_rows[r]),
         column: column.map(|c| c.name),
+        source_column: column.and_then(|c| raw.binding.get(c.name)).and_then(|b| b.index),
         value: value.map(str::to_owned),
         rule,
         severity,
         message,
         county_code: raw.file.county_code.clone(),
         year: raw.file.year,
+        path_year: raw.file.year,
         batch_row: row,
     }
 }
@@ -232,6 +238,7 @@ pub fn unknown_column_findings(unknown: &[String], file: &crate::extract::Source
             source_sheet: None,
             source_row: None,
             column: None,
+            source_column: None,
             value: Some(header.clone()),
             rule: "unknown_column",
             severity: Severity::Warning,
@@ -243,6 +250,7 @@ pub fn unknown_column_findings(unknown: &[String], file: &crate::extract::Source
             ),
             county_code: file.county_code.clone(),
             year: file.year,
+            path_year: file.year,
             batch_row: None,
         })
         .collect()

@@ -639,12 +639,14 @@ pub fn check_totals(
                     source_sheet: None,
                     source_row: Some(total.row),
                     column: Some(column.name),
+                    source_column: None,
                     value: Some(text.clone()),
                     rule: "total_row_mismatch",
                     severity: Severity::Warning,
                     message,
                     county_code: file.county_code.clone(),
                     year: file.year,
+                    path_year: file.year,
                     batch_row: None,
                 });
             }

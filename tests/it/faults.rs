@@ -4,7 +4,7 @@
 use crate::common::{junheng, ledger, published, rows, value};
 
 /// (file, row, rule) of every rejected row in fixtures/bad, as listed in fixtures/README.md.
-const EXPECTED_ERRORS: &[(&str, i64, &str)] = &[
+pub(crate) const EXPECTED_ERRORS: &[(&str, i64, &str)] = &[
     ("990101/2018/facilities.csv", 3, "bound_violated"),
     ("990101/2018/investments.csv", 3, "amount_not_positive"),
     ("990101/2018/investments.csv", 4, "unknown_enum_value"),

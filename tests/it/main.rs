@@ -15,4 +15,5 @@ mod interop;
 mod realdata;
 mod s3;
 mod seed;
+mod surface;
 mod vectors;

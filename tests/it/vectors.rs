@@ -78,6 +78,7 @@ async fn the_weighted_cv_of_five_schools_books_is_0_515257_not_the_unweighted_on
         .map(|(i, (p, books))| ("primary", "basic", "b5", format!("小学{}", i + 1), *p, books / p))
         .collect();
     replace(&ctx, "int_unit_indicator_values", unit_values(&input));
+    run(&ctx, &models, "int_unit_cv_terms").await;
     run(&ctx, &models, "int_weighted_cv").await;
     run(&ctx, &models, "balance_cv").await;
     let got =
@@ -101,6 +102,7 @@ async fn the_composite_is_the_plain_mean_of_the_eight_cvs() {
         // Two units per indicator give each CV exactly (values may go below 0; the formula does not care).
         let input: Vec<_> = names.iter().zip(cvs).flat_map(|(n, cv)| units_with_cv(stage, "basic", n, cv)).collect();
         replace(&ctx, "int_unit_indicator_values", unit_values(&input));
+        run(&ctx, &models, "int_unit_cv_terms").await;
         run(&ctx, &models, "int_weighted_cv").await;
         run(&ctx, &models, "balance_cv").await;
         run(&ctx, &models, "balance_summary").await;
@@ -118,6 +120,7 @@ async fn quality_fails_on_one_indicator_although_the_mean_is_low() {
     let names = ["q1", "q2", "q3", "q4", "q5", "q6", "q7"];
     let input: Vec<_> = names.iter().zip(cvs).flat_map(|(n, cv)| units_with_cv("primary", "quality", n, cv)).collect();
     replace(&ctx, "int_unit_indicator_values", unit_values(&input));
+    run(&ctx, &models, "int_unit_cv_terms").await;
     run(&ctx, &models, "int_weighted_cv").await;
     run(&ctx, &models, "balance_cv").await;
     run(&ctx, &models, "balance_summary").await;

@@ -1,0 +1,177 @@
+//! The committed version of an output as named tables, for `junheng query`, `report`, `explain`
+//! and `serve`: every staging table by its name (`pupils`, `schools` …), every mart by its name,
+//! quarantine as `quarantine_<table>`, and the run history as `runs`. Only committed data is
+//! visible: the tables are the files the latest ledger lists.
+
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, BooleanArray, Int64Array, RecordBatch, StringArray};
+use datafusion::datasource::MemTable;
+use datafusion::prelude::SessionContext;
+
+use crate::contract::Table;
+use crate::error::{Error, Result};
+use crate::ledger::Ledger;
+use crate::storage::Location;
+use crate::{load, quarantine, transform};
+
+/// A committed version, opened for reading.
+pub struct Published {
+    /// The session with every table registered.
+    pub ctx: SessionContext,
+    /// The ledger of the committed version.
+    pub ledger: Ledger,
+    /// The output it belongs to.
+    pub out: Location,
+}
+
+/// Open the latest committed version of an output.
+pub async fn open(url: &str) -> Result<Published> {
+    let out = crate::storage::open(url, false)?;
+    let ledgers = load::ledgers(&out).await?;
+    let ledger = ledgers.iter().rev().find(|l| l.published).cloned().ok_or_else(|| {
+        Error::Config(format!("{} has no committed run yet; run `junheng run … --out {url}` first", out.url))
+    })?;
+    let ctx = transform::session(&out, &ledger.run_id).await?;
+    let version = load::version_path(&ledger.run_id);
+    for mart in &ledger.marts {
+        transform::register_parquet(&ctx, &out, &format!("{version}/marts/{}/", mart.name), &mart.name, None, false)
+            .await?;
+    }
+    for table in Table::ALL {
+        let name = format!("quarantine_{}", table.name());
+        let dir = format!("{version}/quarantine/{}/", table.name());
+        transform::register_parquet(&ctx, &out, &dir, &name, Some(quarantine::schema(table)), true).await?;
+    }
+    register_runs(&ctx, &ledgers)?;
+    // The reference tables and the staging and intermediate models, as views over this version,
+    // so reports and explanations read the same formulas the marts were built with.
+    let pipeline = crate::pipeline::Pipeline::from_record(&ledger.pipeline);
+    let counties = ledger.slices.iter().map(|s| s.county_code.clone()).filter(|c| !c.is_empty()).collect();
+    transform::reference::register(&ctx, &pipeline, &counties)?;
+    let models = transform::project(&ctx)?;
+    transform::register_views(&ctx, &models).await?;
+    Ok(Published { ctx, ledger, out })
+}
+
+/// The run history as a table `runs`.
+fn register_runs(ctx: &SessionContext, ledgers: &[Ledger]) -> Result<()> {
+    let text =
+        |f: &dyn Fn(&Ledger) -> String| -> ArrayRef { Arc::new(StringArray::from_iter_values(ledgers.iter().map(f))) };
+    let number = |f: &dyn Fn(&Ledger) -> u64| -> ArrayRef {
+        Arc::new(Int64Array::from_iter_values(ledgers.iter().map(|l| f(l) as i64)))
+    };
+    let batch = RecordBatch::try_from_iter(vec![
+        ("run_id", text(&|l| l.run_id.clone())),
+        ("version", number(&|l| l.version)),
+        ("published", Arc::new(BooleanArray::from_iter(ledgers.iter().map(|l| Some(l.published)))) as ArrayRef),
+        ("status", text(&|l| l.status.clone())),
+        ("started_at", text(&|l| l.started_at.clone())),
+        ("finished_at", text(&|l| l.finished_at.clone())),
+        ("pipeline", text(&|l| l.pipeline.name.clone())),
+        ("inputs", number(&|l| l.inputs.len() as u64)),
+        ("inputs_read", number(&|l| l.inputs.iter().filter(|i| i.state == "read").count() as u64)),
+        ("rows_read", number(&|l| l.totals.rows_read)),
+        ("rows_published", number(&|l| l.totals.rows_published)),
+        ("rows_quarantined", number(&|l| l.totals.rows_quarantined)),
+        ("warnings", number(&|l| l.totals.warnings)),
+        ("exit_code", number(&|l| l.exit_code.max(0) as u64)),
+    ])
+    .map_err(|e| Error::arrow("runs", e))?;
+    let table = MemTable::try_new(batch.schema(), vec![vec![batch]]).map_err(|e| Error::Sql {
+        model: "runs".into(),
+        file: "ledgers".into(),
+        source: Box::new(e),
+    })?;
+    ctx.register_table("runs", Arc::new(table)).map_err(|e| Error::Sql {
+        model: "runs".into(),
+        file: "ledgers".into(),
+        source: Box::new(e),
+    })?;
+    Ok(())
+}
+
+/// Output formats of `junheng query`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    /// An aligned text table.
+    Table,
+    /// CSV with a header.
+    Csv,
+    /// A JSON array of objects.
+    Json,
+}
+
+/// Run a query and collect its batches.
+pub async fn collect(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>> {
+    let err = |e| Error::Sql { model: "query".into(), file: sql.chars().take(80).collect(), source: Box::new(e) };
+    ctx.sql(sql).await.map_err(err)?.collect().await.map_err(err)
+}
+
+/// Render batches in a text format.
+pub fn render(batches: &[RecordBatch], format: OutputFormat) -> Result<String> {
+    match format {
+        OutputFormat::Table => Ok(arrow::util::pretty::pretty_format_batches(batches)
+            .map_err(|e| Error::arrow("formatting", e))?
+            .to_string()
+            + "\n"),
+        OutputFormat::Csv => {
+            let mut buf = Vec::new();
+            {
+                let mut writer = arrow::csv::WriterBuilder::new().with_header(true).build(&mut buf);
+                for b in batches {
+                    writer.write(&views_to_strings(b)?).map_err(|e| Error::arrow("writing CSV", e))?;
+                }
+            }
+            Ok(String::from_utf8_lossy(&buf).into_owned())
+        }
+        OutputFormat::Json => {
+            let mut buf = Vec::new();
+            {
+                let mut writer = arrow::json::ArrayWriter::new(&mut buf);
+                for b in batches {
+                    writer.write(&views_to_strings(b)?).map_err(|e| Error::arrow("writing JSON", e))?;
+                }
+                writer.finish().map_err(|e| Error::arrow("writing JSON", e))?;
+            }
+            if buf.is_empty() {
+                buf.extend_from_slice(b"[]");
+            }
+            Ok(String::from_utf8_lossy(&buf).into_owned() + "\n")
+        }
+    }
+}
+
+/// Some writers do not take string views yet: cast them to plain strings.
+fn views_to_strings(batch: &RecordBatch) -> Result<RecordBatch> {
+    use arrow::datatypes::{DataType, Field, Schema};
+    let schema = batch.schema();
+    let mut fields = Vec::new();
+    let mut columns = Vec::new();
+    for (field, column) in schema.fields().iter().zip(batch.columns()) {
+        if matches!(field.data_type(), DataType::Utf8View) {
+            fields.push(Field::new(field.name(), DataType::Utf8, field.is_nullable()));
+            columns.push(arrow::compute::cast(column, &DataType::Utf8).map_err(|e| Error::arrow("casting", e))?);
+        } else {
+            fields.push(field.as_ref().clone());
+            columns.push(column.clone());
+        }
+    }
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(|e| Error::arrow("casting", e))
+}
+
+/// Write batches to a local Parquet file.
+pub fn write_parquet(batches: &[RecordBatch], path: &std::path::Path) -> Result<u64> {
+    let io = |source| Error::Io { operation: "write", path: path.to_path_buf(), source };
+    let file = std::fs::File::create(path).map_err(io)?;
+    let schema = batches.first().map(|b| b.schema()).unwrap_or_else(|| Arc::new(arrow::datatypes::Schema::empty()));
+    let mut writer = parquet::arrow::ArrowWriter::try_new(file, schema, Some(load::writer_properties()))
+        .map_err(|source| Error::Parquet { location: path.display().to_string(), source })?;
+    let mut rows = 0;
+    for b in batches {
+        writer.write(b).map_err(|source| Error::Parquet { location: path.display().to_string(), source })?;
+        rows += b.num_rows() as u64;
+    }
+    writer.close().map_err(|source| Error::Parquet { location: path.display().to_string(), source })?;
+    Ok(rows)
+}
