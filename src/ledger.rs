@@ -53,6 +53,12 @@ pub struct Ledger {
     pub warnings: Vec<String>,
     /// How a table's columns differ from one year (or file) of a source to the next.
     pub schema_changes: Vec<SchemaChange>,
+    /// Standards missed in each county's latest year (balance, satisfaction, retention, funding).
+    #[serde(default)]
+    pub thresholds_failed: Vec<String>,
+    /// The report's pages (paths relative to `versions/<run_id>/`), empty when `[report]` is off.
+    #[serde(default)]
+    pub report_pages: Vec<String>,
 }
 
 /// Columns that changed between two consecutive inputs of the same table (and county).

@@ -700,6 +700,7 @@ async fn process(request: &Request, plan: Plan, out: Option<Location>) -> Result
     ledger.files_written.extend(mart_files);
     ledger.files_written.sort_by(|a, b| a.path.cmp(&b.path));
     ledger.warnings.extend(school_change_warnings(&ctx).await?);
+    ledger.thresholds_failed = crate::report::failed_thresholds(&ctx).await?;
     let dictionary = dictionary::build(&models, &ctx).await?;
     let bytes = serde_json::to_vec_pretty(&dictionary)
         .map_err(|source| Error::Json { context: "dictionary".into(), source })?;
@@ -707,6 +708,7 @@ async fn process(request: &Request, plan: Plan, out: Option<Location>) -> Result
     if pipeline.report {
         for (page, html) in crate::report::build(&ctx, &ledger, &dictionary).await? {
             load::write_object(&out, &request.run_id, &format!("report/{page}"), html.into_bytes()).await?;
+            ledger.report_pages.push(format!("report/{page}"));
         }
     }
     ledger.published = true;

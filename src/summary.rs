@@ -63,7 +63,30 @@ pub fn summary_text(outcome: &Outcome) -> String {
         let _ = writeln!(out, "  … {} more notes in the ledger", l.warnings.len() - 10);
     }
     if outcome.output.is_some() {
+        match l.thresholds_failed.len() {
+            0 => {
+                let _ = writeln!(out, "  standards: every county meets them in its latest year");
+            }
+            n => {
+                let _ = writeln!(out, "  standards missed in the latest year: {n}");
+                for t in l.thresholds_failed.iter().take(8) {
+                    let _ = writeln!(out, "    {t}");
+                }
+                if n > 8 {
+                    let _ = writeln!(out, "    … {} more in the ledger (thresholds_failed)", n - 8);
+                }
+            }
+        }
+    }
+    if let Some(o) = &outcome.output {
         let _ = writeln!(out, "  ledger: runs/{}.json", l.run_id);
+        if l.report_pages.iter().any(|p| p == "report/index.html") {
+            let place = match &o.local_root {
+                Some(root) => root.join("report/index.html").display().to_string(),
+                None => format!("{}/report/index.html", o.url.trim_end_matches('/')),
+            };
+            let _ = writeln!(out, "  report: {place}");
+        }
     }
     if outcome.status == Status::Rejected {
         let _ = writeln!(
