@@ -119,6 +119,28 @@ In the pipeline file:
   cron = \"0 2 * * *\"      # 02:00 every day (minute hour day month weekday; seconds optional first)")]
     Schedule(ScheduleArgs),
 
+    /// Serve the published tables read-only over the PostgreSQL wire protocol (for BI tools, psql, pandas).
+    ///
+    /// Every staging table, mart, quarantine_<table> and the run history (runs) of the latest
+    /// committed version, in database `junheng`, schema `public`. A newly committed run becomes
+    /// visible to new statements within --refresh, without a restart; a statement never sees two
+    /// versions at once. Only reads are accepted: INSERT, UPDATE, DELETE, CREATE, DROP, COPY … are
+    /// refused with SQLSTATE 25006.
+    ///
+    /// Login: user JUNHENG_SERVE_USER (default `junheng`) with password JUNHENG_SERVE_PASSWORD
+    /// (SCRAM-SHA-256), both from the environment — never a flag, so they stay out of `ps` and shell
+    /// history. Without a password it only listens on loopback, and anyone on this machine may read.
+    #[command(after_long_help = "EXAMPLES:
+  junheng serve --out out/wudalianchi
+  psql \"postgresql://junheng@127.0.0.1:5433/junheng\" -c \"select * from balance_summary\"
+
+  JUNHENG_SERVE_PASSWORD=… junheng serve --out s3://bucket/published --listen 0.0.0.0:5433 \\
+      --tls-cert /etc/junheng/server.crt --tls-key /etc/junheng/server.key
+
+SQLAlchemy / Superset: postgresql+psycopg://junheng:PASSWORD@HOST:5433/junheng
+Metabase, Grafana: a PostgreSQL data source, host HOST, port 5433, database junheng, user junheng")]
+    Serve(ServeArgs),
+
     /// Write the bundled example county's submission (generated deterministically).
     ///
     /// `seed` writes 五大连池市 (231182), 2009–2018, in the standard layout: the fixture
@@ -200,6 +222,47 @@ pub struct QueryArgs {
     /// Write the result to this file instead of the terminal.
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+}
+
+/// `serve` arguments. The user and password come from the environment, never from flags.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Output URL or folder to serve.
+    #[arg(long, value_name = "URL")]
+    pub out: Option<String>,
+
+    /// A pipeline file whose [output] to serve.
+    #[arg(long, value_name = "FILE")]
+    pub pipeline: Option<PathBuf>,
+
+    /// Address and port to listen on (port 0 picks a free one). Anything but loopback needs
+    /// JUNHENG_SERVE_PASSWORD.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:5433")]
+    pub listen: std::net::SocketAddr,
+
+    /// TLS certificate (PEM); with --tls-key, clients can use sslmode=require.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// TLS private key (PEM, PKCS#8).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Longest a statement may run (planning and sending its rows), like 30s, 5m.
+    #[arg(long, value_name = "DURATION", default_value = "5m")]
+    pub statement_timeout: String,
+
+    /// Memory the queries of one connection may use, like 512MiB, 2GiB.
+    #[arg(long, value_name = "SIZE", default_value = "1GiB")]
+    pub memory_limit: String,
+
+    /// Connections open at once; more are refused (SQLSTATE 53300).
+    #[arg(long, value_name = "N", default_value_t = 32)]
+    pub max_connections: usize,
+
+    /// How often to look for a newly committed run, like 1s, 1m.
+    #[arg(long, value_name = "DURATION", default_value = "1s")]
+    pub refresh: String,
 }
 
 /// `report` arguments.

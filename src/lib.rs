@@ -30,6 +30,7 @@ pub mod query;
 pub mod report;
 pub mod run;
 pub mod schedule;
+pub mod serve;
 pub mod storage;
 pub mod summary;
 pub mod transform;

@@ -165,6 +165,40 @@ async fn execute(cli: Cli) -> Result<Status, Error> {
             print!("{}", junheng::explain::explain(&published, &target).await?);
             Ok(Status::Success)
         }
+        Command::Serve(args) => {
+            let url = output_of(args.pipeline.as_deref(), args.out.as_deref())?;
+            let password = std::env::var("JUNHENG_SERVE_PASSWORD").ok().filter(|p| !p.is_empty());
+            let options = junheng::serve::ServeOptions {
+                out: url.clone(),
+                listen: args.listen,
+                user: std::env::var("JUNHENG_SERVE_USER").ok().filter(|u| !u.is_empty()).unwrap_or("junheng".into()),
+                tls: args.tls_cert.zip(args.tls_key),
+                statement_timeout: parse_duration(&args.statement_timeout).map_err(Error::Config)?,
+                memory_limit: junheng::serve::parse_size(&args.memory_limit).map_err(Error::Config)?,
+                max_connections: args.max_connections,
+                refresh: parse_duration(&args.refresh).map_err(Error::Config)?,
+                password,
+            };
+            let quiet = cli.quiet;
+            let (user, secured, tls) = (options.user.clone(), options.password.is_some(), options.tls.is_some());
+            junheng::serve::serve(options, |addr, snapshot| {
+                if !quiet {
+                    println!(
+                        "serving {url} (run {}, version {}) on postgresql://{user}@{addr}/{}{}",
+                        snapshot.run_id,
+                        snapshot.version,
+                        junheng::serve::DATABASE,
+                        if tls { "?sslmode=require" } else { "" }
+                    );
+                    if !secured {
+                        println!("  no JUNHENG_SERVE_PASSWORD: anyone on this machine can read (loopback only)");
+                    }
+                    println!("  read-only; new runs appear without a restart; Ctrl-C stops");
+                }
+            })
+            .await?;
+            Ok(Status::Success)
+        }
         Command::Runs(args) => {
             let out = output_of(args.pipeline.as_deref(), args.out.as_deref())?;
             let ledgers = junheng::load::ledgers(&junheng::storage::open(&out, false)?).await?;

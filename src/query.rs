@@ -27,7 +27,12 @@ pub struct Published {
 
 /// Open the latest committed version of an output.
 pub async fn open(url: &str) -> Result<Published> {
-    let out = crate::storage::open(url, false)?;
+    open_location(crate::storage::open(url, false)?).await
+}
+
+/// Open the latest committed version of an output already opened as a location.
+pub async fn open_location(out: Location) -> Result<Published> {
+    let url = out.url.clone();
     let ledgers = load::ledgers(&out).await?;
     let ledger = ledgers.iter().rev().find(|l| l.published).cloned().ok_or_else(|| {
         Error::Config(format!("{} has no committed run yet; run `junheng run … --out {url}` first", out.url))
@@ -102,10 +107,16 @@ pub enum OutputFormat {
     Json,
 }
 
-/// Run a query and collect its batches.
+/// What a reader may run: queries, `SHOW` and `SET`; never DDL or DML (no `INSERT` into a
+/// published table, no `COPY … TO` a file, no `CREATE EXTERNAL TABLE` over an arbitrary file).
+pub fn read_only() -> datafusion::execution::context::SQLOptions {
+    datafusion::execution::context::SQLOptions::new().with_allow_ddl(false).with_allow_dml(false)
+}
+
+/// Run a read-only query and collect its batches.
 pub async fn collect(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>> {
     let err = |e| Error::Sql { model: "query".into(), file: sql.chars().take(80).collect(), source: Box::new(e) };
-    ctx.sql(sql).await.map_err(err)?.collect().await.map_err(err)
+    ctx.sql_with_options(sql, read_only()).await.map_err(err)?.collect().await.map_err(err)
 }
 
 /// Render batches in a text format.

@@ -15,5 +15,6 @@ mod interop;
 mod realdata;
 mod s3;
 mod seed;
+mod serve;
 mod surface;
 mod vectors;

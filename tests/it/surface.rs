@@ -78,6 +78,18 @@ fn query_answers_sql_over_the_committed_marts_in_every_format() {
     child.stdin.take().unwrap().write_all(b"select 1 as a; select 2 as b;").unwrap();
     let piped = child.wait_with_output().unwrap();
     assert_eq!(String::from_utf8_lossy(&piped.stdout), "a\n1\nb\n2\n");
+    // Read-only: nothing can be written into the published version or onto the disk.
+    let dir2 = tempfile::tempdir().unwrap();
+    let copied = dir2.path().join("x.csv");
+    for sql in [
+        "insert into runs (run_id) values ('x')".to_owned(),
+        format!("copy (select 1) to '{}'", copied.display()),
+        "create external table x stored as csv location '/etc/passwd'".to_owned(),
+    ] {
+        let refused = junheng(&["query", "--out", out, &sql]);
+        assert!(refused.code == 2 && refused.stderr.contains("not supported"), "{sql}: {}", refused.stderr);
+    }
+    assert!(!copied.exists());
     let bad = junheng(&["query", "--out", out, "select * from no_such_table"]);
     assert_eq!(bad.code, 2);
     assert!(bad.stderr.contains("no_such_table"), "{}", bad.stderr);

@@ -1,0 +1,387 @@
+//! `junheng serve` with real PostgreSQL clients: Debian's `psql`, and SQLAlchemy + psycopg +
+//! pandas from the test venv (JUNHENG_PYTHON).
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::common::{junheng, published, repo, rows, seed_output};
+use crate::interop::python;
+
+/// A running `junheng serve`, stopped when dropped.
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+impl Server {
+    fn start(out: &Path, args: &[&str], password: Option<&str>) -> Server {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_junheng"));
+        cmd.args(["serve", "--out", out.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+            .args(args)
+            .env_remove("RUST_LOG")
+            .env_remove("JUNHENG_SERVE_PASSWORD")
+            .env_remove("JUNHENG_SERVE_USER")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some(p) = password {
+            cmd.env("JUNHENG_SERVE_PASSWORD", p);
+        }
+        let mut child = cmd.spawn().expect("start junheng serve");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let first = lines.next().and_then(|l| l.ok()).unwrap_or_default();
+        let Some(addr) = first.split("@").nth(1).and_then(|rest| rest.split('/').next()).map(str::to_owned) else {
+            let _ = child.kill();
+            let mut stderr = String::new();
+            let _ = std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr);
+            panic!("junheng serve did not start: {first}\n{stderr}");
+        };
+        // Keep draining its output so it never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Server { child, addr }
+    }
+
+    fn url(&self, user_password: &str) -> String {
+        format!("postgresql://{user_password}@{}/junheng", self.addr)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Debian's psql, when the machine has it (.ci/run installs postgresql-client).
+fn psql_available() -> bool {
+    let found = Command::new("psql").arg("--version").output().is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            std::env::var_os("JUNHENG_REQUIRE_ALL").is_none(),
+            "psql is not installed (apt-get install postgresql-client)"
+        );
+        eprintln!("skipped: psql is not installed (apt-get install postgresql-client)");
+    }
+    found
+}
+
+/// Run one psql command: (succeeded, stdout, stderr). Unaligned, tuples only.
+fn psql(url: &str, sql: &str, password: Option<&str>) -> (bool, String, String) {
+    let mut cmd = Command::new("psql");
+    cmd.args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql]).env("PGCONNECT_TIMEOUT", "20");
+    match password {
+        Some(p) => cmd.env("PGPASSWORD", p),
+        None => cmd.env_remove("PGPASSWORD"),
+    };
+    let out = cmd.output().expect("run psql");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).trim().to_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn psql_ok(url: &str, sql: &str) -> String {
+    let (ok, stdout, stderr) = psql(url, sql, None);
+    assert!(ok, "{sql}: {stderr}");
+    stdout
+}
+
+#[tokio::test]
+async fn psql_reads_every_table_as_its_parquet_holds_it() {
+    if !psql_available() {
+        return;
+    }
+    let out = seed_output();
+    let server = Server::start(&out, &[], None);
+    let url = server.url("junheng");
+    // Every mart and staging table: the same number of rows over the wire as in its Parquet
+    // (read here with DataFusion straight from the documented paths).
+    let ctx = published(&out).await;
+    let listed = psql_ok(&url, "select table_name from information_schema.tables order by 1");
+    for mart in ["county_overview", "balance_cv", "balance_summary", "retention", "dropout", "funding"] {
+        assert!(listed.lines().any(|l| l == mart), "{mart} is not listed: {listed}");
+        let parquet = rows(&ctx, &format!("select count(*) from {mart}")).await[0][0].clone();
+        assert_eq!(psql_ok(&url, &format!("select count(*) from {mart}")), parquet, "{mart}");
+    }
+    for table in ["schools", "pupils", "teachers", "facilities", "finance", "investments", "survey"] {
+        let parquet = rows(&ctx, &format!("select count(*) from staging_{table}")).await[0][0].clone();
+        assert_eq!(psql_ok(&url, &format!("select count(*) from {table}")), parquet, "{table}");
+    }
+    // Values: the report's composite CVs, a money total, codes as text.
+    assert_eq!(
+        psql_ok(
+            &url,
+            "select stage || '=' || round(basic_composite_cv, 3) from balance_summary where year = 2018 order by stage"
+        ),
+        "junior=0.346\nprimary=0.548"
+    );
+    let total =
+        rows(&ctx, "select cast(sum(education_appropriation) as varchar) from staging_finance").await[0][0].clone();
+    assert_eq!(psql_ok(&url, "select sum(education_appropriation) from finance"), total);
+    // Types a BI tool maps: codes text, counts bigint, money numeric, rates double, years integer.
+    let types = psql_ok(
+        &url,
+        "select table_name || '.' || column_name || ':' || data_type from information_schema.columns \
+         where (table_name, column_name) in (('pupils','school_code'), ('pupils','students'), ('finance','education_appropriation'), \
+         ('retention','retention_rate'), ('retention','year')) order by 1",
+    );
+    assert_eq!(
+        types,
+        "finance.education_appropriation:numeric\npupils.school_code:text\npupils.students:bigint\n\
+         retention.retention_rate:double precision\nretention.year:integer"
+    );
+    // What clients send on connect.
+    assert!(psql_ok(&url, "select version()").starts_with("PostgreSQL 16"));
+    assert_eq!(psql_ok(&url, "select current_schema()"), "public");
+    assert_eq!(psql_ok(&url, "show search_path"), "public");
+    assert_eq!(psql_ok(&url, "select current_database()"), "junheng");
+    let described = psql_ok(&url, "\\dt");
+    assert!(described.contains("balance_cv") && described.contains("quarantine_pupils"), "{described}");
+}
+
+#[test]
+fn sqlalchemy_and_pandas_see_what_superset_sees() {
+    if !psql_available() {
+        return;
+    }
+    let Some(python) = python() else { return };
+    let out = seed_output();
+    let server = Server::start(&out, &[], None);
+    let check = Command::new(python)
+        .arg(repo().join("tests/interop/bi_client.py"))
+        .arg(format!("postgresql+psycopg://junheng@{}/junheng", server.addr))
+        .arg(&out)
+        .output()
+        .expect("run python");
+    let stdout = String::from_utf8_lossy(&check.stdout);
+    assert!(check.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&check.stderr));
+    assert!(stdout.contains("over the wire equals its Parquet"), "{stdout}");
+}
+
+#[test]
+fn writes_ddl_and_file_access_are_refused() {
+    if !psql_available() {
+        return;
+    }
+    let out = seed_output();
+    let server = Server::start(&out, &[], None);
+    let url = server.url("junheng");
+    let dir = tempfile::tempdir().unwrap();
+    let copied = dir.path().join("copied.csv");
+    for sql in [
+        "insert into runs (run_id) values ('x')".to_owned(),
+        "update schools set school_name = 'x'".to_owned(),
+        "delete from pupils".to_owned(),
+        "drop table pupils".to_owned(),
+        "create table t as select 1 as a".to_owned(),
+        "create view v as select 1 as a".to_owned(),
+        "select 1 as a into t2".to_owned(),
+        format!("copy (select * from schools) to '{}'", copied.display()),
+        "CREATE EXTERNAL TABLE secrets STORED AS CSV LOCATION '/etc/passwd'".to_owned(),
+        "set datafusion.runtime.memory_limit = '100G'".to_owned(),
+    ] {
+        let (ok, _, stderr) = psql(&url, &sql, None);
+        assert!(!ok && stderr.contains("refused"), "{sql} was not refused: {stderr}");
+    }
+    assert!(!copied.exists(), "COPY wrote a file");
+    assert_eq!(
+        psql_ok(&url, "select count(*) from information_schema.tables where table_name in ('t', 't2', 'v', 'secrets')"),
+        "0"
+    );
+    assert_eq!(psql_ok(&url, "select count(*) from runs"), "1");
+}
+
+#[test]
+fn a_statement_over_its_time_limit_is_cancelled() {
+    if !psql_available() {
+        return;
+    }
+    let server = Server::start(&seed_output(), &["--statement-timeout", "2s"], None);
+    let started = Instant::now();
+    let (ok, _, stderr) = psql(&server.url("junheng"), "select count(*) from generate_series(1, 20000000000)", None);
+    assert!(!ok && stderr.contains("statement timeout"), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(60), "cancelled after {:?}", started.elapsed());
+    // The connection limit's neighbour: the server still answers.
+    assert_eq!(psql_ok(&server.url("junheng"), "select 1"), "1");
+}
+
+#[test]
+fn passwords_are_required_when_set_and_before_leaving_loopback() {
+    if !psql_available() {
+        return;
+    }
+    let server = Server::start(&seed_output(), &[], Some("s3cret-pass"));
+    let url = server.url("junheng");
+    let (ok, stdout, stderr) = psql(&url, "select count(*) from runs", Some("s3cret-pass"));
+    assert!(ok && stdout == "1", "{stderr}");
+    let (ok, _, stderr) = psql(&url, "select 1", Some("wrong"));
+    assert!(!ok && stderr.to_lowercase().contains("password"), "{stderr}");
+    let (ok, _, stderr) = psql(&server.url("postgres"), "select 1", Some("s3cret-pass"));
+    assert!(!ok && stderr.to_lowercase().contains("password"), "another user name got in: {stderr}");
+    let (ok, _, _) = psql(&url, "select 1", None);
+    assert!(!ok, "no password got in");
+    // Any address but loopback needs a password; the message says how to give one.
+    let open = junheng(&["serve", "--out", seed_output().to_str().unwrap(), "--listen", "0.0.0.0:0"]);
+    assert_eq!(open.code, 2);
+    assert!(open.stderr.contains("JUNHENG_SERVE_PASSWORD"), "{}", open.stderr);
+}
+
+#[test]
+fn tls_is_used_when_a_certificate_is_configured() {
+    if !psql_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("server.crt"), dir.path().join("server.key"));
+    let made = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl");
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let server = Server::start(
+        &seed_output(),
+        &["--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()],
+        Some("tls-pass"),
+    );
+    let url = format!("{}?sslmode=require", server.url("junheng"));
+    let (ok, stdout, stderr) = psql(&url, "\\conninfo", Some("tls-pass"));
+    assert!(ok && stdout.contains("SSL connection"), "{stdout}\n{stderr}");
+    let (ok, stdout, _) = psql(&url, "select count(*) from runs", Some("tls-pass"));
+    assert!(ok && stdout == "1");
+    // A certificate that cannot be read stops the server instead of serving in plain text.
+    std::fs::write(&key, "not a key").unwrap();
+    let bad = junheng(&[
+        "serve",
+        "--out",
+        seed_output().to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+    ]);
+    assert_eq!(bad.code, 2, "{}", bad.stdout);
+    assert!(bad.stderr.contains("TLS"), "{}", bad.stderr);
+}
+
+#[test]
+fn connections_beyond_the_limit_are_refused() {
+    if !psql_available() {
+        return;
+    }
+    let server = Server::start(&seed_output(), &["--max-connections", "1"], None);
+    let url = server.url("junheng");
+    // The first client stays connected (psql reading statements from a pipe kept open).
+    let mut first = Command::new("psql")
+        .args(["-X", "-A", "-t", "-d", &url])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = first.stdin.take().unwrap();
+    stdin.write_all(b"select 41 + 1;\n").unwrap();
+    stdin.flush().unwrap();
+    let mut answer = String::new();
+    BufReader::new(first.stdout.take().unwrap()).read_line(&mut answer).unwrap();
+    assert_eq!(answer.trim(), "42");
+    let (ok, _, stderr) = psql(&url, "select 1", None);
+    assert!(!ok && stderr.contains("too many connections"), "{stderr}");
+    drop(stdin);
+    let _ = first.wait();
+    // Once it has gone, the next one gets in.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (ok, stdout, stderr) = psql(&url, "select 1", None);
+        if ok {
+            assert_eq!(stdout, "1");
+            break;
+        }
+        assert!(Instant::now() < deadline, "{stderr}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Copy a folder tree.
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn readers_during_a_commit_see_the_old_or_the_new_version_never_a_mix() {
+    if !psql_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (source, out) = (dir.path().join("src"), dir.path().join("out"));
+    copy_tree(&repo().join("fixtures/wudalianchi"), &source);
+    let year_2018 = dir.path().join("2018");
+    std::fs::rename(source.join("231182/2018"), &year_2018).unwrap();
+    let first = junheng(&["run", "--quiet", "--source", source.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let server = Server::start(&out, &["--refresh", "0"], None);
+    let url = server.url("junheng");
+    // One statement reading three tables of the version: a mixed answer would pair one version's
+    // pupils with the other's overview or run history.
+    let sql = "select (select count(*) from pupils) || ',' || (select sum(students) from county_overview) \
+               || ',' || (select max(version) from runs)";
+    let old = psql_ok(&url, sql);
+    let seen = Arc::new(Mutex::new(Vec::<String>::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let readers: Vec<_> = (0..20)
+        .map(|_| {
+            let (url, seen, stop) = (url.clone(), seen.clone(), stop.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let (ok, stdout, stderr) = psql(&url, sql, None);
+                    assert!(ok, "a reader failed: {stderr}");
+                    seen.lock().unwrap().push(stdout);
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    // The 2018 submission arrives; the run commits version 2 while the readers read.
+    std::fs::rename(&year_2018, source.join("231182/2018")).unwrap();
+    let second = junheng(&["run", "--quiet", "--source", source.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    // Visible to new statements without a restart.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let new = loop {
+        let now = psql_ok(&url, sql);
+        if now != old {
+            break now;
+        }
+        assert!(Instant::now() < deadline, "the new version never became visible");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    stop.store(true, Ordering::Relaxed);
+    for r in readers {
+        r.join().expect("a reader panicked");
+    }
+    assert!(old.ends_with(",1") && new.ends_with(",2"), "{old} → {new}");
+    let seen = seen.lock().unwrap();
+    let mixed: Vec<&String> = seen.iter().filter(|s| **s != old && **s != new).collect();
+    assert!(mixed.is_empty(), "answers from neither version: {mixed:?}");
+    assert!(seen.contains(&old) && seen.contains(&new), "{} answers", seen.len());
+    eprintln!("{} answers during the commit: old {old}, new {new}", seen.len());
+}
