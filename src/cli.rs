@@ -146,7 +146,9 @@ Metabase, Grafana: a PostgreSQL data source, host HOST, port 5433, database junh
     /// `seed` writes 五大连池市 (231182), 2009–2018, in the standard layout: the fixture
     /// `fixtures/wudalianchi/` is exactly this output.
     #[command(after_long_help = "EXAMPLES:
-  junheng generate seed --out fixtures/wudalianchi")]
+  junheng generate seed --out fixtures/wudalianchi
+  junheng generate national --out /data/national                 # 2 850 counties × 10 years, ≈ 1.3 GB
+  junheng generate national --counties 178 --years 10 --out /tmp/province")]
     Generate(GenerateArgs),
 }
 
@@ -399,11 +401,28 @@ pub struct ScheduleArgs {
 /// `generate` arguments.
 #[derive(Debug, Args)]
 pub struct GenerateArgs {
-    /// What to generate: `seed` (the example county).
-    #[arg(value_parser = ["seed"])]
+    /// What to generate: `seed` (the example county) or `national` (a synthetic country drawn
+    /// from it: counties × years in the standard layout).
+    #[arg(value_parser = ["seed", "national"])]
     pub what: String,
 
     /// Folder to write into (created if missing; existing files are overwritten).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
+
+    /// national: how many counties (2 850 ≈ China's, ≈ 200 000 schools).
+    #[arg(long, default_value_t = junheng::generate::national::NATIONAL_COUNTIES, value_name = "N")]
+    pub counties: usize,
+
+    /// national: how many years, the last of 2009–2018.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub years: usize,
+
+    /// national: write one workbook per county-year ({county}/{year}.xlsx) instead of CSV files.
+    #[arg(long)]
+    pub xlsx: bool,
+
+    /// national: varies every county's draw (the default gives the benchmark's data).
+    #[arg(long, default_value_t = 2019, value_name = "N")]
+    pub seed: u64,
 }

@@ -263,6 +263,43 @@ async fn execute(cli: Cli) -> Result<Status, Error> {
             }
             Ok(outcome.status)
         }
+        Command::Generate(args) if args.what == "national" => {
+            let options = junheng::generate::national::NationalOptions {
+                counties: args.counties,
+                years: args.years,
+                xlsx: args.xlsx,
+                seed: args.seed,
+            };
+            let bar = (!cli.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr())).then(|| {
+                let bar = indicatif::ProgressBar::new(args.counties as u64);
+                bar.set_style(
+                    indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} counties {elapsed_precise} (eta {eta})")
+                        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                );
+                bar
+            });
+            let report = junheng::generate::national::write(&args.out, &options, &|_| {
+                if let Some(bar) = &bar {
+                    bar.inc(1);
+                }
+            })?;
+            if let Some(bar) = bar {
+                bar.finish_and_clear();
+            }
+            if !cli.quiet {
+                println!(
+                    "wrote {} counties × {} years to {}: {} files, {} rows, {:.1} MB, {} schools in the last year",
+                    args.counties,
+                    args.years,
+                    args.out.display(),
+                    report.files,
+                    report.rows,
+                    report.bytes as f64 / 1e6,
+                    report.schools_last_year
+                );
+            }
+            Ok(Status::Success)
+        }
         Command::Generate(args) => {
             junheng::generate::seed::write(&args.out)?;
             if !cli.quiet {
