@@ -135,8 +135,10 @@ fn templates() -> Result<Vec<(i32, Vec<Template>)>> {
 
 /// A county's code: province (11–65 as in GB/T 2260), city and county digits, all distinct.
 pub fn county_code(index: usize) -> String {
-    const PROVINCES: [u32; 31] =
-        [11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36, 37, 41, 42, 43, 44, 45, 46, 50, 51, 52, 53, 54, 61, 62, 63, 64, 65];
+    const PROVINCES: [u32; 31] = [
+        11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36, 37, 41, 42, 43, 44, 45, 46, 50, 51, 52, 53, 54, 61, 62,
+        63, 64, 65,
+    ];
     let province = PROVINCES[index % PROVINCES.len()];
     let within = index / PROVINCES.len();
     let (city, county) = (within / 30 + 1, within % 30 + 1);
@@ -164,7 +166,11 @@ fn scale(text: &str, factor: f64) -> String {
 }
 
 /// One county's files for the chosen years: (relative path, CSV text) and data rows.
-fn county_files(index: usize, options: &NationalOptions, years: &[(i32, Vec<Template>)]) -> Vec<(String, Vec<Vec<String>>, Vec<String>)> {
+fn county_files(
+    index: usize,
+    options: &NationalOptions,
+    years: &[(i32, Vec<Template>)],
+) -> Vec<(String, Vec<Vec<String>>, Vec<String>)> {
     let code = county_code(index);
     let name = format!("模拟县{:04}", index + 1);
     let mut rng = Rng(options.seed ^ (index as u64).wrapping_mul(0x2545_F491_4F6C_DD1D));
@@ -258,7 +264,8 @@ fn write_workbook(path: &Path, sheets: &[(String, Vec<String>, Vec<Vec<String>>)
 /// Write the synthetic country under `out`, counties in parallel; `progress` is told each county.
 pub fn write(out: &Path, options: &NationalOptions, progress: &(dyn Fn(usize) + Sync)) -> Result<NationalReport> {
     let all = templates()?;
-    let years: Vec<(i32, Vec<Template>)> = all.iter().rev().take(options.years.clamp(1, all.len())).rev().cloned().collect();
+    let years: Vec<(i32, Vec<Template>)> =
+        all.iter().rev().take(options.years.clamp(1, all.len())).rev().cloned().collect();
     let next = AtomicUsize::new(0);
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let results: Vec<Result<NationalReport>> = std::thread::scope(|scope| {
@@ -272,8 +279,10 @@ pub fn write(out: &Path, options: &NationalOptions, progress: &(dyn Fn(usize) + 
                             return Ok(report);
                         }
                         let files = county_files(index, options, &years);
-                        let mut books: std::collections::BTreeMap<PathBuf, Vec<(String, Vec<String>, Vec<Vec<String>>)>> =
-                            Default::default();
+                        let mut books: std::collections::BTreeMap<
+                            PathBuf,
+                            Vec<(String, Vec<String>, Vec<Vec<String>>)>,
+                        > = Default::default();
                         for (relative, rows, header) in files {
                             let path = out.join(&relative);
                             if let Some(parent) = path.parent() {
@@ -284,12 +293,15 @@ pub fn write(out: &Path, options: &NationalOptions, progress: &(dyn Fn(usize) + 
                                 })?;
                             }
                             report.rows += rows.len() as u64;
-                            if relative.ends_with("/schools.csv") && relative.contains(&format!("/{}/", years.last().map_or(0, |y| y.0))) {
+                            if relative.ends_with("/schools.csv")
+                                && relative.contains(&format!("/{}/", years.last().map_or(0, |y| y.0)))
+                            {
                                 report.schools_last_year += rows.len() as u64;
                             }
                             if options.xlsx {
                                 let book = path.parent().map(|p| p.with_extension("xlsx")).unwrap_or_default();
-                                let sheet = relative.rsplit('/').next().unwrap_or("").trim_end_matches(".csv").to_owned();
+                                let sheet =
+                                    relative.rsplit('/').next().unwrap_or("").trim_end_matches(".csv").to_owned();
                                 books.entry(book).or_default().push((sheet, header, rows));
                             } else {
                                 report.bytes += write_csv(&path, &header, &rows)?;
@@ -305,7 +317,10 @@ pub fn write(out: &Path, options: &NationalOptions, progress: &(dyn Fn(usize) + 
                 })
             })
             .collect();
-        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(Error::Config("a generator thread failed".into())))).collect()
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err(Error::Config("a generator thread failed".into()))))
+            .collect()
     });
     let mut total = NationalReport::default();
     for r in results {
@@ -339,7 +354,9 @@ mod tests {
         // Monotone: a ≤ b stays a ≤ b.
         for (a, b) in [(3, 4), (10, 10), (0, 1)] {
             let f = 1.37;
-            assert!(scale(&a.to_string(), f).parse::<i64>().unwrap() <= scale(&b.to_string(), f).parse::<i64>().unwrap());
+            assert!(
+                scale(&a.to_string(), f).parse::<i64>().unwrap() <= scale(&b.to_string(), f).parse::<i64>().unwrap()
+            );
         }
     }
 
@@ -349,7 +366,10 @@ mod tests {
         let all = templates().unwrap();
         let years: Vec<_> = all.iter().rev().take(2).rev().cloned().collect();
         let a = county_files(1, &options, &years);
-        assert_eq!(a.iter().map(|f| &f.1).collect::<Vec<_>>(), county_files(1, &options, &years).iter().map(|f| &f.1).collect::<Vec<_>>());
+        assert_eq!(
+            a.iter().map(|f| &f.1).collect::<Vec<_>>(),
+            county_files(1, &options, &years).iter().map(|f| &f.1).collect::<Vec<_>>()
+        );
         let schools = a.iter().find(|f| f.0.ends_with("2018/schools.csv")).unwrap();
         let code = county_code(1);
         assert!(schools.1.iter().all(|r| r[1] == code && r[3].len() == 10 && r[3][1..7] == code));
