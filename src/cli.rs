@@ -201,6 +201,12 @@ pub struct RunArgs {
     /// Wait for another run on the same output to finish (up to this long: 30m, 2h …).
     #[arg(long, value_name = "DURATION", num_args = 0..=1, default_missing_value = "6h")]
     pub wait: Option<String>,
+
+    /// Where the SQL models run: local (this process), ballista://HOST:PORT (a Ballista
+    /// scheduler; its executors must reach --out at the same URL) or ballista-standalone (a
+    /// cluster inside this process). Ballista needs a build with `--features ballista`.
+    #[arg(long, value_name = "ENGINE", default_value = "local", env = "JUNHENG_ENGINE")]
+    pub engine: String,
 }
 
 /// `query` arguments.

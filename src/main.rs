@@ -15,12 +15,18 @@ use junheng::load::vacuum::parse_duration;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Ballista's scheduler logs, as errors, metrics it cannot attach to a plan display: not ours to report.
     let default_level = if cli.quiet { "error" } else { "warn" };
+    let default_level = format!("{default_level},ballista_scheduler::display=off,ballista_scheduler::state::aqe=error");
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| default_level.into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| default_level.as_str().into()),
+        )
         .with_writer(std::io::stderr)
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    // Deep SQL plans recurse deeply when planned and (on Ballista) serialised: 2 MiB worker stacks
+    // overflow on the marts in unoptimised builds.
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().thread_stack_size(16 << 20).build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
@@ -50,6 +56,7 @@ async fn execute(cli: Cli) -> Result<Status, Error> {
             request.allow_removals = args.allow_removals;
             request.force = args.force;
             request.wait_for_lock = args.wait.as_deref().map(parse_duration).transpose().map_err(Error::Config)?;
+            request.engine = junheng::transform::Engine::parse(&args.engine)?;
             if args.source.errors.is_some() {
                 request.findings_limit = usize::MAX;
             }

@@ -59,6 +59,8 @@ pub struct Request {
     pub findings_limit: usize,
     /// Told about progress (files read, marts built), for progress bars.
     pub progress: Option<Progress>,
+    /// Where the SQL models run (this process, or a Ballista cluster).
+    pub engine: transform::Engine,
 }
 
 /// What a run tells a progress display.
@@ -107,6 +109,7 @@ impl Request {
             wait_for_lock: None,
             findings_limit: FINDINGS_SHOWN,
             progress: None,
+            engine: transform::Engine::Local,
         }
     }
 }
@@ -689,8 +692,13 @@ async fn process(request: &Request, plan: Plan, out: Option<Location>) -> Result
     ledger.files_written = writers.finish().await?;
     let counties: BTreeSet<String> =
         ledger.slices.iter().map(|s| s.county_code.clone()).filter(|c| !c.is_empty()).collect();
-    let ctx = transform::session(&out, &request.run_id).await?;
+    let ctx = transform::session_on(&out, &request.run_id, &request.engine).await?;
     transform::reference::register(&ctx, &pipeline, &counties)?;
+    if request.engine.is_distributed() {
+        // A cluster cannot read this process's memory: the reference tables go into the version.
+        let reference = transform::reference::materialise(&ctx, &out, &request.run_id).await?;
+        ledger.files_written.extend(reference);
+    }
     let models = transform::project(&ctx)?;
     Progress::tell(&request.progress, ProgressEvent::BuildingMarts(models.len() as u64));
     let progress = request.progress.clone();

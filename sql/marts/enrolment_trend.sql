@@ -48,7 +48,6 @@ rolled_up as (
         year,
         coalesce(stage, 'all') as stage,
         coalesce(area_type, 'all') as area_type,
-        count(distinct case when students > 0 then school_code end) as schools,
         sum(students) as students,
         sum(entrants) as entrants,
         sum(graduates) as graduates,
@@ -62,6 +61,40 @@ rolled_up as (
     group by county_code, year, cube (stage, area_type)
 ),
 
+-- Schools are counted from distinct (school, stage, area) rows, not with count(distinct) over the
+-- cube: a distinct-count accumulator per group costs tens of kilobytes, gigabytes nationally.
+present as (
+    select distinct county_code, year, stage, area_type, school_code from pupils where students > 0
+),
+
+school_counts as (
+    select county_code, year, stage, area_type, count(*) as schools
+    from present
+    group by county_code, year, stage, area_type
+    union all
+    select county_code, year, null as stage, area_type, count(*) as schools
+    from (select distinct county_code, year, area_type, school_code from present)
+    group by county_code, year, area_type
+    union all
+    select county_code, year, stage, null as area_type, count(*) as schools
+    from (select distinct county_code, year, stage, school_code from present)
+    group by county_code, year, stage
+    union all
+    select county_code, year, null as stage, null as area_type, count(*) as schools
+    from (select distinct county_code, year, school_code from present)
+    group by county_code, year
+),
+
+counted as (
+    select r.*, coalesce(c.schools, 0) as schools
+    from rolled_up as r
+    left join school_counts as c
+        on c.county_code = r.county_code
+        and c.year = r.year
+        and coalesce(c.stage, 'all') = r.stage
+        and coalesce(c.area_type, 'all') = r.area_type
+),
+
 with_previous as (
     select
         *,
@@ -69,7 +102,7 @@ with_previous as (
         lag(students) over series as previous_students,
         first_value(year) over series as first_year,
         first_value(students) over series as first_students
-    from rolled_up
+    from counted
     window series as (partition by county_code, stage, area_type order by year)
 ),
 

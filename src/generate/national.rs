@@ -233,7 +233,10 @@ fn write_csv(path: &Path, header: &[String], rows: &[Vec<String>]) -> Result<u64
     Ok(bytes.len() as u64)
 }
 
-fn write_workbook(path: &Path, sheets: &[(String, Vec<String>, Vec<Vec<String>>)]) -> Result<u64> {
+/// One sheet of a workbook to write: its name, header and rows.
+type Sheet = (String, Vec<String>, Vec<Vec<String>>);
+
+fn write_workbook(path: &Path, sheets: &[Sheet]) -> Result<u64> {
     let mut book = rust_xlsxwriter::Workbook::new();
     let err = |e: rust_xlsxwriter::XlsxError| Error::Config(format!("{}: {e}", path.display()));
     for (name, header, rows) in sheets {
@@ -249,7 +252,7 @@ fn write_workbook(path: &Path, sheets: &[(String, Vec<String>, Vec<Vec<String>>)
                 }
                 // Numbers as numbers, as a statistician's template holds them; codes stay text.
                 match cell.parse::<f64>() {
-                    Ok(v) if !(cell.len() >= 6 && !cell.contains('.')) => {
+                    Ok(v) if cell.len() < 6 || cell.contains('.') => {
                         sheet.write_number(r as u32 + 1, c as u16, v).map_err(err)?
                     }
                     _ => sheet.write_string(r as u32 + 1, c as u16, cell).map_err(err)?,
@@ -279,10 +282,7 @@ pub fn write(out: &Path, options: &NationalOptions, progress: &(dyn Fn(usize) + 
                             return Ok(report);
                         }
                         let files = county_files(index, options, &years);
-                        let mut books: std::collections::BTreeMap<
-                            PathBuf,
-                            Vec<(String, Vec<String>, Vec<Vec<String>>)>,
-                        > = Default::default();
+                        let mut books: std::collections::BTreeMap<PathBuf, Vec<Sheet>> = Default::default();
                         for (relative, rows, header) in files {
                             let path = out.join(&relative);
                             if let Some(parent) = path.parent() {

@@ -18,7 +18,7 @@ use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::prelude::{SessionConfig, SessionContext};
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 
 use crate::contract::Table;
 use crate::error::{Error, Result};
@@ -193,29 +193,187 @@ fn order(models: Vec<Model>) -> Result<Vec<Model>> {
     Ok(ordered)
 }
 
+/// Where the SQL models run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Engine {
+    /// DataFusion in this process (the default).
+    #[default]
+    Local,
+    /// An Apache DataFusion Ballista cluster: its scheduler (`df://host:50050`), or `standalone`
+    /// for a scheduler and executor started in this process (tests, trying it out).
+    Ballista(String),
+}
+
+impl Engine {
+    /// `local`, `ballista://host:port` or `ballista-standalone`.
+    pub fn parse(text: &str) -> Result<Engine> {
+        let engine = match text.trim() {
+            "" | "local" => return Ok(Engine::Local),
+            "ballista-standalone" => Engine::Ballista("standalone".into()),
+            other => match other.strip_prefix("ballista://").or_else(|| other.strip_prefix("df://")) {
+                Some(address) if !address.is_empty() => Engine::Ballista(format!("df://{address}")),
+                _ => {
+                    return Err(Error::Config(format!(
+                        "engine {other:?}: use local, ballista://HOST:PORT (a Ballista scheduler) or ballista-standalone"
+                    )));
+                }
+            },
+        };
+        if cfg!(feature = "ballista") {
+            Ok(engine)
+        } else {
+            Err(Error::Config(format!(
+                "engine {text:?}: this junheng was built without Ballista; build it with `cargo build --release --features ballista`"
+            )))
+        }
+    }
+
+    /// Whether the models run outside this process (tables must then be addressed by URLs the
+    /// cluster can read, and hold no in-memory data).
+    pub fn is_distributed(&self) -> bool {
+        matches!(self, Engine::Ballista(_))
+    }
+}
+
+/// The URL prefix under which the output's objects are addressed in a session (a config
+/// extension: absent means [`OUTPUT_STORE_URL`], the store registered in this process).
+#[derive(Debug)]
+struct TableBase(String);
+
+/// The URL a cluster can read the output under: `file:///abs/dir` or `s3://bucket`.
+fn shared_base(out: &Location) -> Result<String> {
+    if let Some(root) = &out.local_root {
+        return Ok(format!("file://{}", root.display()));
+    }
+    let prefix = out.prefix.as_ref();
+    let base = out.url.trim_end_matches('/');
+    let base = if prefix.is_empty() { base } else { base.strip_suffix(&format!("/{prefix}")).unwrap_or(base) };
+    if base.starts_with("memory://") {
+        return Err(Error::Config(format!("{}: a cluster cannot read an in-memory output", out.url)));
+    }
+    Ok(base.to_owned())
+}
+
 /// A DataFusion session over a version of the output: staging Parquet tables registered by name.
 pub async fn session(out: &Location, run_id: &str) -> Result<SessionContext> {
-    let config = SessionConfig::new()
+    session_on(out, run_id, &Engine::Local).await
+}
+
+/// [`session`] on an engine.
+pub async fn session_on(out: &Location, run_id: &str, engine: &Engine) -> Result<SessionContext> {
+    let mut config = SessionConfig::new()
         .with_target_partitions(std::thread::available_parallelism().map_or(2, |n| n.get()))
         .with_information_schema(true);
-    let ctx = SessionContext::new_with_config(config);
     let url = ObjectStoreUrl::parse(OUTPUT_STORE_URL).map_err(|e| Error::Config(e.to_string()))?;
-    ctx.runtime_env().register_object_store(url.as_ref(), out.store.clone());
+    let ctx = match engine {
+        Engine::Local => {
+            let ctx = SessionContext::new_with_config(config);
+            ctx.runtime_env().register_object_store(url.as_ref(), out.store.clone());
+            ctx
+        }
+        Engine::Ballista(scheduler) => {
+            let base = shared_base(out)?;
+            config = config.with_extension(Arc::new(TableBase(base.clone())));
+            ballista_session(config, out, &base, scheduler).await?
+        }
+    };
     for table in Table::ALL {
-        let mut fields: Vec<Field> =
-            crate::normalise::schema(table).fields().iter().map(|f| f.as_ref().clone()).collect();
-        let file_schema = Arc::new(Schema::new(std::mem::take(&mut fields)));
-        register_parquet(
-            &ctx,
-            out,
-            &format!("{}/staging/{}/", load::version_path(run_id), table.name()),
-            table.name(),
-            Some(file_schema),
-            true,
-        )
-        .await?;
+        let file_schema = crate::normalise::schema(table);
+        let folder = format!("{}/staging/{}/", load::version_path(run_id), table.name());
+        if engine.is_distributed() && !has_objects(out, &folder).await? {
+            register_empty(&ctx, out, run_id, table, &file_schema).await?;
+            continue;
+        }
+        register_parquet(&ctx, out, &folder, table.name(), Some(file_schema), true).await?;
     }
     Ok(ctx)
+}
+
+/// Whether anything is stored under a folder of the output.
+async fn has_objects(out: &Location, relative_dir: &str) -> Result<bool> {
+    let prefix = out.child(relative_dir);
+    let first = out.store.list(Some(&prefix)).next().await.transpose();
+    Ok(first.map_err(|e| Error::store("list", &prefix, e))?.is_some())
+}
+
+/// A table nobody submitted, for a cluster: one Parquet file with no rows (the columns and the
+/// `year` column). Ballista 55 cannot run a scan of no files: its executors plan it differently
+/// from its scheduler and the job never finishes.
+async fn register_empty(
+    ctx: &SessionContext,
+    out: &Location,
+    run_id: &str,
+    table: Table,
+    file_schema: &arrow::datatypes::SchemaRef,
+) -> Result<()> {
+    let mut fields: Vec<Field> = file_schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+    fields.push(Field::new("year", DataType::Int32, false));
+    let schema = Arc::new(Schema::new(fields));
+    let relative = format!("empty/{}/part-0.parquet", table.name());
+    load::write_stream(out, run_id, &relative, schema.clone(), futures::stream::empty()).await?;
+    let folder = format!("{}/empty/{}/", load::version_path(run_id), table.name());
+    register_parquet(ctx, out, &folder, table.name(), Some(schema), false).await
+}
+
+/// A session whose queries run on Ballista. The output's store is registered under its own URL
+/// (for the in-process cluster and for planning here); a remote cluster's scheduler and
+/// executors must reach the same URL themselves (a shared folder mounted at the same path, or
+/// the same S3 bucket with credentials in their environment).
+#[cfg(feature = "ballista")]
+async fn ballista_session(
+    config: SessionConfig,
+    out: &Location,
+    base: &str,
+    scheduler: &str,
+) -> Result<SessionContext> {
+    use ballista::prelude::{SessionConfigExt, SessionContextExt};
+    use datafusion::execution::SessionStateBuilder;
+    let err = |e: datafusion::error::DataFusionError| Error::Sql {
+        model: "ballista".into(),
+        file: scheduler.to_owned(),
+        source: Box::new(e),
+    };
+    let mut config = config.upgrade_for_ballista();
+    // Per-partition sorts merged above a union rely on each branch's constant columns, which a
+    // stage boundary forgets: Ballista 55 then rejects the plan (school_changes' event order).
+    config.options_mut().optimizer.repartition_sorts = false;
+    // Ballista 55's adaptive planner re-plans a stage over an empty table without end; the
+    // static planner runs the same plans to the same results.
+    let config = config.set_str("ballista.planner.adaptive.enabled", "false");
+    let runtime = datafusion::execution::runtime_env::RuntimeEnvBuilder::new().build_arc().map_err(err)?;
+    if out.local_root.is_none() {
+        let url = url::Url::parse(base).map_err(|e| Error::Config(format!("{base}: {e}")))?;
+        runtime.register_object_store(&url, out.store.clone());
+    }
+    let state =
+        SessionStateBuilder::new().with_config(config).with_runtime_env(runtime).with_default_features().build();
+    if scheduler == "standalone" {
+        SessionContext::standalone_with_state(state).await.map_err(err)
+    } else {
+        // The client connects lazily, at the first query; say now, plainly, if nobody is there.
+        let address = scheduler.trim_start_matches("df://");
+        let reachable =
+            tokio::time::timeout(std::time::Duration::from_secs(10), tokio::net::TcpStream::connect(address));
+        match reachable.await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                return Err(Error::Config(format!(
+                    "cannot reach the Ballista scheduler at {address}: {e} (start one with `ballista-scheduler`, or check --engine)"
+                )));
+            }
+            Err(_) => {
+                return Err(Error::Config(format!(
+                    "cannot reach the Ballista scheduler at {address}: no answer in 10 s (check --engine and the network)"
+                )));
+            }
+        }
+        SessionContext::remote_with_state(scheduler, state).await.map_err(err)
+    }
+}
+
+#[cfg(not(feature = "ballista"))]
+async fn ballista_session(_: SessionConfig, _: &Location, _: &str, scheduler: &str) -> Result<SessionContext> {
+    Err(Error::Config(format!("engine {scheduler}: this junheng was built without the `ballista` feature")))
 }
 
 /// Register a Parquet folder of the output as a table (`year` partitioned when `by_year`).
@@ -228,7 +386,8 @@ pub async fn register_parquet(
     by_year: bool,
 ) -> Result<()> {
     let path = out.child(relative_dir);
-    let url = format!("{OUTPUT_STORE_URL}/{path}/");
+    let base = ctx.state().config().get_extension::<TableBase>().map_or(OUTPUT_STORE_URL.to_owned(), |b| b.0.clone());
+    let url = format!("{base}/{path}/");
     let table_url = ListingTableUrl::parse(&url).map_err(|e| Error::Config(format!("{url}: {e}")))?;
     let mut options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
     if by_year {
@@ -277,15 +436,22 @@ pub async fn run_models(
 ) -> Result<(Vec<MartRecord>, Vec<WrittenFile>)> {
     let mut marts = Vec::new();
     let mut files = Vec::new();
+    // On a cluster the intermediate models are written out too: a mart's plan with every view
+    // inlined is too deep to send to the scheduler, and a cluster gains from reusing them.
+    let distributed = ctx.state().config().get_extension::<TableBase>().is_some();
     for model in models {
         on_model(&model.name);
         let sql_error =
             |e| Error::Sql { model: model.name.clone(), file: format!("sql/{}", model.path), source: Box::new(e) };
         let df = ctx.sql(model.sql).await.map_err(sql_error)?;
-        if model.layer != Layer::Marts {
-            ctx.register_table(model.name.as_str(), df.into_view()).map_err(sql_error)?;
-            continue;
-        }
+        let folder = match model.layer {
+            Layer::Marts => "marts",
+            Layer::Intermediate if distributed => "intermediate",
+            _ => {
+                ctx.register_table(model.name.as_str(), df.into_view()).map_err(sql_error)?;
+                continue;
+            }
+        };
         let schema = Arc::new(df.schema().as_arrow().clone());
         let stream = df.execute_stream().await.map_err(sql_error)?;
         let stream = stream.map_err(|e| Error::Sql {
@@ -293,17 +459,21 @@ pub async fn run_models(
             file: format!("sql/{}", model.path),
             source: Box::new(e),
         });
-        let relative = format!("marts/{}/part-0.parquet", model.name);
+        let relative = format!("{folder}/{}/part-0.parquet", model.name);
         let written = load::write_stream(out, run_id, &relative, schema, Box::pin(stream)).await?;
         register_parquet(
             ctx,
             out,
-            &format!("{}/marts/{}/", load::version_path(run_id), model.name),
+            &format!("{}/{folder}/{}/", load::version_path(run_id), model.name),
             &model.name,
             None,
             false,
         )
         .await?;
+        if model.layer != Layer::Marts {
+            files.push(written);
+            continue;
+        }
         run_checks(ctx, model).await?;
         marts.push(MartRecord { name: model.name.clone(), rows: written.rows, file: written.path.clone() });
         files.push(written);
@@ -409,6 +579,17 @@ pub async fn query_text(ctx: &SessionContext, sql: &str) -> Result<Vec<Vec<Strin
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn engines_are_named_as_people_write_them() {
+        assert_eq!(super::Engine::parse("local").unwrap(), super::Engine::Local);
+        let message = super::Engine::parse("spark://host:7077").unwrap_err().to_string();
+        assert!(message.contains("ballista://HOST:PORT"), "{message}");
+        match super::Engine::parse("ballista://scheduler:50050") {
+            Ok(engine) => assert_eq!(engine, super::Engine::Ballista("df://scheduler:50050".into())),
+            Err(e) => assert!(!cfg!(feature = "ballista") && e.to_string().contains("--features ballista")),
+        }
+    }
+
     use super::*;
 
     #[test]

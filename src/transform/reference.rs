@@ -181,6 +181,46 @@ pub fn register(ctx: &SessionContext, pipeline: &Pipeline, counties: &BTreeSet<S
     register_batch(ctx, "ref_county_settings", county_settings)
 }
 
+/// The names of the reference tables [`register`] registers.
+pub const TABLES: [&str; 5] =
+    ["ref_indicators", "ref_school_type_stages", "ref_thresholds", "ref_settings", "ref_county_settings"];
+
+/// Write the registered reference tables into the version (`reference/<name>/part-0.parquet`)
+/// and register those files in their place, for engines that run outside this process. The
+/// version then also records exactly which thresholds and settings its marts used.
+pub async fn materialise(
+    ctx: &SessionContext,
+    out: &crate::storage::Location,
+    run_id: &str,
+) -> Result<Vec<crate::load::WrittenFile>> {
+    let mut written = Vec::new();
+    for name in TABLES {
+        let err = |e| Error::Sql { model: name.into(), file: "reference".into(), source: Box::new(e) };
+        // Read the in-memory table here, not through the session: its planner would send the
+        // query to the cluster, which cannot see this process's memory.
+        let provider = ctx.table_provider(name).await.map_err(err)?;
+        let state = ctx.state();
+        let plan = provider.scan(&state, None, &[], None).await.map_err(err)?;
+        let batches = datafusion::physical_plan::collect(plan, ctx.task_ctx()).await.map_err(err)?;
+        let Some(schema) = batches.first().map(|b| b.schema()) else { continue };
+        let stream = futures::stream::iter(batches.into_iter().map(Ok));
+        written.push(
+            crate::load::write_stream(out, run_id, &format!("reference/{name}/part-0.parquet"), schema, stream).await?,
+        );
+        ctx.deregister_table(name).map_err(err)?;
+        super::register_parquet(
+            ctx,
+            out,
+            &format!("{}/reference/{name}/", crate::load::version_path(run_id)),
+            name,
+            None,
+            false,
+        )
+        .await?;
+    }
+    Ok(written)
+}
+
 fn enum_text<T: Serialize>(value: &T) -> String {
     serde_json::to_value(value).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
 }

@@ -2,6 +2,8 @@
 //! One test binary (it links DataFusion once).
 
 mod atomic;
+#[cfg(feature = "ballista")]
+mod ballista;
 mod cli;
 mod common;
 mod faults;
