@@ -59,6 +59,57 @@ pub struct Ledger {
     /// The report's pages (paths relative to `versions/<run_id>/`), empty when `[report]` is off.
     #[serde(default)]
     pub report_pages: Vec<String>,
+    /// The distinct header layouts of the inputs, each stored once (inputs name theirs by index):
+    /// a country's 180 000 files share a few dozen layouts.
+    #[serde(default)]
+    pub layouts: Vec<Layout>,
+}
+
+/// How one input's headers were bound to contract columns.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[serde(default)]
+pub struct Layout {
+    /// Headers bound to columns: `header → column (unit)`.
+    pub columns: Vec<String>,
+    /// The same, as contract column → header (what schema drift compares).
+    pub column_headers: BTreeMap<String, String>,
+}
+
+impl Ledger {
+    /// The index of `layout` in [`Ledger::layouts`], adding it when new.
+    pub fn intern_layout(&mut self, layout: Layout) -> usize {
+        match self.layouts.iter().position(|l| *l == layout) {
+            Some(i) => i,
+            None => {
+                self.layouts.push(layout);
+                self.layouts.len() - 1
+            }
+        }
+    }
+
+    /// An input's layout (none for a file that could not be read).
+    pub fn layout_of<'a>(&'a self, input: &'a InputRecord) -> Option<&'a Layout> {
+        input.layout.and_then(|i| self.layouts.get(i))
+    }
+
+    /// Bring a ledger to the stored form: layouts written inline (ledgers of junheng before
+    /// 0.1 layouts) move into [`Ledger::layouts`], and layouts no input uses are dropped.
+    pub fn tidy_layouts(&mut self) {
+        let old = std::mem::take(&mut self.layouts);
+        let mut inputs = std::mem::take(&mut self.inputs);
+        for input in &mut inputs {
+            let layout = match input.layout.and_then(|i| old.get(i)) {
+                Some(l) => Some(l.clone()),
+                None if !input.columns.is_empty() || !input.column_headers.is_empty() => Some(Layout {
+                    columns: std::mem::take(&mut input.columns),
+                    column_headers: std::mem::take(&mut input.column_headers),
+                }),
+                None => None,
+            };
+            input.layout = layout.map(|l| self.intern_layout(l));
+        }
+        self.inputs = inputs;
+    }
 }
 
 /// Columns that changed between two consecutive inputs of the same table (and county).
@@ -85,7 +136,11 @@ pub struct SchemaChange {
 }
 
 /// The schema changes between consecutive inputs of each table and county.
-pub fn schema_changes(inputs: &[InputRecord]) -> Vec<SchemaChange> {
+pub fn schema_changes(ledger: &Ledger) -> Vec<SchemaChange> {
+    let inputs = &ledger.inputs;
+    let none = Layout::default();
+    let headers =
+        |i: &InputRecord| -> BTreeMap<String, String> { ledger.layout_of(i).unwrap_or(&none).column_headers.clone() };
     let mut groups: BTreeMap<(String, String), Vec<&InputRecord>> = BTreeMap::new();
     for input in inputs.iter().filter(|i| i.failure.is_none()) {
         groups.entry((input.table.clone(), input.county_code.clone().unwrap_or_default())).or_default().push(input);
@@ -103,14 +158,15 @@ pub fn schema_changes(inputs: &[InputRecord]) -> Vec<SchemaChange> {
                 to: label(b),
                 ..SchemaChange::default()
             };
-            for (column, header) in &b.column_headers {
-                match a.column_headers.get(column) {
+            let (a_headers, b_headers) = (headers(a), headers(b));
+            for (column, header) in &b_headers {
+                match a_headers.get(column) {
                     None => change.added.push(column.clone()),
                     Some(old) if old != header => change.renamed.push(format!("{column}: {old} → {header}")),
                     Some(_) => {}
                 }
             }
-            change.removed = a.column_headers.keys().filter(|c| !b.column_headers.contains_key(*c)).cloned().collect();
+            change.removed = a_headers.keys().filter(|c| !b_headers.contains_key(*c)).cloned().collect();
             change.unmapped_added =
                 b.unknown_columns.iter().filter(|c| !a.unknown_columns.contains(c)).cloned().collect();
             change.unmapped_removed =
@@ -177,9 +233,14 @@ pub struct InputRecord {
     pub header_row: Option<u64>,
     /// Data rows read.
     pub rows: u64,
-    /// Headers bound to columns: `header → column (unit)`.
+    /// Index of its layout in [`Ledger::layouts`] (headers bound to columns).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layout: Option<usize>,
+    /// Ledgers before layouts were shared: headers bound to columns, inline.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub columns: Vec<String>,
-    /// The same, as contract column → header (what schema drift compares).
+    /// Ledgers before layouts were shared: contract column → header, inline.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub column_headers: BTreeMap<String, String>,
     /// Headers matching no column.
     pub unknown_columns: Vec<String>,
@@ -349,7 +410,12 @@ mod tests {
                 &["fl_percent"],
             ),
         ];
-        let changes = schema_changes(&inputs);
+        // Written inline, as ledgers before shared layouts were: tidying moves them into layouts.
+        let mut ledger = Ledger { inputs: inputs.clone(), ..Ledger::default() };
+        ledger.tidy_layouts();
+        assert_eq!(ledger.layouts.len(), 2);
+        assert!(ledger.inputs.iter().all(|i| i.column_headers.is_empty() && i.layout.is_some()));
+        let changes = schema_changes(&ledger);
         assert_eq!(changes.len(), 1);
         let c = &changes[0];
         assert_eq!((c.from.as_str(), c.to.as_str()), ("a.csv", "b.csv"));
@@ -357,6 +423,30 @@ mod tests {
         assert_eq!(c.renamed, ["school_name: Name → SchoolName", "year: schoolyear → Year"]);
         assert_eq!(c.unmapped_added, ["EconomicNeedIndex"]);
         assert_eq!(c.unmapped_removed, ["fl_percent"]);
-        assert!(schema_changes(&inputs[..1]).is_empty());
+        ledger.inputs.truncate(1);
+        assert!(schema_changes(&ledger).is_empty());
+    }
+
+    #[test]
+    fn inputs_sharing_a_layout_store_it_once() {
+        let same = [("school_code", "学校代码"), ("students", "在校生数")];
+        let mut ledger = Ledger::default();
+        for (i, path) in ["a.csv", "b.csv", "c.csv"].iter().enumerate() {
+            let mut record = input(path, Some(2016 + i as i32), &same, &[]);
+            let layout = Layout { columns: vec![], column_headers: std::mem::take(&mut record.column_headers) };
+            record.layout = Some(ledger.intern_layout(layout));
+            ledger.inputs.push(record);
+        }
+        assert_eq!(ledger.layouts.len(), 1);
+        // Stored, the inputs name the layout and do not repeat it; read back, nothing is lost.
+        let json = serde_json::to_string(&ledger).unwrap();
+        assert_eq!(json.matches("学校代码").count(), 1);
+        let mut back: Ledger = serde_json::from_str(&json).unwrap();
+        back.tidy_layouts();
+        assert_eq!(back, ledger);
+        // A layout no input uses any more is dropped.
+        ledger.layouts.push(Layout::default());
+        ledger.tidy_layouts();
+        assert_eq!(ledger.layouts.len(), 1);
     }
 }

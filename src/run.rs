@@ -28,7 +28,7 @@ use crate::contract::{Severity, Table};
 use crate::error::{Error, Result};
 use crate::extract::layout::Discovery;
 use crate::extract::{self, FileFailure, FileReport, RawBatch, SourceFile, layout};
-use crate::ledger::{Failure, InputRecord, Ledger, PipelineRecord, SliceRecord};
+use crate::ledger::{Failure, InputRecord, Layout, Ledger, PipelineRecord, SliceRecord};
 use crate::load::{self, Area, PartitionWriters};
 use crate::pipeline::Pipeline;
 use crate::storage::{self, Location};
@@ -456,6 +456,10 @@ async fn process(request: &Request, plan: Plan, out: Option<Location>) -> Result
     let mut kept: HashSet<FileKey> = HashSet::new();
     let previous: HashMap<FileKey, InputRecord> =
         parent.iter().flat_map(|p| p.inputs.iter()).map(|i| (key_of_record(i), i.clone())).collect();
+    // Records carried from the parent name its layouts by index: start from the same list.
+    if let Some(p) = &parent {
+        ledger.layouts = p.layouts.clone();
+    }
 
     for conflict in &plan.discovery.conflicts {
         let message = format!(
@@ -537,11 +541,14 @@ async fn process(request: &Request, plan: Plan, out: Option<Location>) -> Result
         state.take(key_of(&batch.raw.file), output, &mut writers).await?;
     }
     drop(checked);
+    if let Some(w) = writers.as_mut() {
+        w.close_years_before(i32::MAX).await?;
+    }
     for (file, report) in school_reports {
         if let Err(failure) = &report {
             state.file_failed(&file, failure, &mut writers, &run_id).await?;
         }
-        let record = input_record(&file, &report, state.per_file.remove(&key_of(&file)));
+        let record = input_record(&file, &report, state.per_file.remove(&key_of(&file)), &mut ledger);
         ledger.inputs.push(keep_on_failure(record, &previous, parent.as_ref(), &mut kept));
         Progress::tell(&request.progress, ProgressEvent::FileRead(file.relative.clone()));
     }
@@ -549,13 +556,16 @@ async fn process(request: &Request, plan: Plan, out: Option<Location>) -> Result
 
     // 2. Every other file that changed: workers validate and normalise, this task writes.
     let shared_keys: Arc<Mutex<HashMap<Table, KeySet>>> = Arc::default();
-    let (to_read, unchanged): (Vec<Arc<SourceFile>>, Vec<Arc<SourceFile>>) = plan
+    let (mut to_read, unchanged): (Vec<Arc<SourceFile>>, Vec<Arc<SourceFile>>) = plan
         .discovery
         .files
         .iter()
         .filter(|f| f.table != Table::Schools)
         .cloned()
         .partition(|f| plan.to_read.contains(&key_of(f)));
+    // Year by year (files without a year in their path first), so that a year's partitions can
+    // be closed when the next year starts; within a year, in path order.
+    to_read.sort_by(|a, b| (a.year, &a.relative).cmp(&(b.year, &b.relative)));
     for file in unchanged {
         let key = key_of(&file);
         let mut record = previous.get(&key).cloned().unwrap_or_default();
@@ -580,6 +590,9 @@ async fn process(request: &Request, plan: Plan, out: Option<Location>) -> Result
     }))
     .buffered(workers());
     while let Some((file, mut rx)) = receivers.next().await {
+        if let (Some(year), Some(w)) = (file.year, writers.as_mut()) {
+            w.close_years_before(year).await?;
+        }
         let mut pending: Vec<BatchOutput> = Vec::new();
         let mut report =
             Err(FileFailure::new("unreadable_file", format!("{}: the reader stopped without a result", file.relative)));
@@ -614,7 +627,7 @@ async fn process(request: &Request, plan: Plan, out: Option<Location>) -> Result
             }
             Err(failure) => state.file_failed(&file, failure, &mut writers, &run_id).await?,
         }
-        let record = input_record(&file, &report, state.per_file.remove(&key));
+        let record = input_record(&file, &report, state.per_file.remove(&key), &mut ledger);
         ledger.inputs.push(keep_on_failure(record, &previous, parent.as_ref(), &mut kept));
         Progress::tell(&request.progress, ProgressEvent::FileRead(file.relative.clone()));
     }
@@ -655,7 +668,7 @@ async fn process(request: &Request, plan: Plan, out: Option<Location>) -> Result
     let status =
         if rows_rejected > pipeline.max_rejected_rows || files_failed > 0 { Status::Rejected } else { Status::Success };
     ledger.inputs.sort_by(|a, b| (&a.path, &a.sheet, &a.table).cmp(&(&b.path, &b.sheet, &b.table)));
-    ledger.schema_changes = crate::ledger::schema_changes(&ledger.inputs);
+    ledger.schema_changes = crate::ledger::schema_changes(&ledger);
     state.findings.sort_by(|a, b| (&a.source_file, a.source_row, a.rule).cmp(&(&b.source_file, b.source_row, b.rule)));
     ledger.exit_code = match status {
         Status::Success => 0,
@@ -676,6 +689,7 @@ async fn process(request: &Request, plan: Plan, out: Option<Location>) -> Result
         }
     }
     ledger.total_up();
+    ledger.tidy_layouts();
 
     let (Some(out), Some(writers)) = (out, writers) else {
         ledger.status = "validated".into();
@@ -689,6 +703,8 @@ async fn process(request: &Request, plan: Plan, out: Option<Location>) -> Result
     };
 
     // 4. Close the files, run the SQL project, write the dictionary, commit, switch.
+    // What validation remembered is not needed by the SQL: free it before the engine starts.
+    drop((registry, shared_keys, previous, kept, plan));
     ledger.files_written = writers.finish().await?;
     let counties: BTreeSet<String> =
         ledger.slices.iter().map(|s| s.county_code.clone()).filter(|c| !c.is_empty()).collect();
@@ -1045,6 +1061,7 @@ fn input_record(
     file: &SourceFile,
     report: &std::result::Result<FileReport, FileFailure>,
     slices: Option<Slices>,
+    ledger: &mut Ledger,
 ) -> InputRecord {
     let mut record = InputRecord {
         uri: file.uri.clone(),
@@ -1067,15 +1084,18 @@ fn input_record(
             record.sheet = r.sheet.clone().or(record.sheet);
             record.header_row = r.header_row;
             record.rows = r.rows;
-            record.columns = r
-                .columns
-                .iter()
-                .map(|(h, c, u)| match u {
-                    Some(u) => format!("{h} → {c} ({u})"),
-                    None => format!("{h} → {c}"),
-                })
-                .collect();
-            record.column_headers = r.columns.iter().map(|(h, c, _)| (c.clone(), h.clone())).collect();
+            let layout = Layout {
+                columns: r
+                    .columns
+                    .iter()
+                    .map(|(h, c, u)| match u {
+                        Some(u) => format!("{h} → {c} ({u})"),
+                        None => format!("{h} → {c}"),
+                    })
+                    .collect(),
+                column_headers: r.columns.iter().map(|(h, c, _)| (c.clone(), h.clone())).collect(),
+            };
+            record.layout = Some(ledger.intern_layout(layout));
             record.unknown_columns = r.unknown_columns.clone();
             if r.blank_rows > 0 {
                 record.skipped_rows.push(format!("{} blank rows", r.blank_rows));

@@ -84,11 +84,13 @@ struct OpenPart {
 }
 
 /// Parquet writers for the year partitions of staging and quarantine tables of one version.
+/// A partition closed early (its year is done) and written again gets another part file.
 pub struct PartitionWriters {
     out: Location,
     run_id: String,
     version: String,
     open: BTreeMap<(Area, String, i32), OpenPart>,
+    parts: BTreeMap<(Area, String, i32), u32>,
     written: Vec<WrittenFile>,
 }
 
@@ -100,6 +102,7 @@ impl PartitionWriters {
             run_id: run_id.into(),
             version: format!("{VERSIONS}/{run_id}"),
             open: BTreeMap::new(),
+            parts: BTreeMap::new(),
             written: Vec::new(),
         }
     }
@@ -111,7 +114,7 @@ impl PartitionWriters {
 
     /// Whether rows were written to `<area>/<table>/year=<year>/` (so it cannot simply be copied).
     pub fn has(&self, area: Area, table: &str, year: i32) -> bool {
-        self.open.contains_key(&(area, table.to_owned(), year))
+        self.parts.contains_key(&(area, table.to_owned(), year))
     }
 
     /// Record a file copied into the version from the parent.
@@ -126,7 +129,9 @@ impl PartitionWriters {
         }
         let key = (area, table.to_owned(), year);
         if !self.open.contains_key(&key) {
-            let relative = format!("{}/{table}/year={year}/part-0.parquet", area.name());
+            let part = self.parts.entry(key.clone()).or_insert(0);
+            let relative = format!("{}/{table}/year={year}/part-{part}.parquet", area.name());
+            *part += 1;
             let writer = self.writer(&relative, batch.schema())?;
             self.open.insert(key.clone(), OpenPart { writer, relative, rows: 0 });
         }
@@ -143,12 +148,25 @@ impl PartitionWriters {
             .map_err(|source| Error::Parquet { location: relative.to_owned(), source })
     }
 
+    /// Close the files of years before `year` (all files with `i32::MAX`): input read year by
+    /// year keeps a year's writers and their buffers in memory, not ten years'.
+    pub async fn close_years_before(&mut self, year: i32) -> Result<()> {
+        let done: Vec<_> = self.open.keys().filter(|k| k.2 < year).cloned().collect();
+        for key in done {
+            if let Some(part) = self.open.remove(&key) {
+                part.writer
+                    .close()
+                    .await
+                    .map_err(|source| Error::Parquet { location: part.relative.clone(), source })?;
+                self.written.push(WrittenFile { path: part.relative, rows: part.rows });
+            }
+        }
+        Ok(())
+    }
+
     /// Close every file; returns all files written, sorted by path.
     pub async fn finish(mut self) -> Result<Vec<WrittenFile>> {
-        for (_, part) in std::mem::take(&mut self.open) {
-            part.writer.close().await.map_err(|source| Error::Parquet { location: part.relative.clone(), source })?;
-            self.written.push(WrittenFile { path: part.relative, rows: part.rows });
-        }
+        self.close_years_before(i32::MAX).await?;
         self.written.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(self.written)
     }
@@ -213,8 +231,9 @@ pub async fn ledgers(out: &Location) -> Result<Vec<Ledger>> {
         }
         let bytes = out.store.get(&meta.location).await.map_err(|e| Error::store("read", &meta.location, e))?;
         let bytes = bytes.bytes().await.map_err(|e| Error::store("read", &meta.location, e))?;
-        let ledger: Ledger = serde_json::from_slice(&bytes)
+        let mut ledger: Ledger = serde_json::from_slice(&bytes)
             .map_err(|source| Error::Json { context: meta.location.to_string(), source })?;
+        ledger.tidy_layouts();
         ledgers.push(ledger);
     }
     ledgers.sort_by(|a, b| (a.version, &a.run_id).cmp(&(b.version, &b.run_id)));
@@ -223,7 +242,33 @@ pub async fn ledgers(out: &Location) -> Result<Vec<Ledger>> {
 
 /// The latest committed run that published a version, if any.
 pub async fn latest(out: &Location) -> Result<Option<Ledger>> {
-    Ok(ledgers(out).await?.into_iter().rfind(|l| l.published))
+    // One ledger at a time, newest first: a national ledger is tens of megabytes, and a rerun
+    // needs only its parent's.
+    let prefix = out.child(RUNS);
+    let mut metas: Vec<_> =
+        out.store.list(Some(&prefix)).try_collect().await.map_err(|e| Error::store("list", &prefix, e))?;
+    metas.retain(|m| m.location.as_ref().ends_with(".json"));
+    metas.sort_by(|a, b| b.location.cmp(&a.location));
+    let mut best: Option<Ledger> = None;
+    for meta in metas {
+        let bytes = out.store.get(&meta.location).await.map_err(|e| Error::store("read", &meta.location, e))?;
+        let bytes = bytes.bytes().await.map_err(|e| Error::store("read", &meta.location, e))?;
+        let mut ledger: Ledger = serde_json::from_slice(&bytes)
+            .map_err(|source| Error::Json { context: meta.location.to_string(), source })?;
+        if !ledger.published {
+            continue;
+        }
+        // Run ids begin with their start time, so the first published one is the latest —
+        // unless a clock went backwards: the version number decides.
+        match &best {
+            Some(b) if b.version >= ledger.version => break,
+            _ => {
+                ledger.tidy_layouts();
+                best = Some(ledger);
+            }
+        }
+    }
+    Ok(best)
 }
 
 /// Copy a file of the parent version into the new one unchanged (a hard link on local disks, a
