@@ -207,6 +207,12 @@ pub struct RunArgs {
     /// cluster inside this process). Ballista needs a build with `--features ballista`.
     #[arg(long, value_name = "ENGINE", default_value = "local", env = "JUNHENG_ENGINE")]
     pub engine: String,
+
+    /// Memory the local SQL engine may hold before its sorts and aggregates spill to temporary
+    /// files (512MiB, 4GiB …; default: no limit). Joins cannot spill: a limit too small for
+    /// them stops the run with "Resources exhausted" and publishes nothing.
+    #[arg(long, value_name = "SIZE", env = "JUNHENG_MEMORY_LIMIT")]
+    pub memory_limit: Option<String>,
 }
 
 /// `query` arguments.

@@ -61,6 +61,8 @@ pub struct Request {
     pub progress: Option<Progress>,
     /// Where the SQL models run (this process, or a Ballista cluster).
     pub engine: transform::Engine,
+    /// Bytes the local SQL engine may hold before spilling (None: no limit).
+    pub memory_limit: Option<usize>,
 }
 
 /// What a run tells a progress display.
@@ -110,6 +112,7 @@ impl Request {
             findings_limit: FINDINGS_SHOWN,
             progress: None,
             engine: transform::Engine::Local,
+            memory_limit: None,
         }
     }
 }
@@ -708,7 +711,7 @@ async fn process(request: &Request, plan: Plan, out: Option<Location>) -> Result
     ledger.files_written = writers.finish().await?;
     let counties: BTreeSet<String> =
         ledger.slices.iter().map(|s| s.county_code.clone()).filter(|c| !c.is_empty()).collect();
-    let ctx = transform::session_on(&out, &request.run_id, &request.engine).await?;
+    let ctx = transform::session_on(&out, &request.run_id, &request.engine, request.memory_limit).await?;
     transform::reference::register(&ctx, &pipeline, &counties)?;
     if request.engine.is_distributed() {
         // A cluster cannot read this process's memory: the reference tables go into the version.

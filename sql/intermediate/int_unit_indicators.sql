@@ -54,7 +54,8 @@ units as (
         unit_id,
         unit_school_code,
         stage,
-        string_agg(school_code, ',' order by school_code) as member_school_codes,
+        count(*) as members,
+        max(school_code) as only_member,
         sum(case when school_type = 'teaching_point' and school_code <> unit_school_code then 1 else 0 end) as teaching_points_merged,
         bool_or(excluded_teaching_point) as excluded_teaching_point,
         sum(students) as students,
@@ -80,6 +81,23 @@ units as (
     group by county_code, year, unit_id, unit_school_code, stage
 ),
 
+-- The member list is joined in order only for units that merged teaching points: an ordered
+-- string_agg over every unit makes the engine sort the whole table (gigabytes nationally).
+merged_units as (
+    select county_code, year, unit_id, stage
+    from members
+    group by county_code, year, unit_id, stage
+    having count(*) > 1
+),
+
+member_lists as (
+    select m.year, m.unit_id, string_agg(m.school_code, ',' order by m.school_code) as member_school_codes
+    from members as m
+    join merged_units as g
+        on m.county_code = g.county_code and m.year = g.year and m.unit_id = g.unit_id and m.stage = g.stage
+    group by m.year, m.unit_id
+),
+
 main_school as (
     select year, school_code, school_name, school_type, area_type, is_public from stg_schools
 ),
@@ -101,7 +119,7 @@ final as (
         s.school_type,
         s.area_type,
         coalesce(s.is_public, true) as is_public,
-        u.member_school_codes,
+        case when u.members > 1 then l.member_school_codes else u.only_member end as member_school_codes,
         u.teaching_points_merged,
         u.students,
         coalesce(z.school_students, 0) as school_students,
@@ -146,6 +164,7 @@ final as (
         u.equipment_value / nullif(u.students, 0) as q6,
         100.0 * u.multimedia_classrooms / nullif(u.students, 0) as q7
     from units as u
+    left join member_lists as l on u.year = l.year and u.unit_id = l.unit_id
     left join main_school as s on u.year = s.year and u.unit_school_code = s.school_code
     left join school_size as z on u.year = z.year and u.unit_school_code = z.school_code
 )

@@ -256,18 +256,35 @@ fn shared_base(out: &Location) -> Result<String> {
 
 /// A DataFusion session over a version of the output: staging Parquet tables registered by name.
 pub async fn session(out: &Location, run_id: &str) -> Result<SessionContext> {
-    session_on(out, run_id, &Engine::Local).await
+    session_on(out, run_id, &Engine::Local, None).await
 }
 
-/// [`session`] on an engine.
-pub async fn session_on(out: &Location, run_id: &str, engine: &Engine) -> Result<SessionContext> {
+/// [`session`] on an engine; the local engine spills sorts and aggregates to temporary files
+/// beyond `memory_limit` bytes.
+pub async fn session_on(
+    out: &Location,
+    run_id: &str,
+    engine: &Engine,
+    memory_limit: Option<usize>,
+) -> Result<SessionContext> {
     let mut config = SessionConfig::new()
         .with_target_partitions(std::thread::available_parallelism().map_or(2, |n| n.get()))
         .with_information_schema(true);
+    // Text read from Parquet as plain strings, not views: a view array keeps the whole page it
+    // points into alive, so a few codes kept in a hash table could hold many pages.
+    config.options_mut().execution.parquet.schema_force_view_types = false;
     let url = ObjectStoreUrl::parse(OUTPUT_STORE_URL).map_err(|e| Error::Config(e.to_string()))?;
     let ctx = match engine {
         Engine::Local => {
-            let ctx = SessionContext::new_with_config(config);
+            let mut runtime = datafusion::execution::runtime_env::RuntimeEnvBuilder::new();
+            if let Some(limit) = memory_limit {
+                // Fair shares among the spilling operators of a plan; joins' build sides cannot
+                // spill and take what is left.
+                runtime =
+                    runtime.with_memory_pool(Arc::new(datafusion::execution::memory_pool::FairSpillPool::new(limit)));
+            }
+            let runtime = runtime.build_arc().map_err(|e| Error::Config(format!("SQL engine: {e}")))?;
+            let ctx = SessionContext::new_with_config_rt(config, runtime);
             ctx.runtime_env().register_object_store(url.as_ref(), out.store.clone());
             ctx
         }
@@ -436,9 +453,10 @@ pub async fn run_models(
 ) -> Result<(Vec<MartRecord>, Vec<WrittenFile>)> {
     let mut marts = Vec::new();
     let mut files = Vec::new();
-    // On a cluster the intermediate models are written out too: a mart's plan with every view
-    // inlined is too deep to send to the scheduler, and a cluster gains from reusing them.
-    let distributed = ctx.state().config().get_extension::<TableBase>().is_some();
+    // Intermediate models are written out too (`intermediate/<model>/`), as dbt's tables: each
+    // is computed once instead of inside every mart that reads it, the engine frees its hash
+    // tables between steps (a national run's peak memory), and on a cluster a mart's plan with
+    // every view inlined would be too deep to send to the scheduler.
     for model in models {
         on_model(&model.name);
         let sql_error =
@@ -446,7 +464,7 @@ pub async fn run_models(
         let df = ctx.sql(model.sql).await.map_err(sql_error)?;
         let folder = match model.layer {
             Layer::Marts => "marts",
-            Layer::Intermediate if distributed => "intermediate",
+            Layer::Intermediate => "intermediate",
             _ => {
                 ctx.register_table(model.name.as_str(), df.into_view()).map_err(sql_error)?;
                 continue;
