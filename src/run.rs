@@ -506,54 +506,68 @@ async fn process(request: &Request, plan: Plan, out: Option<Location>) -> Result
         }
     }
 
-    // 1. Schools: every file, then the two-pass check (teaching points' parents may be anywhere).
+    // 1. Schools, a year at a time when every file names its year (a row of another year is
+    //    rejected, so a teaching point's parent is in its own year's files): read the year's
+    //    files, then the two-pass check. Holding one year, not ten, bounds memory nationally.
     let school_files: Vec<Arc<SourceFile>> =
         plan.discovery.files.iter().filter(|f| f.table == Table::Schools).cloned().collect();
-    let reads = futures::stream::iter(school_files.into_iter().map(|file| {
-        let store = source.store.clone();
-        let handle = handle.clone();
-        async move {
-            let f = file.clone();
-            tokio::task::spawn_blocking(move || {
-                let mut batches = Vec::new();
-                let report = extract::read_file(&handle, &store, &f, &mut |b| {
-                    batches.push(b);
-                    Ok(())
-                });
-                (report, batches)
-            })
-            .await
-            .map(|r| (file, r))
+    let mut school_years: BTreeMap<Option<i32>, Vec<Arc<SourceFile>>> = BTreeMap::new();
+    if school_files.iter().all(|f| f.year.is_some()) {
+        for file in school_files {
+            school_years.entry(file.year).or_default().push(file);
         }
-    }))
-    .buffered(workers());
-    let reads: Vec<_> = reads.collect().await;
-    let mut school_batches = Vec::new();
-    let mut school_reports = Vec::new();
-    for read in reads {
-        let (file, (report, batches)) = read.map_err(|e| Error::Config(format!("a reader thread failed: {e}")))?;
-        if report.is_ok() {
-            school_batches.extend(batches);
-        }
-        school_reports.push((file, report));
+    } else {
+        school_years.insert(None, school_files);
     }
     let mut keys = KeySet::default();
-    let (checked, registry) = validate::check_schools(school_batches, &pipeline.settings, &mut keys);
-    for batch in &checked {
-        let output = finish_batch(batch, &pipeline, &run_id, publish)?;
-        state.take(key_of(&batch.raw.file), output, &mut writers).await?;
-    }
-    drop(checked);
-    if let Some(w) = writers.as_mut() {
-        w.close_years_before(i32::MAX).await?;
-    }
-    for (file, report) in school_reports {
-        if let Err(failure) = &report {
-            state.file_failed(&file, failure, &mut writers, &run_id).await?;
+    let mut registry = SchoolRegistry::default();
+    for (_, files) in school_years {
+        let reads = futures::stream::iter(files.into_iter().map(|file| {
+            let store = source.store.clone();
+            let handle = handle.clone();
+            async move {
+                let f = file.clone();
+                tokio::task::spawn_blocking(move || {
+                    let mut batches = Vec::new();
+                    let report = extract::read_file(&handle, &store, &f, &mut |b| {
+                        batches.push(b);
+                        Ok(())
+                    });
+                    (report, batches)
+                })
+                .await
+                .map(|r| (file, r))
+            }
+        }))
+        .buffered(workers());
+        let reads: Vec<_> = reads.collect().await;
+        let mut school_batches = Vec::new();
+        let mut school_reports = Vec::new();
+        for read in reads {
+            let (file, (report, batches)) = read.map_err(|e| Error::Config(format!("a reader thread failed: {e}")))?;
+            if report.is_ok() {
+                school_batches.extend(batches);
+            }
+            school_reports.push((file, report));
         }
-        let record = input_record(&file, &report, state.per_file.remove(&key_of(&file)), &mut ledger);
-        ledger.inputs.push(keep_on_failure(record, &previous, parent.as_ref(), &mut kept));
-        Progress::tell(&request.progress, ProgressEvent::FileRead(file.relative.clone()));
+        let (checked, year_registry) = validate::check_schools(school_batches, &pipeline.settings, &mut keys);
+        registry.extend(year_registry);
+        for batch in &checked {
+            let output = finish_batch(batch, &pipeline, &run_id, publish)?;
+            state.take(key_of(&batch.raw.file), output, &mut writers).await?;
+        }
+        drop(checked);
+        if let Some(w) = writers.as_mut() {
+            w.close_years_before(i32::MAX).await?;
+        }
+        for (file, report) in school_reports {
+            if let Err(failure) = &report {
+                state.file_failed(&file, failure, &mut writers, &run_id).await?;
+            }
+            let record = input_record(&file, &report, state.per_file.remove(&key_of(&file)), &mut ledger);
+            ledger.inputs.push(keep_on_failure(record, &previous, parent.as_ref(), &mut kept));
+            Progress::tell(&request.progress, ProgressEvent::FileRead(file.relative.clone()));
+        }
     }
     let registry = Arc::new(registry);
 

@@ -34,6 +34,13 @@ impl SchoolRegistry {
         self.years.get(&year)?.get(school_code)
     }
 
+    /// Add the schools of another registry (another year's).
+    pub fn extend(&mut self, other: SchoolRegistry) {
+        for (year, schools) in other.years {
+            self.years.entry(year).or_default().extend(schools);
+        }
+    }
+
     /// Number of school-years registered.
     pub fn len(&self) -> usize {
         self.years.values().map(HashMap::len).sum()
