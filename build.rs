@@ -26,7 +26,10 @@ fn main() {
     );
     for file in &files {
         println!("cargo:rerun-if-changed=sql/{file}");
-        writeln!(code, "    ({file:?}, include_str!({:?})),", root.join(file).display().to_string()).unwrap();
+        // The path is joined when the crate compiles, not here: a target folder shared by two
+        // checkouts would otherwise embed the other checkout's files.
+        writeln!(code, "    ({file:?}, include_str!(concat!(env!(\"CARGO_MANIFEST_DIR\"), \"/sql/{file}\"))),")
+            .unwrap();
     }
     code.push_str("];\n");
     let out = Path::new(&std::env::var("OUT_DIR").expect("OUT_DIR")).join("sql_files.rs");

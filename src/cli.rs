@@ -221,13 +221,8 @@ pub struct QueryArgs {
     /// The SQL (one statement); omit it to type statements, or pipe them in.
     pub sql: Option<String>,
 
-    /// Output URL or folder to query.
-    #[arg(long, value_name = "URL")]
-    pub out: Option<String>,
-
-    /// A pipeline file whose [output] to query.
-    #[arg(long, value_name = "FILE")]
-    pub pipeline: Option<PathBuf>,
+    #[command(flatten)]
+    pub published: PublishedArgs,
 
     /// table, csv, json or parquet (parquet needs --output).
     #[arg(long, default_value = "table", value_parser = ["table", "csv", "json", "parquet"])]
@@ -238,16 +233,23 @@ pub struct QueryArgs {
     pub output: Option<PathBuf>,
 }
 
-/// `serve` arguments. The user and password come from the environment, never from flags.
+/// Which published output a reading command reads: `--out`, or a pipeline file's [output].
 #[derive(Debug, Args)]
-pub struct ServeArgs {
-    /// Output URL or folder to serve.
+pub struct PublishedArgs {
+    /// Output URL or folder to read.
     #[arg(long, value_name = "URL")]
     pub out: Option<String>,
 
-    /// A pipeline file whose [output] to serve.
+    /// A pipeline file whose [output] to read (when --out is not given).
     #[arg(long, value_name = "FILE")]
     pub pipeline: Option<PathBuf>,
+}
+
+/// `serve` arguments. The user and password come from the environment, never from flags.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub published: PublishedArgs,
 
     /// Address and port to listen on (port 0 picks a free one). Anything but loopback needs
     /// JUNHENG_SERVE_PASSWORD.
@@ -282,13 +284,8 @@ pub struct ServeArgs {
 /// `report` arguments.
 #[derive(Debug, Args)]
 pub struct ReportArgs {
-    /// Output URL or folder.
-    #[arg(long, value_name = "URL")]
-    pub out: Option<String>,
-
-    /// A pipeline file whose [output] to report on.
-    #[arg(long, value_name = "FILE")]
-    pub pipeline: Option<PathBuf>,
+    #[command(flatten)]
+    pub published: PublishedArgs,
 
     /// Folder to write the pages into.
     #[arg(long, value_name = "DIR", default_value = "junheng-report")]

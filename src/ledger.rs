@@ -137,10 +137,11 @@ pub struct SchemaChange {
 
 /// The schema changes between consecutive inputs of each table and county.
 pub fn schema_changes(ledger: &Ledger) -> Vec<SchemaChange> {
+    static NO_HEADERS: BTreeMap<String, String> = BTreeMap::new();
+    fn headers<'a>(ledger: &'a Ledger, input: &'a InputRecord) -> &'a BTreeMap<String, String> {
+        ledger.layout_of(input).map_or(&NO_HEADERS, |l| &l.column_headers)
+    }
     let inputs = &ledger.inputs;
-    let none = Layout::default();
-    let headers =
-        |i: &InputRecord| -> BTreeMap<String, String> { ledger.layout_of(i).unwrap_or(&none).column_headers.clone() };
     let mut groups: BTreeMap<(String, String), Vec<&InputRecord>> = BTreeMap::new();
     for input in inputs.iter().filter(|i| i.failure.is_none()) {
         groups.entry((input.table.clone(), input.county_code.clone().unwrap_or_default())).or_default().push(input);
@@ -158,8 +159,8 @@ pub fn schema_changes(ledger: &Ledger) -> Vec<SchemaChange> {
                 to: label(b),
                 ..SchemaChange::default()
             };
-            let (a_headers, b_headers) = (headers(a), headers(b));
-            for (column, header) in &b_headers {
+            let (a_headers, b_headers) = (headers(ledger, a), headers(ledger, b));
+            for (column, header) in b_headers {
                 match a_headers.get(column) {
                     None => change.added.push(column.clone()),
                     Some(old) if old != header => change.renamed.push(format!("{column}: {old} → {header}")),

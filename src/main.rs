@@ -92,7 +92,7 @@ async fn execute(cli: Cli) -> Result<Status, Error> {
             Ok(outcome.status)
         }
         Command::Query(args) => {
-            let url = output_of(args.pipeline.as_deref(), args.out.as_deref())?;
+            let url = output_of(args.published.pipeline.as_deref(), args.published.out.as_deref())?;
             let published = junheng::query::open(&url).await?;
             let statements: Vec<String> = match &args.sql {
                 Some(sql) => vec![sql.clone()],
@@ -137,7 +137,7 @@ async fn execute(cli: Cli) -> Result<Status, Error> {
             Ok(Status::Success)
         }
         Command::Report(args) => {
-            let url = output_of(args.pipeline.as_deref(), args.out.as_deref())?;
+            let url = output_of(args.published.pipeline.as_deref(), args.published.out.as_deref())?;
             let published = junheng::query::open(&url).await?;
             let dictionary =
                 junheng::dictionary::build(&junheng::transform::project(&published.ctx)?, &published.ctx).await?;
@@ -180,7 +180,7 @@ async fn execute(cli: Cli) -> Result<Status, Error> {
             Ok(Status::Success)
         }
         Command::Serve(args) => {
-            let url = output_of(args.pipeline.as_deref(), args.out.as_deref())?;
+            let url = output_of(args.published.pipeline.as_deref(), args.published.out.as_deref())?;
             let password = std::env::var("JUNHENG_SERVE_PASSWORD").ok().filter(|p| !p.is_empty());
             let options = junheng::serve::ServeOptions {
                 out: url.clone(),

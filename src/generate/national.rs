@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use super::Rng;
 use crate::error::{Error, Result};
 
 /// Counties of the full national default.
@@ -84,30 +85,6 @@ fn role(table: &str, column: &str) -> Role {
             "finance.csv" | "investments.csv" => Role::CountySize,
             _ => Role::Size,
         },
-    }
-}
-
-/// SplitMix64, as the example county's generator.
-struct Rng(u64);
-
-impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    /// exp(σ·N(0,1)).
-    fn log_normal(&mut self, sigma: f64) -> f64 {
-        let u = self.unit().max(1e-12);
-        let v = self.unit();
-        (sigma * (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()).exp()
     }
 }
 

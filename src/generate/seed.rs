@@ -15,6 +15,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use super::Rng;
 use crate::error::{Error, Result};
 
 /// County code of the example.
@@ -29,35 +30,6 @@ pub const LAST_YEAR: i32 = 2018;
 /// Target composite CVs of 2018 (the report's 0.548 and 0.346) as the mean of these eight.
 const PRIMARY_CV_2018: [f64; 8] = [0.52, 0.78, 0.61, 0.49, 0.43, 0.38, 0.55, 0.624];
 const JUNIOR_CV_2018: [f64; 8] = [0.31, 0.45, 0.40, 0.33, 0.28, 0.22, 0.36, 0.418];
-
-/// Small deterministic generator (SplitMix64).
-struct Rng(u64);
-
-impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    fn range(&mut self, lo: f64, hi: f64) -> f64 {
-        lo + (hi - lo) * self.unit()
-    }
-
-    /// Standard normal (Box–Muller).
-    fn normal(&mut self) -> f64 {
-        let u = self.unit().max(1e-12);
-        let v = self.unit();
-        (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()
-    }
-}
 
 /// Split `total` into integers proportional to `weights` (largest remainder; exact sum).
 fn apportion(total: i64, weights: &[f64]) -> Vec<i64> {

@@ -292,20 +292,23 @@ fn submitted_values_are_written_as_text_never_as_formulas() {
 fn explain_takes_a_cv_a_rate_and_a_funding_leg_apart_down_to_source_rows() {
     let out = seed_output();
     let out = out.to_str().unwrap();
-    let cv = junheng(&[
-        "explain",
-        "--out",
-        out,
-        "cv",
-        "--county",
-        "231182",
-        "--year",
-        "2018",
-        "--stage",
-        "junior",
-        "--indicator",
-        "b3",
-    ]);
+    let explain_cv = |indicator: &str| {
+        junheng(&[
+            "explain",
+            "--out",
+            out,
+            "cv",
+            "--county",
+            "231182",
+            "--year",
+            "2018",
+            "--stage",
+            "junior",
+            "--indicator",
+            indicator,
+        ])
+    };
+    let cv = explain_cv("b3");
     assert_eq!(cv.code, 0, "{}", cv.stderr);
     // The report's junior b3 CV of the fixture is 0.40 (fixtures/README.md); ten units.
     assert!(
@@ -319,6 +322,8 @@ fn explain_takes_a_cv_a_rate_and_a_funding_leg_apart_down_to_source_rows() {
         cv.stdout
     );
     assert_eq!(cv.stdout.lines().filter(|l| l.contains(":junior ")).count(), 10, "one line per unit");
+    // 1692 = the grade-6 students of fixtures/wudalianchi/231182/2016/pupils.csv summed over its
+    // schools; 1690 = the grade-1 entrants of its 2011/pupils.csv summed the same way.
     let retention =
         junheng(&["explain", "--out", out, "retention", "--county", "231182", "--year", "2016", "--stage", "primary"]);
     assert!(
@@ -327,6 +332,8 @@ fn explain_takes_a_cv_a_rate_and_a_funding_leg_apart_down_to_source_rows() {
         retention.stdout
     );
     assert!(retention.stdout.contains("231182/2011/pupils.csv row"), "{}", retention.stdout);
+    // From finance.csv: education_appropriation 2015 (347 420 000) scaled by recurrent revenue
+    // 2016 ÷ 2015 (810 000 000 ÷ 540 000 000), less the 2016 appropriation (365 310 000).
     let funding = junheng(&["explain", "--out", out, "funding", "--county", "231182", "--year", "2016"]);
     assert!(
         funding
@@ -335,20 +342,7 @@ fn explain_takes_a_cv_a_rate_and_a_funding_leg_apart_down_to_source_rows() {
         "{}",
         funding.stdout
     );
-    let missing = junheng(&[
-        "explain",
-        "--out",
-        out,
-        "cv",
-        "--county",
-        "231182",
-        "--year",
-        "2018",
-        "--stage",
-        "junior",
-        "--indicator",
-        "z9",
-    ]);
+    let missing = explain_cv("z9");
     assert_eq!(missing.code, 2);
     assert!(missing.stderr.contains("b1…b8"), "{}", missing.stderr);
 }
