@@ -4,6 +4,18 @@
 pub mod national;
 pub mod seed;
 
+/// Create the folder a file is about to be written into.
+pub(crate) fn create_parent(path: &std::path::Path) -> crate::error::Result<()> {
+    match path.parent() {
+        Some(parent) => std::fs::create_dir_all(parent).map_err(|source| crate::error::Error::Io {
+            operation: "create folder",
+            path: parent.to_path_buf(),
+            source,
+        }),
+        None => Ok(()),
+    }
+}
+
 /// Small deterministic generator (SplitMix64), shared by both generators so that a seed means
 /// the same stream in each.
 pub(crate) struct Rng(pub(crate) u64);

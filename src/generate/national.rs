@@ -262,13 +262,7 @@ pub fn write(out: &Path, options: &NationalOptions, progress: &(dyn Fn(usize) + 
                         let mut books: std::collections::BTreeMap<PathBuf, Vec<Sheet>> = Default::default();
                         for (relative, rows, header) in files {
                             let path = out.join(&relative);
-                            if let Some(parent) = path.parent() {
-                                std::fs::create_dir_all(parent).map_err(|source| Error::Io {
-                                    operation: "create folder",
-                                    path: parent.to_path_buf(),
-                                    source,
-                                })?;
-                            }
+                            super::create_parent(&path)?;
                             report.rows += rows.len() as u64;
                             if relative.ends_with("/schools.csv")
                                 && relative.contains(&format!("/{}/", years.last().map_or(0, |y| y.0)))

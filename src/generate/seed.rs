@@ -1036,13 +1036,7 @@ fn investments_csv(year: i32) -> Option<String> {
 pub fn write(out: &Path) -> Result<()> {
     for (relative, text) in files() {
         let path = out.join(&relative);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|source| Error::Io {
-                operation: "create folder",
-                path: parent.to_path_buf(),
-                source,
-            })?;
-        }
+        super::create_parent(&path)?;
         std::fs::write(&path, text).map_err(|source| Error::Io { operation: "write", path: path.clone(), source })?;
     }
     Ok(())
