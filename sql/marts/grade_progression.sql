@@ -1,7 +1,7 @@
 -- grade_progression: pupils of a grade who are found in the next grade of the same school a year later (the grade-progression ratio).
 -- Grain: one row per (county_code, year, from_grade); year is the first of the two census years.
 -- Inputs: int_pupils_with_school
--- Methodology: §4 (a per-grade complement to cohort retention, for sources without entrants); schools matched on their code, both years present
+-- Methodology: §4 (a per-grade complement to cohort retention, for sources without entrants); schools matched on their code within their county, both years present
 -- Checks: unique (county_code, year, from_grade); not_null (county_code, year, from_grade)
 -- Columns:
 --   county_code | 县区代码 | | 6-digit county code
@@ -29,7 +29,8 @@ matched as (
         nxt.students as next_year_students
     from pupils as cur
     join pupils as nxt
-        on nxt.school_code = cur.school_code and nxt.year = cur.year + 1 and nxt.grade = cur.grade + 1
+        on nxt.county_code = cur.county_code and nxt.school_code = cur.school_code and nxt.year = cur.year + 1
+            and nxt.grade = cur.grade + 1
 )
 
 select

@@ -1,7 +1,7 @@
 -- school_changes: schools that opened, closed, changed code, or whose enrolment changed more than threefold from one year to the next.
 -- Grain: one row per (county_code, year, school_code, event).
 -- Inputs: stg_schools, int_pupils_with_school
--- Methodology: inputs.md "Rules across rows and tables" (year-on-year flags are warnings, never rejections)
+-- Methodology: inputs.md "Rules across rows and tables" (year-on-year flags are warnings, never rejections); a school is followed within its county, so one that moved to another county (a redrawn boundary) is closed in the old county and opened in the new
 -- Checks: unique (county_code, year, school_code, event); not_null (county_code, year, school_code, event)
 -- Columns:
 --   county_code | 县区代码 | | 6-digit administrative division code
@@ -47,7 +47,8 @@ closed_candidates as (
     select tp.county_code, tp.year, prev.school_code, prev.school_name, prev.school_type, prev.students as previous_students
     from this_and_previous as tp
     join school_years as prev on prev.county_code = tp.county_code and prev.year = tp.previous_year
-    left join school_years as cur on cur.year = tp.year and cur.school_code = prev.school_code
+    left join school_years as cur
+        on cur.county_code = prev.county_code and cur.year = tp.year and cur.school_code = prev.school_code
     where cur.school_code is null
 ),
 
@@ -55,7 +56,8 @@ opened_candidates as (
     select tp.county_code, tp.year, cur.school_code, cur.school_name, cur.school_type, cur.students
     from this_and_previous as tp
     join school_years as cur on cur.county_code = tp.county_code and cur.year = tp.year
-    left join school_years as prev on prev.year = tp.previous_year and prev.school_code = cur.school_code
+    left join school_years as prev
+        on prev.county_code = cur.county_code and prev.year = tp.previous_year and prev.school_code = cur.school_code
     where prev.school_code is null
 ),
 
@@ -86,7 +88,8 @@ events as (
     select cur.county_code, cur.year, cur.school_code, cur.school_name, cur.school_type, 'students_changed_threefold',
         cast(null as varchar), cur.students, prev.students
     from school_years as cur
-    join school_years as prev on prev.school_code = cur.school_code and prev.year = cur.year - 1
+    join school_years as prev
+        on prev.county_code = cur.county_code and prev.school_code = cur.school_code and prev.year = cur.year - 1
     where prev.students > 0 and cur.students > 0
         and (cur.students > 3 * prev.students or prev.students > 3 * cur.students)
 )

@@ -107,6 +107,15 @@ pub fn check_schools(
                     "parent_is_teaching_point",
                     format!("school {parent} is itself a teaching point; a teaching point belongs to a school"),
                 )),
+                // A unit (methodology §1) belongs to one county: every indicator is per county.
+                Some(p) if b.county[row].as_deref().is_some_and(|c| c != p.county_code) => Some((
+                    "parent_in_other_county",
+                    format!(
+                        "school {parent} belongs to county {}, not to this teaching point's county {}; a teaching point is merged into a school of its own county",
+                        p.county_code,
+                        b.county[row].as_deref().unwrap_or_default()
+                    ),
+                )),
                 Some(_) => None,
             };
             if let Some((rule, why)) = problem {
