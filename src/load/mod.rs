@@ -207,15 +207,32 @@ pub async fn write_object(out: &Location, run_id: &str, relative: &str, bytes: V
 /// Commit a run: create its ledger with put-if-absent. After this the version is published.
 pub async fn commit(out: &Location, ledger: &Ledger) -> Result<()> {
     let path = out.child(&format!("{RUNS}/{}.json", ledger.run_id));
-    let bytes =
-        serde_json::to_vec_pretty(ledger).map_err(|source| Error::Json { context: "run ledger".into(), source })?;
+    // Written into blocks, not one growing buffer: a national ledger is a few hundred MB of JSON,
+    // and a doubling Vec would hold up to twice that at once.
+    let mut payload = Blocks(object_store::PutPayloadMut::new().with_block_size(1 << 20));
+    serde_json::to_writer_pretty(&mut payload, ledger)
+        .map_err(|source| Error::Json { context: "run ledger".into(), source })?;
     let options = PutOptions { mode: PutMode::Create, ..PutOptions::default() };
-    match out.store.put_opts(&path, PutPayload::from(bytes), options).await {
+    match out.store.put_opts(&path, payload.0.freeze(), options).await {
         Ok(_) => Ok(()),
         Err(object_store::Error::AlreadyExists { .. }) => {
             Err(Error::Conflict(format!("run {} was already committed to {}", ledger.run_id, out.url)))
         }
         Err(e) => Err(Error::store("commit", &path, e)),
+    }
+}
+
+/// An upload built in fixed-size blocks, written to as a file.
+struct Blocks(object_store::PutPayloadMut);
+
+impl std::io::Write for Blocks {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
