@@ -213,6 +213,13 @@ pub struct RunArgs {
     /// them stops the run with "Resources exhausted" and publishes nothing.
     #[arg(long, value_name = "SIZE", env = "JUNHENG_MEMORY_LIMIT")]
     pub memory_limit: Option<String>,
+
+    /// The SQL runs over groups of whole counties holding at most this many staging rows at a
+    /// time, so its memory follows the group, not the country (every model is per county;
+    /// the results are the same). Lower it if a national run needs less memory; a county or
+    /// province under the limit runs in one group.
+    #[arg(long, value_name = "ROWS", default_value_t = junheng::run::TRANSFORM_ROWS, env = "JUNHENG_TRANSFORM_ROWS")]
+    pub transform_rows: u64,
 }
 
 /// `query` arguments.

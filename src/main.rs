@@ -81,6 +81,7 @@ async fn execute(cli: Cli) -> Result<Status, Error> {
             request.force = args.force;
             request.wait_for_lock = args.wait.as_deref().map(parse_duration).transpose().map_err(Error::Config)?;
             request.engine = junheng::transform::Engine::parse(&args.engine)?;
+            request.transform_rows = args.transform_rows.max(1);
             request.memory_limit =
                 args.memory_limit.as_deref().map(junheng::serve::parse_size).transpose().map_err(Error::Config)?;
             if args.source.errors.is_some() {

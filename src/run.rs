@@ -63,7 +63,14 @@ pub struct Request {
     pub engine: transform::Engine,
     /// Bytes the local SQL engine may hold before spilling (None: no limit).
     pub memory_limit: Option<usize>,
+    /// The SQL runs over groups of whole counties of at most this many staging rows at a time
+    /// (its memory follows the group, not the country).
+    pub transform_rows: u64,
 }
+
+/// Staging rows per county group of the SQL stage, unless told otherwise: about 150 counties
+/// of the generated national data, a few hundred MB of the engine's hash tables.
+pub const TRANSFORM_ROWS: u64 = 1_000_000;
 
 /// What a run tells a progress display.
 #[derive(Debug, Clone)]
@@ -113,6 +120,7 @@ impl Request {
             progress: None,
             engine: transform::Engine::Local,
             memory_limit: None,
+            transform_rows: TRANSFORM_ROWS,
         }
     }
 }
@@ -733,10 +741,19 @@ async fn process(request: &Request, plan: Plan, out: Option<Location>) -> Result
         ledger.files_written.extend(reference);
     }
     let models = transform::project(&ctx)?;
-    Progress::tell(&request.progress, ProgressEvent::BuildingMarts(models.len() as u64));
+    let mut rows_by_county: BTreeMap<String, u64> = BTreeMap::new();
+    for slice in &ledger.slices {
+        *rows_by_county.entry(slice.county_code.clone()).or_default() += slice.rows_published;
+    }
+    let groups = transform::county_groups(&rows_by_county, request.transform_rows);
+    Progress::tell(&request.progress, ProgressEvent::BuildingMarts(transform::model_runs(&models, &groups) as u64));
     let progress = request.progress.clone();
-    let on_model = move |name: &str| Progress::tell(&progress, ProgressEvent::ModelBuilt(name.to_owned()));
-    let (marts, mart_files) = transform::run_models(&ctx, &out, &request.run_id, &models, &on_model).await?;
+    let several = groups.len() > 1;
+    let on_model = move |name: &str, group: &transform::CountyGroup| {
+        let name = if several { format!("{name} ({})", group.describe()) } else { name.to_owned() };
+        Progress::tell(&progress, ProgressEvent::ModelBuilt(name))
+    };
+    let (marts, mart_files) = transform::run_models(&ctx, &out, &request.run_id, &models, &groups, &on_model).await?;
     ledger.marts = marts;
     ledger.files_written.extend(mart_files);
     ledger.files_written.sort_by(|a, b| a.path.cmp(&b.path));
@@ -747,7 +764,19 @@ async fn process(request: &Request, plan: Plan, out: Option<Location>) -> Result
         .map_err(|source| Error::Json { context: "dictionary".into(), source })?;
     load::write_object(&out, &request.run_id, "dictionary.json", bytes).await?;
     if pipeline.report {
-        for (page, html) in crate::report::build(&ctx, &ledger, &dictionary).await? {
+        // A county group at a time: its pages read the group's part of each mart, and are
+        // written before the next group's are built.
+        let mut report = crate::report::Report::default();
+        for index in 0..groups.len() {
+            if several {
+                transform::register_written(&ctx, &out, &request.run_id, &models, Some(index)).await?;
+            }
+            for (page, html) in report.county_pages(&ctx, &ledger).await? {
+                load::write_object(&out, &request.run_id, &format!("report/{page}"), html.into_bytes()).await?;
+                ledger.report_pages.push(format!("report/{page}"));
+            }
+        }
+        for (page, html) in report.finish(&ledger, &dictionary) {
             load::write_object(&out, &request.run_id, &format!("report/{page}"), html.into_bytes()).await?;
             ledger.report_pages.push(format!("report/{page}"));
         }

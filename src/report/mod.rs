@@ -78,44 +78,83 @@ pub type Page = (String, String);
 
 /// Build every page: `index.html`, one `<county_code>.html` per county, `dictionary.html`.
 pub async fn build(ctx: &SessionContext, ledger: &Ledger, dictionary: &Dictionary) -> Result<Vec<Page>> {
-    let counties = query_text(ctx, "select county_code, coalesce(max(county_name), county_code), max(year) from county_overview group by county_code order by county_code").await?;
-    let mut pages = Vec::new();
-    let mut index_rows = String::new();
-    for c in &counties {
-        let (code, name, latest) = (&c[0], &c[1], c[2].parse::<i32>().unwrap_or(0));
-        let county = County { code: code.clone(), name: name.clone(), latest };
-        pages.push((format!("{code}.html"), county_page(ctx, ledger, &county).await?));
-        let summary = query_text(
-            ctx,
-            &format!("select stage, basic_composite_cv, basic_passes from balance_summary where county_code = '{}' and year = {latest} order by stage desc", sql_text(code)),
-        )
-        .await?;
-        let overview = row(ctx, &format!("select students, schools, schools_teaching_point from county_overview where county_code = '{}' and year = {latest}", sql_text(code))).await?;
-        let cvs: String = summary
-            .iter()
-            .map(|r| format!("{} {} {}", stage_zh(&r[0]), fmt3(&r[1]), verdict(&r[2])))
-            .collect::<Vec<_>>()
-            .join("；");
-        let _ = write!(
-            index_rows,
-            r#"<tr><td class="text"><a href="{code}.html">{}</a></td><td class="text">{code}</td><td>{latest}</td><td>{}</td><td>{}</td><td>{}</td><td class="text">{cvs}</td></tr>"#,
-            escape(name),
-            get(&overview, 0),
-            get(&overview, 1),
-            get(&overview, 2)
-        );
-    }
-    let index = format!(
-        r#"<h1>县域义务教育均衡发展 · 报告索引</h1><p class="meta">run {} · version {} · {} <span class="en">County compulsory-education balance reports</span></p>
-<table><tr><th class="text">县区</th><th class="text">代码</th><th>最新年份</th><th>在校生数</th><th>学校数</th><th>教学点</th><th class="text">综合差异系数（基本均衡）</th></tr>{index_rows}</table>
-<p><a href="dictionary.html">数据字典 Data dictionary</a></p>"#,
-        escape(&ledger.run_id),
-        ledger.version,
-        escape(&ledger.finished_at)
-    );
-    pages.push(("index.html".into(), document("县域义务教育均衡发展报告", &index)));
-    pages.push(("dictionary.html".into(), dictionary_page(dictionary)));
+    let mut report = Report::default();
+    let mut pages = report.county_pages(ctx, ledger).await?;
+    pages.extend(report.finish(ledger, dictionary));
     Ok(pages)
+}
+
+/// The report built a group of counties at a time: [`Report::county_pages`] for the counties
+/// whose marts the session holds (a run registers each county group's part in turn, so a
+/// page's queries read that part, and a group's pages are written before the next is built),
+/// then [`Report::finish`] for the index and the dictionary.
+#[derive(Debug, Default)]
+pub struct Report {
+    index_rows: String,
+}
+
+impl Report {
+    /// One `<county_code>.html` page per county of the session's `county_overview`, two
+    /// counties at a time (a page is many small queries: one core would wait on the other).
+    pub async fn county_pages(&mut self, ctx: &SessionContext, ledger: &Ledger) -> Result<Vec<Page>> {
+        use futures::{StreamExt, TryStreamExt};
+        let counties = query_text(ctx, "select county_code, coalesce(max(county_name), county_code), max(year) from county_overview group by county_code order by county_code").await?;
+        let parallel = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let built: Vec<(Page, String)> =
+            futures::stream::iter(counties.iter().map(|c| county_and_index_row(ctx, ledger, c)))
+                .buffered(parallel)
+                .try_collect()
+                .await?;
+        let mut pages = Vec::with_capacity(built.len());
+        for (page, index_row) in built {
+            self.index_rows.push_str(&index_row);
+            pages.push(page);
+        }
+        Ok(pages)
+    }
+
+    /// `index.html` (a row per county, in the order their pages were built) and `dictionary.html`.
+    pub fn finish(self, ledger: &Ledger, dictionary: &Dictionary) -> Vec<Page> {
+        let index = format!(
+            r#"<h1>县域义务教育均衡发展 · 报告索引</h1><p class="meta">run {} · version {} · {} <span class="en">County compulsory-education balance reports</span></p>
+<table><tr><th class="text">县区</th><th class="text">代码</th><th>最新年份</th><th>在校生数</th><th>学校数</th><th>教学点</th><th class="text">综合差异系数（基本均衡）</th></tr>{}</table>
+<p><a href="dictionary.html">数据字典 Data dictionary</a></p>"#,
+            escape(&ledger.run_id),
+            ledger.version,
+            escape(&ledger.finished_at),
+            self.index_rows
+        );
+        vec![
+            ("index.html".into(), document("县域义务教育均衡发展报告", &index)),
+            ("dictionary.html".into(), dictionary_page(dictionary)),
+        ]
+    }
+}
+
+/// A county's page, and its row of the index. `c` is (code, name, latest year).
+async fn county_and_index_row(ctx: &SessionContext, ledger: &Ledger, c: &[String]) -> Result<(Page, String)> {
+    let (code, name, latest) = (&c[0], &c[1], c[2].parse::<i32>().unwrap_or(0));
+    let county = County { code: code.clone(), name: name.clone(), latest };
+    let page = (format!("{code}.html"), county_page(ctx, ledger, &county).await?);
+    let summary = query_text(
+        ctx,
+        &format!("select stage, basic_composite_cv, basic_passes from balance_summary where county_code = '{}' and year = {latest} order by stage desc", sql_text(code)),
+    )
+    .await?;
+    let overview = row(ctx, &format!("select students, schools, schools_teaching_point from county_overview where county_code = '{}' and year = {latest}", sql_text(code))).await?;
+    let cvs: String = summary
+        .iter()
+        .map(|r| format!("{} {} {}", stage_zh(&r[0]), fmt3(&r[1]), verdict(&r[2])))
+        .collect::<Vec<_>>()
+        .join("；");
+    let index_row = format!(
+        r#"<tr><td class="text"><a href="{code}.html">{}</a></td><td class="text">{code}</td><td>{latest}</td><td>{}</td><td>{}</td><td>{}</td><td class="text">{cvs}</td></tr>"#,
+        escape(name),
+        get(&overview, 0),
+        get(&overview, 1),
+        get(&overview, 2)
+    );
+    Ok((page, index_row))
 }
 
 struct County {

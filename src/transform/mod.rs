@@ -42,6 +42,17 @@ pub enum Layer {
     Marts,
 }
 
+impl Layer {
+    /// The folder of the version a layer's tables are written to (staging models are views).
+    pub fn folder(self) -> &'static str {
+        match self {
+            Layer::Staging => "staging",
+            Layer::Intermediate => "intermediate",
+            Layer::Marts => "marts",
+        }
+    }
+}
+
 /// One documented column of a model (from its `Columns:` header block).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ColumnDoc {
@@ -393,7 +404,8 @@ async fn ballista_session(_: SessionConfig, _: &Location, _: &str, scheduler: &s
     Err(Error::Config(format!("engine {scheduler}: this junheng was built without the `ballista` feature")))
 }
 
-/// Register a Parquet folder of the output as a table (`year` partitioned when `by_year`).
+/// Register a Parquet folder (or one `.parquet` file) of the output as a table (`year`
+/// partitioned when `by_year`).
 pub async fn register_parquet(
     ctx: &SessionContext,
     out: &Location,
@@ -404,7 +416,9 @@ pub async fn register_parquet(
 ) -> Result<()> {
     let path = out.child(relative_dir);
     let base = ctx.state().config().get_extension::<TableBase>().map_or(OUTPUT_STORE_URL.to_owned(), |b| b.0.clone());
-    let url = format!("{base}/{path}/");
+    // A folder is listed; a `.parquet` path is that one file.
+    let slash = if relative_dir.ends_with(".parquet") { "" } else { "/" };
+    let url = format!("{base}/{path}{slash}");
     let table_url = ListingTableUrl::parse(&url).map_err(|e| Error::Config(format!("{url}: {e}")))?;
     let mut options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
     if by_year {
@@ -443,60 +457,238 @@ pub async fn register_views(ctx: &SessionContext, models: &[Model]) -> Result<()
     Ok(())
 }
 
-/// Run every model: views for staging and intermediate, Parquet for marts (with their checks).
+/// Whole counties whose models run together. The SQL reads one group's staging rows at a time:
+/// every model is county-scoped (its grain names the county, or a school, which belongs to one
+/// county), so running group by group gives the same rows as running the country at once,
+/// with a group's hash tables in memory instead of the country's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CountyGroup {
+    /// The group's first county code (none: from the lowest code, including rows without one).
+    pub from: Option<String>,
+    /// The next group's first county code (none: to the highest code).
+    pub until: Option<String>,
+    /// Counties in the group.
+    pub counties: usize,
+    /// Staging rows of the group, as the run counted them.
+    pub rows: u64,
+}
+
+impl CountyGroup {
+    /// The whole country as one group.
+    pub fn everything(rows: u64, counties: usize) -> CountyGroup {
+        CountyGroup { from: None, until: None, counties, rows }
+    }
+
+    /// The filter selecting the group's rows of a staging table (`from <= county_code < until`).
+    fn filter(&self) -> Option<datafusion::prelude::Expr> {
+        use datafusion::prelude::{col, lit};
+        let from = self.from.as_ref().map(|c| col("county_code").gt_eq(lit(c.as_str())));
+        let until = self.until.as_ref().map(|c| col("county_code").lt(lit(c.as_str())));
+        match (from, until) {
+            (Some(a), Some(b)) => Some(a.and(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// How the group is named in progress messages.
+    pub fn describe(&self) -> String {
+        match (&self.from, &self.until) {
+            (None, None) => "all counties".into(),
+            (Some(f), None) => format!("counties {f}…"),
+            (None, Some(u)) => format!("counties before {u}"),
+            (Some(f), Some(u)) => format!("counties {f}…{u} (excl.)"),
+        }
+    }
+}
+
+/// Split counties (code → staging rows) in code order into groups of at most `max_rows` rows;
+/// a county larger than that is a group of its own. The groups' ranges are half-open and cover
+/// every code, so a row of a county the counts do not know still belongs to exactly one group.
+pub fn county_groups(rows_by_county: &BTreeMap<String, u64>, max_rows: u64) -> Vec<CountyGroup> {
+    let total: u64 = rows_by_county.values().sum();
+    if total <= max_rows.max(1) {
+        return vec![CountyGroup::everything(total, rows_by_county.len())];
+    }
+    let mut groups: Vec<CountyGroup> = Vec::new();
+    for (county, &rows) in rows_by_county {
+        match groups.last_mut() {
+            Some(g) if g.rows + rows <= max_rows => {
+                g.rows += rows;
+                g.counties += 1;
+            }
+            Some(g) => {
+                g.until = Some(county.clone());
+                groups.push(CountyGroup { from: Some(county.clone()), until: None, counties: 1, rows });
+            }
+            None => groups.push(CountyGroup { from: None, until: None, counties: 1, rows }),
+        }
+    }
+    groups
+}
+
+/// Run every model, group of counties by group: views for staging, Parquet for intermediate
+/// models and marts (with the marts' checks). With one group the models read whole tables and
+/// write `part-0.parquet`; with several, group `g` writes `part-<g>.parquet` of every model and
+/// its later models read only that part. At the end every table is registered whole.
 pub async fn run_models(
     ctx: &SessionContext,
     out: &Location,
     run_id: &str,
     models: &[Model],
-    on_model: &dyn Fn(&str),
+    groups: &[CountyGroup],
+    on_model: &dyn Fn(&str, &CountyGroup),
 ) -> Result<(Vec<MartRecord>, Vec<WrittenFile>)> {
-    let mut marts = Vec::new();
-    let mut files = Vec::new();
-    // Intermediate models are written out too (`intermediate/<model>/`), as dbt's tables: each
-    // is computed once instead of inside every mart that reads it, the engine frees its hash
-    // tables between steps (a national run's peak memory), and on a cluster a mart's plan with
-    // every view inlined would be too deep to send to the scheduler.
-    for model in models {
-        on_model(&model.name);
-        let sql_error =
-            |e| Error::Sql { model: model.name.clone(), file: format!("sql/{}", model.path), source: Box::new(e) };
-        let df = ctx.sql(model.sql).await.map_err(sql_error)?;
-        let folder = match model.layer {
-            Layer::Marts => "marts",
-            Layer::Intermediate => "intermediate",
-            _ => {
-                ctx.register_table(model.name.as_str(), df.into_view()).map_err(sql_error)?;
-                continue;
-            }
-        };
-        let schema = Arc::new(df.schema().as_arrow().clone());
-        let stream = df.execute_stream().await.map_err(sql_error)?;
-        let stream = stream.map_err(|e| Error::Sql {
-            model: model.name.clone(),
-            file: format!("sql/{}", model.path),
-            source: Box::new(e),
-        });
-        let relative = format!("{folder}/{}/part-0.parquet", model.name);
-        let written = load::write_stream(out, run_id, &relative, schema, Box::pin(stream)).await?;
-        register_parquet(
-            ctx,
-            out,
-            &format!("{}/{folder}/{}/", load::version_path(run_id), model.name),
-            &model.name,
-            None,
-            false,
-        )
-        .await?;
-        if model.layer != Layer::Marts {
-            files.push(written);
-            continue;
+    let grouped = groups.len() > 1;
+    let table_error =
+        |name: &str, e| Error::Sql { model: name.to_owned(), file: "staging".into(), source: Box::new(e) };
+    let mut staging = Vec::new();
+    if grouped {
+        for table in Table::ALL {
+            let provider = ctx.table_provider(table.name()).await.map_err(|e| table_error(table.name(), e))?;
+            staging.push((table.name(), provider));
         }
-        run_checks(ctx, model).await?;
-        marts.push(MartRecord { name: model.name.clone(), rows: written.rows, file: written.path.clone() });
-        files.push(written);
+    }
+    let by_county = reads_submissions(models);
+    let mut marts: Vec<MartRecord> = Vec::new();
+    let mut files = Vec::new();
+    for (index, group) in groups.iter().enumerate() {
+        for (name, provider) in &staging {
+            let mut df = ctx.read_table(provider.clone()).map_err(|e| table_error(name, e))?;
+            if let Some(filter) = group.filter() {
+                df = df.filter(filter).map_err(|e| table_error(name, e))?;
+            }
+            replace_table(ctx, name, df.into_view()).map_err(|e| table_error(name, e))?;
+        }
+        // A model of reference data alone (thresholds by stage) is the same for every group.
+        for model in models.iter().filter(|m| index == 0 || by_county.contains(&m.name)) {
+            on_model(&model.name, group);
+            let written = run_model(ctx, out, run_id, model, index, grouped).await?;
+            let Some(written) = written else { continue };
+            if model.layer == Layer::Marts {
+                run_checks(ctx, model).await?;
+                match marts.iter_mut().find(|m| m.name == model.name) {
+                    Some(record) => record.rows += written.rows,
+                    None => marts.push(MartRecord {
+                        name: model.name.clone(),
+                        rows: written.rows,
+                        file: if grouped { format!("marts/{}/", model.name) } else { written.path.clone() },
+                    }),
+                }
+            }
+            files.push(written);
+        }
+    }
+    if grouped {
+        // Later readers (warnings, the report, the dictionary) see every group.
+        for (name, provider) in staging {
+            replace_table(ctx, name, provider).map_err(|e| table_error(name, e))?;
+        }
+        for model in models.iter().filter(|m| m.layer == Layer::Staging) {
+            let sql_error =
+                |e| Error::Sql { model: model.name.clone(), file: format!("sql/{}", model.path), source: Box::new(e) };
+            let df = ctx.sql(model.sql).await.map_err(sql_error)?;
+            replace_table(ctx, &model.name, df.into_view()).map_err(sql_error)?;
+        }
+        register_written(ctx, out, run_id, models, None).await?;
     }
     Ok((marts, files))
+}
+
+/// Register the intermediate models and marts a run wrote: one county group's part
+/// (`Some(g)`: `part-<g>.parquet`, what a report page of that group's counties reads) or every
+/// part (`None`). A model of reference data alone has one part, registered whole.
+pub async fn register_written(
+    ctx: &SessionContext,
+    out: &Location,
+    run_id: &str,
+    models: &[Model],
+    group: Option<usize>,
+) -> Result<()> {
+    let by_county = reads_submissions(models);
+    for model in models.iter().filter(|m| m.layer != Layer::Staging) {
+        let folder = format!("{}/{}/{}/", load::version_path(run_id), model.layer.folder(), model.name);
+        let path = match group {
+            Some(g) if by_county.contains(&model.name) => format!("{folder}part-{g}.parquet"),
+            _ => folder,
+        };
+        ctx.deregister_table(model.name.as_str()).map_err(|e| Error::Sql {
+            model: model.name.clone(),
+            file: path.clone(),
+            source: Box::new(e),
+        })?;
+        register_parquet(ctx, out, &path, &model.name, None, false).await?;
+    }
+    Ok(())
+}
+
+/// How many model runs [`run_models`] makes over these groups (for progress displays).
+pub fn model_runs(models: &[Model], groups: &[CountyGroup]) -> usize {
+    let by_county = reads_submissions(models);
+    let per_group = models.iter().filter(|m| by_county.contains(&m.name)).count();
+    models.len() + per_group * groups.len().saturating_sub(1)
+}
+
+/// The models that read the submissions (the staging tables), directly or through other models.
+fn reads_submissions(models: &[Model]) -> BTreeSet<String> {
+    let mut reading: BTreeSet<String> = Table::ALL.iter().map(|t| t.name().to_owned()).collect();
+    // Models come in dependency order: one pass sees every input before its readers.
+    for model in models {
+        if model.depends_on.iter().any(|d| reading.contains(d)) {
+            reading.insert(model.name.clone());
+        }
+    }
+    reading
+}
+
+/// Register a table under a name, replacing what had it.
+fn replace_table(
+    ctx: &SessionContext,
+    name: &str,
+    table: Arc<dyn datafusion::catalog::TableProvider>,
+) -> datafusion::error::Result<()> {
+    ctx.deregister_table(name)?;
+    ctx.register_table(name, table).map(|_| ())
+}
+
+/// Run one model for one group: a staging model becomes a view; an intermediate model or a
+/// mart is written (`<folder>/<model>/part-<group>.parquet`) and registered as that file.
+async fn run_model(
+    ctx: &SessionContext,
+    out: &Location,
+    run_id: &str,
+    model: &Model,
+    group: usize,
+    grouped: bool,
+) -> Result<Option<WrittenFile>> {
+    let sql_error =
+        |e| Error::Sql { model: model.name.clone(), file: format!("sql/{}", model.path), source: Box::new(e) };
+    let df = ctx.sql(model.sql).await.map_err(sql_error)?;
+    if model.layer == Layer::Staging {
+        replace_table(ctx, &model.name, df.into_view()).map_err(sql_error)?;
+        return Ok(None);
+    }
+    // Intermediate models are written out too, as dbt's tables: each is computed once instead
+    // of inside every mart that reads it, the engine frees its hash tables between steps (a
+    // national run's peak memory), and on a cluster a mart's plan with every view inlined
+    // would be too deep to send to the scheduler.
+    let folder = model.layer.folder();
+    let schema = Arc::new(df.schema().as_arrow().clone());
+    let stream = df.execute_stream().await.map_err(sql_error)?;
+    let stream = stream.map_err(|e| Error::Sql {
+        model: model.name.clone(),
+        file: format!("sql/{}", model.path),
+        source: Box::new(e),
+    });
+    let relative = format!("{folder}/{}/part-{group}.parquet", model.name);
+    let written = load::write_stream(out, run_id, &relative, schema, Box::pin(stream)).await?;
+    ctx.deregister_table(model.name.as_str()).map_err(sql_error)?;
+    let registered = if grouped {
+        format!("{}/{relative}", load::version_path(run_id))
+    } else {
+        format!("{}/{folder}/{}/", load::version_path(run_id), model.name)
+    };
+    register_parquet(ctx, out, &registered, &model.name, None, false).await?;
+    Ok(Some(written))
 }
 
 /// Run a mart's `unique (…)` and `not_null (…)` checks; a failure is a bug in the model.

@@ -102,3 +102,54 @@ pub fn seed_output() -> PathBuf {
 pub fn edge_output() -> PathBuf {
     shared_output("edge", &["run", "fixtures/edge.toml"])
 }
+
+/// One row of a mart: its exact fields (and nulls) as text, and its floating-point values.
+type MartRow = (Vec<String>, Vec<f64>);
+
+/// Every row of a Parquet folder, sorted by its exact (non-floating-point) fields.
+fn sorted_rows(dir: &Path) -> Vec<MartRow> {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    use parquet::record::Field;
+    let mut rows = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let reader = SerializedFileReader::new(std::fs::File::open(entry.unwrap().path()).unwrap()).unwrap();
+        for row in reader.get_row_iter(None).unwrap() {
+            let (mut exact, mut floats) = (Vec::new(), Vec::new());
+            for (name, field) in row.unwrap().get_column_iter() {
+                match field {
+                    Field::Double(x) => floats.push(*x),
+                    other => exact.push(format!("{name}={other}")),
+                }
+            }
+            rows.push((exact, floats));
+        }
+    }
+    rows.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.partial_cmp(&b.1).unwrap_or(std::cmp::Ordering::Equal)));
+    rows
+}
+
+/// Equal to the last few bits: a sum of doubles depends on the order it is added in, and the
+/// engines partition rows differently (integers and text must be identical).
+fn close(a: f64, b: f64) -> bool {
+    a == b || (a - b).abs() <= 1e-12 * a.abs().max(b.abs()) || (a.is_nan() && b.is_nan())
+}
+
+/// The 13 marts of two outputs hold the same rows (in any order and any number of parts):
+/// text and integers identical, doubles to the last few bits.
+pub fn assert_same_marts(ours: &Path, theirs: &Path, what: &str) {
+    let marts: Vec<String> = std::fs::read_dir(ours.join("marts"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(marts.len(), 13, "{what}");
+    for mart in &marts {
+        let (a_rows, b_rows) =
+            (sorted_rows(&ours.join("marts").join(mart)), sorted_rows(&theirs.join("marts").join(mart)));
+        assert_eq!(a_rows.len(), b_rows.len(), "{what} {mart}");
+        for (a, b) in a_rows.iter().zip(&b_rows) {
+            assert_eq!(a.0, b.0, "{what} {mart}");
+            assert_eq!(a.1.len(), b.1.len(), "{what} {mart}");
+            assert!(a.1.iter().zip(&b.1).all(|(x, y)| close(*x, *y)), "{what} {mart}: {a:?} ≠ {b:?}");
+        }
+    }
+}

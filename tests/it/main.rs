@@ -10,6 +10,7 @@ mod faults;
 mod fixtures;
 mod formats;
 mod fuzz;
+mod groups;
 mod hostile;
 mod incremental;
 mod indicators;
