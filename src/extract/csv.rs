@@ -152,7 +152,7 @@ mod tests {
             size: 0,
             e_tag: None,
             last_modified: chrono::DateTime::UNIX_EPOCH,
-            options,
+            options: options.into(),
         })
     }
 

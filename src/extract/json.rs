@@ -205,7 +205,7 @@ mod tests {
             size: 0,
             e_tag: None,
             last_modified: chrono::DateTime::UNIX_EPOCH,
-            options: ReadOptions::default(),
+            options: ReadOptions::default().into(),
         });
         let index = HeaderIndex::new(table, &f.options);
         let mut batches = Vec::new();

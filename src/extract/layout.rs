@@ -47,7 +47,8 @@ pub struct Conflict {
 struct Pattern {
     table: Option<Table>,
     regex: Regex,
-    options: ReadOptions,
+    /// Shared by every file the pattern finds (a country has 176 700).
+    options: Arc<ReadOptions>,
 }
 
 /// List the source root and classify every object.
@@ -171,7 +172,7 @@ fn patterns(pipeline: &Pipeline) -> Result<Vec<Pattern>> {
                     regex::escape(table.name()),
                     regex::escape(table.chinese_name())
                 );
-                Ok(Pattern { table: Some(table), regex: Regex::new(&regex).map_err(|e| Error::Config(e.to_string()))?, options: options.clone() })
+                Ok(Pattern { table: Some(table), regex: Regex::new(&regex).map_err(|e| Error::Config(e.to_string()))?, options: Arc::new(options.clone()) })
             })
             .collect::<Result<_>>()?;
         // One workbook per county-year, one sheet per table.
@@ -179,7 +180,7 @@ fn patterns(pipeline: &Pipeline) -> Result<Vec<Pattern>> {
         patterns.push(Pattern {
             table: None,
             regex: Regex::new(workbook).map_err(|e| Error::Config(e.to_string()))?,
-            options,
+            options: Arc::new(options),
         });
         return Ok(patterns);
     }
@@ -191,7 +192,7 @@ fn patterns(pipeline: &Pipeline) -> Result<Vec<Pattern>> {
         .map(|(table, spec)| {
             let regex = template_regex(&spec.path, *table)
                 .map_err(|e| Error::Config(format!("path template {:?} of {table}: {e}", spec.path)))?;
-            Ok(Pattern { table: Some(*table), regex, options: spec.options.clone() })
+            Ok(Pattern { table: Some(*table), regex, options: Arc::new(spec.options.clone()) })
         })
         .collect()
 }

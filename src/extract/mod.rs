@@ -56,8 +56,8 @@ pub struct SourceFile {
     pub e_tag: Option<String>,
     /// Last modification time.
     pub last_modified: chrono::DateTime<chrono::Utc>,
-    /// How to read it.
-    pub options: ReadOptions,
+    /// How to read it (shared by the files of one path pattern).
+    pub options: Arc<ReadOptions>,
 }
 
 impl SourceFile {

@@ -583,7 +583,7 @@ mod tests {
             size: 0,
             e_tag: None,
             last_modified: chrono::DateTime::UNIX_EPOCH,
-            options,
+            options: options.into(),
         })
     }
 
@@ -646,7 +646,7 @@ mod tests {
         let rows = mapper.map(&strings(&["110000", "94.1614"]));
         // Constants follow the bound columns, by name: grade, then school_code.
         assert_eq!(rows[0], vec![Some("94.1614".into()), Some("1".into()), Some("1100000000".into())]);
-        let mut bad = f.options.clone();
+        let mut bad = f.options.as_ref().clone();
         bad.constants.insert("school_code".into(), "{没有}".into());
         let err =
             Mapper::new(&index, &strings(&["省份编码", "普通小学在校学生数"]), &file(Table::Pupils, bad)).unwrap_err();

@@ -14,7 +14,7 @@ mod rules;
 use crate::contract::{Column, Kind, Severity, Table};
 use crate::extract::RawBatch;
 pub use cell::Decimal;
-pub use registry::{KeySet, SchoolInfo, SchoolRegistry};
+pub use registry::{KeySet, School, SchoolInfo, SchoolRegistry};
 pub use rules::{Context, add_to_sums, check_batch, check_schools, check_totals};
 
 /// One finding about a source row (or a whole file, when `source_row` is None).

@@ -12,38 +12,107 @@ pub struct SchoolInfo {
     pub school_type: &'static str,
     /// Public (true) or private.
     pub is_public: bool,
-    /// For teaching points, the parent school.
-    pub parent_school_code: Option<String>,
 }
 
-/// The accepted schools of every year, keyed by year then school_code (a map per year, so a
-/// lookup borrows the code instead of building a key).
+/// A registered school, as [`SchoolRegistry::get`] finds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct School<'a> {
+    /// The county the school belongs to.
+    pub county_code: &'a str,
+    /// Its type (`primary`, `nine_year`, …).
+    pub school_type: &'static str,
+    /// Public (true) or private.
+    pub is_public: bool,
+}
+
+/// A registered school as stored: its county by number in the registry's list.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    county: u32,
+    school_type: &'static str,
+    is_public: bool,
+}
+
+/// A school code of up to 17 digits as a number, its length in the top bits (so `0012` and
+/// `12` stay apart); None for any other text.
+fn numeric_code(code: &str) -> Option<u64> {
+    if code.is_empty() || code.len() > 17 || !code.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let value: u64 = code.parse().ok()?;
+    Some(((code.len() as u64) << 57) | value)
+}
+
+/// The accepted schools of every year, keyed by year then school code. A country has two
+/// million school-years: codes are kept as numbers (codes are digits; any other text is kept
+/// as text) and counties by number, about 40 bytes a school instead of 150.
 #[derive(Debug, Clone, Default)]
 pub struct SchoolRegistry {
-    years: HashMap<i32, HashMap<Box<str>, SchoolInfo>>,
+    years: HashMap<i32, HashMap<u64, Entry>>,
+    other_codes: HashMap<(i32, Box<str>), Entry>,
+    counties: Vec<Box<str>>,
+    county_numbers: HashMap<Box<str>, u32>,
 }
 
 impl SchoolRegistry {
     /// Register an accepted school row.
-    pub fn insert(&mut self, year: i32, school_code: String, info: SchoolInfo) {
-        self.years.entry(year).or_default().insert(school_code.into_boxed_str(), info);
+    pub fn insert(&mut self, year: i32, school_code: &str, info: SchoolInfo) {
+        let entry = Entry {
+            county: self.county_number(&info.county_code),
+            school_type: info.school_type,
+            is_public: info.is_public,
+        };
+        match numeric_code(school_code) {
+            Some(code) => {
+                self.years.entry(year).or_default().insert(code, entry);
+            }
+            None => {
+                self.other_codes.insert((year, school_code.into()), entry);
+            }
+        }
+    }
+
+    fn county_number(&mut self, county_code: &str) -> u32 {
+        if let Some(&n) = self.county_numbers.get(county_code) {
+            return n;
+        }
+        let n = self.counties.len() as u32;
+        self.counties.push(county_code.into());
+        self.county_numbers.insert(county_code.into(), n);
+        n
     }
 
     /// Look a school up for a year.
-    pub fn get(&self, year: i32, school_code: &str) -> Option<&SchoolInfo> {
-        self.years.get(&year)?.get(school_code)
+    pub fn get(&self, year: i32, school_code: &str) -> Option<School<'_>> {
+        let entry = match numeric_code(school_code) {
+            Some(code) => self.years.get(&year)?.get(&code)?,
+            None => self.other_codes.get(&(year, school_code.into()))?,
+        };
+        Some(School {
+            county_code: &self.counties[entry.county as usize],
+            school_type: entry.school_type,
+            is_public: entry.is_public,
+        })
     }
 
     /// Add the schools of another registry (another year's).
     pub fn extend(&mut self, other: SchoolRegistry) {
+        let renumber: Vec<u32> = other.counties.iter().map(|c| self.county_number(c)).collect();
+        let moved = |mut e: Entry| {
+            e.county = renumber[e.county as usize];
+            e
+        };
         for (year, schools) in other.years {
-            self.years.entry(year).or_default().extend(schools);
+            let mine = self.years.entry(year).or_default();
+            mine.reserve(schools.len());
+            mine.extend(schools.into_iter().map(|(code, e)| (code, moved(e))));
         }
+        self.other_codes.extend(other.other_codes.into_iter().map(|(k, e)| (k, moved(e))));
     }
 
     /// Number of school-years registered.
     pub fn len(&self) -> usize {
-        self.years.values().map(HashMap::len).sum()
+        self.years.values().map(HashMap::len).sum::<usize>() + self.other_codes.len()
     }
 
     /// Whether nothing is registered.
@@ -83,6 +152,26 @@ impl KeySet {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn schools_are_found_by_year_and_exact_code() {
+        let info = |county: &str| SchoolInfo { county_code: county.into(), school_type: "primary", is_public: true };
+        let mut registry = SchoolRegistry::default();
+        registry.insert(2018, "0012345678", info("110101"));
+        registry.insert(2018, "A-17", info("110102"));
+        let mut next = SchoolRegistry::default();
+        next.insert(2019, "12345678", info("110102"));
+        next.insert(2019, "0012345678", info("110101"));
+        registry.extend(next);
+        assert_eq!(registry.len(), 4);
+        assert_eq!(registry.get(2018, "0012345678").map(|s| s.county_code), Some("110101"));
+        // Leading zeros are part of the code: 12345678 is another school.
+        assert_eq!(registry.get(2018, "12345678"), None);
+        assert_eq!(registry.get(2019, "12345678").map(|s| s.county_code), Some("110102"));
+        assert_eq!(registry.get(2019, "0012345678").map(|s| s.county_code), Some("110101"));
+        assert_eq!(registry.get(2018, "A-17").map(|s| s.county_code), Some("110102"));
+        assert_eq!(registry.get(2017, "0012345678"), None);
+    }
 
     #[test]
     fn a_key_seen_twice_names_its_first_file_and_row() {

@@ -129,7 +129,7 @@ pub fn check_schools(
     for b in &batches {
         for row in (0..b.raw.len()).filter(|&r| !b.rejected[r]) {
             if let (Some(year), Some(code)) = (b.year(row), b.column("school_code").text(row)) {
-                registry.insert(year, code.to_owned(), school_info(b, row));
+                registry.insert(year, code, school_info(b, row));
             }
         }
     }
@@ -146,7 +146,6 @@ fn school_info(b: &CheckedBatch, row: usize) -> SchoolInfo {
             Values::Bool(v) => v[row].unwrap_or(true),
             _ => true,
         },
-        parent_school_code: b.column("parent_school_code").text(row).map(str::to_owned),
     }
 }
 
@@ -331,7 +330,7 @@ fn read_and_check_rows(raw: RawBatch, ctx: &mut Context<'_>) -> CheckedBatch {
                             ));
                         }
                         if table.refers_to_school() {
-                            county[row] = Some(info.county_code.clone());
+                            county[row] = Some(info.county_code.to_owned());
                         }
                         school_type[row] = Some(info.school_type);
                     }

@@ -23,7 +23,7 @@ fn file(table: Table, format: Format) -> Arc<SourceFile> {
         size: 0,
         e_tag: None,
         last_modified: chrono::DateTime::UNIX_EPOCH,
-        options: ReadOptions::default(),
+        options: ReadOptions::default().into(),
     })
 }
 
