@@ -319,7 +319,8 @@ pub struct MartRecord {
     pub name: String,
     /// Rows.
     pub rows: u64,
-    /// File relative to the version folder.
+    /// File relative to the version folder; the mart's folder (`marts/<mart>/`, one part per
+    /// group) when the SQL ran in county groups.
     pub file: String,
 }
 
