@@ -780,6 +780,10 @@ async fn process(request: &Request, plan: Plan, out: Option<Location>) -> Result
                 ledger.report_pages.push(format!("report/{page}"));
             }
         }
+        if several {
+            // Whatever reads the session after the report sees every group again.
+            transform::register_written(&ctx, &out, &request.run_id, &models, None).await?;
+        }
         for (page, html) in report.finish(&ledger, &dictionary) {
             load::write_object(&out, &request.run_id, &format!("report/{page}"), html.into_bytes()).await?;
             ledger.report_pages.push(format!("report/{page}"));

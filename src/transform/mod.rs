@@ -467,16 +467,14 @@ pub struct CountyGroup {
     pub from: Option<String>,
     /// The next group's first county code (none: to the highest code).
     pub until: Option<String>,
-    /// Counties in the group.
-    pub counties: usize,
     /// Staging rows of the group, as the run counted them.
     pub rows: u64,
 }
 
 impl CountyGroup {
     /// The whole country as one group.
-    pub fn everything(rows: u64, counties: usize) -> CountyGroup {
-        CountyGroup { from: None, until: None, counties, rows }
+    pub fn everything(rows: u64) -> CountyGroup {
+        CountyGroup { from: None, until: None, rows }
     }
 
     /// The filter selecting the group's rows of a staging table (`from <= county_code < until`).
@@ -507,20 +505,19 @@ impl CountyGroup {
 pub fn county_groups(rows_by_county: &BTreeMap<String, u64>, max_rows: u64) -> Vec<CountyGroup> {
     let total: u64 = rows_by_county.values().sum();
     if total <= max_rows.max(1) {
-        return vec![CountyGroup::everything(total, rows_by_county.len())];
+        return vec![CountyGroup::everything(total)];
     }
     let mut groups: Vec<CountyGroup> = Vec::new();
     for (county, &rows) in rows_by_county {
         match groups.last_mut() {
             Some(g) if g.rows + rows <= max_rows => {
                 g.rows += rows;
-                g.counties += 1;
             }
             Some(g) => {
                 g.until = Some(county.clone());
-                groups.push(CountyGroup { from: Some(county.clone()), until: None, counties: 1, rows });
+                groups.push(CountyGroup { from: Some(county.clone()), until: None, rows });
             }
-            None => groups.push(CountyGroup { from: None, until: None, counties: 1, rows }),
+            None => groups.push(CountyGroup { from: None, until: None, rows }),
         }
     }
     groups
