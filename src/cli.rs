@@ -1,14 +1,17 @@
-//! The command line: clap definitions. Doc comments here are the `--help` text.
+//! The command line: clap definitions (doc comments here are the `--help` text) and the parsers
+//! of the values people type — durations (`30m`, `7d`) and sizes (`512MiB`).
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use junheng::transform::Engine;
 
 /// junheng (均衡) — statistics for county compulsory-education balanced development
 /// (县域义务教育均衡发展): validate county submissions, publish them as Parquet, and build the
 /// trend and indicator marts.
 #[derive(Debug, Parser)]
-#[command(name = "junheng", version, propagate_version = true, after_long_help = EXIT_CODES)]
+#[command(name = "junheng", version, propagate_version = true, after_long_help = junheng::exit::help())]
 pub struct Cli {
     /// Print nothing but errors.
     #[arg(long, short, global = true)]
@@ -18,16 +21,6 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
-
-/// Exit codes, shown under every command's `--help`.
-pub const EXIT_CODES: &str = "\
-EXIT STATUS:
-  0  success
-  1  the run finished but rows (or whole files) were rejected beyond the pipeline's tolerance
-     ([quality] max_rejected_rows, default 0); what passed is published, the ledger says what was not
-  2  configuration, input or I/O error; nothing new is published
-
-Log detail: set RUST_LOG=junheng=debug (or info, warn).";
 
 /// The commands.
 #[derive(Debug, Subcommand)]
@@ -41,22 +34,22 @@ pub enum Command {
     /// Publishes under --out: staging/<table>/year=YYYY/, quarantine/<table>/year=YYYY/,
     /// marts/<mart>/, dictionary.json and runs/<run_id>.json (the run ledger). Readers never see
     /// a half-written run: everything goes into versions/<run_id>/ first and is switched in at once.
-    #[command(after_long_help = concat!("EXAMPLES:
+    #[command(after_long_help = format!("EXAMPLES:
   junheng run pipelines/wudalianchi.toml
   junheng run --source fixtures/wudalianchi --out out/wudalianchi
   junheng run pipelines/wudalianchi.toml --out /tmp/try-it
 
-", "EXIT STATUS: 0 success · 1 rows rejected beyond tolerance (the rest is published) · 2 configuration, input or I/O error (nothing published)"))]
+{}", junheng::exit::help()))]
     Run(RunArgs),
 
     /// Check a submission and print every finding; publishes nothing.
     ///
     /// Takes the same inputs as `run` and exits the same way, so it can gate an upload.
-    #[command(after_long_help = "EXAMPLES:
+    #[command(after_long_help = format!("EXAMPLES:
   junheng validate --source fixtures/bad
   junheng validate pipelines/wudalianchi.toml
 
-EXIT STATUS: 0 no rejected rows · 1 rows or files would be rejected · 2 configuration or input error")]
+{}", junheng::exit::help()))]
     Validate(SourceArgs),
 
     /// Ask the published tables a question in SQL (only committed data is visible).
@@ -199,26 +192,27 @@ pub struct RunArgs {
     pub force: bool,
 
     /// Wait for another run on the same output to finish (up to this long: 30m, 2h …).
-    #[arg(long, value_name = "DURATION", num_args = 0..=1, default_missing_value = "6h")]
-    pub wait: Option<String>,
+    #[arg(long, value_name = "DURATION", num_args = 0..=1, default_missing_value = "6h", value_parser = duration)]
+    pub wait: Option<Duration>,
 
     /// Where the SQL models run: local (this process), ballista://HOST:PORT (a Ballista
     /// scheduler; its executors must reach --out at the same URL) or ballista-standalone (a
     /// cluster inside this process). Ballista needs a build with `--features ballista`.
-    #[arg(long, value_name = "ENGINE", default_value = "local", env = "JUNHENG_ENGINE")]
-    pub engine: String,
+    #[arg(long, value_name = "ENGINE", default_value = "local", env = "JUNHENG_ENGINE", value_parser = engine)]
+    pub engine: Engine,
 
     /// Memory the local SQL engine may hold before its sorts and aggregates spill to temporary
     /// files (512MiB, 4GiB …; default: no limit). Joins cannot spill: a limit too small for
     /// them stops the run with "Resources exhausted" and publishes nothing.
-    #[arg(long, value_name = "SIZE", env = "JUNHENG_MEMORY_LIMIT")]
-    pub memory_limit: Option<String>,
+    #[arg(long, value_name = "SIZE", env = "JUNHENG_MEMORY_LIMIT", value_parser = size)]
+    pub memory_limit: Option<usize>,
 
     /// The SQL runs over groups of whole counties holding at most this many staging rows at a
     /// time, so its memory follows the group, not the country (every model is per county;
     /// the results are the same). Lower it if a national run needs less memory; a county or
     /// province under the limit runs in one group.
-    #[arg(long, value_name = "ROWS", default_value_t = junheng::run::TRANSFORM_ROWS, env = "JUNHENG_TRANSFORM_ROWS")]
+    #[arg(long, value_name = "ROWS", default_value_t = junheng::job::TRANSFORM_ROWS, env = "JUNHENG_TRANSFORM_ROWS",
+          value_parser = clap::value_parser!(u64).range(1..))]
     pub transform_rows: u64,
 }
 
@@ -272,20 +266,20 @@ pub struct ServeArgs {
     pub tls_key: Option<PathBuf>,
 
     /// Longest a statement may run (planning and sending its rows), like 30s, 5m.
-    #[arg(long, value_name = "DURATION", default_value = "5m")]
-    pub statement_timeout: String,
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = duration)]
+    pub statement_timeout: Duration,
 
     /// Memory the queries of one connection may use, like 512MiB, 2GiB.
-    #[arg(long, value_name = "SIZE", default_value = "1GiB")]
-    pub memory_limit: String,
+    #[arg(long, value_name = "SIZE", default_value = "1GiB", value_parser = size)]
+    pub memory_limit: usize,
 
     /// Connections open at once; more are refused (SQLSTATE 53300).
     #[arg(long, value_name = "N", default_value_t = 32)]
     pub max_connections: usize,
 
     /// How often to look for a newly committed run, like 1s, 1m.
-    #[arg(long, value_name = "DURATION", default_value = "1s")]
-    pub refresh: String,
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = duration)]
+    pub refresh: Duration,
 }
 
 /// `report` arguments.
@@ -394,8 +388,8 @@ pub struct VacuumArgs {
     pub out: Option<String>,
 
     /// How long a superseded version stays readable (7d, 12h, 30m; 0 deletes at once).
-    #[arg(long, value_name = "DURATION", default_value = "7d")]
-    pub keep: String,
+    #[arg(long, value_name = "DURATION", default_value = "7d", value_parser = duration)]
+    pub keep: Duration,
 
     /// Say what would be deleted, delete nothing.
     #[arg(long)]
@@ -410,8 +404,8 @@ pub struct ScheduleArgs {
     pub pipelines: Vec<PathBuf>,
 
     /// Stop after this long (2h, 30m, 10s); default: run until interrupted.
-    #[arg(long = "for", value_name = "DURATION")]
-    pub duration: Option<String>,
+    #[arg(long = "for", value_name = "DURATION", value_parser = duration)]
+    pub duration: Option<Duration>,
 }
 
 /// `generate` arguments.
@@ -427,7 +421,7 @@ pub struct GenerateArgs {
     pub out: PathBuf,
 
     /// national: how many counties (2 850 ≈ China's, ≈ 200 000 schools).
-    #[arg(long, default_value_t = junheng::generate::national::NATIONAL_COUNTIES, value_name = "N")]
+    #[arg(long, default_value_t = junheng_generate::national::NATIONAL_COUNTIES, value_name = "N")]
     pub counties: usize,
 
     /// national: how many years, the last of 2009–2018.
@@ -441,4 +435,60 @@ pub struct GenerateArgs {
     /// national: varies every county's draw (the default gives the benchmark's data).
     #[arg(long, default_value_t = 2019, value_name = "N")]
     pub seed: u64,
+}
+
+/// A duration as people write one: `30m`, `2h`, `7d`, `1h 30m`, `90s`; a bare number is seconds
+/// (`0` is no time at all).
+pub fn duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    if let Ok(seconds) = t.parse::<u64>() {
+        return Ok(Duration::from_secs(seconds));
+    }
+    humantime::parse_duration(t).map_err(|e| format!("{text:?} is not a duration like 30m, 12h or 7d ({e})"))
+}
+
+/// A size as people write one: `512MiB`, `2GiB`, `1.5G`, `800M` (K, M and G alone are binary
+/// units, as memory is counted), or bytes.
+pub fn size(text: &str) -> Result<usize, String> {
+    let t = text.trim();
+    // A bare K/M/G (or k/m/g) means KiB/MiB/GiB: memory limits are binary by habit.
+    let binary = match t.char_indices().last() {
+        Some((i, c)) if matches!(c.to_ascii_uppercase(), 'K' | 'M' | 'G') && !t[..i].ends_with(char::is_alphabetic) => {
+            format!("{}{}iB", &t[..i], c.to_ascii_uppercase())
+        }
+        _ => t.to_owned(),
+    };
+    let bytes: bytesize::ByteSize =
+        binary.parse().map_err(|e| format!("{text:?} is not a size like 512MiB or 2GiB ({e})"))?;
+    usize::try_from(bytes.as_u64()).map_err(|_| format!("{text:?} is larger than this machine can address"))
+}
+
+/// `--engine`: `local`, `ballista://HOST:PORT` or `ballista-standalone`.
+fn engine(text: &str) -> Result<Engine, String> {
+    Engine::parse(text).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_and_sizes_read_as_people_write_them() {
+        assert_eq!(duration("7d"), Ok(Duration::from_secs(7 * 86_400)));
+        assert_eq!(duration("0"), Ok(Duration::ZERO));
+        assert_eq!(duration("1h 30m"), Ok(Duration::from_secs(5400)));
+        assert!(duration("soon").is_err());
+        assert_eq!(size("1GiB"), Ok(1 << 30));
+        assert_eq!(size("512MiB"), Ok(512 << 20));
+        assert_eq!(size("1.5G"), Ok(3 << 29));
+        assert_eq!(size("800M"), Ok(800 << 20));
+        assert_eq!(size("4096"), Ok(4096));
+        assert!(size("lots").is_err());
+    }
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
 }

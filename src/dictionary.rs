@@ -8,8 +8,8 @@ use serde::Serialize;
 
 use crate::contract::{Kind, Table};
 use crate::error::{Error, Result};
+use crate::normalise::{self, quarantine};
 use crate::transform::{Layer, Model};
-use crate::{normalise, quarantine};
 
 /// The whole dictionary.
 #[derive(Debug, Clone, Serialize)]

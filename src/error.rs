@@ -18,9 +18,67 @@ pub enum Error {
         message: String,
     },
 
-    /// A command-line or configuration value is not usable.
-    #[error("configuration: {0}")]
-    Config(String),
+    /// What was asked for on the command line (or in the environment) cannot be done as asked:
+    /// a value that does not parse, an option that needs another, nothing to read.
+    #[error("{0}")]
+    Usage(String),
+
+    /// A path template or code pattern of a pipeline cannot be compiled.
+    #[error("path template {template:?}: {message}")]
+    Template {
+        /// The template or pattern as written.
+        template: String,
+        /// What is wrong with it.
+        message: String,
+    },
+
+    /// The SQL engine could not be set up: its runtime, or a cluster that does not answer.
+    #[error("SQL engine: {0}")]
+    Engine(String),
+
+    /// Nothing matches what was asked for: no committed run yet, no such published figure.
+    #[error("{0}")]
+    NotFound(String),
+
+    /// Another run holds the output's lock.
+    #[error(
+        "{output} is being published by run {run_id} (host {host}, pid {pid}, since {}); wait for it to finish, or run with --wait",
+        since.format("%Y-%m-%d %H:%M:%S UTC")
+    )]
+    Locked {
+        /// The output.
+        output: String,
+        /// The run holding the lock.
+        run_id: String,
+        /// Its host.
+        host: String,
+        /// Its process id.
+        pid: u32,
+        /// When it took the lock.
+        since: chrono::DateTime<chrono::Utc>,
+    },
+
+    /// Something that is not junheng's stands where junheng publishes.
+    #[error("{} exists and is not junheng's symlink; move it away (junheng publishes {entry} as a link into current/)", path.display())]
+    InTheWay {
+        /// What stands there.
+        path: PathBuf,
+        /// The published entry that would go there.
+        entry: String,
+    },
+
+    /// A worker (a reader thread, a scheduled run's process) failed outside any one input.
+    #[error("{0}")]
+    Worker(String),
+
+    /// A TLS certificate or key cannot be used (the server never falls back to plain text).
+    #[error("TLS: {}: {message}", path.display())]
+    Tls {
+        /// The certificate or key file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
 
     /// A URL names a scheme or form junheng cannot open.
     #[error("cannot open {url}: {message}")]
@@ -88,7 +146,7 @@ pub enum Error {
     #[error("sql/: {0}")]
     SqlProject(String),
 
-    /// Another run holds the output, or committed first.
+    /// The run was already committed to the output (its ledger exists).
     #[error("{0}")]
     Conflict(String),
 
@@ -122,6 +180,11 @@ impl Error {
     /// Wrap a store error with the operation and location it happened at.
     pub fn store(operation: &'static str, location: impl ToString, source: object_store::Error) -> Self {
         Error::Store { operation, location: location.to_string(), source }
+    }
+
+    /// Wrap a DataFusion error with the model (or table) and file it happened in.
+    pub fn sql(model: impl Into<String>, file: impl Into<String>, source: datafusion::error::DataFusionError) -> Self {
+        Error::Sql { model: model.into(), file: file.into(), source: Box::new(source) }
     }
 
     /// Wrap an Arrow error with what was being built.

@@ -93,15 +93,15 @@ async fn cv(p: &Published, county: &str, year: i32, stage: &str, indicator: &str
         .first()
         .cloned()
         .map(|m| [m[0].clone(), m[1].clone(), m[2].clone(), m[3].clone()])
-        .ok_or_else(|| Error::Config(format!("no indicator {indicator:?}; use b1…b8 or q1…q7")))?;
+        .ok_or_else(|| Error::NotFound(format!("no indicator {indicator:?}; use b1…b8 or q1…q7")))?;
     let published_row = query_text(
         ctx,
         &format!("select units, students, mean, sd, cv, threshold, passes from balance_cv where county_code = {} and year = {year} and stage = {} and indicator = {}", q(county), q(stage), q(indicator)),
     )
     .await?;
-    let row = published_row
-        .first()
-        .ok_or_else(|| Error::Config(format!("balance_cv has no {indicator} for county {county}, {year}, {stage}")))?;
+    let row = published_row.first().ok_or_else(|| {
+        Error::NotFound(format!("balance_cv has no {indicator} for county {county}, {year}, {stage}"))
+    })?;
     let mut out = String::new();
     let _ = writeln!(out, "balance_cv · county {county} · {year} · {stage} · {indicator} {name}");
     let _ = writeln!(
@@ -198,7 +198,7 @@ async fn retention(p: &Published, county: &str, year: i32, stage: &str) -> Resul
     let rows = query_text(ctx, &format!("select cohort_start_year, entry_grade, final_grade, cohort_entrants, final_grade_students, net_transfers, retention_rate, retention_definition, school_system from retention where county_code = {} and year = {year} and stage = {}", q(county), q(stage))).await?;
     let r = rows
         .first()
-        .ok_or_else(|| Error::Config(format!("retention has no row for county {county}, {year}, {stage}")))?;
+        .ok_or_else(|| Error::NotFound(format!("retention has no row for county {county}, {year}, {stage}")))?;
     let mut out = String::new();
     let _ =
         writeln!(out, "retention · county {county} · {year} · {stage} ({} school system, {} definition)", r[8], r[7]);
@@ -236,7 +236,7 @@ async fn dropout(p: &Published, county: &str, year: i32, stage: &str) -> Result<
     let rows = query_text(ctx, &format!("select school_year, dropouts, base_students, dropout_rate from dropout where county_code = {} and year = {year} and stage = {}", q(county), q(stage))).await?;
     let r = rows
         .first()
-        .ok_or_else(|| Error::Config(format!("dropout has no row for county {county}, {year}, {stage}")))?;
+        .ok_or_else(|| Error::NotFound(format!("dropout has no row for county {county}, {year}, {stage}")))?;
     let mut out = String::new();
     let _ = writeln!(out, "dropout · county {county} · {year} ({}) · {stage}", r[0]);
     let _ = writeln!(
@@ -263,7 +263,7 @@ async fn dropout(p: &Published, county: &str, year: i32, stage: &str) -> Result<
 async fn funding(p: &Published, county: &str, year: i32) -> Result<String> {
     let ctx = &p.ctx;
     let legs = query_text(ctx, &format!("select appropriation_outpaces_revenue, per_pupil_expenditure_rises, public_funds_and_salary_rise, three_increases_met, appropriation_gap from funding where county_code = {} and year = {year}", q(county))).await?;
-    let l = legs.first().ok_or_else(|| Error::Config(format!("funding has no row for county {county}, {year}")))?;
+    let l = legs.first().ok_or_else(|| Error::NotFound(format!("funding has no row for county {county}, {year}")))?;
     let rows = query_text(ctx, &format!("select year, recurrent_revenue, education_appropriation, exp_per_pupil_primary, exp_per_pupil_junior, public_funds_per_pupil_primary, public_funds_per_pupil_junior, avg_teacher_salary, source_uri, source_row from stg_finance where county_code = {} and year in ({}, {year}) order by year", q(county), year - 1)).await?;
     let mut out = String::new();
     let _ = writeln!(

@@ -6,8 +6,6 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
 
-use crate::load::WrittenFile;
-
 /// Hex SHA-256 of bytes.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(bytes))
@@ -25,8 +23,8 @@ pub struct Ledger {
     pub parent_run_id: Option<String>,
     /// Whether this run published a version (false for failed runs).
     pub published: bool,
-    /// `published`, `published_with_rejections` or `failed`.
-    pub status: String,
+    /// How the run ended.
+    pub status: RunStatus,
     /// The exit code the run ended with (outputs.md).
     pub exit_code: i32,
     /// junheng's version.
@@ -63,6 +61,60 @@ pub struct Ledger {
     /// a country's 180 000 files share a few dozen layouts.
     #[serde(default)]
     pub layouts: Vec<Layout>,
+}
+
+/// How a run ended, as its ledger says (`status`).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Checked only (`junheng validate`): nothing was published.
+    #[default]
+    Validated,
+    /// Published, nothing rejected beyond the pipeline's tolerance.
+    Published,
+    /// Published, but rows or files were rejected beyond the tolerance (exit 1).
+    PublishedWithRejections,
+    /// Stopped before it could publish.
+    Failed,
+}
+
+impl RunStatus {
+    /// As the ledger writes it (`published_with_rejections`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Validated => "validated",
+            RunStatus::Published => "published",
+            RunStatus::PublishedWithRejections => "published_with_rejections",
+            RunStatus::Failed => "failed",
+        }
+    }
+}
+
+/// What a run did with one input (`state` of an input record).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum InputState {
+    /// Read by this run.
+    #[default]
+    Read,
+    /// Unchanged since an earlier run, whose rows this version keeps.
+    Unchanged,
+    /// Could not be read (or conflicts with another file); the rows of an earlier run are kept.
+    Failed,
+    /// Gone from the source; the rows of an earlier run are kept.
+    Missing,
+}
+
+/// The identity of an input across runs: its path, sheet and table.
+pub type InputKey = (String, Option<String>, String);
+
+/// A Parquet file written by a run.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct WrittenFile {
+    /// Path relative to the version folder (`staging/pupils/year=2018/part-0.parquet`).
+    pub path: String,
+    /// Rows in the file.
+    pub rows: u64,
 }
 
 /// How one input's headers were bound to contract columns.
@@ -249,13 +301,27 @@ pub struct InputRecord {
     pub skipped_rows: Vec<String>,
     /// Why the file could not be read, if it could not.
     pub failure: Option<Failure>,
-    /// What this run did with the file: `read`, `unchanged` (rows kept from an earlier run),
-    /// `failed` (previous rows kept), or `missing` (gone from the source, previous rows kept).
-    pub state: String,
+    /// What this run did with the file.
+    pub state: InputState,
     /// The run that read the rows this version holds for the file, when it was not this run.
     pub carried_from: Option<String>,
     /// What the file contributed, per table, county and year.
     pub slices: Vec<SliceRecord>,
+}
+
+impl InputRecord {
+    /// The input's identity across runs.
+    pub fn key(&self) -> InputKey {
+        (self.path.clone(), self.sheet.clone(), self.table.clone())
+    }
+
+    /// The input as a plan or a warning names it: its path, and its sheet when it has one.
+    pub fn display_path(&self) -> String {
+        match &self.sheet {
+            Some(s) => format!("{} sheet {s}", self.path),
+            None => self.path.clone(),
+        }
+    }
 }
 
 /// A file-level failure.

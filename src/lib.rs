@@ -2,37 +2,46 @@
 //! development assessment (县域义务教育均衡发展), from county submissions to published marts.
 //!
 //! ```text
-//!  submissions (CSV / JSON, any encoding, Chinese or English headers; local or object store)
+//!  submissions (CSV / JSON / workbooks, any encoding, Chinese or English headers; local or object store)
 //!      │ extract     find files, decode, find and bind headers        → RawBatch (cells as text)
 //!      │ validate    read cells, apply the contract's rules            → CheckedBatch + findings
-//!      │ normalise   canonical names, types, units, stages, provenance → staging Arrow batches
-//!      │ load        Parquet under versions/<run_id>/ (+ quarantine)
+//!      │ normalise   canonical names, types, units, stages, provenance → staging and quarantine batches
+//!      │ load        Parquet under versions/<run_id>/ (+ rows carried forward from the parent)
 //!      │ transform   sql/ staging → intermediate → marts, in DataFusion
-//!      ▼ publish     ledger runs/<run_id>.json (the commit) and the `current` switch
+//!      ▼ publish     notes, dictionary, report; ledger runs/<run_id>.json (the commit); `current`
 //! ```
 //!
-//! Each stage is a module that only hands its output to the next; [`run`] is the only module
-//! that calls them in order. Bad input is data ([`validate::Finding`]), never an [`Error`].
+//! [`ingest`] drives the first four stages file by file; [`run`] holds the plan and calls the
+//! stages in order, and nothing else. Below the stages sit what they all share: the contract
+//! ([`contract`]), the pipeline file ([`pipeline`]), the run's request ([`job`]), the ledger's
+//! records ([`ledger`]), storage ([`storage`]), text helpers ([`text`]) and errors ([`error`]).
+//! Above them sit the readers of a published output: [`query`], [`report`], [`explain`],
+//! [`serve`], [`summary`], [`workbook`], [`dictionary`] and [`schedule`]. Bad input is data
+//! ([`validate::Finding`]), never an [`Error`].
 #![warn(missing_docs)]
 
 pub mod contract;
 pub mod dictionary;
 pub mod error;
+pub mod exit;
 pub mod explain;
 pub mod extract;
-pub mod generate;
+pub mod ingest;
+pub mod job;
 pub mod ledger;
 pub mod load;
 pub mod normalise;
 pub mod pipeline;
-pub mod quarantine;
+pub mod publish;
 pub mod query;
 pub mod report;
 pub mod run;
 pub mod schedule;
 pub mod serve;
+pub mod sql_files;
 pub mod storage;
 pub mod summary;
+pub mod text;
 pub mod transform;
 pub mod validate;
 pub mod workbook;

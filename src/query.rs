@@ -11,9 +11,11 @@ use datafusion::prelude::SessionContext;
 
 use crate::contract::Table;
 use crate::error::{Error, Result};
+use crate::ledger::InputState;
 use crate::ledger::Ledger;
+use crate::normalise::quarantine;
 use crate::storage::Location;
-use crate::{load, quarantine, transform};
+use crate::{load, publish, transform};
 
 /// A committed version, opened for reading.
 pub struct Published {
@@ -33,9 +35,9 @@ pub async fn open(url: &str) -> Result<Published> {
 /// Open the latest committed version of an output already opened as a location.
 pub async fn open_location(out: Location) -> Result<Published> {
     let url = out.url.clone();
-    let ledgers = load::ledgers(&out).await?;
+    let ledgers = publish::ledgers(&out).await?;
     let ledger = ledgers.iter().rev().find(|l| l.published).cloned().ok_or_else(|| {
-        Error::Config(format!("{} has no committed run yet; run `junheng run … --out {url}` first", out.url))
+        Error::NotFound(format!("{} has no committed run yet; run `junheng run … --out {url}` first", out.url))
     })?;
     let ctx = transform::session(&out, &ledger.run_id).await?;
     let version = load::version_path(&ledger.run_id);
@@ -51,11 +53,11 @@ pub async fn open_location(out: Location) -> Result<Published> {
     register_runs(&ctx, &ledgers)?;
     // The reference tables and the staging and intermediate models, as views over this version,
     // so reports and explanations read the same formulas the marts were built with.
-    let pipeline = crate::pipeline::Pipeline::from_record(&ledger.pipeline);
+    let pipeline = crate::pipeline::Pipeline::from_record(&ledger.pipeline)?;
     let counties = ledger.slices.iter().map(|s| s.county_code.clone()).filter(|c| !c.is_empty()).collect();
     transform::reference::register(&ctx, &pipeline, &counties)?;
     let models = transform::project(&ctx)?;
-    transform::register_views(&ctx, &models).await?;
+    transform::register_views(&ctx, &models, transform::Layer::Intermediate).await?;
     Ok(Published { ctx, ledger, out })
 }
 
@@ -70,12 +72,12 @@ fn register_runs(ctx: &SessionContext, ledgers: &[Ledger]) -> Result<()> {
         ("run_id", text(&|l| l.run_id.clone())),
         ("version", number(&|l| l.version)),
         ("published", Arc::new(BooleanArray::from_iter(ledgers.iter().map(|l| Some(l.published)))) as ArrayRef),
-        ("status", text(&|l| l.status.clone())),
+        ("status", text(&|l| l.status.as_str().to_owned())),
         ("started_at", text(&|l| l.started_at.clone())),
         ("finished_at", text(&|l| l.finished_at.clone())),
         ("pipeline", text(&|l| l.pipeline.name.clone())),
         ("inputs", number(&|l| l.inputs.len() as u64)),
-        ("inputs_read", number(&|l| l.inputs.iter().filter(|i| i.state == "read").count() as u64)),
+        ("inputs_read", number(&|l| l.inputs.iter().filter(|i| i.state == InputState::Read).count() as u64)),
         ("rows_read", number(&|l| l.totals.rows_read)),
         ("rows_published", number(&|l| l.totals.rows_published)),
         ("rows_quarantined", number(&|l| l.totals.rows_quarantined)),
@@ -83,16 +85,8 @@ fn register_runs(ctx: &SessionContext, ledgers: &[Ledger]) -> Result<()> {
         ("exit_code", number(&|l| l.exit_code.max(0) as u64)),
     ])
     .map_err(|e| Error::arrow("runs", e))?;
-    let table = MemTable::try_new(batch.schema(), vec![vec![batch]]).map_err(|e| Error::Sql {
-        model: "runs".into(),
-        file: "ledgers".into(),
-        source: Box::new(e),
-    })?;
-    ctx.register_table("runs", Arc::new(table)).map_err(|e| Error::Sql {
-        model: "runs".into(),
-        file: "ledgers".into(),
-        source: Box::new(e),
-    })?;
+    let table = MemTable::try_new(batch.schema(), vec![vec![batch]]).map_err(|e| Error::sql("runs", "ledgers", e))?;
+    ctx.register_table("runs", Arc::new(table)).map_err(|e| Error::sql("runs", "ledgers", e))?;
     Ok(())
 }
 
@@ -115,7 +109,7 @@ pub fn read_only() -> datafusion::execution::context::SQLOptions {
 
 /// Run a read-only query and collect its batches.
 pub async fn collect(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>> {
-    let err = |e| Error::Sql { model: "query".into(), file: sql.chars().take(80).collect(), source: Box::new(e) };
+    let err = |e| Error::sql("query", sql.chars().take(80).collect::<String>(), e);
     ctx.sql_with_options(sql, read_only()).await.map_err(err)?.collect().await.map_err(err)
 }
 

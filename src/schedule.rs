@@ -7,16 +7,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use croner::Cron;
-use croner::parser::{CronParser, Seconds};
 
 use crate::error::{Error, Result};
-use crate::pipeline::Pipeline;
-
-/// Parse a cron expression: five fields (`0 2 * * *`: minute hour day month weekday) or six with
-/// seconds first (`*/30 * * * * *`).
-pub fn parse_cron(expression: &str) -> std::result::Result<Cron, String> {
-    CronParser::builder().seconds(Seconds::Optional).build().parse(expression).map_err(|e| e.to_string())
-}
+use crate::exit::ExitStatus;
+use crate::pipeline::{Pipeline, parse_cron};
 
 /// A pipeline with its schedule.
 struct Scheduled {
@@ -48,7 +42,7 @@ pub async fn serve(
         pipelines.push(Scheduled { path: path.clone(), name: pipeline.name, cron, next, running: None });
     }
     if pipelines.is_empty() {
-        return Err(Error::Config("nothing to schedule: give one or more pipeline files".into()));
+        return Err(Error::Usage("nothing to schedule: give one or more pipeline files".into()));
     }
     loop {
         let now = Utc::now();
@@ -58,12 +52,8 @@ pub async fn serve(
                 && let Ok(Some(status)) = child.try_wait()
             {
                 let code = status.code().map_or("killed".to_owned(), |c| c.to_string());
-                let meaning = match status.code() {
-                    Some(0) => "published (or nothing changed)",
-                    Some(1) => "published with rejections",
-                    Some(2) => "failed; nothing new published",
-                    _ => "ended abnormally",
-                };
+                let meaning =
+                    status.code().and_then(ExitStatus::from_code).map_or("ended abnormally", ExitStatus::run_outcome);
                 log(format!("{} run finished: exit {code} — {meaning}", p.name));
                 p.running = None;
             }
@@ -94,7 +84,7 @@ pub async fn serve(
             for p in &mut pipelines {
                 if let Some(mut child) = p.running.take() {
                     let status =
-                        child.wait().await.map_err(|e| Error::Config(format!("waiting for {}: {e}", p.name)))?;
+                        child.wait().await.map_err(|e| Error::Worker(format!("waiting for {}: {e}", p.name)))?;
                     log(format!(
                         "{} run finished: exit {}",
                         p.name,

@@ -234,7 +234,7 @@ fn open_memory(url: &str) -> Result<Location> {
     let store = STORES
         .get_or_init(Default::default)
         .lock()
-        .map_err(|_| Error::Config("memory store registry poisoned".into()))?
+        .map_err(|_| Error::Worker("the registry of in-memory stores was poisoned by a panic".into()))?
         .entry(name.to_owned())
         .or_insert_with(|| Arc::new(InMemory::new()))
         .clone();

@@ -3,7 +3,9 @@
 use std::fmt::Write as _;
 
 use crate::contract::Severity;
-use crate::run::{Outcome, Status};
+use crate::exit::ExitStatus;
+use crate::ledger::InputState;
+use crate::run::Outcome;
 
 /// The findings, one per line, errors and warnings marked, then a count of those not shown.
 pub fn findings_text(outcome: &Outcome, limit: usize) -> String {
@@ -88,7 +90,7 @@ pub fn summary_text(outcome: &Outcome) -> String {
             let _ = writeln!(out, "  report: {place}");
         }
     }
-    if outcome.status == Status::Rejected {
+    if outcome.status == ExitStatus::Rejected {
         let _ = writeln!(
             out,
             "  exit 1: rows or files were rejected (tolerance: max_rejected_rows in the pipeline's [quality])"
@@ -106,14 +108,14 @@ pub fn runs_text(ledgers: &[crate::ledger::Ledger]) -> String {
         "run", "ver", "finished", "status", "inputs", "read", "published", "quarantined"
     );
     for l in ledgers {
-        let read = l.inputs.iter().filter(|i| i.state == "read").count();
+        let read = l.inputs.iter().filter(|i| i.state == InputState::Read).count();
         let _ = writeln!(
             out,
             "{:<24} {:>4}  {:<26} {:<25} {:>3}/{:<3} {:>6} {:>9} {:>11}  {}",
             l.run_id,
             if l.published { l.version.to_string() } else { "-".into() },
             l.finished_at.get(..19).unwrap_or(&l.finished_at),
-            l.status,
+            l.status.as_str(),
             read,
             l.inputs.len(),
             l.totals.rows_read,

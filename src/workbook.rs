@@ -90,7 +90,7 @@ fn write_one(findings: &[&Finding], path: &Path, county: &str, year: i32) -> Res
             column_label,
             cell,
             f.value.clone().unwrap_or_default(),
-            f.rule.to_owned(),
+            f.rule.id().to_owned(),
             f.message.clone(),
             f.county_code.clone().unwrap_or_default(),
         ];
@@ -108,7 +108,7 @@ fn write_one(findings: &[&Finding], path: &Path, county: &str, year: i32) -> Res
     summary.write_string_with_format(0, 0, format!("{county} {year} 年报送数据问题汇总"), &bold).map_err(&err)?;
     let mut counts: BTreeMap<(&str, &str, &str), u64> = BTreeMap::new();
     for f in findings {
-        *counts.entry((f.table.chinese_name(), f.rule, f.severity.as_str())).or_default() += 1;
+        *counts.entry((f.table.chinese_name(), f.rule.id(), f.severity.as_str())).or_default() += 1;
     }
     for (c, h) in ["表", "规则", "严重程度", "处数"].iter().enumerate() {
         summary.write_string_with_format(2, c as u16, *h, &bold).map_err(&err)?;

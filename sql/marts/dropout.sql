@@ -2,7 +2,7 @@
 -- Grain: one row per (county_code, year, stage); stage is primary or junior.
 -- Inputs: int_pupils_with_school
 -- Methodology: §4 — Σ dropouts of the stage's grades reported at census Y (the school year ending then; unreported cells ignored) ÷ stage enrolment at census Y − 1; null in a series' first year
--- Checks: unique (county_code, year, stage); not_null (county_code, year, stage); dropout_rate is null without a previous census
+-- Checks: unique (county_code, year, stage); not_null (county_code, year, stage); base_students is not null or dropout_rate is null
 -- Columns:
 --   county_code | 县区代码 | | 6-digit county code
 --   year | 年份 | | census year Y at which the dropouts are reported

@@ -2,7 +2,7 @@
 -- Grain: one row per (county_code, year, stage, area_type); stage and area_type each also 'all'.
 -- Inputs: int_pupils_with_school, int_thresholds_wide
 -- Methodology: §4 (stage enrolment, shares, year-on-year change and compound growth); §3 (class size, 大班额 ≥ 56, 超大班额 ≥ 66)
--- Checks: unique (county_code, year, stage, area_type); not_null (county_code, year, stage, area_type); change is null in a series' first year
+-- Checks: unique (county_code, year, stage, area_type); not_null (county_code, year, stage, area_type); large_classes <= classes; huge_classes <= large_classes; change is null or students - change >= 0
 -- Columns:
 --   county_code | 县区代码 | | 6-digit administrative division code
 --   year | 年份 | | statistical year (autumn census)

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use super::decode::{DecodingReader, SNIFF_BYTES, detect};
 use super::rows::Assembler;
 use super::{FileFailure, FileReport, HeaderIndex, RawBatch, SourceFile};
+use crate::contract::Rule;
 
 /// Longest cell accepted; a longer one is almost always an unbalanced quote swallowing the file.
 pub const MAX_FIELD_BYTES: usize = 1 << 20;
@@ -46,11 +47,11 @@ pub fn read(
     index: &HeaderIndex,
     on_batch: &mut dyn FnMut(RawBatch) -> Result<(), String>,
 ) -> Result<FileReport, FileFailure> {
-    let fail = |rule: &'static str, msg: String| FileFailure::new(rule, format!("{}: {msg}", file.relative));
+    let fail = |rule: Rule, msg: String| FileFailure::new(rule, format!("{}: {msg}", file.relative));
     let mut head = vec![0u8; SNIFF_BYTES];
-    let n = read_up_to(reader, &mut head).map_err(|e| fail("unreadable_file", format!("cannot read: {e}")))?;
+    let n = read_up_to(reader, &mut head).map_err(|e| fail(Rule::UnreadableFile, format!("cannot read: {e}")))?;
     head.truncate(n);
-    let (encoding, bom) = detect(&head, file.options.encoding.as_deref()).map_err(|e| fail("unreadable_file", e))?;
+    let (encoding, bom) = detect(&head, file.options.encoding.as_deref()).map_err(|e| fail(Rule::UnreadableFile, e))?;
     let delimiter = match file.options.delimiter.as_deref() {
         Some("\\t") | Some("\t") => b'\t',
         Some(d) => d.as_bytes()[0],
@@ -69,9 +70,9 @@ pub fn read(
     let read_error = |e: ::csv::Error| {
         let line = e.position().map(|p| format!(" near line {}", p.line())).unwrap_or_default();
         match e.into_kind() {
-            ::csv::ErrorKind::Io(io) => fail("unreadable_file", format!("{io}{line}")),
-            ::csv::ErrorKind::Utf8 { err, .. } => fail("unreadable_file", format!("invalid UTF-8{line}: {err}")),
-            other => fail("unreadable_file", format!("{other:?}{line}")),
+            ::csv::ErrorKind::Io(io) => fail(Rule::UnreadableFile, format!("{io}{line}")),
+            ::csv::ErrorKind::Utf8 { err, .. } => fail(Rule::UnreadableFile, format!("invalid UTF-8{line}: {err}")),
+            other => fail(Rule::UnreadableFile, format!("{other:?}{line}")),
         }
     };
     let mut assembler = Assembler::new(file, index, None);
@@ -81,7 +82,7 @@ pub fn read(
         let line = record.position().map_or(0, |p| p.line());
         if let Some(long) = record.iter().find(|c| c.len() > MAX_FIELD_BYTES) {
             return Err(fail(
-                "unreadable_file",
+                Rule::UnreadableFile,
                 format!("row {line} has a cell of {} bytes; is a quote (\") left open above it?", long.len()),
             ));
         }
@@ -152,7 +153,7 @@ mod tests {
             size: 0,
             e_tag: None,
             last_modified: chrono::DateTime::UNIX_EPOCH,
-            options: options.into(),
+            options: Arc::new(crate::pipeline::FileOptions::compile(options).unwrap()),
         })
     }
 
@@ -195,14 +196,14 @@ mod tests {
     fn missing_required_column_fails_the_file_by_name() {
         let text = "学校标识码,年级,班数\n2311820001,1,1\n";
         let err = read_all(text.as_bytes(), Table::Pupils, ReadOptions::default()).unwrap_err();
-        assert_eq!(err.rule, "missing_required_column");
+        assert_eq!(err.rule, Rule::MissingRequiredColumn);
         assert!(err.message.contains("在校生数 (students)"), "{}", err.message);
     }
 
     #[test]
     fn header_not_found_is_explained() {
         let err = read_all(b"a,b,c\n1,2,3\n", Table::Pupils, ReadOptions::default()).unwrap_err();
-        assert_eq!(err.rule, "header_not_found");
+        assert_eq!(err.rule, Rule::HeaderNotFound);
         assert!(err.message.contains("学校标识码"), "{}", err.message);
     }
 

@@ -10,14 +10,34 @@ use std::collections::HashMap;
 
 use crate::contract::{Column, Table, Unit};
 use crate::pipeline::ReadOptions;
-use crate::validate::cell::fold;
+use crate::text::fold;
+
+/// How extract made a bound column's text from a source row — what validate needs to know to
+/// read it (a sum is read part by part).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Built {
+    /// One source cell, as written.
+    Cell,
+    /// Several source cells (boys + girls, a grade's columns), their texts joined with
+    /// [`SUM_SEPARATOR`]: the value is their sum.
+    Sum,
+    /// A constant of the pipeline file, with any `{header}` filled from the row's cells.
+    Constant,
+    /// The grade of a row made from grade columns (one source row gives one row per grade).
+    WideGrade,
+}
+
+/// What joins the cells of a [`Built::Sum`] column (and the headers it was bound from).
+pub const SUM_SEPARATOR: &str = " + ";
 
 /// A source column bound to a canonical column.
 #[derive(Debug, Clone)]
 pub struct BoundColumn {
     /// The canonical column.
     pub column: &'static Column,
-    /// The header as written in the source.
+    /// How its text is made from the source row.
+    pub built: Built,
+    /// The header as written in the source (several joined for a sum).
     pub header: String,
     /// 0-based position of the (first) source column, None for constants and wide grades.
     pub index: Option<usize>,

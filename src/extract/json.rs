@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 use super::decode::{DecodingReader, SNIFF_BYTES, detect};
 use super::rows::Mapper;
 use super::{BATCH_ROWS, BatchBuilder, FileFailure, FileReport, HeaderIndex, RawBatch, SourceFile};
+use crate::contract::Rule;
 
 /// Read a JSON or NDJSON file (see the module doc).
 pub fn read(
@@ -20,10 +21,10 @@ pub fn read(
     index: &HeaderIndex,
     on_batch: &mut dyn FnMut(RawBatch) -> Result<(), String>,
 ) -> Result<FileReport, FileFailure> {
-    let fail = |rule: &'static str, msg: String| FileFailure::new(rule, format!("{}: {msg}", file.relative));
+    let fail = |rule: Rule, msg: String| FileFailure::new(rule, format!("{}: {msg}", file.relative));
     let mut head = Vec::with_capacity(SNIFF_BYTES);
-    reader.take(SNIFF_BYTES as u64).read_to_end(&mut head).map_err(|e| fail("unreadable_file", e.to_string()))?;
-    let (encoding, bom) = detect(&head, file.options.encoding.as_deref()).map_err(|e| fail("unreadable_file", e))?;
+    reader.take(SNIFF_BYTES as u64).read_to_end(&mut head).map_err(|e| fail(Rule::UnreadableFile, e.to_string()))?;
+    let (encoding, bom) = detect(&head, file.options.encoding.as_deref()).map_err(|e| fail(Rule::UnreadableFile, e))?;
     let first = head[bom..].iter().copied().find(|b| !b.is_ascii_whitespace());
     let decoded = DecodingReader::with_origin(
         std::io::Cursor::new(head).chain(reader),
@@ -39,20 +40,21 @@ pub fn read(
         Some(b'[') => {
             let mut de = serde_json::Deserializer::from_reader(decoded);
             let mut error: Option<FileFailure> = None;
-            de.deserialize_seq(ArrayVisitor { rows: &mut rows, on_batch, error: &mut error })
-                .map_err(|e| error.take().unwrap_or_else(|| fail("unreadable_file", format!("not valid JSON: {e}"))))?;
+            de.deserialize_seq(ArrayVisitor { rows: &mut rows, on_batch, error: &mut error }).map_err(|e| {
+                error.take().unwrap_or_else(|| fail(Rule::UnreadableFile, format!("not valid JSON: {e}")))
+            })?;
             if let Some(e) = error {
                 return Err(e);
             }
         }
         Some(_) => {
             for (i, line) in BufReader::new(decoded).lines().enumerate() {
-                let line = line.map_err(|e| fail("unreadable_file", e.to_string()))?;
+                let line = line.map_err(|e| fail(Rule::UnreadableFile, e.to_string()))?;
                 if line.trim().is_empty() {
                     continue;
                 }
                 let object: Map<String, Value> = serde_json::from_str(&line)
-                    .map_err(|e| fail("unreadable_file", format!("line {} is not a JSON object: {e}", i + 1)))?;
+                    .map_err(|e| fail(Rule::UnreadableFile, format!("line {} is not a JSON object: {e}", i + 1)))?;
                 rows.push(i as u64 + 1, object, on_batch)?;
             }
         }
@@ -135,7 +137,7 @@ impl Rows {
             return Ok(());
         }
         on_batch(builder.finish())
-            .map_err(|e| FileFailure::new("unreadable_file", format!("{}: {e}", self.file.relative)))
+            .map_err(|e| FileFailure::new(Rule::UnreadableFile, format!("{}: {e}", self.file.relative)))
     }
 }
 
@@ -205,7 +207,7 @@ mod tests {
             size: 0,
             e_tag: None,
             last_modified: chrono::DateTime::UNIX_EPOCH,
-            options: ReadOptions::default().into(),
+            options: Arc::new(crate::pipeline::FileOptions::compile(ReadOptions::default()).unwrap()),
         });
         let index = HeaderIndex::new(table, &f.options);
         let mut batches = Vec::new();
@@ -241,8 +243,8 @@ mod tests {
     #[test]
     fn broken_json_fails_the_file() {
         let err = read_all("[{\"school_code\": 1,", Table::Pupils).unwrap_err();
-        assert_eq!(err.rule, "unreadable_file");
+        assert_eq!(err.rule, Rule::UnreadableFile);
         let err = read_all("[{\"grade\": 1, \"students\": 2, \"classes\": 1}]", Table::Pupils).unwrap_err();
-        assert_eq!(err.rule, "missing_required_column");
+        assert_eq!(err.rule, Rule::MissingRequiredColumn);
     }
 }

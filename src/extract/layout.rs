@@ -15,7 +15,7 @@ use regex::Regex;
 use super::SourceFile;
 use crate::contract::Table;
 use crate::error::{Error, Result};
-use crate::pipeline::{Format, Pipeline, ReadOptions};
+use crate::pipeline::{FileOptions, Format, Pipeline};
 use crate::storage::Location;
 
 /// The files of a submission, sorted by year, county and table.
@@ -48,7 +48,7 @@ struct Pattern {
     table: Option<Table>,
     regex: Regex,
     /// Shared by every file the pattern finds (a country has 176 700).
-    options: Arc<ReadOptions>,
+    options: Arc<FileOptions>,
 }
 
 /// List the source root and classify every object.
@@ -162,26 +162,30 @@ pub async fn discover(source: &Location, pipeline: &Pipeline) -> Result<Discover
 
 /// The path patterns of a pipeline: the standard layout, or its templates.
 fn patterns(pipeline: &Pipeline) -> Result<Vec<Pattern>> {
+    let compile = |template: &str, options: &crate::pipeline::ReadOptions| {
+        FileOptions::compile(options.clone())
+            .map(Arc::new)
+            .map_err(|message| Error::Template { template: template.to_owned(), message })
+    };
+    let regex = |pattern: &str| {
+        Regex::new(pattern).map_err(|e| Error::Template { template: pattern.to_owned(), message: e.to_string() })
+    };
     if pipeline.source.is_standard_layout() {
-        let options = pipeline.source.defaults.clone();
+        let options = compile("(the standard layout)", &pipeline.source.defaults)?;
         let mut patterns: Vec<Pattern> = Table::ALL
             .into_iter()
             .map(|table| {
-                let regex = format!(
+                let pattern = format!(
                     r"^(?:.*/)?(?P<county_code>[0-9]{{6}})/(?P<year>[0-9]{{4}})/(?:{}|{})\.(?i:csv|json|ndjson|jsonl|xlsx|xls)$",
                     regex::escape(table.name()),
                     regex::escape(table.chinese_name())
                 );
-                Ok(Pattern { table: Some(table), regex: Regex::new(&regex).map_err(|e| Error::Config(e.to_string()))?, options: Arc::new(options.clone()) })
+                Ok(Pattern { table: Some(table), regex: regex(&pattern)?, options: options.clone() })
             })
             .collect::<Result<_>>()?;
         // One workbook per county-year, one sheet per table.
         let workbook = r"^(?:.*/)?(?P<county_code>[0-9]{6})/(?P<year>[0-9]{4})\.(?i:xlsx|xls)$";
-        patterns.push(Pattern {
-            table: None,
-            regex: Regex::new(workbook).map_err(|e| Error::Config(e.to_string()))?,
-            options: Arc::new(options),
-        });
+        patterns.push(Pattern { table: None, regex: regex(workbook)?, options });
         return Ok(patterns);
     }
     pipeline
@@ -190,9 +194,11 @@ fn patterns(pipeline: &Pipeline) -> Result<Vec<Pattern>> {
         .iter()
         .flat_map(|(table, specs)| specs.iter().map(move |spec| (table, spec)))
         .map(|(table, spec)| {
-            let regex = template_regex(&spec.path, *table)
-                .map_err(|e| Error::Config(format!("path template {:?} of {table}: {e}", spec.path)))?;
-            Ok(Pattern { table: Some(*table), regex, options: Arc::new(spec.options.clone()) })
+            let regex = template_regex(&spec.path, *table).map_err(|message| Error::Template {
+                template: spec.path.clone(),
+                message: format!("{message} (table {table})"),
+            })?;
+            Ok(Pattern { table: Some(*table), regex, options: compile(&spec.path, &spec.options)? })
         })
         .collect()
 }

@@ -23,9 +23,9 @@ use futures::stream::BoxStream;
 use object_store::{GetResultPayload, ObjectStore, ObjectStoreExt};
 use sha2::Digest;
 
-use crate::contract::Table;
-use crate::pipeline::{Format, ReadOptions};
-pub use header::{Binding, BoundColumn, HeaderIndex};
+use crate::contract::{Rule, Table};
+use crate::pipeline::{FileOptions, Format};
+pub use header::{Binding, BoundColumn, Built, HeaderIndex, SUM_SEPARATOR};
 pub use rows::check_binding;
 
 /// Rows per batch handed from extract to validate.
@@ -57,10 +57,15 @@ pub struct SourceFile {
     /// Last modification time.
     pub last_modified: chrono::DateTime<chrono::Utc>,
     /// How to read it (shared by the files of one path pattern).
-    pub options: Arc<ReadOptions>,
+    pub options: Arc<FileOptions>,
 }
 
 impl SourceFile {
+    /// Its identity across runs: path, sheet and table (what the ledger keys inputs by).
+    pub fn key(&self) -> crate::ledger::InputKey {
+        (self.relative.clone(), self.sheet.clone(), self.table.name().to_owned())
+    }
+
     /// The file name, for messages (`pupils.csv`).
     pub fn name(&self) -> &str {
         self.relative.rsplit('/').next().unwrap_or(&self.relative)
@@ -191,27 +196,18 @@ pub struct TotalRow {
     pub cells: Vec<(&'static str, String)>,
 }
 
-/// Whether a cell labels a total row.
-pub fn is_total_label(text: &str) -> bool {
-    let t: String = crate::validate::cell::fold(text).chars().filter(|c| !c.is_whitespace()).collect();
-    matches!(
-        t.as_str(),
-        "合计" | "总计" | "小计" | "全县合计" | "全市合计" | "全区合计" | "总数" | "Total" | "TOTAL" | "total"
-    )
-}
-
 /// Why a whole file could not be read (its table for that county and year fails).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileFailure {
-    /// Stable rule id (`unreadable_file`, `missing_required_column`, `header_not_found`, …).
-    pub rule: &'static str,
+    /// The rule (`unreadable_file`, `missing_required_column`, `header_not_found`, …).
+    pub rule: Rule,
     /// A message a statistician can act on, naming the file.
     pub message: String,
 }
 
 impl FileFailure {
     /// A failure with a rule id and message.
-    pub fn new(rule: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(rule: Rule, message: impl Into<String>) -> Self {
         FileFailure { rule, message: message.into() }
     }
 }
@@ -224,7 +220,7 @@ pub fn read_file(
     file: &Arc<SourceFile>,
     on_batch: &mut dyn FnMut(RawBatch) -> Result<(), String>,
 ) -> Result<FileReport, FileFailure> {
-    let unreadable = |e: String| FileFailure::new("unreadable_file", format!("{}: {e}", file.relative));
+    let unreadable = |e: String| FileFailure::new(Rule::UnreadableFile, format!("{}: {e}", file.relative));
     let result = handle.block_on(store.get(&file.location)).map_err(|e| unreadable(format!("cannot read: {e}")))?;
     let reader: Box<dyn Read + Send> = match result.payload {
         GetResultPayload::File(f, _) => Box::new(f),

@@ -8,14 +8,15 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use super::header::{Built, SUM_SEPARATOR};
 use super::{
     BATCH_ROWS, BatchBuilder, Binding, BoundColumn, FileFailure, FileReport, HeaderIndex, RawBatch, SourceFile,
     TotalRow,
 };
-use crate::contract::{Kind, Unit};
-use crate::validate::cell::fold;
+use crate::contract::{Kind, Rule, Unit};
+use crate::text::fold;
 
-/// The header recorded for the grade of rows made from grade columns.
+/// The header the ledger records for the grade of rows made from grade columns.
 pub const WIDE_GRADE_HEADER: &str = "(grade columns)";
 
 /// How many rows are searched for the header when the pipeline does not say where it is.
@@ -55,7 +56,7 @@ impl Mapper {
     pub fn new(index: &HeaderIndex, headers: &[String], file: &SourceFile) -> Result<Mapper, FileFailure> {
         let options = &file.options;
         let table = file.table;
-        let fail = |rule: &'static str, msg: String| FileFailure::new(rule, format!("{}: {msg}", file.relative));
+        let fail = |rule: Rule, msg: String| FileFailure::new(rule, format!("{}: {msg}", file.relative));
         let position: HashMap<String, usize> =
             headers.iter().enumerate().rev().map(|(i, h)| (super::header::key(h), i)).collect();
         let find = |header: &str| position.get(&super::header::key(header)).copied();
@@ -82,8 +83,14 @@ impl Mapper {
                 binding.duplicates.push((column.name, first.header.clone(), header.clone()));
                 continue;
             }
-            let unit = unit.or_else(|| options.units.get(column.name).and_then(|u| Unit::parse(u)));
-            binding.columns.push(BoundColumn { column, header: header.clone(), index: Some(i), unit });
+            let unit = unit.or_else(|| options.unit(column.name));
+            binding.columns.push(BoundColumn {
+                column,
+                built: Built::Cell,
+                header: header.clone(),
+                index: Some(i),
+                unit,
+            });
             sources.push(Source::Cells(vec![i]));
             once.push(wide.is_some_and(|w| w.once.iter().any(|o| o == column.name)));
         }
@@ -91,22 +98,23 @@ impl Mapper {
         for (name, parts) in &options.sums {
             let column = table
                 .column(name)
-                .ok_or_else(|| fail("missing_required_column", format!("`{name}` is not a column of {table}")))?;
+                .ok_or_else(|| fail(Rule::MissingRequiredColumn, format!("`{name}` is not a column of {table}")))?;
             let mut indices = Vec::new();
             for part in parts {
                 let i = find(part).ok_or_else(|| {
-                    fail("missing_required_column", format!("column \"{part}\" (part of {}) is missing", column.label))
+                    fail(
+                        Rule::MissingRequiredColumn,
+                        format!("column \"{part}\" (part of {}) is missing", column.label),
+                    )
                 })?;
                 used[i] = true;
                 indices.push(i);
             }
-            let unit = parts
-                .iter()
-                .find_map(|p| index.lookup(p).and_then(|(_, u)| u))
-                .or_else(|| options.units.get(name).and_then(|u| Unit::parse(u)));
+            let unit = parts.iter().find_map(|p| index.lookup(p).and_then(|(_, u)| u)).or_else(|| options.unit(name));
             binding.columns.push(BoundColumn {
                 column,
-                header: parts.join(" + "),
+                built: Built::Sum,
+                header: parts.join(SUM_SEPARATOR),
                 index: indices.first().copied(),
                 unit,
             });
@@ -119,10 +127,11 @@ impl Mapper {
             grades = wide.grades.clone();
             let grade = table
                 .column("grade")
-                .ok_or_else(|| fail("missing_required_column", format!("{table} has no grade to widen")))?;
+                .ok_or_else(|| fail(Rule::MissingRequiredColumn, format!("{table} has no grade to widen")))?;
             binding.columns.push(BoundColumn {
                 column: grade,
-                header: "(grade columns)".into(),
+                built: Built::WideGrade,
+                header: WIDE_GRADE_HEADER.into(),
                 index: None,
                 unit: None,
             });
@@ -131,7 +140,7 @@ impl Mapper {
             for (name, patterns) in &wide.columns {
                 let column = table
                     .column(name)
-                    .ok_or_else(|| fail("missing_required_column", format!("`{name}` is not a column of {table}")))?;
+                    .ok_or_else(|| fail(Rule::MissingRequiredColumn, format!("`{name}` is not a column of {table}")))?;
                 let mut per_grade = Vec::new();
                 for &g in &wide.grades {
                     let mut indices = Vec::new();
@@ -146,7 +155,7 @@ impl Mapper {
                 }
                 if per_grade.iter().all(Vec::is_empty) {
                     return Err(fail(
-                        "missing_required_column",
+                        Rule::MissingRequiredColumn,
                         format!(
                             "no column matches {} for {} (e.g. \"{}\")",
                             patterns.join(", "),
@@ -155,9 +164,10 @@ impl Mapper {
                         ),
                     ));
                 }
-                let unit = options.units.get(name.as_str()).and_then(|u| Unit::parse(u));
+                let unit = options.unit(name);
                 let first = per_grade.iter().flatten().next().copied();
-                binding.columns.push(BoundColumn { column, header: patterns.join(" + "), index: first, unit });
+                let header = patterns.join(SUM_SEPARATOR);
+                binding.columns.push(BoundColumn { column, built: Built::Sum, header, index: first, unit });
                 sources.push(Source::Wide(per_grade));
                 once.push(false);
             }
@@ -170,11 +180,12 @@ impl Mapper {
             let Some(column) = table.column(name) else { continue };
             let parts = parse_template(template, &find).map_err(|h| {
                 fail(
-                    "missing_required_column",
+                    Rule::MissingRequiredColumn,
                     format!("the constant for {} refers to column \"{h}\", which the file does not have", column.label),
                 )
             })?;
-            binding.columns.push(BoundColumn { column, header: format!("= {template}"), index: None, unit: None });
+            let header = format!("= {template}");
+            binding.columns.push(BoundColumn { column, built: Built::Constant, header, index: None, unit: None });
             sources.push(Source::Template(parts));
             once.push(false);
         }
@@ -218,7 +229,7 @@ impl Mapper {
                     .map(str::to_owned)
                     .or_else(|| (!indices.is_empty()).then(String::new)),
                 1 => Some(parts[0].to_owned()),
-                _ => Some(parts.join(" + ")),
+                _ => Some(parts.join(SUM_SEPARATOR)),
             }
         };
         if self.grades.is_empty() {
@@ -314,7 +325,7 @@ fn parse_template(template: &str, find: &dyn Fn(&str) -> Option<usize>) -> Resul
 pub fn check_binding(file: &SourceFile, binding: &Binding) -> Result<(), FileFailure> {
     if let Some((name, first, second)) = binding.duplicates.first() {
         return Err(FileFailure::new(
-            "duplicate_column",
+            Rule::DuplicateColumn,
             format!("{}: columns \"{first}\" and \"{second}\" both mean {name}; keep one", file.relative),
         ));
     }
@@ -330,7 +341,7 @@ pub fn check_binding(file: &SourceFile, binding: &Binding) -> Result<(), FileFai
         .collect();
     if !missing.is_empty() {
         return Err(FileFailure::new(
-            "missing_required_column",
+            Rule::MissingRequiredColumn,
             format!(
                 "{}: required column {} is missing; add it (or map your header to it with an alias in the pipeline file)",
                 file.relative,
@@ -414,7 +425,7 @@ impl<'a> Assembler<'a> {
         }
     }
 
-    fn fail(&self, rule: &'static str, message: String) -> FileFailure {
+    fn fail(&self, rule: Rule, message: String) -> FileFailure {
         let sheet = self.sheet.as_deref().map(|s| format!(" sheet {s}")).unwrap_or_default();
         FileFailure::new(rule, format!("{}{sheet}: {message}", self.file.relative))
     }
@@ -449,7 +460,7 @@ impl<'a> Assembler<'a> {
                     return Ok(());
                 }
                 if self.file.options.header_row.is_none() && row >= HEADER_SEARCH_ROWS {
-                    return Err(self.fail("header_not_found", header_hint(self.index)));
+                    return Err(self.fail(Rule::HeaderNotFound, header_hint(self.index)));
                 }
                 if !non_empty.is_empty() {
                     self.report.skipped_rows.push((row, "title row above the header".into()));
@@ -519,7 +530,7 @@ impl<'a> Assembler<'a> {
         }
         if builder.len() >= BATCH_ROWS {
             let batch = builder.finish();
-            on_batch(batch).map_err(|e| self.fail("unreadable_file", e))?;
+            on_batch(batch).map_err(|e| self.fail(Rule::UnreadableFile, e))?;
         }
         Ok(())
     }
@@ -531,15 +542,15 @@ impl<'a> Assembler<'a> {
     ) -> Result<FileReport, FileFailure> {
         if self.mapper.is_none() {
             return Err(match self.file.options.header_row {
-                Some(h) => self.fail("header_not_found", format!("the file ends before header row {h}")),
-                None => self.fail("header_not_found", header_hint(self.index)),
+                Some(h) => self.fail(Rule::HeaderNotFound, format!("the file ends before header row {h}")),
+                None => self.fail(Rule::HeaderNotFound, header_hint(self.index)),
             });
         }
         if let Some(mut builder) = self.builder.take()
             && !builder.is_empty()
         {
             let batch = builder.finish();
-            on_batch(batch).map_err(|e| self.fail("unreadable_file", e))?;
+            on_batch(batch).map_err(|e| self.fail(Rule::UnreadableFile, e))?;
         }
         if let Some(m) = &self.mapper {
             self.report.columns = m
@@ -583,7 +594,7 @@ mod tests {
             size: 0,
             e_tag: None,
             last_modified: chrono::DateTime::UNIX_EPOCH,
-            options: options.into(),
+            options: Arc::new(crate::pipeline::FileOptions::compile(options).unwrap()),
         })
     }
 
@@ -646,7 +657,7 @@ mod tests {
         let rows = mapper.map(&strings(&["110000", "94.1614"]));
         // Constants follow the bound columns, by name: grade, then school_code.
         assert_eq!(rows[0], vec![Some("94.1614".into()), Some("1".into()), Some("1100000000".into())]);
-        let mut bad = f.options.as_ref().clone();
+        let mut bad = f.options.read.clone();
         bad.constants.insert("school_code".into(), "{没有}".into());
         let err =
             Mapper::new(&index, &strings(&["省份编码", "普通小学在校学生数"]), &file(Table::Pupils, bad)).unwrap_err();

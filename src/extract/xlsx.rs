@@ -13,7 +13,7 @@ use calamine::{Data, DataRef, Reader, Xls, Xlsx};
 
 use super::rows::Assembler;
 use super::{FileFailure, FileReport, HeaderIndex, RawBatch, SourceFile};
-use crate::contract::Table;
+use crate::contract::{Rule, Table};
 
 /// Largest workbook read (bytes on disk).
 pub const MAX_WORKBOOK_BYTES: u64 = 200 << 20;
@@ -117,7 +117,7 @@ pub fn read(
     index: &HeaderIndex,
     on_batch: &mut dyn FnMut(RawBatch) -> Result<(), String>,
 ) -> Result<FileReport, FileFailure> {
-    let fail = |msg: String| FileFailure::new("unreadable_file", format!("{}: {msg}", file.relative));
+    let fail = |msg: String| FileFailure::new(Rule::UnreadableFile, format!("{}: {msg}", file.relative));
     let bytes = read_bytes(reader).map_err(fail)?;
     let mut book = open(bytes).map_err(fail)?;
     let names = match &book {
@@ -146,7 +146,7 @@ pub fn read(
     let sheet_name: Arc<str> = Arc::from(sheet.as_str());
     let mut assembler = Assembler::new(file, index, Some(sheet_name.clone()));
     let sheet_fail =
-        |msg: String| FileFailure::new("unreadable_file", format!("{} sheet {sheet}: {msg}", file.relative));
+        |msg: String| FileFailure::new(Rule::UnreadableFile, format!("{} sheet {sheet}: {msg}", file.relative));
     match &mut book {
         Book::Xlsx(b) => {
             let merged = b.merge_cells_by_sheet_name(&sheet).unwrap_or_default();

@@ -3,7 +3,10 @@
 //! Canonical names and types, money in 元 as decimal(18,2), areas in m², codes as text with their
 //! leading zeros, the county of every row, the stage of every pupil row (by grade and the
 //! county's school system) and of single-stage schools' teacher and facility rows, and the
-//! provenance of every row. Normalise never rejects: it only sees rows validate accepted.
+//! provenance of every row. Normalise never rejects: it only sees rows validate accepted. The
+//! rows validate rejected become [`quarantine`] rows: their cells as text, with the finding.
+
+pub mod quarantine;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -13,7 +16,7 @@ use arrow::array::{
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
-use crate::contract::{Kind, Table, Unit, stages_offered};
+use crate::contract::{Kind, Table, Unit};
 use crate::error::{Error, Result};
 use crate::pipeline::Settings;
 use crate::validate::{CheckedBatch, Decimal, Values};
@@ -93,7 +96,7 @@ pub fn normalise(batch: &CheckedBatch, settings: &Settings, run_id: &str) -> Res
                     Arc::new(Decimal128Array::from_iter(cents).with_data_type(MONEY_TYPE))
                 }
                 Kind::Bool => {
-                    let default = (column.name == "is_public").then_some(true);
+                    let default = column.default_flag();
                     Arc::new(BooleanArray::from_iter(rows.iter().map(|&r| match values {
                         Values::Bool(v) => v[r].or(default),
                         _ => default,
@@ -102,12 +105,11 @@ pub fn normalise(batch: &CheckedBatch, settings: &Settings, run_id: &str) -> Res
                 Kind::Enum(_) if column.name == "stage" => {
                     // A single-stage school's rows are that stage; a multi-stage school's facility
                     // row without a stage stays null (apportioned by enrolment in SQL).
-                    Arc::new(StringArray::from_iter(rows.iter().map(|&r| {
-                        values.text(r).map(str::to_owned).or_else(|| {
-                            let offered = batch.school_type[r].map(stages_offered)?;
-                            (offered.len() == 1).then(|| offered[0].to_owned())
-                        })
-                    })))
+                    Arc::new(StringArray::from_iter(
+                        rows.iter().map(|&r| {
+                            values.text(r).or_else(|| batch.school_type[r]?.only_stage().map(|s| s.as_str()))
+                        }),
+                    ))
                 }
                 Kind::Year | Kind::CountyCode | Kind::SchoolCode | Kind::Text | Kind::Enum(_) => {
                     Arc::new(StringArray::from_iter(rows.iter().map(|&r| values.text(r))))
@@ -117,7 +119,7 @@ pub fn normalise(batch: &CheckedBatch, settings: &Settings, run_id: &str) -> Res
             if table == Table::Pupils && column.name == "grade" {
                 let stages = rows.iter().map(|&r| {
                     let system = settings.school_system(batch.county[r].as_deref());
-                    Some(system.stage_of(values.int(r).unwrap_or(1)))
+                    Some(system.stage_of(values.int(r).unwrap_or(1)).as_str())
                 });
                 columns.push(Arc::new(StringArray::from_iter(stages)));
             }
@@ -144,12 +146,7 @@ fn decimal(values: &Values, row: usize) -> Option<Decimal> {
 
 /// The unit a column's values are stated in for this batch: the header's, else the pipeline's.
 fn unit_of(batch: &CheckedBatch, column: &str) -> Option<Unit> {
-    batch
-        .raw
-        .binding
-        .get(column)
-        .and_then(|b| b.unit)
-        .or_else(|| batch.raw.file.options.units.get(column).and_then(|u| Unit::parse(u)))
+    batch.raw.binding.get(column).and_then(|b| b.unit).or_else(|| batch.raw.file.options.unit(column))
 }
 
 /// m² per unit of area.

@@ -4,7 +4,10 @@
 //! pass/fail, school standards per unit, and the shortcomings (存在的不足) the data show. Every
 //! figure is read from the published marts; nothing is computed here that SQL does not publish.
 
+pub mod format;
 pub mod svg;
+
+use format::{decimal, fmt3, get, int, num, pct, stage_zh, verdict};
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -37,41 +40,6 @@ table { border-collapse: collapse; margin: 8px 0 16px; font-size: 13px; } th, td
 .pass { color: #2ca02c; font-weight: bold; } .fail { color: #d62728; font-weight: bold; } .na { color: #999; }
 ul.findings li { margin: 6px 0; } .en { color: #777; font-size: 12px; }
 "#;
-
-/// The standards each county misses in its latest year, one short line each, for the run summary
-/// and the ledger (`231182 2018 primary: quality CVs above 0.5: q1, q4`). Read from the marts.
-pub async fn failed_thresholds(ctx: &SessionContext) -> Result<Vec<String>> {
-    let mut out = Vec::new();
-    let latest = "(select county_code, max(year) as year from county_overview group by county_code)";
-    let balance = query_text(ctx, &format!("select b.county_code, b.year, b.stage, b.basic_passes, b.basic_composite_cv, b.basic_threshold, b.quality_resource_passes, b.quality_threshold, b.quality_failing_indicators, b.satisfaction_passes, b.satisfaction_rate, b.satisfaction_threshold from balance_summary b join {latest} l on b.county_code = l.county_code and b.year = l.year order by b.county_code, b.stage desc")).await?;
-    for r in &balance {
-        let at = format!("{} {} {}", r[0], r[1], r[2]);
-        if r[3] == "false" {
-            out.push(format!("{at}: composite CV {} above {}", fmt3(&r[4]), r[5]));
-        }
-        if r[6] == "false" {
-            out.push(format!("{at}: quality CVs above {}: {}", r[7], r[8].replace(',', ", ")));
-        }
-        // Satisfaction is one survey per county: say it once, on the primary row.
-        if r[9] == "false" && r[2] == "primary" {
-            out.push(format!("{} {}: satisfaction {} below {}", r[0], r[1], pct(&r[10]), pct(&r[11])));
-        }
-    }
-    let retention = query_text(ctx, &format!("select r.county_code, r.year, r.retention_rate, t.junior_retention_min from retention r join {latest} l on r.county_code = l.county_code and r.year = l.year cross join int_thresholds_wide t where t.stage = 'junior' and r.stage = 'junior' and r.retention_rate < t.junior_retention_min order by r.county_code")).await?;
-    for r in &retention {
-        out.push(format!("{} {} junior: retention {} below {}", r[0], r[1], pct(&r[2]), pct(&r[3])));
-    }
-    let funding = query_text(ctx, "select f.county_code, f.year, f.appropriation_outpaces_revenue, f.per_pupil_expenditure_rises, f.public_funds_and_salary_rise, f.appropriation_gap from funding f join (select county_code, max(year) as year from funding where three_increases_met is not null group by county_code) l on f.county_code = l.county_code and f.year = l.year where not f.three_increases_met order by f.county_code").await?;
-    for r in &funding {
-        let legs: Vec<&str> =
-            [(2, "1"), (3, "2"), (4, "3")].iter().filter(|(i, _)| r[*i] == "false").map(|(_, n)| *n).collect();
-        let gap = num(&r[5])
-            .filter(|g| *g > 0.0)
-            .map_or(String::new(), |g| format!(", appropriation short by {:.1}万元", g / 10_000.0));
-        out.push(format!("{} {}: three increases (三个增长) not met, leg {}{gap}", r[0], r[1], legs.join(" and ")));
-    }
-    Ok(out)
-}
 
 /// One page of the report: its file name under `report/` and its HTML.
 pub type Page = (String, String);
@@ -176,52 +144,6 @@ fn sql_text(text: &str) -> String {
 
 async fn row(ctx: &SessionContext, sql: &str) -> Result<Vec<String>> {
     Ok(query_text(ctx, sql).await?.into_iter().next().unwrap_or_default())
-}
-
-fn get(row: &[String], i: usize) -> String {
-    row.get(i).cloned().unwrap_or_default()
-}
-
-fn num(text: &str) -> Option<f64> {
-    text.parse().ok()
-}
-
-fn fmt3(text: &str) -> String {
-    num(text).map_or("—".into(), |v| format!("{v:.3}"))
-}
-
-fn pct(text: &str) -> String {
-    num(text).map_or("—".into(), |v| format!("{:.1}%", v * 100.0))
-}
-
-fn int(text: &str) -> String {
-    num(text).map_or("—".into(), |v| svg::group_thousands(v.round() as i64))
-}
-
-/// An area or amount with up to two decimals, trailing zeros dropped.
-fn decimal(text: &str) -> String {
-    num(text).map_or("—".into(), |v| {
-        let s = format!("{v:.2}");
-        s.trim_end_matches('0').trim_end_matches('.').to_owned()
-    })
-}
-
-fn verdict(text: &str) -> &'static str {
-    match text {
-        "true" => "<span class=\"pass\">达标</span>",
-        "false" => "<span class=\"fail\">未达标</span>",
-        _ => "<span class=\"na\">—</span>",
-    }
-}
-
-fn stage_zh(stage: &str) -> &str {
-    match stage {
-        "primary" => "小学",
-        "junior" => "初中",
-        "nine_year" => "九年一贯",
-        "all" => "合计",
-        other => other,
-    }
 }
 
 /// A series per value of `key` from rows (year, key, value).

@@ -15,9 +15,9 @@ use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
 use serde::Serialize;
 
-use super::SQL_FILES;
 use crate::error::{Error, Result};
 use crate::pipeline::Pipeline;
+use crate::sql_files;
 
 /// One threshold or standard.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -36,37 +36,47 @@ pub struct Threshold {
     pub description: String,
 }
 
-/// The national defaults shipped in `sql/reference/thresholds.csv`.
-pub fn national_thresholds() -> Result<Vec<Threshold>> {
-    let (_, text) = SQL_FILES
-        .iter()
-        .find(|(p, _)| *p == "reference/thresholds.csv")
-        .ok_or_else(|| Error::SqlProject("reference/thresholds.csv is missing".into()))?;
+/// Every threshold and standard of `sql/reference/thresholds.csv`; a row without a value is a
+/// standard with no national default (a provincial one, set in a pipeline file).
+fn catalogue() -> Result<Vec<(Threshold, bool)>> {
+    let text = sql_files::file("reference/thresholds.csv")?;
     let mut reader = csv::Reader::from_reader(text.as_bytes());
     let mut out = Vec::new();
     for (i, record) in reader.records().enumerate() {
         let r = record.map_err(|e| Error::SqlProject(format!("reference/thresholds.csv row {}: {e}", i + 2)))?;
-        let value = r[2].parse().map_err(|_| {
-            Error::SqlProject(format!("reference/thresholds.csv row {}: value {:?} is not a number", i + 2, &r[2]))
-        })?;
-        out.push(Threshold {
+        let has_value = !r[2].trim().is_empty();
+        let value = if has_value {
+            r[2].parse().map_err(|_| {
+                Error::SqlProject(format!("reference/thresholds.csv row {}: value {:?} is not a number", i + 2, &r[2]))
+            })?
+        } else {
+            f64::NAN
+        };
+        let threshold = Threshold {
             threshold_id: r[0].to_owned(),
             stage: r[1].to_owned(),
             value,
             unit: r[3].to_owned(),
             source: r[4].to_owned(),
             description: r[5].to_owned(),
-        });
+        };
+        out.push((threshold, has_value));
     }
     Ok(out)
 }
 
+/// The national defaults shipped in `sql/reference/thresholds.csv`.
+pub fn national_thresholds() -> Result<Vec<Threshold>> {
+    Ok(catalogue()?.into_iter().filter(|(_, has_value)| *has_value).map(|(t, _)| t).collect())
+}
+
 /// The thresholds in effect for a pipeline: national defaults with its `[standards]` applied.
 pub fn thresholds(pipeline: &Pipeline) -> Result<Vec<Threshold>> {
-    let mut rows = national_thresholds()?;
+    let catalogue = catalogue()?;
+    let mut rows: Vec<Threshold> = catalogue.iter().filter(|(_, v)| *v).map(|(t, _)| t.clone()).collect();
     for (id, by_stage) in &pipeline.standards {
         for (stage, value) in by_stage {
-            let template = rows.iter().find(|t| &t.threshold_id == id).cloned();
+            let template = catalogue.iter().find(|(t, _)| &t.threshold_id == id).map(|(t, _)| t.clone());
             rows.retain(|t| !(&t.threshold_id == id && (&t.stage == stage || stage == "all")));
             rows.push(Threshold {
                 threshold_id: id.clone(),
@@ -96,8 +106,7 @@ pub fn thresholds(pipeline: &Pipeline) -> Result<Vec<Threshold>> {
 /// A CSV shipped under `sql/reference/` as a table of text columns (numbers are cast in SQL).
 fn csv_table(name: &str) -> Result<RecordBatch> {
     let path = format!("reference/{name}.csv");
-    let (_, text) =
-        SQL_FILES.iter().find(|(p, _)| *p == path).ok_or_else(|| Error::SqlProject(format!("{path} is missing")))?;
+    let text = sql_files::file(&path)?;
     let mut reader = csv::Reader::from_reader(text.as_bytes());
     let headers: Vec<String> =
         reader.headers().map_err(|e| Error::SqlProject(format!("{path}: {e}")))?.iter().map(str::to_owned).collect();
@@ -126,7 +135,8 @@ pub fn register(ctx: &SessionContext, pipeline: &Pipeline, counties: &BTreeSet<S
     let pairs: Vec<(&str, &str)> = crate::contract::SCHOOL_TYPE
         .values
         .iter()
-        .flat_map(|(kind, _, _)| crate::contract::stages_offered(kind).iter().map(move |stage| (*kind, *stage)))
+        .filter_map(|(kind, _, _)| crate::contract::SchoolType::parse(kind))
+        .flat_map(|kind| kind.stages().iter().map(move |stage| (kind.as_str(), stage.as_str())))
         .collect();
     let stages = RecordBatch::try_from_iter(vec![
         ("school_type", Arc::new(StringArray::from_iter_values(pairs.iter().map(|p| p.0))) as ArrayRef),
@@ -192,7 +202,7 @@ pub async fn materialise(
     ctx: &SessionContext,
     out: &crate::storage::Location,
     run_id: &str,
-) -> Result<Vec<crate::load::WrittenFile>> {
+) -> Result<Vec<crate::ledger::WrittenFile>> {
     let mut written = Vec::new();
     for name in TABLES {
         let err = |e| Error::Sql { model: name.into(), file: "reference".into(), source: Box::new(e) };

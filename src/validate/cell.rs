@@ -8,6 +8,7 @@
 use std::borrow::Cow;
 
 use crate::contract::{EnumDef, SchoolSystem};
+pub use crate::text::{NULL_MARKERS, fold, is_null};
 
 /// Why a cell could not be read. Each maps to a stable rule id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,33 +64,6 @@ impl Decimal {
     pub fn is_negative(self) -> bool {
         self.mantissa < 0
     }
-}
-
-/// The null markers every submission may use: the cell was not reported (never zero).
-pub const NULL_MARKERS: &[&str] = &["", "-", "--", "—", "——", "/", "…", "……", "...", "无"];
-
-/// Fold full-width ASCII (`１２３`, `，`, `％`, `（`) to half-width and ideographic or no-break
-/// spaces to plain spaces, then trim. Borrowed when nothing changes.
-pub fn fold(text: &str) -> Cow<'_, str> {
-    let needs = text.chars().any(|c| matches!(c, '\u{FF01}'..='\u{FF5E}' | '\u{3000}' | '\u{00A0}' | '\u{FEFF}'));
-    if !needs {
-        return Cow::Borrowed(text.trim());
-    }
-    let folded: String = text
-        .chars()
-        .filter(|&c| c != '\u{FEFF}')
-        .map(|c| match c {
-            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
-            '\u{3000}' | '\u{00A0}' => ' ',
-            _ => c,
-        })
-        .collect();
-    Cow::Owned(folded.trim().to_owned())
-}
-
-/// Whether a folded cell means "not reported".
-pub fn is_null(folded: &str, extra_markers: &[String]) -> bool {
-    NULL_MARKERS.contains(&folded) || extra_markers.iter().any(|m| m == folded)
 }
 
 /// Read a plain decimal: optional sign, digits with optional `,` thousands groups, optional

@@ -11,8 +11,8 @@ pub mod cell;
 pub mod registry;
 mod rules;
 
-use crate::contract::{Column, Kind, Severity, Table};
-use crate::extract::RawBatch;
+use crate::contract::{Column, Kind, Rule, SchoolType, Severity, Table};
+use crate::extract::{Built, RawBatch, SourceFile};
 pub use cell::Decimal;
 pub use registry::{KeySet, School, SchoolInfo, SchoolRegistry};
 pub use rules::{Context, add_to_sums, check_batch, check_schools, check_totals};
@@ -36,8 +36,8 @@ pub struct Finding {
     pub source_column: Option<usize>,
     /// The offending value as text.
     pub value: Option<String>,
-    /// Stable rule id (`not_a_whole_number`, `duplicate_key`, …).
-    pub rule: &'static str,
+    /// The rule it breaks (`not_a_whole_number`, `duplicate_key`, …).
+    pub rule: Rule,
     /// `error` rejects the row; `warning` publishes it.
     pub severity: Severity,
     /// The message a county statistician reads.
@@ -122,7 +122,7 @@ pub struct CheckedBatch {
     /// The county each row belongs to (from its cell, the path, or its school).
     pub county: Vec<Option<String>>,
     /// The type of the school each row refers to (per-school tables), for stage filling.
-    pub school_type: Vec<Option<&'static str>>,
+    pub school_type: Vec<Option<SchoolType>>,
     /// Rows rejected by an `error` finding.
     pub rejected: Vec<bool>,
     /// Every finding on these rows.
@@ -163,11 +163,8 @@ impl CheckedBatch {
 pub fn place(raw: &RawBatch, row: usize, column: Option<&Column>) -> String {
     let line = raw.source_rows.get(row).copied().unwrap_or(0);
     // A row made from grade columns says which grade, since one source row gave several.
-    let wide_grade = raw
-        .binding
-        .get("grade")
-        .filter(|b| b.header == crate::extract::rows::WIDE_GRADE_HEADER)
-        .and_then(|_| raw.cell("grade", row));
+    let wide_grade =
+        raw.binding.get("grade").filter(|b| b.built == Built::WideGrade).and_then(|_| raw.cell("grade", row));
     let line = match wide_grade {
         Some(g) => format!("{line} (grade {g})"),
         None => line.to_string(),
@@ -189,32 +186,56 @@ pub fn place(raw: &RawBatch, row: usize, column: Option<&Column>) -> String {
     }
 }
 
-/// Shared reference to a batch's source for findings.
-pub(crate) fn finding(
-    raw: &RawBatch,
-    row: Option<usize>,
-    column: Option<&'static Column>,
-    value: Option<&str>,
-    rule: &'static str,
-    severity: Severity,
-    message: String,
-) -> Finding {
-    Finding {
-        table: raw.file.table,
-        source_uri: raw.file.uri.clone(),
-        source_file: raw.file.relative.clone(),
-        source_sheet: raw.sheet.as_deref().map(str::to_owned),
-        source_row: row.map(|r| raw.source_rows[r]),
-        column: column.map(|c| c.name),
-        source_column: column.and_then(|c| raw.binding.get(c.name)).and_then(|b| b.index),
-        value: value.map(str::to_owned),
-        rule,
-        severity,
-        message,
-        county_code: raw.file.county_code.clone(),
-        year: raw.file.year,
-        path_year: raw.file.year,
-        batch_row: row,
+impl Finding {
+    /// A finding about a row of a batch (and a column of it, for a cell rule).
+    pub fn at(
+        raw: &RawBatch,
+        row: Option<usize>,
+        column: Option<&'static Column>,
+        value: Option<&str>,
+        rule: Rule,
+        severity: Severity,
+        message: String,
+    ) -> Finding {
+        Finding {
+            table: raw.file.table,
+            source_uri: raw.file.uri.clone(),
+            source_file: raw.file.relative.clone(),
+            source_sheet: raw.sheet.as_deref().map(str::to_owned),
+            source_row: row.map(|r| raw.source_rows[r]),
+            column: column.map(|c| c.name),
+            source_column: column.and_then(|c| raw.binding.get(c.name)).and_then(|b| b.index),
+            value: value.map(str::to_owned),
+            rule,
+            severity,
+            message,
+            county_code: raw.file.county_code.clone(),
+            year: raw.file.year,
+            path_year: raw.file.year,
+            batch_row: row,
+        }
+    }
+
+    /// A finding about a whole file (no row of a batch): one that could not be read, a header
+    /// outside the contract.
+    pub fn about_file(file: &SourceFile, rule: Rule, severity: Severity, message: String) -> Finding {
+        Finding {
+            table: file.table,
+            source_uri: file.uri.clone(),
+            source_file: file.relative.clone(),
+            source_sheet: file.sheet.clone(),
+            source_row: None,
+            column: None,
+            source_column: None,
+            value: None,
+            rule,
+            severity,
+            message,
+            county_code: file.county_code.clone(),
+            year: file.year,
+            path_year: file.year,
+            batch_row: None,
+        }
     }
 }
 
@@ -228,30 +249,22 @@ pub fn rules_context<'a>(
 }
 
 /// Warnings for headers that matched no column: reported, never silently dropped.
-pub fn unknown_column_findings(unknown: &[String], file: &crate::extract::SourceFile) -> Vec<Finding> {
+pub fn unknown_column_findings(unknown: &[String], file: &SourceFile) -> Vec<Finding> {
     unknown
         .iter()
-        .map(|header| Finding {
-            table: file.table,
-            source_uri: file.uri.clone(),
-            source_file: file.relative.clone(),
-            source_sheet: None,
-            source_row: None,
-            column: None,
-            source_column: None,
-            value: Some(header.clone()),
-            rule: "unknown_column",
-            severity: Severity::Warning,
-            message: format!(
+        .map(|header| {
+            let message = format!(
                 "{}: column \"{header}\" is not part of the {} table ({}) and is not published; if it is one of the contract's columns under another name, add an alias in the pipeline file",
                 file.relative,
                 file.table,
                 file.table.chinese_name()
-            ),
-            county_code: file.county_code.clone(),
-            year: file.year,
-            path_year: file.year,
-            batch_row: None,
+            );
+            // A header of a file, not of a sheet: the finding names no sheet, as it always has.
+            Finding {
+                source_sheet: None,
+                value: Some(header.clone()),
+                ..Finding::about_file(file, Rule::UnknownColumn, Severity::Warning, message)
+            }
         })
         .collect()
 }

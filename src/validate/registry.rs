@@ -3,15 +3,15 @@
 
 use std::collections::HashMap;
 
+use crate::contract::SchoolType;
+
 /// What the rest of the submission needs to know about a school.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SchoolInfo {
     /// The county the school belongs to.
     pub county_code: String,
-    /// Its type (`primary`, `nine_year`, …).
-    pub school_type: &'static str,
-    /// Public (true) or private.
-    pub is_public: bool,
+    /// Its type.
+    pub school_type: SchoolType,
 }
 
 /// A registered school, as [`SchoolRegistry::get`] finds it.
@@ -19,18 +19,15 @@ pub struct SchoolInfo {
 pub struct School<'a> {
     /// The county the school belongs to.
     pub county_code: &'a str,
-    /// Its type (`primary`, `nine_year`, …).
-    pub school_type: &'static str,
-    /// Public (true) or private.
-    pub is_public: bool,
+    /// Its type.
+    pub school_type: SchoolType,
 }
 
 /// A registered school as stored: its county by number in the registry's list.
 #[derive(Debug, Clone, Copy)]
 struct Entry {
     county: u32,
-    school_type: &'static str,
-    is_public: bool,
+    school_type: SchoolType,
 }
 
 /// A school code of up to 17 digits as a number, its length in the top bits (so `0012` and
@@ -57,11 +54,7 @@ pub struct SchoolRegistry {
 impl SchoolRegistry {
     /// Register an accepted school row.
     pub fn insert(&mut self, year: i32, school_code: &str, info: SchoolInfo) {
-        let entry = Entry {
-            county: self.county_number(&info.county_code),
-            school_type: info.school_type,
-            is_public: info.is_public,
-        };
+        let entry = Entry { county: self.county_number(&info.county_code), school_type: info.school_type };
         match numeric_code(school_code) {
             Some(code) => {
                 self.years.entry(year).or_default().insert(code, entry);
@@ -88,11 +81,7 @@ impl SchoolRegistry {
             Some(code) => self.years.get(&year)?.get(&code)?,
             None => self.other_codes.get(&(year, school_code.into()))?,
         };
-        Some(School {
-            county_code: &self.counties[entry.county as usize],
-            school_type: entry.school_type,
-            is_public: entry.is_public,
-        })
+        Some(School { county_code: &self.counties[entry.county as usize], school_type: entry.school_type })
     }
 
     /// Add the schools of another registry (another year's).
@@ -155,7 +144,7 @@ mod tests {
 
     #[test]
     fn schools_are_found_by_year_and_exact_code() {
-        let info = |county: &str| SchoolInfo { county_code: county.into(), school_type: "primary", is_public: true };
+        let info = |county: &str| SchoolInfo { county_code: county.into(), school_type: SchoolType::Primary };
         let mut registry = SchoolRegistry::default();
         registry.insert(2018, "0012345678", info("110101"));
         registry.insert(2018, "A-17", info("110102"));

@@ -7,7 +7,7 @@ fn help_teaches_with_examples_and_exit_codes() {
     let run = junheng(&["run", "--help"]);
     assert_eq!(run.code, 0);
     for needle in
-        ["standard layout", "EXAMPLES", "junheng run pipelines/wudalianchi.toml", "EXIT STATUS", "1 rows rejected"]
+        ["standard layout", "EXAMPLES", "junheng run pipelines/wudalianchi.toml", "EXIT STATUS", "1  the run finished"]
     {
         assert!(run.stdout.contains(needle), "run --help lacks {needle:?}:\n{}", run.stdout);
     }

@@ -4,7 +4,7 @@ use crate::common::repo;
 
 #[test]
 fn the_seed_fixture_is_the_generators_output() {
-    let expected = junheng::generate::seed::files();
+    let expected = junheng_generate::seed::files();
     let root = repo().join("fixtures/wudalianchi");
     for (relative, text) in &expected {
         let on_disk = std::fs::read_to_string(root.join(relative)).unwrap_or_else(|_| {

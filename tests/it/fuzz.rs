@@ -23,7 +23,7 @@ fn file(table: Table, format: Format) -> Arc<SourceFile> {
         size: 0,
         e_tag: None,
         last_modified: chrono::DateTime::UNIX_EPOCH,
-        options: ReadOptions::default().into(),
+        options: Arc::new(junheng::pipeline::FileOptions::compile(ReadOptions::default()).unwrap()),
     })
 }
 
@@ -65,7 +65,7 @@ proptest! {
 
     #[test]
     fn cell_readers_never_panic(text in "\\PC{0,40}") {
-        let folded = cell::fold(&text);
+        let folded = junheng::text::fold(&text);
         let _ = cell::read_decimal(&folded);
         let _ = cell::read_count(&folded);
         let _ = cell::read_year(&folded, false);

@@ -1,13 +1,49 @@
-//! Deterministic synthetic submissions: the example county that reproduces the seed report, and
-//! a synthetic country drawn from it for scale tests and the benchmark.
+//! Deterministic synthetic submissions for junheng's tests and benchmark: the example county
+//! that reproduces the seed report (`seed`), and a synthetic country drawn from it (`national`).
+//!
+//! These are tools, not the product: nothing in the pipeline depends on them. `junheng generate`
+//! calls them; the fixture `fixtures/wudalianchi/` is exactly [`seed::write`]'s output.
+#![warn(missing_docs)]
 
 pub mod national;
 pub mod seed;
 
+use std::path::PathBuf;
+
+/// What can stop a generator: a file that cannot be written.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Creating a folder or writing a file failed.
+    #[error("{operation} {}: {source}", path.display())]
+    Io {
+        /// What was being done (`create folder`, `write`).
+        operation: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A CSV or workbook could not be encoded (or the example county's own CSV read back).
+    #[error("{}: {message}", path.display())]
+    Encode {
+        /// The file.
+        path: PathBuf,
+        /// The encoder's message.
+        message: String,
+    },
+    /// A generator thread panicked.
+    #[error("a generator thread failed")]
+    Thread,
+}
+
+/// Result with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
 /// Create the folder a file is about to be written into.
-pub(crate) fn create_parent(path: &std::path::Path) -> crate::error::Result<()> {
+pub(crate) fn create_parent(path: &std::path::Path) -> Result<()> {
     match path.parent() {
-        Some(parent) => std::fs::create_dir_all(parent).map_err(|source| crate::error::Error::Io {
+        Some(parent) => std::fs::create_dir_all(parent).map_err(|source| Error::Io {
             operation: "create folder",
             path: parent.to_path_buf(),
             source,

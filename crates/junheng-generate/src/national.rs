@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::Rng;
-use crate::error::{Error, Result};
+use crate::{Error, Result};
 
 /// Counties of the full national default.
 pub const NATIONAL_COUNTIES: usize = 2850;
@@ -98,7 +98,7 @@ fn templates() -> Result<Vec<(i32, Vec<Template>)>> {
             continue;
         };
         let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(text.as_bytes());
-        let bad = |e: csv::Error| Error::Config(format!("the example county's {relative}: {e}"));
+        let bad = |e: csv::Error| Error::Encode { path: PathBuf::from(&relative), message: e.to_string() };
         let header = reader.headers().map_err(bad)?.iter().map(str::to_owned).collect();
         let rows = reader
             .records()
@@ -200,12 +200,12 @@ fn county_files(
 fn write_csv(path: &Path, header: &[String], rows: &[Vec<String>]) -> Result<u64> {
     let io = |source| Error::Io { operation: "write", path: path.to_path_buf(), source };
     let mut writer = csv::WriterBuilder::new().from_writer(Vec::with_capacity(64 * 1024));
-    let csv_error = |e: csv::Error| Error::Config(format!("{}: {e}", path.display()));
+    let csv_error = |e: csv::Error| Error::Encode { path: path.to_path_buf(), message: e.to_string() };
     writer.write_record(header).map_err(csv_error)?;
     for r in rows {
         writer.write_record(r).map_err(csv_error)?;
     }
-    let bytes = writer.into_inner().map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+    let bytes = writer.into_inner().map_err(|e| Error::Encode { path: path.to_path_buf(), message: e.to_string() })?;
     std::fs::write(path, &bytes).map_err(io)?;
     Ok(bytes.len() as u64)
 }
@@ -215,7 +215,7 @@ type Sheet = (String, Vec<String>, Vec<Vec<String>>);
 
 fn write_workbook(path: &Path, sheets: &[Sheet]) -> Result<u64> {
     let mut book = rust_xlsxwriter::Workbook::new();
-    let err = |e: rust_xlsxwriter::XlsxError| Error::Config(format!("{}: {e}", path.display()));
+    let err = |e: rust_xlsxwriter::XlsxError| Error::Encode { path: path.to_path_buf(), message: e.to_string() };
     for (name, header, rows) in sheets {
         let sheet = book.add_worksheet();
         sheet.set_name(name).map_err(err)?;
@@ -288,10 +288,7 @@ pub fn write(out: &Path, options: &NationalOptions, progress: &(dyn Fn(usize) + 
                 })
             })
             .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Err(Error::Config("a generator thread failed".into()))))
-            .collect()
+        handles.into_iter().map(|h| h.join().unwrap_or(Err(Error::Thread))).collect()
     });
     let mut total = NationalReport::default();
     for r in results {

@@ -68,7 +68,7 @@ pub fn batches(
         columns.push(Arc::new(Int64Array::from_iter(group.iter().map(|f| f.source_row.map(|r| r as i64)))));
         columns.push(Arc::new(StringArray::from_iter_values(group.iter().map(|f| f.table.name()))));
         columns.push(Arc::new(StringArray::from_iter(group.iter().map(|f| f.column))));
-        columns.push(Arc::new(StringArray::from_iter_values(group.iter().map(|f| f.rule))));
+        columns.push(Arc::new(StringArray::from_iter_values(group.iter().map(|f| f.rule.id()))));
         columns.push(Arc::new(StringArray::from_iter_values(group.iter().map(|f| f.severity.as_str()))));
         columns.push(Arc::new(StringArray::from_iter_values(group.iter().map(|f| f.message.as_str()))));
         columns.push(Arc::new(StringArray::from_iter(group.iter().map(|f| f.value.as_deref()))));

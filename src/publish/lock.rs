@@ -107,14 +107,13 @@ pub async fn acquire(out: &Location, run_id: &str, wait: Option<Duration>) -> Re
                 pause = (pause * 2).min(Duration::from_secs(5));
             }
             (_, Some(h)) => {
-                return Err(Error::Conflict(format!(
-                    "{} is being published by run {} (host {}, pid {}, since {}); wait for it to finish, or run with --wait",
-                    out.url,
-                    h.run_id,
-                    h.host,
-                    h.pid,
-                    h.since.format("%Y-%m-%d %H:%M:%S UTC")
-                )));
+                return Err(Error::Locked {
+                    output: out.url.clone(),
+                    run_id: h.run_id,
+                    host: h.host,
+                    pid: h.pid,
+                    since: h.since,
+                });
             }
             (_, None) => continue, // released between our attempt and our read
         }

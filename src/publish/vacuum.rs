@@ -12,8 +12,9 @@ use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use object_store::ObjectStoreExt;
 
-use super::{VERSIONS, ledgers};
+use super::ledgers;
 use crate::error::{Error, Result};
+use crate::load::VERSIONS;
 use crate::storage::Location;
 
 /// What a vacuum did (or would do, in a dry run).
@@ -83,31 +84,4 @@ pub async fn vacuum(out: &Location, keep: Duration, now: DateTime<Utc>, dry_run:
         }
     }
     Ok(report)
-}
-
-/// Parse a retention period: `7d`, `12h`, `30m`, `0` (seconds without a unit).
-pub fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
-    let t = text.trim();
-    let (number, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
-    let n: u64 = number.parse().map_err(|_| format!("{text:?} is not a duration like 7d, 12h or 30m"))?;
-    let seconds = match unit {
-        "" | "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86_400,
-        _ => return Err(format!("{text:?}: unit must be d, h, m or s")),
-    };
-    Ok(Duration::from_secs(seconds))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(7 * 86_400)));
-        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
-        assert!(parse_duration("soon").is_err());
-    }
 }

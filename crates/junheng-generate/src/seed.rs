@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::Rng;
-use crate::error::{Error, Result};
+use crate::{Error, Result};
 
 /// County code of the example.
 pub const COUNTY: &str = "231182";

@@ -1,0 +1,226 @@
+//! The pipeline file as written (TOML), and how it becomes a [`Pipeline`]: every key checked,
+//! unknown keys named, relative paths resolved against the file's folder.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use super::options::{ReadOptions, check_options};
+use super::{Pipeline, Settings, Source, TableSource, parse_cron};
+use crate::contract::Table;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PipelineToml {
+    name: Option<String>,
+    #[allow(dead_code)]
+    description: Option<String>,
+    source: SourceToml,
+    output: Option<OutputToml>,
+    #[serde(default)]
+    settings: Settings,
+    #[serde(default)]
+    standards: BTreeMap<String, StandardToml>,
+    /// `[tables.<name>]`, or `[[tables.<name>]]` for a table read from several kinds of file.
+    #[serde(default)]
+    tables: BTreeMap<String, toml::Value>,
+    #[serde(default)]
+    quality: QualityToml,
+    schedule: Option<ScheduleToml>,
+    report: Option<ReportToml>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReportToml {
+    /// Write report/ with each run (default true).
+    enabled: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SourceToml {
+    url: String,
+    /// `standard` (default when no table has a path) or `templates`.
+    layout: Option<String>,
+    /// A path template for every table (`{county_code}/{year}/{table}.csv`).
+    path: Option<String>,
+    /// How to reach the store.
+    #[serde(default)]
+    storage: crate::storage::StorageOptions,
+    #[serde(flatten)]
+    defaults: ReadOptions,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OutputToml {
+    url: String,
+    #[serde(default)]
+    storage: crate::storage::StorageOptions,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScheduleToml {
+    /// A cron expression: `0 2 * * *` (minute hour day month weekday) or with seconds first.
+    cron: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum StandardToml {
+    All(f64),
+    ByStage(BTreeMap<String, f64>),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TableToml {
+    path: Option<String>,
+    #[serde(flatten)]
+    options: ReadOptions,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QualityToml {
+    #[serde(default)]
+    max_rejected_rows: u64,
+}
+
+/// Parse pipeline TOML. Errors are plain messages; [`Pipeline::load`] adds the file name.
+pub(super) fn parse(text: &str, base_dir: &Path, default_name: &str) -> Result<Pipeline, String> {
+    let file: PipelineToml = toml::from_str(text).map_err(|e| e.to_string().trim_end().to_owned())?;
+    let defaults = file.source.defaults;
+    if let Some(schedule) = &file.schedule {
+        parse_cron(&schedule.cron).map_err(|e| format!("schedule.cron = {:?}: {e}", schedule.cron))?;
+    }
+    check_options("source", &defaults, None)?;
+    let specs = table_specs(file.tables)?;
+    let tables = table_sources(file.source.layout.as_deref(), file.source.path.as_deref(), &defaults, &specs)?;
+    let standards = standards(file.standards)?;
+    check_settings(&file.settings)?;
+    Ok(Pipeline {
+        name: file.name.unwrap_or_else(|| default_name.to_owned()),
+        hash: String::new(),
+        source: Source {
+            url: crate::storage::resolve_relative(&file.source.url, base_dir),
+            tables,
+            defaults,
+            storage: file.source.storage,
+        },
+        output: file.output.as_ref().map(|o| crate::storage::resolve_relative(&o.url, base_dir)),
+        output_storage: file.output.map(|o| o.storage).unwrap_or_default(),
+        schedule: file.schedule.map(|s| s.cron),
+        report: file.report.is_none_or(|r| r.enabled),
+        settings: file.settings,
+        standards,
+        max_rejected_rows: file.quality.max_rejected_rows,
+    })
+}
+
+/// `[tables.<name>]` entries (one, or several as `[[tables.<name>]]`), each checked.
+fn table_specs(tables: BTreeMap<String, toml::Value>) -> Result<Vec<(Table, String, TableToml)>, String> {
+    let mut specs = Vec::new();
+    for (name, value) in tables {
+        let table = Table::from_name(&name).ok_or_else(|| {
+            format!("[tables.{name}]: unknown table; expected one of {}", Table::ALL.map(|t| t.name()).join(", "))
+        })?;
+        let items = match value {
+            toml::Value::Array(items) => items,
+            other => vec![other],
+        };
+        for item in items {
+            let spec: TableToml = item
+                .try_into()
+                .map_err(|e: toml::de::Error| format!("[tables.{name}]: {}", e.to_string().trim_end()))?;
+            check_options(&format!("tables.{name}"), &spec.options, Some(table))?;
+            specs.push((table, name.clone(), spec));
+        }
+    }
+    Ok(specs)
+}
+
+/// Where each table's files are: none for the standard layout, else a path template per source.
+fn table_sources(
+    layout: Option<&str>,
+    source_path: Option<&str>,
+    defaults: &ReadOptions,
+    specs: &[(Table, String, TableToml)],
+) -> Result<BTreeMap<Table, Vec<TableSource>>, String> {
+    let template_layout = match layout {
+        None => source_path.is_some() || specs.iter().any(|(_, _, s)| s.path.is_some()),
+        Some("standard") => false,
+        Some("templates") => true,
+        Some(other) => return Err(format!("source.layout = {other:?}: expected \"standard\" or \"templates\"")),
+    };
+    let mut tables = BTreeMap::new();
+    if !template_layout {
+        if let Some((_, name, _)) = specs.iter().find(|(_, _, s)| s.path.is_some()) {
+            return Err(format!("[tables.{name}] has a path but source.layout = \"standard\""));
+        }
+        return Ok(tables);
+    }
+    for table in Table::ALL {
+        let mine: Vec<&TableToml> = specs.iter().filter(|(t, _, _)| *t == table).map(|(_, _, s)| s).collect();
+        if mine.is_empty() {
+            if let Some(path) = source_path {
+                tables.insert(table, vec![TableSource { path: path.to_owned(), options: defaults.clone() }]);
+            }
+            continue;
+        }
+        let sources: Vec<TableSource> = mine
+            .into_iter()
+            .filter_map(|spec| {
+                let path = spec.path.clone().or_else(|| source_path.map(str::to_owned))?;
+                Some(TableSource { path, options: spec.options.or(defaults) })
+            })
+            .collect();
+        if !sources.is_empty() {
+            tables.insert(table, sources);
+        }
+    }
+    if tables.is_empty() {
+        return Err("source.layout = \"templates\" but no table has a path".into());
+    }
+    Ok(tables)
+}
+
+/// `[standards]`: overrides of known thresholds, by stage (a bare number means every stage).
+fn standards(file: BTreeMap<String, StandardToml>) -> Result<BTreeMap<String, BTreeMap<String, f64>>, String> {
+    let known = crate::sql_files::threshold_ids().map_err(|e| e.to_string())?;
+    let mut standards = BTreeMap::new();
+    for (id, value) in file {
+        if !known.contains(&id) {
+            let ids: Vec<&str> = known.iter().map(String::as_str).collect();
+            return Err(format!(
+                "standards.{id}: unknown threshold or standard; the ids are those of sql/reference/thresholds.csv: {}",
+                ids.join(", ")
+            ));
+        }
+        let by_stage = match value {
+            StandardToml::All(v) => BTreeMap::from([("all".to_owned(), v)]),
+            StandardToml::ByStage(m) => m,
+        };
+        if let Some(stage) = by_stage.keys().find(|s| !matches!(s.as_str(), "primary" | "junior" | "all")) {
+            return Err(format!("standards.{id}.{stage}: stage must be primary, junior or all"));
+        }
+        standards.insert(id, by_stage);
+    }
+    Ok(standards)
+}
+
+/// Methodology settings that parse but cannot be used.
+fn check_settings(settings: &Settings) -> Result<(), String> {
+    if settings.apportion_junior_weight.is_nan() || settings.apportion_junior_weight <= 0.0 {
+        return Err("settings.apportion_junior_weight must be > 0".into());
+    }
+    for county in settings.school_system_by_county.keys() {
+        if county.len() != 6 || !county.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(format!("settings.school_system_by_county: {county:?} is not a 6-digit county code"));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,316 @@
+//! Pipeline files (`pipelines/*.toml`) → a typed [`Pipeline`]; pure parsing, no I/O beyond
+//! reading the file itself.
+//!
+//! A pipeline says where submissions are (a URL and, unless they follow the standard layout,
+//! a path template per table), how to read them (format, encoding, delimiter, extra header
+//! aliases, null markers), the methodology settings and provincial standards, and where to
+//! publish. Unknown keys are errors that name the key and the file: a typo must never silently
+//! fall back to a default.
+
+mod file;
+mod options;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use croner::Cron;
+use croner::parser::{CronParser, Seconds};
+use serde::{Deserialize, Serialize};
+
+pub use options::{FileOptions, Format, ReadOptions, WideGrades};
+
+use crate::contract::{SchoolSystem, Table};
+use crate::error::{Error, Result};
+
+/// Parse a cron expression: five fields (`0 2 * * *`: minute hour day month weekday) or six with
+/// seconds first (`*/30 * * * * *`).
+pub fn parse_cron(expression: &str) -> std::result::Result<Cron, String> {
+    CronParser::builder().seconds(Seconds::Optional).build().parse(expression).map_err(|e| e.to_string())
+}
+
+/// A whole pipeline: sources, reading options, settings, output.
+#[derive(Debug, Clone, Serialize)]
+pub struct Pipeline {
+    /// Name shown in the ledger and logs (the file stem when not given).
+    pub name: String,
+    /// SHA-256 of the pipeline file's bytes (empty for the zero-config standard layout).
+    pub hash: String,
+    /// Where the submissions are.
+    pub source: Source,
+    /// Where to publish (None: must be given with `--out`).
+    pub output: Option<String>,
+    /// How to reach the output's store.
+    pub output_storage: crate::storage::StorageOptions,
+    /// When `junheng schedule` runs the pipeline (a cron expression), if it is scheduled.
+    pub schedule: Option<String>,
+    /// Whether a run writes the HTML report into the version it publishes (default true).
+    pub report: bool,
+    /// Methodology settings (methodology.md), recorded in every run ledger.
+    pub settings: Settings,
+    /// Overrides of the reference thresholds and standards (`sql/reference/thresholds.csv`),
+    /// keyed by threshold id, then by stage (`primary`, `junior` or `all`).
+    pub standards: BTreeMap<String, BTreeMap<String, f64>>,
+    /// How many rows may be rejected at `error` severity before the run exits with status 1.
+    pub max_rejected_rows: u64,
+}
+
+/// Where submissions are and how to read them.
+#[derive(Debug, Clone, Serialize)]
+pub struct Source {
+    /// The root URL (a folder or object-store prefix).
+    pub url: String,
+    /// Per table: where its files are, relative to `url`, and how to read them (a table may come
+    /// from several kinds of file, e.g. primary and junior statistics). Empty: the standard layout.
+    pub tables: BTreeMap<Table, Vec<TableSource>>,
+    /// Reading options that apply to every table unless the table overrides them.
+    pub defaults: ReadOptions,
+    /// How to reach the source's store (endpoint, region …); credentials come from the environment.
+    pub storage: crate::storage::StorageOptions,
+}
+
+impl Source {
+    /// Whether the standard layout (inputs.md) is used for discovery.
+    pub fn is_standard_layout(&self) -> bool {
+        self.tables.is_empty()
+    }
+}
+
+/// One table's files: a path template and reading options.
+#[derive(Debug, Clone, Serialize)]
+pub struct TableSource {
+    /// Path template relative to the source URL, with `{county_code}`, `{year}`, `{table}` and `*`.
+    pub path: String,
+    /// How to read the files.
+    pub options: ReadOptions,
+}
+
+/// How teaching points enter the balance indicators (methodology §1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TeachingPoints {
+    /// Added to the parent school's primary unit (default).
+    #[default]
+    MergeIntoParent,
+    /// Each teaching point is a unit of its own.
+    Separate,
+    /// Left out of balance indicators (still counted in county totals).
+    Exclude,
+}
+
+/// Which retention formula (methodology §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RetentionDefinition {
+    /// Final-grade students ÷ the cohort's entrants (default; may exceed 100 %).
+    #[default]
+    Cohort,
+    /// Denominator adjusted by transfers in and out along the cohort's path.
+    Adjusted,
+}
+
+/// The methodology settings (methodology.md), with their defaults.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// School system of every county not listed in `school_system_by_county`.
+    pub school_system: SchoolSystem,
+    /// Per-county school systems (`"231182" = "5-4"`).
+    pub school_system_by_county: BTreeMap<String, SchoolSystem>,
+    /// Weight w of junior pupils when apportioning facilities without a stage.
+    pub apportion_junior_weight: f64,
+    /// How teaching points enter balance indicators.
+    pub teaching_points: TeachingPoints,
+    /// Retention formula.
+    pub retention_definition: RetentionDefinition,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            school_system: SchoolSystem::SixThree,
+            school_system_by_county: BTreeMap::new(),
+            apportion_junior_weight: 1.0,
+            teaching_points: TeachingPoints::MergeIntoParent,
+            retention_definition: RetentionDefinition::Cohort,
+        }
+    }
+}
+
+impl Settings {
+    /// The school system of a county.
+    pub fn school_system(&self, county_code: Option<&str>) -> SchoolSystem {
+        county_code.and_then(|c| self.school_system_by_county.get(c).copied()).unwrap_or(self.school_system)
+    }
+}
+
+impl Pipeline {
+    /// The zero-config pipeline: the standard layout under `source_url`, default settings.
+    pub fn standard(source_url: &str) -> Pipeline {
+        Pipeline {
+            name: "standard".into(),
+            hash: String::new(),
+            source: Source {
+                url: source_url.into(),
+                tables: BTreeMap::new(),
+                defaults: ReadOptions::default(),
+                storage: Default::default(),
+            },
+            output: None,
+            output_storage: Default::default(),
+            schedule: None,
+            report: true,
+            settings: Settings::default(),
+            standards: BTreeMap::new(),
+            max_rejected_rows: 0,
+        }
+    }
+
+    /// Read and check a pipeline file. Relative local URLs inside it are relative to its folder.
+    pub fn load(path: &Path) -> Result<Pipeline> {
+        let bytes = std::fs::read(path)
+            .map_err(|e| Error::Pipeline { path: path.into(), message: format!("cannot read: {e}") })?;
+        let text = String::from_utf8(bytes.clone()).map_err(|e| Error::Pipeline {
+            path: path.into(),
+            message: format!("not UTF-8 at byte {}", e.utf8_error().valid_up_to()),
+        })?;
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+        let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let mut pipeline =
+            file::parse(&text, &base, &stem).map_err(|message| Error::Pipeline { path: path.into(), message })?;
+        pipeline.hash = crate::ledger::sha256_hex(&bytes);
+        Ok(pipeline)
+    }
+
+    /// Parse pipeline TOML (what [`Pipeline::load`] does with a file's text); relative local
+    /// URLs are resolved against `base_dir`. Errors are plain messages naming the key.
+    pub fn parse(text: &str, base_dir: &Path, default_name: &str) -> std::result::Result<Pipeline, String> {
+        file::parse(text, base_dir, default_name)
+    }
+
+    /// The pipeline a committed run used, rebuilt from its ledger (settings and standards), for
+    /// re-reading a published version with the same reference tables. A ledger whose settings
+    /// this junheng cannot read is an error: a default would publish other figures.
+    pub fn from_record(record: &crate::ledger::PipelineRecord) -> Result<Pipeline> {
+        let json = |what: &str, source| Error::Json { context: format!("the run ledger's pipeline {what}"), source };
+        let mut p = Pipeline::standard(&record.source_url);
+        p.name = record.name.clone();
+        p.hash = record.hash.clone();
+        p.settings = serde_json::from_value(record.settings.clone()).map_err(|e| json("settings", e))?;
+        p.standards = serde_json::from_value(record.standards.clone()).map_err(|e| json("standards", e))?;
+        Ok(p)
+    }
+
+    /// The methodology settings as the ledger records them.
+    pub fn settings_record(&self) -> Result<serde_json::Value> {
+        serde_json::to_value(&self.settings).map_err(|source| Error::Json { context: "settings".into(), source })
+    }
+
+    /// The standards as the ledger records them.
+    pub fn standards_record(&self) -> Result<serde_json::Value> {
+        serde_json::to_value(&self.standards).map_err(|source| Error::Json { context: "standards".into(), source })
+    }
+
+    /// The reading options of a table (its first source's, or the source defaults).
+    pub fn read_options(&self, table: Table) -> ReadOptions {
+        self.source
+            .tables
+            .get(&table)
+            .and_then(|t| t.first())
+            .map(|t| t.options.clone())
+            .unwrap_or_else(|| self.source.defaults.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> std::result::Result<Pipeline, String> {
+        Pipeline::parse(text, Path::new("/p"), "test")
+    }
+
+    #[test]
+    fn minimal_pipeline_is_the_standard_layout() {
+        let p = parse("[source]\nurl = \"data\"\n").unwrap();
+        assert!(p.source.is_standard_layout());
+        assert_eq!(p.source.url, "/p/data");
+        assert_eq!(p.name, "test");
+        assert_eq!(p.settings, Settings::default());
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let err = parse("[source]\nurl = \"x\"\n[settings]\nschool_sytem = \"5-4\"\n").unwrap_err();
+        assert!(err.contains("school_sytem"), "{err}");
+        let err = parse("[source]\nurl = \"x\"\nencodng = \"gbk\"\n").unwrap_err();
+        assert!(err.contains("encodng"), "{err}");
+        let err = parse("[source]\nurl = \"x\"\n[tables.pupil]\npath = \"a.csv\"\n").unwrap_err();
+        assert!(err.contains("pupil"), "{err}");
+    }
+
+    #[test]
+    fn settings_and_templates_are_typed() {
+        let p = parse(
+            r#"
+            name = "demo"
+            [source]
+            url = "s"
+            path = "{county_code}/{year}/{table}.csv"
+            encoding = "gbk"
+            [tables.pupils]
+            path = "{county_code}/{year}/学生.csv"
+            delimiter = ";"
+            aliases = { students = ["学生人数"] }
+            [settings]
+            school_system = "5-4"
+            school_system_by_county = { "231182" = "6-3" }
+            apportion_junior_weight = 1.1
+            teaching_points = "separate"
+            retention_definition = "adjusted"
+            [standards]
+            building_area_per_pupil_min = { primary = 4.1, junior = 5.2 }
+            satisfaction_min = 0.9
+            [quality]
+            max_rejected_rows = 5
+            "#,
+        )
+        .unwrap();
+        assert_eq!(p.source.tables.len(), 7);
+        let pupils = &p.source.tables[&Table::Pupils][0];
+        assert_eq!(pupils.path, "{county_code}/{year}/学生.csv");
+        assert_eq!(pupils.options.encoding.as_deref(), Some("gbk"));
+        assert_eq!(pupils.options.delimiter.as_deref(), Some(";"));
+        assert_eq!(p.settings.school_system(Some("231182")), SchoolSystem::SixThree);
+        assert_eq!(p.settings.school_system(Some("110101")), SchoolSystem::FiveFour);
+        assert_eq!(p.settings.teaching_points, TeachingPoints::Separate);
+        assert_eq!(p.standards["building_area_per_pupil_min"]["junior"], 5.2);
+        assert_eq!(p.standards["satisfaction_min"]["all"], 0.9);
+        assert_eq!(p.max_rejected_rows, 5);
+    }
+
+    #[test]
+    fn a_table_may_come_from_several_kinds_of_file() {
+        let p = parse(
+            "[source]\nurl = \"s\"\n[[tables.pupils]]\npath = \"primary.csv\"\nconstants = { grade = \"1\" }\n[[tables.pupils]]\npath = \"junior.csv\"\nconstants = { grade = \"7\" }\n",
+        )
+        .unwrap();
+        let pupils = &p.source.tables[&Table::Pupils];
+        assert_eq!(pupils.iter().map(|s| s.path.as_str()).collect::<Vec<_>>(), ["primary.csv", "junior.csv"]);
+        assert_eq!(pupils[1].options.constants["grade"], "7");
+        let err = parse("[source]\nurl = \"s\"\n[[tables.pupils]]\npath = \"a.csv\"\nconstant = {}\n").unwrap_err();
+        assert!(err.contains("tables.pupils") && err.contains("constant"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_are_explained() {
+        assert!(parse("[source]\nurl = \"x\"\nencoding = \"klingon\"\n").unwrap_err().contains("klingon"));
+        assert!(parse("[source]\nurl = \"x\"\nunits = { students = \"万元\" }\n").is_ok());
+        assert!(parse("[source]\nurl = \"x\"\nunits = { nothing = \"万元\" }\n").unwrap_err().contains("nothing"));
+        assert!(parse("[source]\nurl = \"x\"\n[settings]\nteaching_points = \"merge\"\n").is_err());
+        let senior = "[source]\nurl = \"x\"\n[standards]\nsatisfaction_min = { senior = 1.0 }\n";
+        assert!(parse(senior).unwrap_err().contains("senior"));
+        // A standard nobody reads is a typo, named with the ids there are.
+        let typo = parse("[source]\nurl = \"x\"\n[standards]\nsatisfaction_minimum = 0.9\n").unwrap_err();
+        assert!(typo.contains("standards.satisfaction_minimum") && typo.contains("satisfaction_min,"), "{typo}");
+    }
+}

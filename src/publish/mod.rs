@@ -1,0 +1,222 @@
+//! Publish: the commit that makes a version the one readers see, and the output's housekeeping.
+//!
+//! Publishing is one small object: the run ledger `runs/<run_id>.json`, created with
+//! put-if-absent, names the version. Readers that go through junheng (and [`latest`]) trust only
+//! committed ledgers. For local output folders the documented paths (`<out>/staging`,
+//! `<out>/marts`, …) are symlinks through `<out>/current`, which is switched to the new version
+//! with one atomic rename after the commit: a reader sees the old version or the new one, never
+//! a mix, and a killed run leaves the old one in place. On object stores `current.json` points
+//! at the committed version. The [`lock`] keeps one writer per output; [`vacuum`] deletes the
+//! versions no reader can still be using; [`notes`] are the run's words on what it published.
+
+pub mod lock;
+pub mod notes;
+pub mod vacuum;
+
+use futures::TryStreamExt;
+use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload};
+
+use crate::error::{Error, Result};
+use crate::job::{ProgressEvent, Request};
+use crate::ledger::Ledger;
+use crate::load::{self, PUBLISHED_ENTRIES, RUNS, version_path};
+use crate::storage::Location;
+use crate::transform::{self, Built};
+
+/// Publish what the transform built: the run's notes, the dictionary and the report go into the
+/// version, then the ledger commits it and readers are pointed at it. Returns the committed ledger.
+pub async fn publish(request: &Request, out: &Location, mut ledger: Ledger, built: &Built) -> Result<Ledger> {
+    let ctx = &built.ctx;
+    ledger.marts = built.marts.clone();
+    ledger.files_written.extend(built.files.iter().cloned());
+    ledger.files_written.sort_by(|a, b| a.path.cmp(&b.path));
+    ledger.warnings.extend(notes::school_changes(ctx).await?);
+    ledger.thresholds_failed = notes::thresholds_failed(ctx).await?;
+    let dictionary = crate::dictionary::build(&built.models, ctx).await?;
+    let bytes = serde_json::to_vec_pretty(&dictionary)
+        .map_err(|source| Error::Json { context: "dictionary".into(), source })?;
+    load::write_object(out, &request.run_id, "dictionary.json", bytes).await?;
+    if request.pipeline.report {
+        write_report(request, out, &mut ledger, built, &dictionary).await?;
+    }
+    ledger.published = true;
+    ledger.finished_at = chrono::Utc::now().to_rfc3339();
+    commit(out, &ledger).await?;
+    write_pointer(out, &ledger).await?;
+    switch_current(out, &request.run_id)?;
+    request.tell(ProgressEvent::Finished);
+    Ok(ledger)
+}
+
+/// The report, a county group at a time: its pages read the group's part of each mart, and are
+/// written before the next group's are built.
+async fn write_report(
+    request: &Request,
+    out: &Location,
+    ledger: &mut Ledger,
+    built: &Built,
+    dictionary: &crate::dictionary::Dictionary,
+) -> Result<()> {
+    let (ctx, run_id) = (&built.ctx, &request.run_id);
+    let several = built.groups.len() > 1;
+    let mut report = crate::report::Report::default();
+    for index in 0..built.groups.len() {
+        if several {
+            transform::register_written(ctx, out, run_id, &built.models, Some(index)).await?;
+        }
+        for (page, html) in report.county_pages(ctx, ledger).await? {
+            load::write_object(out, run_id, &format!("report/{page}"), html.into_bytes()).await?;
+            ledger.report_pages.push(format!("report/{page}"));
+        }
+    }
+    if several {
+        // Whatever reads the session after the report sees every group again.
+        transform::register_written(ctx, out, run_id, &built.models, None).await?;
+    }
+    for (page, html) in report.finish(ledger, dictionary) {
+        load::write_object(out, run_id, &format!("report/{page}"), html.into_bytes()).await?;
+        ledger.report_pages.push(format!("report/{page}"));
+    }
+    Ok(())
+}
+
+/// Commit a run: create its ledger with put-if-absent. After this the version is published.
+pub async fn commit(out: &Location, ledger: &Ledger) -> Result<()> {
+    let path = out.child(&format!("{RUNS}/{}.json", ledger.run_id));
+    // Written into blocks, not one growing buffer: a national ledger is a few hundred MB of JSON,
+    // and a doubling Vec would hold up to twice that at once.
+    let mut payload = Blocks(object_store::PutPayloadMut::new().with_block_size(1 << 20));
+    serde_json::to_writer_pretty(&mut payload, ledger)
+        .map_err(|source| Error::Json { context: "run ledger".into(), source })?;
+    let options = PutOptions { mode: PutMode::Create, ..PutOptions::default() };
+    match out.store.put_opts(&path, payload.0.freeze(), options).await {
+        Ok(_) => Ok(()),
+        Err(object_store::Error::AlreadyExists { .. }) => {
+            Err(Error::Conflict(format!("run {} was already committed to {}", ledger.run_id, out.url)))
+        }
+        Err(e) => Err(Error::store("commit", &path, e)),
+    }
+}
+
+/// An upload built in fixed-size blocks, written to as a file.
+struct Blocks(object_store::PutPayloadMut);
+
+impl std::io::Write for Blocks {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Every committed ledger under the output root, oldest first.
+pub async fn ledgers(out: &Location) -> Result<Vec<Ledger>> {
+    let prefix = out.child(RUNS);
+    let metas: Vec<_> =
+        out.store.list(Some(&prefix)).try_collect().await.map_err(|e| Error::store("list", &prefix, e))?;
+    let mut ledgers = Vec::new();
+    for meta in metas {
+        if !meta.location.as_ref().ends_with(".json") {
+            continue;
+        }
+        let bytes = out.store.get(&meta.location).await.map_err(|e| Error::store("read", &meta.location, e))?;
+        let bytes = bytes.bytes().await.map_err(|e| Error::store("read", &meta.location, e))?;
+        let mut ledger: Ledger = serde_json::from_slice(&bytes)
+            .map_err(|source| Error::Json { context: meta.location.to_string(), source })?;
+        ledger.tidy_layouts();
+        ledgers.push(ledger);
+    }
+    ledgers.sort_by(|a, b| (a.version, &a.run_id).cmp(&(b.version, &b.run_id)));
+    Ok(ledgers)
+}
+
+/// The latest committed run that published a version, if any.
+pub async fn latest(out: &Location) -> Result<Option<Ledger>> {
+    // One ledger at a time, newest first: a national ledger is tens of megabytes, and a rerun
+    // needs only its parent's.
+    let prefix = out.child(RUNS);
+    let mut metas: Vec<_> =
+        out.store.list(Some(&prefix)).try_collect().await.map_err(|e| Error::store("list", &prefix, e))?;
+    metas.retain(|m| m.location.as_ref().ends_with(".json"));
+    metas.sort_by(|a, b| b.location.cmp(&a.location));
+    let mut best: Option<Ledger> = None;
+    for meta in metas {
+        let bytes = out.store.get(&meta.location).await.map_err(|e| Error::store("read", &meta.location, e))?;
+        let bytes = bytes.bytes().await.map_err(|e| Error::store("read", &meta.location, e))?;
+        let mut ledger: Ledger = serde_json::from_slice(&bytes)
+            .map_err(|source| Error::Json { context: meta.location.to_string(), source })?;
+        if !ledger.published {
+            continue;
+        }
+        // Run ids begin with their start time, so the first published one is the latest —
+        // unless a clock went backwards: the version number decides.
+        match &best {
+            Some(b) if b.version >= ledger.version => break,
+            _ => {
+                ledger.tidy_layouts();
+                best = Some(ledger);
+            }
+        }
+    }
+    Ok(best)
+}
+
+/// Write `current.json`, the pointer to the committed version for readers without symlinks
+/// (object stores): `{"run_id": …, "version": …, "prefix": "versions/<run_id>"}`.
+pub async fn write_pointer(out: &Location, ledger: &Ledger) -> Result<()> {
+    let pointer = serde_json::json!({ "run_id": ledger.run_id, "version": ledger.version, "prefix": version_path(&ledger.run_id) });
+    let path = out.child("current.json");
+    out.store
+        .put(&path, PutPayload::from(pointer.to_string().into_bytes()))
+        .await
+        .map_err(|e| Error::store("write", &path, e))?;
+    Ok(())
+}
+
+/// Point the documented local paths at a committed version: `<out>/current` is replaced by a
+/// new symlink with one rename (atomic on POSIX), and `<out>/staging` etc. are created once as
+/// symlinks through `current`. A no-op for object stores (readers go through the ledger there).
+pub fn switch_current(out: &Location, run_id: &str) -> Result<()> {
+    let Some(root) = &out.local_root else {
+        return Ok(());
+    };
+    let io = |operation: &'static str, path: &std::path::Path| {
+        let path = path.to_path_buf();
+        move |source| Error::Io { operation, path, source }
+    };
+    let tmp = root.join(format!(".current-{run_id}"));
+    let _ = std::fs::remove_file(&tmp);
+    std::os::unix::fs::symlink(version_path(run_id), &tmp).map_err(io("create symlink", &tmp))?;
+    let current = root.join("current");
+    std::fs::rename(&tmp, &current).map_err(io("switch", &current))?;
+    for entry in PUBLISHED_ENTRIES {
+        let link = root.join(entry);
+        match std::fs::symlink_metadata(&link) {
+            Ok(meta) if meta.file_type().is_symlink() => {}
+            Ok(_) => return Err(Error::InTheWay { path: link, entry: entry.to_owned() }),
+            Err(_) => {
+                std::os::unix::fs::symlink(format!("current/{entry}"), &link).map_err(io("create symlink", &link))?
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Make sure the local `current` link names the latest committed version (repairs a run that
+/// was killed between its commit and the switch).
+pub async fn repair_current(out: &Location) -> Result<()> {
+    if out.local_root.is_none() {
+        return Ok(());
+    }
+    if let Some(latest) = latest(out).await? {
+        let root = out.local_root.as_ref().expect("checked");
+        let target = std::fs::read_link(root.join("current")).ok();
+        if target.as_deref() != Some(std::path::Path::new(&version_path(&latest.run_id))) {
+            switch_current(out, &latest.run_id)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,154 @@
+//! Version pinning: which committed version each statement reads. The committed version is
+//! re-read (one small `current.json` object) at most every `refresh`; each statement pins its
+//! connection's `public` schema to the version committed when it started.
+
+use std::fmt::Debug;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use datafusion::catalog::{MemorySchemaProvider, SchemaProvider, TableProvider};
+use datafusion::common::DataFusionError;
+use tracing::{info, warn};
+
+use super::catalog::information_schema;
+use crate::contract::Table;
+use crate::error::{Error, Result};
+use crate::storage::Location;
+
+/// What is served at one moment: one committed version's tables.
+#[derive(Debug)]
+pub struct Snapshot {
+    /// The run whose version this is.
+    pub run_id: String,
+    /// Its version number.
+    pub version: u64,
+    /// Every served table, by name.
+    pub(super) schema: Arc<MemorySchemaProvider>,
+    /// `information_schema` (tables, columns, schemata, views) for this version, with
+    /// PostgreSQL's type names, which BI tools read to decide what a column is.
+    pub(super) information_schema: Arc<MemorySchemaProvider>,
+}
+
+impl Snapshot {
+    /// Open the latest committed version of `out` and keep the tables readers may see: staging
+    /// tables, marts, `quarantine_<table>` and `runs`.
+    pub(super) async fn open(out: &Location) -> Result<Snapshot> {
+        let published = crate::query::open_location(out.clone()).await?;
+        let schema = Arc::new(MemorySchemaProvider::new());
+        let mut names: Vec<String> = Table::ALL.iter().map(|t| t.name().to_owned()).collect();
+        names.extend(published.ledger.marts.iter().map(|m| m.name.clone()));
+        names.extend(Table::ALL.iter().map(|t| format!("quarantine_{}", t.name())));
+        names.push("runs".into());
+        for name in names {
+            let provider = published.ctx.table_provider(name.as_str()).await.map_err(|e| Error::Sql {
+                model: name.clone(),
+                file: "serve".into(),
+                source: Box::new(e),
+            })?;
+            schema.register_table(name.clone(), provider).map_err(|e| Error::Sql {
+                model: name,
+                file: "serve".into(),
+                source: Box::new(e),
+            })?;
+        }
+        let information_schema = information_schema(&schema).await?;
+        Ok(Snapshot {
+            run_id: published.ledger.run_id.clone(),
+            version: published.ledger.version,
+            schema,
+            information_schema,
+        })
+    }
+}
+
+/// The output being served and the version currently committed, shared by every connection.
+pub(super) struct Versions {
+    pub(super) out: Location,
+    pub(super) refresh: Duration,
+    pub(super) state: tokio::sync::Mutex<(Arc<Snapshot>, Instant)>,
+}
+
+impl Versions {
+    /// The committed version to pin the next statement to (re-checked at most every `refresh`).
+    pub(super) async fn current(&self) -> Arc<Snapshot> {
+        let mut state = self.state.lock().await;
+        if state.1.elapsed() >= self.refresh {
+            state.1 = Instant::now();
+            match committed_run_id(&self.out).await {
+                Ok(Some(run_id)) if run_id != state.0.run_id => match Snapshot::open(&self.out).await {
+                    Ok(snapshot) => {
+                        info!(run_id = %snapshot.run_id, version = snapshot.version, "serving a newly committed version");
+                        state.0 = Arc::new(snapshot);
+                    }
+                    Err(e) => warn!("a new version is committed but cannot be opened yet, still serving the last: {e}"),
+                },
+                Ok(_) => {}
+                Err(e) => warn!("cannot read the committed version, still serving the last: {e}"),
+            }
+        }
+        state.0.clone()
+    }
+}
+
+/// The run id `current.json` points at (written after each commit), or the latest published
+/// ledger's for outputs that have no pointer.
+pub(super) async fn committed_run_id(out: &Location) -> Result<Option<String>> {
+    use object_store::ObjectStoreExt;
+    let path = out.child("current.json");
+    match out.store.get(&path).await {
+        Ok(found) => {
+            let bytes = found.bytes().await.map_err(|e| Error::store("read", &path, e))?;
+            let pointer: serde_json::Value =
+                serde_json::from_slice(&bytes).map_err(|source| Error::Json { context: path.to_string(), source })?;
+            Ok(pointer["run_id"].as_str().map(str::to_owned))
+        }
+        Err(object_store::Error::NotFound { .. }) => {
+            Ok(crate::publish::ledgers(out).await?.into_iter().rev().find(|l| l.published).map(|l| l.run_id))
+        }
+        Err(e) => Err(Error::store("read", &path, e)),
+    }
+}
+
+/// The `public` schema of one connection: the tables of the version its current statement is
+/// pinned to. Registering tables is refused (the default of `SchemaProvider`), so `CREATE TABLE`,
+/// `CREATE VIEW` and `SELECT … INTO` cannot add anything even if they got this far.
+#[derive(Debug)]
+pub(super) struct PinnedSchema {
+    pub(super) snapshot: Arc<RwLock<Arc<Snapshot>>>,
+    /// `public` or `information_schema`.
+    pub(super) information_schema: bool,
+}
+
+impl PinnedSchema {
+    pub(super) fn pin(&self, snapshot: Arc<Snapshot>) {
+        if let Ok(mut pinned) = self.snapshot.write() {
+            *pinned = snapshot;
+        }
+    }
+
+    pub(super) fn pinned(&self) -> Arc<MemorySchemaProvider> {
+        let snapshot = match self.snapshot.read() {
+            Ok(s) => s.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        if self.information_schema { snapshot.information_schema.clone() } else { snapshot.schema.clone() }
+    }
+}
+
+#[async_trait]
+impl SchemaProvider for PinnedSchema {
+    fn table_names(&self) -> Vec<String> {
+        let mut names = self.pinned().table_names();
+        names.sort();
+        names
+    }
+
+    async fn table(&self, name: &str) -> std::result::Result<Option<Arc<dyn TableProvider>>, DataFusionError> {
+        self.pinned().table(name).await
+    }
+
+    fn table_exist(&self, name: &str) -> bool {
+        self.pinned().table_exist(name)
+    }
+}

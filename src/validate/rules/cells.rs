@@ -1,0 +1,272 @@
+//! Reading every cell but grades (grades depend on the county's school system, [`super::grades`]):
+//! the pipeline's value maps and fills, its code patterns, sums of several cells, counts in 万.
+
+use super::Checker;
+use crate::contract::{Column, Kind, Rule, SchoolSystem, Unit};
+use crate::extract::{Binding, Built, SUM_SEPARATOR};
+use crate::pipeline::FileOptions;
+use crate::text::{fold, is_null};
+use crate::validate::Values;
+use crate::validate::cell::{self, Decimal, Problem};
+
+/// Read every cell of every column but the grade, rejecting rows whose cells cannot be read.
+pub(super) fn read_cells(c: &mut Checker) {
+    let options = c.raw.file.options.clone();
+    let binding = c.raw.binding.clone();
+    // The cells, apart from the checker (cheap: arrays share their buffers), so that a cell's text
+    // can be read while its value is stored.
+    let cells = c.raw.cells.clone();
+    for (ci, column) in c.columns.iter().enumerate() {
+        if column.kind == Kind::Grade {
+            continue;
+        }
+        let reading = Reading::of(&options, &binding, column);
+        // The pipeline's value for an empty cell (`values = { area_type = { "" = "urban" } }`).
+        let fill = options.values.get(column.name).and_then(|m| m.get(""));
+        for row in 0..c.rows() {
+            let text = match (cell_text(&cells, c.bound[ci], row), fill) {
+                (Some(t), Some(f)) if is_null(&fold(t), &options.null_markers) => f.as_str(),
+                (None, Some(f)) => f.as_str(),
+                (Some(t), _) => t,
+                (None, None) => continue,
+            };
+            let folded = fold(text);
+            if is_null(&folded, &options.null_markers) {
+                continue;
+            }
+            match reading.read(&folded, SchoolSystem::SixThree) {
+                Ok(v) => v.set(&mut c.values[ci], row),
+                Err(problem) => {
+                    let message =
+                        format!("{}: \"{text}\" {}", c.place(row, Some(ci)), problem_message(problem, column));
+                    c.bad_cell(row, ci, text, problem_rule(problem, column.kind), message);
+                }
+            }
+        }
+    }
+}
+
+/// The text of a contract column's cell (None when the column is not bound or the cell absent).
+pub(super) fn cell_text(cells: &[arrow::array::StringArray], bound: Option<usize>, row: usize) -> Option<&str> {
+    use arrow::array::Array;
+    let a = &cells[bound?];
+    (!a.is_null(row)).then(|| a.value(row))
+}
+
+/// The rule a cell problem breaks.
+pub(super) fn problem_rule(problem: Problem, kind: Kind) -> Rule {
+    match problem {
+        Problem::NotWholeNumber => Rule::NotAWholeNumber,
+        Problem::NotNumber => Rule::NotANumber,
+        Problem::Negative => Rule::NegativeValue,
+        Problem::BadYear => Rule::InvalidYear,
+        Problem::BadCode { .. } if kind == Kind::CountyCode => Rule::InvalidCountyCode,
+        Problem::BadCode { .. } => Rule::InvalidSchoolCode,
+        Problem::UnknownValue => Rule::UnknownEnumValue,
+        Problem::NotBoolean => Rule::NotABoolean,
+        Problem::BadGrade => Rule::InvalidGrade,
+    }
+}
+
+/// The plain-words explanation of a cell problem (after `place: "value"`).
+pub(super) fn problem_message(problem: Problem, column: &Column) -> String {
+    match problem {
+        Problem::NotWholeNumber => "is not a whole number".into(),
+        Problem::NotNumber => "is not a number".into(),
+        Problem::Negative => "is negative; counts, areas and amounts cannot be below zero".into(),
+        Problem::BadYear => "is not a year between 1990 and 2100 (e.g. 2018 or 2018-2019)".into(),
+        Problem::BadCode { digits: 6 } => "is not a 6-digit county code".into(),
+        Problem::BadCode { digits } => {
+            format!("is not a {digits}-digit school code (if leading zeros were lost, format the column as text)")
+        }
+        Problem::UnknownValue => match column.kind {
+            Kind::Enum(def) => format!("is not one of: {}", def.describe()),
+            _ => "is not an accepted value".into(),
+        },
+        Problem::NotBoolean => "is not a yes/no value (是/否, Y/N)".into(),
+        Problem::BadGrade => "is not a grade 1–9 (一年级…九年级, 初一…初三)".into(),
+    }
+}
+
+/// How the cells of one column of a batch are read: its kind and unit, whether it is a sum of
+/// several cells, and the pipeline's value map and code pattern (compiled once per table source).
+struct Reading<'a> {
+    kind: Kind,
+    unit: Option<Unit>,
+    sum: bool,
+    values: Option<&'a std::collections::BTreeMap<String, String>>,
+    pattern: Option<&'a regex::Regex>,
+    roc: bool,
+}
+
+impl<'a> Reading<'a> {
+    fn of(options: &'a FileOptions, binding: &Binding, column: &Column) -> Reading<'a> {
+        let bound = binding.get(column.name);
+        Reading {
+            kind: column.kind,
+            unit: bound.and_then(|b| b.unit).or_else(|| options.unit(column.name)),
+            sum: bound.is_some_and(|b| b.built == Built::Sum),
+            values: options.values.get(column.name),
+            pattern: match column.kind {
+                Kind::SchoolCode => options.school_code.as_ref(),
+                Kind::CountyCode => options.county_code.as_ref(),
+                _ => None,
+            },
+            roc: options.roc_years.unwrap_or(false),
+        }
+    }
+
+    fn read(&self, folded: &str, system: SchoolSystem) -> Result<Value, Problem> {
+        let mapped = self.values.and_then(|m| m.get(folded)).map(String::as_str).unwrap_or(folded);
+        match self.kind {
+            Kind::CountyCode | Kind::SchoolCode if self.pattern.is_some() => {
+                let t = mapped.strip_suffix(".0").unwrap_or(mapped);
+                let re = self.pattern.expect("checked");
+                if re.find(t).is_some_and(|m| m.start() == 0 && m.end() == t.len()) {
+                    Ok(Value::Text(t.to_owned()))
+                } else {
+                    Err(Problem::BadCode { digits: if self.kind == Kind::CountyCode { 6 } else { 10 } })
+                }
+            }
+            // Several source cells summed (boys + girls): read each part, add them up.
+            Kind::Count | Kind::Money | Kind::Area if self.sum => self.read_sum(mapped, system),
+            // A count stated in 万 (万人) is read as persons.
+            Kind::Count if self.unit == Some(Unit::TenThousand) => read_ten_thousands(mapped),
+            _ => read_value(mapped, self.kind, self.roc, system),
+        }
+    }
+
+    /// The sum of the parts of a summed cell (`33 + 37`); empty parts are not reported.
+    fn read_sum(&self, mapped: &str, system: SchoolSystem) -> Result<Value, Problem> {
+        let part_reading = Reading { sum: false, ..*self };
+        let mut total: Option<Value> = None;
+        for part in mapped.split(SUM_SEPARATOR) {
+            let part = fold(part);
+            if is_null(&part, &[]) {
+                continue;
+            }
+            let v = part_reading.read(&part, system)?;
+            total = Some(match (total, v) {
+                (None, v) => v,
+                (Some(Value::Int(a)), Value::Int(b)) => Value::Int(a + b),
+                (Some(Value::Decimal(a)), Value::Decimal(b)) => Value::Decimal(add(a, b).ok_or(Problem::NotNumber)?),
+                _ => return Err(Problem::NotNumber),
+            });
+        }
+        total.ok_or(Problem::NotNumber)
+    }
+}
+
+/// A count stated in 万 (`94.1614` 万人) as persons.
+fn read_ten_thousands(text: &str) -> Result<Value, Problem> {
+    let d = cell::read_decimal(text).map_err(|_| Problem::NotNumber)?;
+    if d.is_negative() {
+        return Err(Problem::Negative);
+    }
+    d.rescale(0).map(|_| ()).ok_or(Problem::NotNumber)?;
+    let persons = Decimal { mantissa: d.mantissa * 10_000, scale: d.scale }.rescale(0).ok_or(Problem::NotNumber)?;
+    i64::try_from(persons).map(Value::Int).map_err(|_| Problem::NotNumber)
+}
+
+fn add(a: Decimal, b: Decimal) -> Option<Decimal> {
+    let scale = a.scale.max(b.scale);
+    Some(Decimal { mantissa: a.rescale(scale)?.checked_add(b.rescale(scale)?)?, scale })
+}
+
+/// A value read from a cell.
+enum Value {
+    Int(i64),
+    Decimal(Decimal),
+    Text(String),
+    Bool(bool),
+}
+
+impl Value {
+    /// Store the value at a row of its column (the value's kind follows the column's).
+    fn set(self, values: &mut Values, row: usize) {
+        match (values, self) {
+            (Values::Int(v), Value::Int(x)) => v[row] = Some(x),
+            (Values::Decimal(v), Value::Decimal(x)) => v[row] = Some(x),
+            (Values::Text(v), Value::Text(x)) => v[row] = Some(x),
+            (Values::Bool(v), Value::Bool(x)) => v[row] = Some(x),
+            // Unreachable: `Values::for_kind` and `read_value` follow the same column kind.
+            _ => {}
+        }
+    }
+}
+
+fn read_value(folded: &str, kind: Kind, roc: bool, system: SchoolSystem) -> Result<Value, Problem> {
+    Ok(match kind {
+        Kind::Year => Value::Int(cell::read_year(folded, roc)? as i64),
+        Kind::CountyCode => Value::Text(cell::read_code(folded, 6)?),
+        Kind::SchoolCode => Value::Text(cell::read_code(folded, 10)?),
+        Kind::Text => Value::Text(folded.to_owned()),
+        Kind::Enum(def) => Value::Text(cell::read_enum(folded, def)?.to_owned()),
+        Kind::Bool => Value::Bool(cell::read_bool(folded)?),
+        Kind::Count => Value::Int(cell::read_count(folded)?),
+        Kind::Grade => Value::Int(cell::read_grade(folded, system)?),
+        Kind::Area | Kind::Money => {
+            let d = cell::read_decimal(folded)?;
+            if d.is_negative() {
+                return Err(Problem::Negative);
+            }
+            Value::Decimal(d)
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{batch, rules};
+    use super::super::{Checker, cells};
+    use crate::contract::Table;
+    use crate::pipeline::ReadOptions;
+
+    fn read(options: ReadOptions, headers: &[&str], rows: &[&[&str]]) -> crate::validate::CheckedBatch {
+        let mut c = Checker::new(batch(Table::Pupils, options, headers, rows));
+        cells::read_cells(&mut c);
+        c.finish()
+    }
+
+    #[test]
+    fn cells_are_read_or_rejected_with_their_rule() {
+        let b = read(
+            ReadOptions::default(),
+            &["school_code", "students", "classes"],
+            &[&["2311820001", "４５", "1"], &["2311820001", "12o", "-1"], &["231182001", "—", ""]],
+        );
+        assert_eq!(b.column("students").int(0), Some(45), "full-width digits");
+        assert_eq!(b.column("students").int(2), None, "— is not reported, never zero");
+        // Column by column, as the cells are read.
+        assert_eq!(rules(&b), [(4, "invalid_school_code"), (3, "not_a_whole_number"), (3, "negative_value")]);
+        assert_eq!(b.rejected, [false, true, true]);
+        assert!(
+            b.findings[1].message.contains("231182/2018/x.csv row 3, column 在校生数: \"12o\" is not a whole number")
+        );
+    }
+
+    #[test]
+    fn sums_value_maps_fills_and_patterns_come_from_the_pipeline() {
+        let mut options = ReadOptions::default();
+        options.values.insert("students".into(), [("many".to_owned(), "99".to_owned())].into());
+        options.values.insert("classes".into(), [("".to_owned(), "1".to_owned())].into());
+        options.school_code_pattern = Some("[0-9]{2}[A-Z][0-9]{3}".into());
+        let b = read(
+            options,
+            &["school_code", "students=sum", "classes"],
+            &[&["01M015", "33 + 37", ""], &["01M016", "many", "2"], &["1", "4", "-"]],
+        );
+        assert_eq!(b.column("students").int(0), Some(70), "a sum of two cells");
+        assert_eq!(b.column("classes").int(0), Some(1), "an empty cell filled by the pipeline");
+        assert_eq!(b.column("students").int(1), Some(99), "a mapped value");
+        assert_eq!(b.column("students").int(2), Some(4), "a sum of one cell");
+        assert_eq!(b.column("classes").int(2), Some(1), "a null marker filled too");
+        assert_eq!(rules(&b), [(4, "invalid_school_code")]);
+    }
+
+    #[test]
+    fn a_plus_inside_a_plain_cell_is_not_a_sum() {
+        let b = read(ReadOptions::default(), &["school_code", "students"], &[&["2311820001", "3 + 4"]]);
+        assert_eq!(rules(&b), [(2, "not_a_whole_number")]);
+    }
+}

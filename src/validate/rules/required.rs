@@ -1,0 +1,89 @@
+//! Required values: a column the contract requires is filled in every row (unless the pipeline
+//! declares it absent from its source); a teaching point names its school; a row of a two-stage
+//! school names its stage.
+
+use super::Checker;
+use crate::contract::{Required, Rule, SchoolType, Severity, Table};
+
+/// Reject rows that leave a required value empty (a cell that could not be read was already
+/// reported by its own rule).
+pub(super) fn check_required(c: &mut Checker) {
+    let options = c.raw.file.options.clone();
+    let school_type_ci = c.col("school_type");
+    for (ci, column) in c.columns.iter().enumerate() {
+        let declared_absent = options.absent.iter().any(|a| a == column.name);
+        for row in 0..c.rows() {
+            if c.values[ci].is_present(row) || c.bad_cell[ci][row] {
+                continue;
+            }
+            let needed = match column.required {
+                Required::Yes => !declared_absent,
+                Required::No => false,
+                Required::ForTeachingPoints => {
+                    school_type_ci.and_then(|i| c.values[i].text(row)) == Some(SchoolType::TeachingPoint.as_str())
+                }
+                Required::ForMultiStageSchools => {
+                    c.table == Table::Teachers && c.school_type[row].is_some_and(SchoolType::stage_required)
+                }
+            };
+            if !needed {
+                continue;
+            }
+            let (rule, why) = match column.required {
+                Required::ForTeachingPoints => (
+                    Rule::MissingParentSchool,
+                    "is empty; a teaching point must name the school it belongs to".to_owned(),
+                ),
+                Required::ForMultiStageSchools => (
+                    Rule::StageRequired,
+                    format!(
+                        "is empty; a {} school has two stages, so each row must say 小学 or 初中",
+                        c.school_type[row].map_or("", SchoolType::as_str)
+                    ),
+                ),
+                _ => (Rule::RequiredValueMissing, "is empty but required".to_owned()),
+            };
+            let message = format!("{} {why}", c.place(row, Some(ci)));
+            c.report(row, Some(ci), None, rule, Severity::Error, message);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{batch, rules};
+    use super::super::{Checker, cells};
+    use super::*;
+    use crate::pipeline::ReadOptions;
+
+    #[test]
+    fn required_values_teaching_points_and_stages() {
+        let raw = batch(
+            Table::Schools,
+            ReadOptions::default(),
+            &["school_code", "school_name", "school_type", "area_type", "parent_school_code"],
+            &[&["2311820001", "", "primary", "urban", ""], &["2311820002", "点", "teaching_point", "rural", ""]],
+        );
+        let mut c = Checker::new(raw);
+        cells::read_cells(&mut c);
+        for row in 0..c.rows() {
+            // The year and county come from the folder.
+            super::super::provenance::check_year(&mut c, row);
+            super::super::provenance::check_county(&mut c, row);
+        }
+        check_required(&mut c);
+        assert_eq!(rules(&c.finish()), [(2, "required_value_missing"), (3, "missing_parent_school")]);
+
+        let mut options = ReadOptions::default();
+        options.absent.push("full_time_teachers".into());
+        let raw = batch(Table::Teachers, options, &["school_code", "stage"], &[&["2311820001", ""]]);
+        let mut c = Checker::new(raw);
+        cells::read_cells(&mut c);
+        c.school_type = vec![Some(SchoolType::NineYear)];
+        check_required(&mut c);
+        let b = c.finish();
+        // staff_on_payroll is required and missing; full_time_teachers is declared absent.
+        assert_eq!(rules(&b).iter().filter(|(_, r)| *r == "stage_required").count(), 1);
+        assert!(b.findings.iter().all(|f| f.column != Some("full_time_teachers")));
+    }
+}
