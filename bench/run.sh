@@ -4,7 +4,7 @@
 # ≈ 200 000 schools). For each size:
 #
 #   1. generate the submissions once (`junheng generate national`, not timed);
-#   2. time junheng end to end: extract, validate, normalise, load Parquet, all 13 marts, ledger,
+#   2. time junheng end to end: extract, validate, normalise, load Parquet, every mart, ledger,
 #      report (`junheng run`);
 #   3. time DuckDB reading the same CSVs, writing the same staging Parquet and running the same
 #      SQL project to the same marts (bench/duckdb_pipeline.py);

@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::contract::{Kind, Table};
 use crate::error::{Error, Result};
 use crate::normalise::{self, quarantine};
+use crate::transform::reference::Threshold;
 use crate::transform::{Layer, Model};
 
 /// The whole dictionary.
@@ -83,96 +84,140 @@ fn provenance_entry(name: &str, data_type: &str) -> Option<ColumnEntry> {
     Some(entry(name, data_type, "", label, meaning))
 }
 
-/// Build the dictionary from the contract, the SQL project and the registered marts.
+/// Build the dictionary from the contract, the SQL project and the registered marts. Model
+/// headers name thresholds by id (`{quality_cv_max}`); the dictionary gives the values in effect
+/// for this run, so a pipeline that overrides a standard gets a dictionary that says so.
 pub async fn build(models: &[Model], ctx: &SessionContext) -> Result<Dictionary> {
+    let thresholds: Vec<Threshold> = crate::marts::read(ctx, "select * from ref_thresholds").await?;
     let mut tables = Vec::new();
     for table in Table::ALL {
-        let mut columns = vec![provenance_entry("year", "int32").expect("documented")];
-        for field in normalise::schema(table).fields() {
-            let name = field.name().as_str();
-            let data_type = type_name(field.data_type());
-            let doc = match (table.column(name), name) {
-                (Some(c), _) => entry(name, &data_type, c.unit().map_or("", |u| u.label()), c.label, c.meaning),
-                (None, "county_code") => entry(
-                    name,
-                    &data_type,
-                    "",
-                    "县区代码",
-                    "6-digit county code (from the row, the path or the school)",
-                ),
-                (None, "stage") => {
-                    entry(name, &data_type, "", "学段", "primary or junior, by grade and the county's school system")
-                }
-                _ => provenance_entry(name, &data_type).unwrap_or_else(|| entry(name, &data_type, "", "", "")),
-            };
-            columns.push(ColumnEntry { unit: money_unit(table, name).unwrap_or(doc.unit), ..doc });
-        }
-        tables.push(TableDoc {
-            name: table.name().into(),
-            area: "staging".into(),
-            path: format!("staging/{}/year=<YYYY>/*.parquet", table.name()),
-            grain: table.grain().into(),
-            description: format!("{} ({}) as submitted, validated and normalised", table.name(), table.chinese_name()),
-            methodology: "inputs.md".into(),
-            columns,
-        });
-        let mut q_columns = vec![provenance_entry("year", "int32").expect("documented")];
-        for field in quarantine::schema(table).fields() {
-            let name = field.name().as_str();
-            let doc = provenance_entry(name, "utf8").or_else(|| {
-                table
-                    .column(name)
-                    .map(|c| entry(name, "utf8", "", c.label, &format!("the submitted text of {}", c.meaning)))
-            });
-            q_columns.push(doc.unwrap_or_else(|| entry(name, "utf8", "", "县区代码", "county of the row, when known")));
-        }
-        tables.push(TableDoc {
-            name: table.name().into(),
-            area: "quarantine".into(),
-            path: format!("quarantine/{}/year=<YYYY>/*.parquet", table.name()),
-            grain: "one row per finding (rejected row and rule, or warning)".into(),
-            description: format!("rejected and warned rows of {} with the rule and message", table.name()),
-            methodology: "outputs.md Quarantine".into(),
-            columns: q_columns,
-        });
+        tables.push(staging_doc(table));
+        tables.push(quarantine_doc(table));
     }
     for model in models.iter().filter(|m| m.layer == Layer::Marts) {
-        let provider = ctx.table_provider(model.name.as_str()).await.map_err(|e| Error::Sql {
-            model: model.name.clone(),
-            file: "dictionary".into(),
-            source: Box::new(e),
-        })?;
-        let columns = provider
-            .schema()
-            .fields()
-            .iter()
-            .map(|f| {
-                let doc = model.header.columns.iter().find(|c| &c.name == f.name());
-                entry(
-                    f.name(),
-                    &type_name(f.data_type()),
-                    doc.map_or("", |d| d.unit.as_str()),
-                    doc.map_or("", |d| d.label.as_str()),
-                    doc.map_or("", |d| d.meaning.as_str()),
-                )
-            })
-            .collect();
-        tables.push(TableDoc {
-            name: model.name.clone(),
-            area: "marts".into(),
-            path: format!("marts/{}/*.parquet", model.name),
-            grain: model.header.grain.clone(),
-            description: model
-                .header
-                .what
-                .split_once(':')
-                .map_or(model.header.what.as_str(), |(_, w)| w.trim())
-                .to_owned(),
-            methodology: model.header.methodology.clone(),
-            columns,
-        });
+        tables.push(mart_doc(model, ctx, &thresholds).await?);
     }
     Ok(Dictionary { junheng_version: env!("CARGO_PKG_VERSION").into(), tables })
+}
+
+/// A staging table: its columns as the contract documents them, and provenance.
+fn staging_doc(table: Table) -> TableDoc {
+    let mut columns = vec![provenance_entry("year", "int32").expect("documented")];
+    for field in normalise::schema(table).fields() {
+        let name = field.name().as_str();
+        let data_type = type_name(field.data_type());
+        let doc = match (table.column(name), name) {
+            (Some(c), _) => entry(name, &data_type, c.unit().map_or("", |u| u.label()), c.label, c.meaning),
+            (None, "county_code") => {
+                entry(name, &data_type, "", "县区代码", "6-digit county code (from the row, the path or the school)")
+            }
+            (None, "stage") => {
+                entry(name, &data_type, "", "学段", "primary or junior, by grade and the county's school system")
+            }
+            _ => provenance_entry(name, &data_type).unwrap_or_else(|| entry(name, &data_type, "", "", "")),
+        };
+        columns.push(ColumnEntry { unit: money_unit(table, name).unwrap_or(doc.unit), ..doc });
+    }
+    TableDoc {
+        name: table.name().into(),
+        area: "staging".into(),
+        path: format!("staging/{}/year=<YYYY>/*.parquet", table.name()),
+        grain: table.grain().into(),
+        description: format!("{} ({}) as submitted, validated and normalised", table.name(), table.chinese_name()),
+        methodology: "inputs.md".into(),
+        columns,
+    }
+}
+
+/// A quarantine table: the submitted text of every column, and the finding.
+fn quarantine_doc(table: Table) -> TableDoc {
+    let mut columns = vec![provenance_entry("year", "int32").expect("documented")];
+    for field in quarantine::schema(table).fields() {
+        let name = field.name().as_str();
+        let doc = provenance_entry(name, "utf8").or_else(|| {
+            table
+                .column(name)
+                .map(|c| entry(name, "utf8", "", c.label, &format!("the submitted text of {}", c.meaning)))
+        });
+        columns.push(doc.unwrap_or_else(|| entry(name, "utf8", "", "县区代码", "county of the row, when known")));
+    }
+    TableDoc {
+        name: table.name().into(),
+        area: "quarantine".into(),
+        path: format!("quarantine/{}/year=<YYYY>/*.parquet", table.name()),
+        grain: "one row per finding (rejected row and rule, or warning)".into(),
+        description: format!("rejected and warned rows of {} with the rule and message", table.name()),
+        methodology: "outputs.md Quarantine".into(),
+        columns,
+    }
+}
+
+/// A mart: its header's prose with the thresholds in effect, and its columns as written.
+async fn mart_doc(model: &Model, ctx: &SessionContext, thresholds: &[Threshold]) -> Result<TableDoc> {
+    let provider =
+        ctx.table_provider(model.name.as_str()).await.map_err(|e| Error::sql(&model.name, "dictionary", e))?;
+    let render = |text: &str| {
+        with_thresholds(text, thresholds).map_err(|e| Error::SqlProject(format!("sql/{}: {e}", model.path)))
+    };
+    let mut columns = Vec::new();
+    for f in provider.schema().fields() {
+        let doc = model.header.columns.iter().find(|c| &c.name == f.name());
+        columns.push(entry(
+            f.name(),
+            &type_name(f.data_type()),
+            doc.map_or("", |d| d.unit.as_str()),
+            doc.map_or("", |d| d.label.as_str()),
+            &render(doc.map_or("", |d| d.meaning.as_str()))?,
+        ));
+    }
+    let what = model.header.what.split_once(':').map_or(model.header.what.as_str(), |(_, w)| w.trim());
+    Ok(TableDoc {
+        name: model.name.clone(),
+        area: "marts".into(),
+        path: format!("marts/{}/*.parquet", model.name),
+        grain: render(&model.header.grain)?,
+        description: render(what)?,
+        methodology: render(&model.header.methodology)?,
+        columns,
+    })
+}
+
+/// Header prose with every `{threshold_id}` written as the id and its value in effect:
+/// `{quality_cv_max}` → `quality_cv_max (primary 0.5, junior 0.45)`, `{satisfaction_min}` →
+/// `satisfaction_min (0.85)`. An id no threshold has is an error (a typo in a header); braces
+/// around anything but a snake_case id (`V_{t−1}`) are left as written.
+pub fn with_thresholds(text: &str, thresholds: &[Threshold]) -> std::result::Result<String, String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    let known = crate::sql_files::threshold_ids().map_err(|e| e.to_string())?;
+    while let Some(open) = rest.find('{') {
+        let Some(close) = rest[open..].find('}') else { break };
+        let id = &rest[open + 1..open + close];
+        out.push_str(&rest[..open]);
+        // Only a snake_case id is a threshold; `V_{t−1}` is a formula.
+        if !id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') || id.is_empty() {
+            out.push_str(&rest[open..open + close + 1]);
+            rest = &rest[open + close + 1..];
+            continue;
+        }
+        if !known.contains(id) {
+            return Err(format!("{{{id}}} names no threshold of sql/reference/thresholds.csv"));
+        }
+        out.push_str(&describe(id, thresholds));
+        rest = &rest[open + close + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// `id (value)` or `id (primary value, junior value)`, as the thresholds in effect have it.
+fn describe(id: &str, thresholds: &[Threshold]) -> String {
+    let of = |stage: &str| thresholds.iter().find(|t| t.threshold_id == id && t.stage == stage).map(|t| t.value);
+    match (of("primary"), of("junior"), of("all")) {
+        (Some(p), Some(j), _) if p != j => format!("{id} (primary {p}, junior {j})"),
+        (Some(v), _, _) | (None, Some(v), _) | (None, None, Some(v)) => format!("{id} ({v})"),
+        (None, None, None) => format!("{id} (not set)"),
+    }
 }
 
 fn money_unit(table: Table, name: &str) -> Option<String> {

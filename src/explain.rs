@@ -3,15 +3,20 @@
 //! cohort's entrants and final-grade pupils, the two years' finance figures — and which source
 //! file and row each input came from. This is what a statistician shows an inspection team.
 //!
-//! Everything is read from the committed version through the same SQL models that built the
-//! marts (`int_unit_cv_terms`, `int_unit_indicators`, `int_pupils_with_school`, `stg_finance`);
-//! nothing is recomputed here.
+//! Every figure printed is one the committed version publishes (its marts, and the intermediate
+//! models it wrote: `int_unit_cv_terms`, `int_unit_indicators`, `int_pupils_with_school`,
+//! `stg_finance`), read as typed rows; nothing is recomputed here.
 
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
+use serde::Deserialize;
+
+use crate::contract::Table;
 use crate::error::{Error, Result};
+use crate::marts::{self, BalanceCv, Funding, literal};
 use crate::query::Published;
-use crate::transform::query_text;
+use crate::transform::Model;
 
 /// What to explain.
 #[derive(Debug, Clone)]
@@ -54,13 +59,14 @@ pub enum Target {
     },
 }
 
-fn q(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
+/// A number with `decimals` decimals, or —.
+fn f(value: Option<f64>, decimals: usize) -> String {
+    value.map_or("—".into(), |v| format!("{v:.decimals$}"))
 }
 
-fn f(text: &str, decimals: usize) -> String {
-    text.parse::<f64>()
-        .map_or_else(|_| if text.is_empty() { "—".into() } else { text.to_owned() }, |v| format!("{v:.decimals$}"))
+/// A value as published, or —.
+fn shown<T: std::fmt::Display>(value: Option<T>) -> String {
+    value.map_or("—".into(), |v| v.to_string())
 }
 
 /// Shorten a source URI to the path under the run's source root.
@@ -79,59 +85,93 @@ pub async fn explain(published: &Published, target: &Target) -> Result<String> {
     }
 }
 
+/// An indicator of `ref_indicators`.
+#[derive(Deserialize)]
+struct Indicator {
+    name_zh: String,
+    numerator: String,
+    per_pupils: String,
+}
+
+/// One unit's term of a weighted CV, with its school and numerator.
+#[derive(Deserialize)]
+struct Term {
+    unit_id: String,
+    school_name: Option<String>,
+    member_school_codes: Option<String>,
+    pupils: Option<f64>,
+    numerator: Option<f64>,
+    value: Option<f64>,
+    weight: Option<f64>,
+    term: Option<f64>,
+    share: Option<f64>,
+}
+
+/// A source row of a numerator.
+#[derive(Deserialize)]
+struct SourceRow {
+    source_uri: String,
+    source_row: i64,
+    school_code: String,
+    value: Option<f64>,
+}
+
+/// The pupils a unit's source file gave.
+#[derive(Deserialize)]
+struct PupilRows {
+    source_uri: String,
+    first_row: i64,
+    last_row: i64,
+    pupils: Option<i64>,
+}
+
 async fn cv(p: &Published, county: &str, year: i32, stage: &str, indicator: &str) -> Result<String> {
     let ctx = &p.ctx;
-    let meta = query_text(
+    let meta: Indicator = marts::first(
         ctx,
-        &format!(
-            "select name_zh, numerator, per_pupils, scheme from ref_indicators where indicator = {}",
-            q(indicator)
-        ),
+        &format!("select name_zh, numerator, per_pupils from ref_indicators where indicator = {}", literal(indicator)),
     )
-    .await?;
-    let [name, numerator, per, _scheme] = meta
-        .first()
-        .cloned()
-        .map(|m| [m[0].clone(), m[1].clone(), m[2].clone(), m[3].clone()])
-        .ok_or_else(|| Error::NotFound(format!("no indicator {indicator:?}; use b1…b8 or q1…q7")))?;
-    let published_row = query_text(
-        ctx,
-        &format!("select units, students, mean, sd, cv, threshold, passes from balance_cv where county_code = {} and year = {year} and stage = {} and indicator = {}", q(county), q(stage), q(indicator)),
-    )
-    .await?;
-    let row = published_row.first().ok_or_else(|| {
-        Error::NotFound(format!("balance_cv has no {indicator} for county {county}, {year}, {stage}"))
-    })?;
+    .await?
+    .ok_or_else(|| Error::NotFound(format!("no indicator {indicator:?}; use b1…b8 or q1…q7")))?;
+    let cell = format!(
+        "county_code = {} and year = {year} and stage = {} and indicator = {}",
+        literal(county),
+        literal(stage),
+        literal(indicator)
+    );
+    let row: BalanceCv =
+        marts::first(ctx, &format!("select * from balance_cv where {cell}")).await?.ok_or_else(|| {
+            Error::NotFound(format!("balance_cv has no {indicator} for county {county}, {year}, {stage}"))
+        })?;
+    let numerator = &meta.numerator;
     let mut out = String::new();
-    let _ = writeln!(out, "balance_cv · county {county} · {year} · {stage} · {indicator} {name}");
+    let _ = writeln!(out, "balance_cv · county {county} · {year} · {stage} · {indicator} {}", meta.name_zh);
+    let verdict = match (row.threshold, row.passes) {
+        (Some(t), passes) => format!("; threshold {t} → {}", if passes == Some(true) { "passes" } else { "fails" }),
+        (None, _) => String::new(),
+    };
     let _ = writeln!(
         out,
-        "published: CV = {} (S = {}, X̄ = {}) over {} units, P = {} pupils{}",
-        f(&row[4], 6),
-        f(&row[3], 6),
-        f(&row[2], 6),
-        row[0],
-        row[1],
-        if row[5].is_empty() {
-            String::new()
-        } else {
-            format!("; threshold {} → {}", row[5], if row[6] == "true" { "passes" } else { "fails" })
-        }
+        "published: CV = {} (S = {}, X̄ = {}) over {} units, P = {} pupils{verdict}",
+        f(row.cv, 6),
+        f(row.sd, 6),
+        f(row.mean, 6),
+        row.units,
+        row.students
     );
-    let per_label = if per == "100" { "100 × " } else { "" };
+    let per_label = if meta.per_pupils == "100" { "100 × " } else { "" };
     let _ = writeln!(
         out,
         "\nX_i = {per_label}{numerator} / P_i;  X̄ = Σ P_i·X_i / P;  S = sqrt(Σ (P_i/P)(X_i − X̄)²);  CV = S / X̄   (methodology §2)\n"
     );
-    let terms = query_text(
+    let terms: Vec<Term> = marts::read(
         ctx,
         &format!(
-            "select t.unit_id, u.school_name, u.member_school_codes, t.pupils, u.{numerator}, t.value, t.weight, t.term, t.term / sum(t.term) over () as share
+            "select t.unit_id, u.school_name, u.member_school_codes, cast(t.pupils as double) as pupils,
+                    cast(u.{numerator} as double) as numerator, t.value, t.weight, t.term, t.term / sum(t.term) over () as share
              from int_unit_cv_terms t join int_unit_indicators u on t.year = u.year and t.unit_id = u.unit_id
-             where t.county_code = {} and t.year = {year} and t.stage = {} and t.indicator = {} order by t.term desc",
-            q(county),
-            q(stage),
-            q(indicator)
+             where t.{cell} order by t.term desc",
+            cell = cell.replace(" and ", " and t.")
         ),
     )
     .await?;
@@ -140,198 +180,350 @@ async fn cv(p: &Published, county: &str, year: i32, stage: &str, indicator: &str
         "{:<22} {:<18} {:>8} {:>14} {:>12} {:>10} {:>12} {:>8}",
         "unit", "school", "P_i", numerator, "X_i", "P_i/P", "(P_i/P)(X_i−X̄)²", "share"
     );
-    let (mut sum_p, mut sum_n, mut sum_t) = (0.0, 0.0, 0.0);
     for t in &terms {
-        sum_p += t[3].parse::<f64>().unwrap_or(0.0);
-        sum_n += t[4].parse::<f64>().unwrap_or(0.0);
-        sum_t += t[7].parse::<f64>().unwrap_or(0.0);
         let _ = writeln!(
             out,
             "{:<22} {:<18} {:>8} {:>14} {:>12} {:>10} {:>12} {:>7}%",
-            t[0],
-            t[1],
-            f(&t[3], 0),
-            f(&t[4], 2),
-            f(&t[5], 6),
-            f(&t[6], 6),
-            f(&t[7], 8),
-            f(&(t[8].parse::<f64>().unwrap_or(0.0) * 100.0).to_string(), 1)
+            t.unit_id,
+            t.school_name.as_deref().unwrap_or_default(),
+            f(t.pupils, 0),
+            f(t.numerator, 2),
+            f(t.value, 6),
+            f(t.weight, 6),
+            f(t.term, 8),
+            f(t.share.map(|s| s * 100.0), 1)
         );
     }
-    let mean = if per == "100" { 100.0 * sum_n / sum_p } else { sum_n / sum_p };
     let _ = writeln!(
         out,
-        "\nP = {sum_p:.0};  Σ {numerator} = {sum_n:.2};  X̄ = {per_label}{sum_n:.2} / {sum_p:.0} = {mean:.6};  S = sqrt({sum_t:.8}) = {:.6};  CV = {:.6}",
-        sum_t.sqrt(),
-        sum_t.sqrt() / mean
+        "\nP = {};  X̄ = {};  S = sqrt(Σ terms) = {};  CV = S / X̄ = {}   (as balance_cv publishes them)",
+        row.students,
+        f(row.mean, 6),
+        f(row.sd, 6),
+        f(row.cv, 6)
     );
-    // Where each number came from.
-    let table = if numerator.contains("teacher") || numerator.contains("backbone") || numerator.contains("pe_arts") {
-        "teachers"
-    } else {
-        "facilities"
-    };
+    let table = source_table(&crate::transform::project(ctx)?, "int_unit_indicators", numerator).ok_or_else(|| {
+        Error::SqlProject(format!("no submitted table under int_unit_indicators has a column {numerator}"))
+    })?;
     let _ = writeln!(out, "\nsources ({table} for {numerator}, pupils for P_i):");
     for t in &terms {
-        let members: Vec<String> = t[2].split(',').map(q).collect();
+        let members: Vec<String> =
+            t.member_school_codes.as_deref().unwrap_or_default().split(',').map(literal).collect();
         let members = members.join(", ");
-        let stage_filter = if table == "facilities" {
-            format!("(stage = {} or stage is null)", q(stage))
-        } else {
-            format!("stage = {}", q(stage))
+        // A facilities row may leave the stage of a two-stage school out (it is apportioned).
+        let stage_filter = match table {
+            Table::Facilities => format!("(stage = {} or stage is null)", literal(stage)),
+            _ => format!("stage = {}", literal(stage)),
         };
-        let rows = query_text(ctx, &format!("select source_uri, source_row, school_code, {numerator} from {table} where year = {year} and school_code in ({members}) and {stage_filter} order by source_uri, source_row")).await?;
-        let pupils = query_text(ctx, &format!("select source_uri, min(source_row), max(source_row), sum(students) from pupils where year = {year} and school_code in ({members}) and stage = {} group by source_uri order by source_uri", q(stage))).await?;
-        let _ = writeln!(out, "  {}:", t[0]);
+        let rows: Vec<SourceRow> = marts::read(ctx, &format!("select source_uri, source_row, school_code, cast({numerator} as double) as value from {table} where year = {year} and school_code in ({members}) and {stage_filter} order by source_uri, source_row")).await?;
+        let pupils: Vec<PupilRows> = marts::read(ctx, &format!("select source_uri, min(source_row) as first_row, max(source_row) as last_row, sum(students) as pupils from pupils where year = {year} and school_code in ({members}) and stage = {} group by source_uri order by source_uri", literal(stage))).await?;
+        let _ = writeln!(out, "  {}:", t.unit_id);
         for r in rows {
-            let _ = writeln!(out, "    {} = {} — {} row {} (school {})", numerator, r[3], short(p, &r[0]), r[1], r[2]);
+            let _ = writeln!(
+                out,
+                "    {numerator} = {} — {} row {} (school {})",
+                shown(r.value),
+                short(p, &r.source_uri),
+                r.source_row,
+                r.school_code
+            );
         }
         for r in pupils {
-            let _ = writeln!(out, "    pupils = {} — {} rows {}–{}", r[3], short(p, &r[0]), r[1], r[2]);
+            let _ = writeln!(
+                out,
+                "    pupils = {} — {} rows {}–{}",
+                shown(r.pupils),
+                short(p, &r.source_uri),
+                r.first_row,
+                r.last_row
+            );
         }
     }
     Ok(out)
 }
 
+/// The submitted table a model's column comes from: the staging table, among those its declared
+/// inputs reach (through other models' `Inputs:`), whose contract has the column.
+pub fn source_table(models: &[Model], model: &str, column: &str) -> Option<Table> {
+    let mut seen = BTreeSet::new();
+    let mut queue = vec![model.to_owned()];
+    let mut found = None;
+    while let Some(name) = queue.pop() {
+        if !seen.insert(name.clone()) {
+            continue;
+        }
+        if let Some(table) = Table::from_name(&name).filter(|t| t.column(column).is_some()) {
+            found = found.or(Some(table));
+        }
+        if let Some(m) = models.iter().find(|m| m.name == name) {
+            queue.extend(m.header.inputs.iter().cloned());
+        }
+    }
+    found
+}
+
+/// A retention row.
+#[derive(Deserialize)]
+struct Retention {
+    cohort_start_year: Option<i64>,
+    entry_grade: Option<i32>,
+    final_grade: Option<i32>,
+    cohort_entrants: Option<i64>,
+    final_grade_students: Option<i64>,
+    net_transfers: Option<i64>,
+    retention_rate: Option<f64>,
+    retention_definition: String,
+    school_system: String,
+}
+
+/// A school's pupils of a grade, with its source row.
+#[derive(Deserialize)]
+struct SchoolGrade {
+    school_code: String,
+    school_name: Option<String>,
+    count: Option<i64>,
+    source_uri: String,
+    source_row: i64,
+}
+
 async fn retention(p: &Published, county: &str, year: i32, stage: &str) -> Result<String> {
     let ctx = &p.ctx;
-    let rows = query_text(ctx, &format!("select cohort_start_year, entry_grade, final_grade, cohort_entrants, final_grade_students, net_transfers, retention_rate, retention_definition, school_system from retention where county_code = {} and year = {year} and stage = {}", q(county), q(stage))).await?;
-    let r = rows
-        .first()
-        .ok_or_else(|| Error::NotFound(format!("retention has no row for county {county}, {year}, {stage}")))?;
+    let r: Retention = marts::first(
+        ctx,
+        &format!(
+            "select * from retention where county_code = {} and year = {year} and stage = {}",
+            literal(county),
+            literal(stage)
+        ),
+    )
+    .await?
+    .ok_or_else(|| Error::NotFound(format!("retention has no row for county {county}, {year}, {stage}")))?;
     let mut out = String::new();
-    let _ =
-        writeln!(out, "retention · county {county} · {year} · {stage} ({} school system, {} definition)", r[8], r[7]);
     let _ = writeln!(
         out,
-        "published: {} = {} grade-{} pupils in {year} ÷ {} grade-{} entrants in {}{}",
-        f(&r[6], 6),
-        r[4],
-        r[2],
-        r[3],
-        r[1],
-        r[0],
-        if r[7] == "adjusted" { format!(" (+ net transfers {})", r[5]) } else { String::new() }
+        "retention · county {county} · {year} · {stage} ({} school system, {} definition)",
+        r.school_system, r.retention_definition
+    );
+    let adjusted = if r.retention_definition == "adjusted" {
+        format!(" (+ net transfers {})", shown(r.net_transfers))
+    } else {
+        String::new()
+    };
+    let _ = writeln!(
+        out,
+        "published: {} = {} grade-{} pupils in {year} ÷ {} grade-{} entrants in {}{adjusted}",
+        f(r.retention_rate, 6),
+        shown(r.final_grade_students),
+        shown(r.final_grade),
+        shown(r.cohort_entrants),
+        shown(r.entry_grade),
+        shown(r.cohort_start_year)
     );
     let _ = writeln!(
         out,
         "(methodology §4: final-grade pupils of year Y over the entrants of the cohort's first year; a missing start year gives no rate)\n"
     );
-    for (label, y, grade, column) in [
-        ("entrants", r[0].parse::<i32>().unwrap_or(0), &r[1], "entrants"),
-        ("final-grade pupils", year, &r[2], "students"),
-    ] {
-        let schools = query_text(ctx, &format!("select school_code, school_name, {column}, source_uri, source_row from int_pupils_with_school where county_code = {} and year = {y} and grade = {grade} order by school_code", q(county))).await?;
-        let total: f64 = schools.iter().filter_map(|s| s[2].parse::<f64>().ok()).sum();
-        let _ = writeln!(out, "{label}, grade {grade}, {y}: {total:.0}");
+    let cohort = [
+        ("entrants", r.cohort_start_year.unwrap_or(0) as i32, r.entry_grade, "entrants", r.cohort_entrants),
+        ("final-grade pupils", year, r.final_grade, "students", r.final_grade_students),
+    ];
+    for (label, y, grade, column, published) in cohort {
+        let grade = grade.unwrap_or(0);
+        let schools: Vec<SchoolGrade> = marts::read(ctx, &format!("select school_code, school_name, {column} as count, source_uri, source_row from int_pupils_with_school where county_code = {} and year = {y} and grade = {grade} order by school_code", literal(county))).await?;
+        let _ = writeln!(out, "{label}, grade {grade}, {y}: {}", shown(published));
         for s in schools {
-            let _ = writeln!(out, "  {} {:<16} {:>6} — {} row {}", s[0], s[1], s[2], short(p, &s[3]), s[4]);
+            let _ = writeln!(
+                out,
+                "  {} {:<16} {:>6} — {} row {}",
+                s.school_code,
+                s.school_name.as_deref().unwrap_or_default(),
+                shown(s.count),
+                short(p, &s.source_uri),
+                s.source_row
+            );
         }
     }
     Ok(out)
+}
+
+/// A dropout row.
+#[derive(Deserialize)]
+struct Dropout {
+    school_year: Option<String>,
+    dropouts: Option<i64>,
+    base_students: Option<i64>,
+    dropout_rate: Option<f64>,
+}
+
+/// A school's dropouts of a grade, with its source row.
+#[derive(Deserialize)]
+struct SchoolDropouts {
+    school_code: String,
+    school_name: Option<String>,
+    grade: i32,
+    dropouts: Option<i64>,
+    source_uri: String,
+    source_row: i64,
+}
+
+/// The pupils a source file gave a stage.
+#[derive(Deserialize)]
+struct FilePupils {
+    source_uri: String,
+    rows: i64,
+    pupils: Option<i64>,
 }
 
 async fn dropout(p: &Published, county: &str, year: i32, stage: &str) -> Result<String> {
     let ctx = &p.ctx;
-    let rows = query_text(ctx, &format!("select school_year, dropouts, base_students, dropout_rate from dropout where county_code = {} and year = {year} and stage = {}", q(county), q(stage))).await?;
-    let r = rows
-        .first()
-        .ok_or_else(|| Error::NotFound(format!("dropout has no row for county {county}, {year}, {stage}")))?;
+    let (county_lit, stage_lit) = (literal(county), literal(stage));
+    let r: Dropout = marts::first(
+        ctx,
+        &format!("select * from dropout where county_code = {county_lit} and year = {year} and stage = {stage_lit}"),
+    )
+    .await?
+    .ok_or_else(|| Error::NotFound(format!("dropout has no row for county {county}, {year}, {stage}")))?;
     let mut out = String::new();
-    let _ = writeln!(out, "dropout · county {county} · {year} ({}) · {stage}", r[0]);
+    let _ = writeln!(
+        out,
+        "dropout · county {county} · {year} ({}) · {stage}",
+        r.school_year.as_deref().unwrap_or_default()
+    );
     let _ = writeln!(
         out,
         "published: {} = {} dropouts reported at census {year} ÷ {} {stage} pupils at census {} (methodology §4)\n",
-        f(&r[3], 6),
-        r[1],
-        r[2],
+        f(r.dropout_rate, 6),
+        shown(r.dropouts),
+        shown(r.base_students),
         year - 1
     );
-    let schools = query_text(ctx, &format!("select school_code, school_name, grade, dropouts, source_uri, source_row from int_pupils_with_school where county_code = {} and year = {year} and stage = {} and dropouts > 0 order by school_code, grade", q(county), q(stage))).await?;
+    let schools: Vec<SchoolDropouts> = marts::read(ctx, &format!("select school_code, school_name, grade, dropouts, source_uri, source_row from int_pupils_with_school where county_code = {county_lit} and year = {year} and stage = {stage_lit} and dropouts > 0 order by school_code, grade")).await?;
     let _ = writeln!(out, "rows with dropouts:");
     for s in schools {
-        let _ = writeln!(out, "  {} {:<16} grade {} {:>4} — {} row {}", s[0], s[1], s[2], s[3], short(p, &s[4]), s[5]);
+        let _ = writeln!(
+            out,
+            "  {} {:<16} grade {} {:>4} — {} row {}",
+            s.school_code,
+            s.school_name.as_deref().unwrap_or_default(),
+            s.grade,
+            shown(s.dropouts),
+            short(p, &s.source_uri),
+            s.source_row
+        );
     }
-    let base = query_text(ctx, &format!("select source_uri, count(*), sum(students) from int_pupils_with_school where county_code = {} and year = {} and stage = {} group by source_uri order by source_uri", q(county), year - 1, q(stage))).await?;
+    let base: Vec<FilePupils> = marts::read(ctx, &format!("select source_uri, count(*) as rows, sum(students) as pupils from int_pupils_with_school where county_code = {county_lit} and year = {} and stage = {stage_lit} group by source_uri order by source_uri", year - 1)).await?;
     let _ = writeln!(out, "base enrolment, {}:", year - 1);
     for b in base {
-        let _ = writeln!(out, "  {} pupils in {} rows of {}", b[2], b[1], short(p, &b[0]));
+        let _ = writeln!(out, "  {} pupils in {} rows of {}", shown(b.pupils), b.rows, short(p, &b.source_uri));
     }
     Ok(out)
 }
 
+/// A finance row with its source.
+#[derive(Deserialize)]
+struct FinanceRow {
+    year: i32,
+    source_uri: String,
+    source_row: i64,
+}
+
 async fn funding(p: &Published, county: &str, year: i32) -> Result<String> {
     let ctx = &p.ctx;
-    let legs = query_text(ctx, &format!("select appropriation_outpaces_revenue, per_pupil_expenditure_rises, public_funds_and_salary_rise, three_increases_met, appropriation_gap from funding where county_code = {} and year = {year}", q(county))).await?;
-    let l = legs.first().ok_or_else(|| Error::NotFound(format!("funding has no row for county {county}, {year}")))?;
-    let rows = query_text(ctx, &format!("select year, recurrent_revenue, education_appropriation, exp_per_pupil_primary, exp_per_pupil_junior, public_funds_per_pupil_primary, public_funds_per_pupil_junior, avg_teacher_salary, source_uri, source_row from stg_finance where county_code = {} and year in ({}, {year}) order by year", q(county), year - 1)).await?;
+    let county_lit = literal(county);
+    let years: Vec<Funding> = marts::read(
+        ctx,
+        &format!(
+            "select * from funding where county_code = {county_lit} and year in ({}, {year}) order by year",
+            year - 1
+        ),
+    )
+    .await?;
+    let cur = years
+        .iter()
+        .find(|r| r.year == year)
+        .ok_or_else(|| Error::NotFound(format!("funding has no row for county {county}, {year}")))?;
+    let sources: Vec<FinanceRow> = marts::read(ctx, &format!("select year, source_uri, source_row from stg_finance where county_code = {county_lit} and year in ({}, {year}) order by year", year - 1)).await?;
     let mut out = String::new();
+    let met = cur.three_increases_met.map_or("no legs (no previous fiscal year)".to_owned(), |m| m.to_string());
     let _ = writeln!(
         out,
-        "funding · county {county} · fiscal {year} · 三个增长 = {} (methodology §5; g(V) = (V_t − V_(t−1)) / V_(t−1), rises strict)\n",
-        if l[3].is_empty() { "no legs (no previous fiscal year)" } else { &l[3] }
+        "funding · county {county} · fiscal {year} · 三个增长 = {met} (methodology §5; g(V) = (V_t − V_(t−1)) / V_(t−1), rises strict)\n"
     );
-    for r in &rows {
+    for r in &years {
+        let source = sources.iter().find(|s| s.year == r.year);
         let _ = writeln!(
             out,
             "{}: revenue {} · appropriation {} · per pupil {}/{} · public funds {}/{} · salary {} — {} row {}",
-            r[0],
-            f(&r[1], 2),
-            f(&r[2], 2),
-            f(&r[3], 2),
-            f(&r[4], 2),
-            f(&r[5], 2),
-            f(&r[6], 2),
-            f(&r[7], 2),
-            short(p, &r[8]),
-            r[9]
+            r.year,
+            f(r.recurrent_revenue, 2),
+            f(r.education_appropriation, 2),
+            f(r.exp_per_pupil_primary, 2),
+            f(r.exp_per_pupil_junior, 2),
+            f(r.public_funds_per_pupil_primary, 2),
+            f(r.public_funds_per_pupil_junior, 2),
+            f(r.avg_teacher_salary, 2),
+            source.map_or("—".into(), |s| short(p, &s.source_uri)),
+            source.map_or("—".into(), |s| s.source_row.to_string())
         );
     }
-    if let [prev, cur] = rows.as_slice() {
-        let g = |i: usize| -> String {
-            match (prev[i].parse::<f64>(), cur[i].parse::<f64>()) {
-                (Ok(a), Ok(b)) if a != 0.0 => format!("{:.4}%", (b - a) / a * 100.0),
-                _ => "—".into(),
-            }
-        };
+    let Some(prev) = years.iter().find(|r| r.year == year - 1) else { return Ok(out) };
+    let g = |v: Option<f64>| v.map_or("—".into(), |v| format!("{:.4}%", v * 100.0));
+    let _ = writeln!(
+        out,
+        "\nleg 1 appropriation_outpaces_revenue = {}: g(appropriation) {} > g(revenue) {}",
+        shown(cur.appropriation_outpaces_revenue),
+        g(cur.appropriation_growth),
+        g(cur.revenue_growth)
+    );
+    if cur.appropriation_outpaces_revenue == Some(false) {
         let _ = writeln!(
             out,
-            "\nleg 1 appropriation_outpaces_revenue = {}: g(appropriation) {} > g(revenue) {}",
-            l[0],
-            g(2),
-            g(1)
-        );
-        if l[0] == "false" {
-            let _ = writeln!(
-                out,
-                "      appropriation_gap = {} × {} / {} − {} = {}",
-                f(&prev[2], 2),
-                f(&cur[1], 2),
-                f(&prev[1], 2),
-                f(&cur[2], 2),
-                f(&l[4], 2)
-            );
-        }
-        let _ = writeln!(
-            out,
-            "leg 2 per_pupil_expenditure_rises = {}: primary {} → {}, junior {} → {}",
-            l[1],
-            f(&prev[3], 2),
-            f(&cur[3], 2),
-            f(&prev[4], 2),
-            f(&cur[4], 2)
-        );
-        let _ = writeln!(
-            out,
-            "leg 3 public_funds_and_salary_rise = {}: primary {} → {}, junior {} → {}, salary {} → {}",
-            l[2],
-            f(&prev[5], 2),
-            f(&cur[5], 2),
-            f(&prev[6], 2),
-            f(&cur[6], 2),
-            f(&prev[7], 2),
-            f(&cur[7], 2)
+            "      appropriation_gap = {} × {} / {} − {} = {}",
+            f(prev.education_appropriation, 2),
+            f(cur.recurrent_revenue, 2),
+            f(prev.recurrent_revenue, 2),
+            f(cur.education_appropriation, 2),
+            f(cur.appropriation_gap, 2)
         );
     }
+    let _ = writeln!(
+        out,
+        "leg 2 per_pupil_expenditure_rises = {}: primary {} → {} ({}), junior {} → {} ({})",
+        shown(cur.per_pupil_expenditure_rises),
+        f(prev.exp_per_pupil_primary, 2),
+        f(cur.exp_per_pupil_primary, 2),
+        g(cur.exp_per_pupil_primary_growth),
+        f(prev.exp_per_pupil_junior, 2),
+        f(cur.exp_per_pupil_junior, 2),
+        g(cur.exp_per_pupil_junior_growth)
+    );
+    let _ = writeln!(
+        out,
+        "leg 3 public_funds_and_salary_rise = {}: primary {} → {} ({}), junior {} → {} ({}), salary {} → {} ({})",
+        shown(cur.public_funds_and_salary_rise),
+        f(prev.public_funds_per_pupil_primary, 2),
+        f(cur.public_funds_per_pupil_primary, 2),
+        g(cur.public_funds_per_pupil_primary_growth),
+        f(prev.public_funds_per_pupil_junior, 2),
+        f(cur.public_funds_per_pupil_junior, 2),
+        g(cur.public_funds_per_pupil_junior_growth),
+        f(prev.avg_teacher_salary, 2),
+        f(cur.avg_teacher_salary, 2),
+        g(cur.avg_teacher_salary_growth)
+    );
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_numerator_is_traced_to_its_table_through_the_declared_inputs() {
+        let ctx = datafusion::prelude::SessionContext::new();
+        let models = crate::transform::project(&ctx).unwrap();
+        assert_eq!(source_table(&models, "int_unit_indicators", "teachers_above_degree"), Some(Table::Teachers));
+        assert_eq!(source_table(&models, "int_unit_indicators", "equipment_value"), Some(Table::Facilities));
+        assert_eq!(source_table(&models, "int_unit_indicators", "no_such_column"), None);
+    }
 }

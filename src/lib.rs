@@ -30,6 +30,7 @@ pub mod ingest;
 pub mod job;
 pub mod ledger;
 pub mod load;
+pub mod marts;
 pub mod normalise;
 pub mod pipeline;
 pub mod publish;

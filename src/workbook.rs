@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use rust_xlsxwriter::{Format, FormatAlign, Workbook, Worksheet, XlsxError};
 
-use crate::contract::Severity;
+use crate::contract::{Rule, Severity};
 use crate::error::{Error, Result};
 use crate::extract::xlsx::column_letters;
 use crate::validate::Finding;
@@ -106,30 +106,27 @@ fn write_one(findings: &[&Finding], path: &Path, county: &str, year: i32) -> Res
     // A summary a statistician reads first.
     let summary = book.add_worksheet().set_name("汇总").map_err(&err)?;
     summary.write_string_with_format(0, 0, format!("{county} {year} 年报送数据问题汇总"), &bold).map_err(&err)?;
-    let mut counts: BTreeMap<(&str, &str, &str), u64> = BTreeMap::new();
+    // By table, rule, then `error` before `warning`.
+    let mut counts: BTreeMap<(&str, Rule, &str), u64> = BTreeMap::new();
     for f in findings {
-        *counts.entry((f.table.chinese_name(), f.rule.id(), f.severity.as_str())).or_default() += 1;
+        *counts.entry((f.table.chinese_name(), f.rule, f.severity.as_str())).or_default() += 1;
     }
-    for (c, h) in ["表", "规则", "严重程度", "处数"].iter().enumerate() {
+    for (c, h) in ["表", "规则", "规则说明", "严重程度", "处数"].iter().enumerate() {
         summary.write_string_with_format(2, c as u16, *h, &bold).map_err(&err)?;
     }
     for (i, ((table, rule, severity), n)) in counts.iter().enumerate() {
         let r = (i + 3) as u32;
-        write_texts(
-            summary,
-            r,
-            0,
-            &[table.to_string(), rule.to_string(), if *severity == "error" { "错误".into() } else { "警告".into() }],
-            &Format::new(),
-        )
-        .map_err(&err)?;
-        summary.write_number(r, 3, *n as f64).map_err(&err)?;
+        let severity = if *severity == Severity::Error.as_str() { "错误" } else { "警告" };
+        let texts = [table.to_string(), rule.id().to_owned(), rule.meaning_zh().to_owned(), severity.to_owned()];
+        write_texts(summary, r, 0, &texts, &Format::new()).map_err(&err)?;
+        summary.write_number(r, 4, *n as f64).map_err(&err)?;
     }
     summary
         .write_string(counts.len() as u32 + 4, 0, "错误：该行未被采用，请改正后重新报送；警告：该行已采用，请核实。")
         .map_err(&err)?;
     summary.set_column_width(0, 14).map_err(&err)?;
     summary.set_column_width(1, 28).map_err(&err)?;
+    summary.set_column_width(2, 28).map_err(&err)?;
     book.save(path).map_err(&err)?;
     Ok(())
 }

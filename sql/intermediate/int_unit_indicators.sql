@@ -2,7 +2,7 @@
 -- Grain: one row per (year, unit_id); unit_id = <school_code>:<stage>.
 -- Inputs: int_unit_members, int_pupils_by_school_stage, stg_teachers, int_facilities_by_school_stage, stg_schools
 -- Methodology: §1 (units: teaching points merged, private schools and units without pupils kept but out of balance); §2 b1–b8; §3 q1–q7 (X_i formulas, the only place they are written)
--- Checks: unique (year, unit_id)
+-- Checks: unique (year, unit_id); not_null (is_public)
 with
 
 members as (
@@ -118,7 +118,7 @@ final as (
         s.school_name,
         s.school_type,
         s.area_type,
-        coalesce(s.is_public, true) as is_public,
+        s.is_public,
         case when u.members > 1 then l.member_school_codes else u.only_member end as member_school_codes,
         u.teaching_points_merged,
         u.students,
@@ -128,7 +128,7 @@ final as (
         u.huge_classes,
         case
             when u.excluded_teaching_point then 'teaching_point_excluded'
-            when not coalesce(s.is_public, true) then 'private'
+            when not s.is_public then 'private'
             when u.students = 0 then 'no_pupils'
         end as excluded_reason,
         u.full_time_teachers,

@@ -1,7 +1,7 @@
 -- balance_cv: the enrolment-weighted difference coefficient (差异系数) of every basic and quality indicator across a county's school-stage units.
 -- Grain: one row per (county_code, year, stage, scheme, indicator).
 -- Inputs: int_weighted_cv, int_thresholds_wide, ref_indicators
--- Methodology: §2 — P = Σ P_i; X̄ = Σ P_i·X_i / P; S = sqrt(Σ (P_i/P)(X_i − X̄)²) (population form); CV = S / X̄. §3 — quality CVs pass at ≤ 0.50 (primary) / 0.45 (junior), each on its own
+-- Methodology: §2 — P = Σ P_i; X̄ = Σ P_i·X_i / P; S = sqrt(Σ (P_i/P)(X_i − X̄)²) (population form); CV = S / X̄. §3 — quality CVs pass at ≤ {quality_cv_max}, each on its own
 -- Checks: unique (county_code, year, stage, scheme, indicator); not_null (county_code, year, stage, scheme, indicator, units, students)
 -- Columns:
 --   county_code | 县区代码 | | 6-digit county code

@@ -1,7 +1,7 @@
 -- balance_summary: the county's verdicts per stage — the basic composite CV against its threshold, every quality CV against its own, and units meeting the standards.
 -- Grain: one row per (county_code, year, stage).
--- Inputs: balance_cv, school_standards, int_unit_indicators, int_thresholds_wide, stg_survey
--- Methodology: §2 — composite = plain mean of the 8 CVs, passes at ≤ 0.65 (primary) / 0.55 (junior); §3 — resource part passes only if every one of the 7 CVs passes (a mean of the 7 is informative only); satisfaction ≥ 85 %
+-- Inputs: balance_cv, school_standards, int_unit_indicators, int_thresholds_wide, ref_indicators, stg_survey
+-- Methodology: §2 — composite = plain mean of the 8 CVs, passes at ≤ {basic_composite_cv_max}; §3 — resource part passes only if every one of the 7 CVs passes at ≤ {quality_cv_max} (a mean of the 7 is informative only); satisfaction ≥ {satisfaction_min}
 -- Checks: unique (county_code, year, stage); not_null (county_code, year, stage)
 -- Columns:
 --   county_code | 县区代码 | | 6-digit county code
@@ -12,18 +12,18 @@
 --   units_private | 民办学校单位数 | 个 | private units (reported, not in balance indicators)
 --   basic_cvs | 基本均衡差异系数个数 | 个 | how many of the 8 basic CVs could be computed
 --   basic_composite_cv | 综合差异系数 | | mean of the 8 CVs b1–b8 (null unless all 8 are known)
---   basic_threshold | 综合差异系数标准 | | 0.65 primary, 0.55 junior
+--   basic_threshold | 综合差异系数标准 | | {basic_composite_cv_max}
 --   basic_passes | 基本均衡达标 | | basic_composite_cv ≤ basic_threshold
 --   quality_cvs | 优质均衡差异系数个数 | 个 | how many of the 7 quality CVs could be computed
 --   quality_max_cv | 最大差异系数 | | the largest of the 7 quality CVs
 --   quality_mean_cv | 差异系数均值 | | mean of the 7 quality CVs (informative only; the test is per indicator)
---   quality_threshold | 优质均衡差异系数标准 | | 0.50 primary, 0.45 junior
+--   quality_threshold | 优质均衡差异系数标准 | | {quality_cv_max}
 --   quality_failing_indicators | 未达标指标 | | quality indicators whose CV exceeds the threshold, comma-separated
 --   quality_resource_passes | 资源配置达标 | | every one of the 7 CVs ≤ quality_threshold (null unless all 7 are known)
---   units_meeting_standards | 达标学校数 | 个 | units in the standards test meeting 6 of 7 standards (and the 7th at 85 %)
+--   units_meeting_standards | 达标学校数 | 个 | units in the standards test meeting at least {standards_min_reached} of the standards (and the rest at {standards_other_min_ratio} of theirs)
 --   units_in_standards_test | 参评学校数 | 个 | units in the standards test
 --   satisfaction_rate | 满意度 | 比率 | satisfied ÷ valid questionnaires of the county's survey
---   satisfaction_threshold | 满意度标准 | 比率 | 0.85
+--   satisfaction_threshold | 满意度标准 | 比率 | {satisfaction_min}
 --   satisfaction_passes | 满意度达标 | | satisfaction_rate ≥ satisfaction_threshold
 with
 

@@ -1,7 +1,7 @@
 -- enrolment_trend: pupils, entrants, graduates, classes and class sizes by stage and urban–rural area, year on year.
 -- Grain: one row per (county_code, year, stage, area_type); stage and area_type each also 'all'.
 -- Inputs: int_pupils_with_school, int_thresholds_wide
--- Methodology: §4 (stage enrolment, shares, year-on-year change and compound growth); §3 (class size, 大班额 ≥ 56, 超大班额 ≥ 66)
+-- Methodology: §4 (stage enrolment, shares, year-on-year change and compound growth); §3 (class size, 大班额 ≥ {large_class_min}, 超大班额 ≥ {huge_class_min})
 -- Checks: unique (county_code, year, stage, area_type); not_null (county_code, year, stage, area_type); large_classes <= classes; huge_classes <= large_classes; change is null or students - change >= 0
 -- Columns:
 --   county_code | 县区代码 | | 6-digit administrative division code
@@ -14,8 +14,8 @@
 --   graduates | 毕业生数 | 人 | graduates of the school year that ended at the census
 --   classes | 班数 | 个 | classes
 --   avg_class_size | 平均班额 | 人/班 | students ÷ classes
---   large_classes | 大班额班数 | 个 | classes of grade-rows averaging at least large_class_min (56) pupils
---   huge_classes | 超大班额班数 | 个 | classes of grade-rows averaging at least huge_class_min (66) pupils
+--   large_classes | 大班额班数 | 个 | classes of grade-rows averaging at least {large_class_min} pupils
+--   huge_classes | 超大班额班数 | 个 | classes of grade-rows averaging at least {huge_class_min} pupils
 --   large_class_share | 大班额比例 | 比率 | large_classes ÷ classes
 --   huge_class_share | 超大班额比例 | 比率 | huge_classes ÷ classes
 --   change | 增减人数 | 人 | students minus the previous year's (null in a series' first year or after a gap)

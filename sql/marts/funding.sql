@@ -1,4 +1,4 @@
--- funding: 三个增长 (the "three increases") leg by leg, the appropriation gap, 两个只增不减 from 2018, investment by category and cumulative, and arrears against repayment.
+-- funding: 三个增长 (the "three increases") leg by leg, the appropriation gap, 两个只增不减 from {two_never_decrease_from_year}, investment by category and cumulative, and arrears against repayment.
 -- Grain: one row per (county_code, year); year is the fiscal (calendar) year.
 -- Inputs: stg_finance, int_investments_by_year, int_pupils_with_school, int_thresholds_wide
 -- Methodology: §5 — g(V) = (V_t − V_{t−1}) / V_{t−1}, rises strict; leg 1 g(appropriation) > g(revenue); leg 2 both per-pupil expenditures rise; leg 3 both per-pupil public funds rise and the salary rises when both years report it; no legs without year t − 1; appropriation_gap = app_{t−1}·rev_t/rev_{t−1} − app_t when leg 1 fails, else 0; 两个只增不减 from two_never_decrease_from_year: general education expenditure and that per pupil (÷ the county's compulsory pupils) do not fall
@@ -28,7 +28,7 @@
 --   public_funds_and_salary_rise | 生均公用经费和教师工资逐年增长 | | leg 3
 --   three_increases_met | 三个增长 | | all three legs
 --   appropriation_gap | 应增拨教育经费 | 元 | the extra appropriation leg 1 needed (0 when met)
---   two_never_decrease | 两个只增不减 | | general education expenditure and that per pupil did not fall (from 2018)
+--   two_never_decrease | 两个只增不减 | | general education expenditure and that per pupil did not fall (from {two_never_decrease_from_year})
 --   arrears_committed | 欠拨教育经费 | 元 | arrears of this year the government committed to make up
 --   arrears_repaid | 补拨教育经费 | 元 | arrears paid this year
 --   arrears_outstanding | 尚欠教育经费 | 元 | committed to date − repaid to date

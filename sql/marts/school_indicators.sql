@@ -1,7 +1,7 @@
 -- school_indicators: every school-stage unit with its pupils, the eight basic and seven quality indicator values, and its class- and school-size flags.
 -- Grain: one row per (year, unit_id); unit_id = <school_code>:<stage> (a nine-year school has two units; merged teaching points are listed in member_school_codes).
 -- Inputs: int_unit_indicators, int_thresholds_wide
--- Methodology: §1 (units), §2 b1–b8, §3 q1–q7, class size ≤ 45/50, 大班额 ≥ 56, 超大班额 ≥ 66, school size ≤ 2000 (≤ 2500 nine-/twelve-year)
+-- Methodology: §1 (units), §2 b1–b8, §3 q1–q7, class size ≤ {class_size_max}, 大班额 ≥ {large_class_min}, 超大班额 ≥ {huge_class_min}, school size ≤ {school_size_max} (≤ {school_size_max_multi_stage} nine-/twelve-year)
 -- Checks: unique (year, unit_id); not_null (county_code, year, unit_id, stage, in_balance)
 -- Columns:
 --   county_code | 县区代码 | | 6-digit county code
@@ -21,9 +21,9 @@
 --   avg_class_size | 平均班额 | 人/班 | students ÷ classes
 --   class_size_max | 班额标准 | 人/班 | standard class size of the stage (45 primary, 50 junior)
 --   class_size_within_standard | 班额达标 | | avg_class_size ≤ class_size_max
---   large_classes | 大班额班数 | 个 | classes in grades averaging at least 56 pupils
---   huge_classes | 超大班额班数 | 个 | classes in grades averaging at least 66 pupils
---   school_size_max | 学校规模标准 | 人 | 2000 (primary or junior school), 2500 (nine-year or twelve-year)
+--   large_classes | 大班额班数 | 个 | classes in grades averaging at least {large_class_min} pupils
+--   huge_classes | 超大班额班数 | 个 | classes in grades averaging at least {huge_class_min} pupils
+--   school_size_max | 学校规模标准 | 人 | {school_size_max} for a primary or junior school, {school_size_max_multi_stage} for a nine-year or twelve-year one
 --   school_size_within_standard | 学校规模达标 | | school_students ≤ school_size_max
 --   in_balance | 纳入均衡计算 | | public unit with pupils: counted in balance_cv
 --   excluded_reason | 未纳入原因 | | private, no_pupils or teaching_point_excluded

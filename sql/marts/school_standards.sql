@@ -1,8 +1,8 @@
--- school_standards: each school-stage unit against the seven quality standards (6 of 7 reached and the other at least 85 %).
+-- school_standards: each school-stage unit against the seven quality standards (at least {standards_min_reached} reached and the rest at least {standards_other_min_ratio} of theirs).
 -- Grain: one row per (year, unit_id).
--- Inputs: int_unit_indicators, int_thresholds_wide, ref_settings
--- Methodology: §3 — standards q1–q7 per stage; a unit meets them when at least 6 reach the standard and the remaining one reaches ≥ 85 %; teaching points with fewer than 50 pupils (when they are units of their own) are outside the test
--- Checks: unique (year, unit_id); standards_met between 0 and 7
+-- Inputs: int_unit_indicators, int_thresholds_wide, ref_indicators
+-- Methodology: §3 — standards q1–q7 per stage; a unit meets them when all reach their standard, or at least {standards_min_reached} do and the rest reach ≥ {standards_other_min_ratio} of theirs; teaching points with fewer than {standards_min_pupils_teaching_point} pupils (when they are units of their own) are outside the test
+-- Checks: unique (year, unit_id); standards_met between 0 and (select count(*) from ref_indicators where scheme = 'quality')
 -- Columns:
 --   county_code | 县区代码 | | 6-digit county code
 --   year | 年份 | | statistical year
@@ -19,9 +19,9 @@
 --   q5_ratio | 体育运动场馆达标率 | 比率 | q5 ÷ its standard
 --   q6_ratio | 教学仪器设备值达标率 | 比率 | q6 ÷ its standard
 --   q7_ratio | 网络多媒体教室达标率 | 比率 | q7 ÷ its standard
---   standards_met | 达标指标数 | 个 | indicators at or above their standard (0–7)
+--   standards_met | 达标指标数 | 个 | quality indicators at or above their standard
 --   lowest_ratio | 最低达标率 | 比率 | the smallest of the seven ratios
---   meets_standards | 达到标准 | | standards_met = 7, or 6 with lowest_ratio ≥ 0.85; null when an indicator is unknown or the unit is outside the test
+--   meets_standards | 达到标准 | | standards_met = every quality indicator, or at least {standards_min_reached} with lowest_ratio ≥ {standards_other_min_ratio}; null when an indicator is unknown or the unit is outside the test
 with
 
 units as (
@@ -57,6 +57,11 @@ ratios as (
     ) as a
 ),
 
+-- How many quality indicators there are (q1–q7): all of them reached is the first way to pass.
+quality_count as (
+    select count(*) as quality_indicators from ref_indicators where scheme = 'quality'
+),
+
 counted as (
     select
         *,
@@ -85,9 +90,11 @@ final as (
         lowest_ratio,
         case
             when in_standards_test and all_known then
-                standards_met >= 7 or (standards_met >= standards_min_reached and lowest_ratio >= standards_other_min_ratio)
+                standards_met >= quality_indicators
+                or (standards_met >= standards_min_reached and lowest_ratio >= standards_other_min_ratio)
         end as meets_standards
     from counted
+    cross join quality_count
 )
 
 select * from final

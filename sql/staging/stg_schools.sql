@@ -2,7 +2,7 @@
 -- Grain: one row per (year, school_code).
 -- Inputs: schools (staging Parquet)
 -- Methodology: inputs.md schools; §1 (private schools, teaching points)
--- Checks: unique (year, school_code)
+-- Checks: unique (year, school_code); not_null (is_public)
 select
     county_code,
     year,
@@ -12,7 +12,8 @@ select
     school_type,
     area_type,
     parent_school_code,
-    coalesce(is_public, true) as is_public,
+    -- Never null in staging: an empty cell is the contract's default (public), filled by normalise.
+    is_public,
     is_standardised,
     source_uri,
     source_row

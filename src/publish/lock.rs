@@ -125,7 +125,12 @@ pub async fn read(out: &Location, path: &Path) -> Result<Option<LockRecord>> {
     match out.store.get(path).await {
         Ok(r) => {
             let bytes = r.bytes().await.map_err(|e| Error::store("read", path, e))?;
-            Ok(serde_json::from_slice(&bytes).ok())
+            // A lock junheng cannot read is not a free output: someone must look at it.
+            let record = serde_json::from_slice(&bytes).map_err(|source| Error::Json {
+                context: format!("the lock {path} (not a junheng lock record; remove it if no run holds the output)"),
+                source,
+            })?;
+            Ok(Some(record))
         }
         Err(object_store::Error::NotFound { .. }) => Ok(None),
         Err(e) => Err(Error::store("read", path, e)),

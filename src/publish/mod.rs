@@ -73,7 +73,7 @@ async fn write_report(
         // Whatever reads the session after the report sees every group again.
         transform::register_written(ctx, out, run_id, &built.models, None).await?;
     }
-    for (page, html) in report.finish(ledger, dictionary) {
+    for (page, html) in report.finish(ledger, dictionary)? {
         load::write_object(out, run_id, &format!("report/{page}"), html.into_bytes()).await?;
         ledger.report_pages.push(format!("report/{page}"));
     }

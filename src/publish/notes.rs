@@ -1,18 +1,27 @@
 //! The run's notes: what the published marts say a statistician should look at first — schools
-//! opened, closed or renumbered, and the standards each county misses in its latest year. They
-//! go into the ledger (`warnings`, `thresholds_failed`) and the run summary.
+//! opened, closed or renumbered (`school_changes`), and the standards each county misses in its
+//! latest year (`shortcomings`). They go into the ledger (`warnings`, `thresholds_failed`) and the
+//! run summary; the rules of what counts are the marts', only the words are here.
 
 use datafusion::prelude::SessionContext;
 
 use crate::error::Result;
-use crate::report::format::{fmt3, num, pct};
-use crate::transform::query_text;
+use crate::marts::{self, Shortcoming};
+use crate::report::format::{fmt3, pct, plain};
+
+/// How many schools of a county an event concerns.
+#[derive(serde::Deserialize)]
+struct CountyChanges {
+    county_code: String,
+    event: String,
+    schools: i64,
+}
 
 /// Ledger warnings for schools that opened, closed, changed code or changed size threefold.
 pub async fn school_changes(ctx: &SessionContext) -> Result<Vec<String>> {
-    let rows = query_text(
+    let rows: Vec<CountyChanges> = marts::read(
         ctx,
-        "select county_code, event, count(*) as n from school_changes group by county_code, event order by county_code, event",
+        "select county_code, event, count(*) as schools from school_changes group by county_code, event order by county_code, event",
     )
     .await?;
     Ok(rows
@@ -20,45 +29,83 @@ pub async fn school_changes(ctx: &SessionContext) -> Result<Vec<String>> {
         .map(|r| {
             format!(
                 "county {}: {} school(s) or teaching point(s) {} (see marts/school_changes)",
-                r[0],
-                r[2],
-                r[1].replace('_', " ")
+                r.county_code,
+                r.schools,
+                r.event.replace('_', " ")
             )
         })
         .collect())
 }
 
 /// The standards each county misses in its latest year, one short line each, for the run summary
-/// and the ledger (`231182 2018 primary: quality CVs above 0.5: q1, q4`). Read from the marts.
+/// and the ledger (`231182 2018 primary: quality CVs above 0.5: q1, q4`): the balance verdicts,
+/// then junior retention, then the three increases, each county in code order.
 pub async fn thresholds_failed(ctx: &SessionContext) -> Result<Vec<String>> {
-    let mut out = Vec::new();
-    let latest = "(select county_code, max(year) as year from county_overview group by county_code)";
-    let balance = query_text(ctx, &format!("select b.county_code, b.year, b.stage, b.basic_passes, b.basic_composite_cv, b.basic_threshold, b.quality_resource_passes, b.quality_threshold, b.quality_failing_indicators, b.satisfaction_passes, b.satisfaction_rate, b.satisfaction_threshold from balance_summary b join {latest} l on b.county_code = l.county_code and b.year = l.year order by b.county_code, b.stage desc")).await?;
-    for r in &balance {
-        let at = format!("{} {} {}", r[0], r[1], r[2]);
-        if r[3] == "false" {
-            out.push(format!("{at}: composite CV {} above {}", fmt3(&r[4]), r[5]));
-        }
-        if r[6] == "false" {
-            out.push(format!("{at}: quality CVs above {}: {}", r[7], r[8].replace(',', ", ")));
-        }
-        // Satisfaction is one survey per county: say it once, on the primary row.
-        if r[9] == "false" && r[2] == "primary" {
-            out.push(format!("{} {}: satisfaction {} below {}", r[0], r[1], pct(&r[10]), pct(&r[11])));
-        }
+    let rows: Vec<Shortcoming> = marts::read(
+        ctx,
+        "select * from shortcomings where latest and shortcoming in \
+         ('basic_composite_cv', 'quality_cv', 'satisfaction', 'junior_retention', 'three_increases') \
+         order by county_code, year",
+    )
+    .await?;
+    Ok(lines(&rows))
+}
+
+/// The lines of [`thresholds_failed`] from the latest years' shortcomings.
+fn lines(rows: &[Shortcoming]) -> Vec<String> {
+    let of = |kind: &'static str| rows.iter().filter(move |r| r.shortcoming == kind);
+    let mut balance: Vec<&Shortcoming> = rows
+        .iter()
+        .filter(|r| matches!(r.shortcoming.as_str(), "basic_composite_cv" | "quality_cv" | "satisfaction"))
+        .collect();
+    // A county's primary verdicts, then the county-wide satisfaction, then junior's.
+    let rank = |r: &Shortcoming| match (r.stage.as_str(), r.shortcoming.as_str()) {
+        ("primary", "basic_composite_cv") => 0,
+        ("primary", _) => 1,
+        ("all", _) => 2,
+        (_, "basic_composite_cv") => 3,
+        _ => 4,
+    };
+    balance.sort_by(|a, b| a.county_code.cmp(&b.county_code).then(rank(a).cmp(&rank(b))));
+    let mut out: Vec<String> = balance
+        .iter()
+        .map(|r| {
+            let at = format!("{} {} {}", r.county_code, r.year, r.stage);
+            match r.shortcoming.as_str() {
+                "basic_composite_cv" => {
+                    format!("{at}: composite CV {} above {}", fmt3(Some(r.value)), plain(r.threshold))
+                }
+                "quality_cv" => format!(
+                    "{at}: quality CVs above {}: {}",
+                    plain(r.threshold),
+                    r.detail.as_deref().unwrap_or_default().replace(',', ", ")
+                ),
+                _ => format!(
+                    "{} {}: satisfaction {} below {}",
+                    r.county_code,
+                    r.year,
+                    pct(Some(r.value)),
+                    pct(r.threshold)
+                ),
+            }
+        })
+        .collect();
+    for r in of("junior_retention") {
+        out.push(format!(
+            "{} {} junior: retention {} below {}",
+            r.county_code,
+            r.year,
+            pct(Some(r.value)),
+            pct(r.threshold)
+        ));
     }
-    let retention = query_text(ctx, &format!("select r.county_code, r.year, r.retention_rate, t.junior_retention_min from retention r join {latest} l on r.county_code = l.county_code and r.year = l.year cross join int_thresholds_wide t where t.stage = 'junior' and r.stage = 'junior' and r.retention_rate < t.junior_retention_min order by r.county_code")).await?;
-    for r in &retention {
-        out.push(format!("{} {} junior: retention {} below {}", r[0], r[1], pct(&r[2]), pct(&r[3])));
-    }
-    let funding = query_text(ctx, "select f.county_code, f.year, f.appropriation_outpaces_revenue, f.per_pupil_expenditure_rises, f.public_funds_and_salary_rise, f.appropriation_gap from funding f join (select county_code, max(year) as year from funding where three_increases_met is not null group by county_code) l on f.county_code = l.county_code and f.year = l.year where not f.three_increases_met order by f.county_code").await?;
-    for r in &funding {
-        let legs: Vec<&str> =
-            [(2, "1"), (3, "2"), (4, "3")].iter().filter(|(i, _)| r[*i] == "false").map(|(_, n)| *n).collect();
-        let gap = num(&r[5])
+    for r in of("three_increases") {
+        let legs = r.detail.as_deref().unwrap_or_default().replace(',', " and ");
+        let gap = r
+            .gap
             .filter(|g| *g > 0.0)
             .map_or(String::new(), |g| format!(", appropriation short by {:.1}万元", g / 10_000.0));
-        out.push(format!("{} {}: three increases (三个增长) not met, leg {}{gap}", r[0], r[1], legs.join(" and ")));
+        out.push(format!("{} {}: three increases (三个增长) not met, leg {legs}{gap}", r.county_code, r.year));
     }
-    Ok(out)
+    out
 }

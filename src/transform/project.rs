@@ -232,6 +232,7 @@ mod tests {
         let models = project(&ctx).unwrap();
         assert!(!models.is_empty());
         let position: BTreeMap<&str, usize> = models.iter().enumerate().map(|(i, m)| (m.name.as_str(), i)).collect();
+        let mut wrong_inputs = Vec::new();
         for m in &models {
             assert!(!m.header.what.is_empty(), "{} has no header", m.path);
             assert!(!m.header.grain.is_empty(), "{} has no Grain line", m.path);
@@ -241,10 +242,23 @@ mod tests {
                     assert!(p < position[m.name.as_str()], "{} runs before its input {dep}", m.name);
                 }
             }
+            // The header's `Inputs:` is what the SQL reads (explain follows it to a source table).
+            let declared: BTreeSet<&str> = m.header.inputs.iter().map(String::as_str).collect();
+            let read: BTreeSet<&str> = m.depends_on.iter().map(String::as_str).collect();
+            if declared != read {
+                wrong_inputs.push(format!("{}: Inputs: lists {declared:?}, the SQL reads {read:?}", m.path));
+            }
+            // Thresholds are named by id, never written as numbers the pipeline could override.
+            let thresholds = [];
+            let prose = [&m.header.what, &m.header.grain, &m.header.methodology];
+            for text in prose.into_iter().chain(m.header.columns.iter().map(|c| &c.meaning)) {
+                crate::dictionary::with_thresholds(text, &thresholds).unwrap_or_else(|e| panic!("{}: {e}", m.path));
+            }
             if m.layer == Layer::Marts {
                 assert!(!m.header.columns.is_empty(), "{} documents no columns", m.path);
                 assert!(m.header.checks.iter().any(|c| c.starts_with("unique")), "{} has no unique check", m.path);
             }
         }
+        assert!(wrong_inputs.is_empty(), "{}", wrong_inputs.join("\n"));
     }
 }

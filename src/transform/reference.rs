@@ -20,7 +20,7 @@ use crate::pipeline::Pipeline;
 use crate::sql_files;
 
 /// One threshold or standard.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Threshold {
     /// Id (`quality_cv_max`, `q4_standard`, …).
     pub threshold_id: String,

@@ -114,3 +114,31 @@ async fn money_in_wan_yuan_and_chinese_headers_are_normalised() {
     assert!(types[0][0].contains("Utf8"), "{types:?}");
     assert_eq!(types[0][1], "Decimal128(18, 2)");
 }
+
+#[tokio::test]
+async fn the_seed_countys_shortcomings_are_the_reports() {
+    let ctx = published(&crate::common::seed_output()).await;
+    // The latest year's shortcomings, from the seed report's 存在的不足 and the fixture
+    // (fixtures/README.md): quality CVs above 0.5 (primary: q1, q4, q5, q6) and 0.45 (junior:
+    // q7); arrears outstanding in 2018 = 7 108万 + 15 582万 committed − 7 108万 − 15 582万 ÷ 4
+    // repaid = 11 686.5万 = 116 865 000 元.
+    let latest = rows(
+        &ctx,
+        "select stage, shortcoming, detail, cast(round(value * 1000) as bigint) from shortcomings
+         where latest order by stage, shortcoming",
+    )
+    .await;
+    let expected = [
+        ["all", "arrears_outstanding", "", "116865000000"],
+        ["junior", "quality_cv", "q7", "482"],
+        ["primary", "quality_cv", "q1,q4,q5,q6", "779"],
+    ];
+    assert_eq!(latest, expected.map(|r| r.map(String::from).to_vec()));
+    // 三个增长 failed in 2015 and 2016 on leg 1 alone, short by the report's arrears (7 108万, 15 582万).
+    let legs = rows(
+        &ctx,
+        "select year, detail, cast(gap as bigint) from shortcomings where shortcoming = 'three_increases' order by year",
+    )
+    .await;
+    assert_eq!(legs, [["2015", "1", "71080000"], ["2016", "1", "155820000"]].map(|r| r.map(String::from).to_vec()));
+}
