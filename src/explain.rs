@@ -486,30 +486,24 @@ async fn funding(p: &Published, county: &str, year: i32) -> Result<String> {
             f(cur.appropriation_gap, 2)
         );
     }
+    // "primary 790.00 → 835.00 (5.6962%)": the two years and the published growth.
+    let change = |label: &str, value: fn(&Funding) -> Option<f64>, growth: Option<f64>| {
+        format!("{label} {} → {} ({})", f(value(prev), 2), f(value(cur), 2), g(growth))
+    };
     let _ = writeln!(
         out,
-        "leg 2 per_pupil_expenditure_rises = {}: primary {} → {} ({}), junior {} → {} ({})",
+        "leg 2 per_pupil_expenditure_rises = {}: {}, {}",
         shown(cur.per_pupil_expenditure_rises),
-        f(prev.exp_per_pupil_primary, 2),
-        f(cur.exp_per_pupil_primary, 2),
-        g(cur.exp_per_pupil_primary_growth),
-        f(prev.exp_per_pupil_junior, 2),
-        f(cur.exp_per_pupil_junior, 2),
-        g(cur.exp_per_pupil_junior_growth)
+        change("primary", |r| r.exp_per_pupil_primary, cur.exp_per_pupil_primary_growth),
+        change("junior", |r| r.exp_per_pupil_junior, cur.exp_per_pupil_junior_growth)
     );
     let _ = writeln!(
         out,
-        "leg 3 public_funds_and_salary_rise = {}: primary {} → {} ({}), junior {} → {} ({}), salary {} → {} ({})",
+        "leg 3 public_funds_and_salary_rise = {}: {}, {}, {}",
         shown(cur.public_funds_and_salary_rise),
-        f(prev.public_funds_per_pupil_primary, 2),
-        f(cur.public_funds_per_pupil_primary, 2),
-        g(cur.public_funds_per_pupil_primary_growth),
-        f(prev.public_funds_per_pupil_junior, 2),
-        f(cur.public_funds_per_pupil_junior, 2),
-        g(cur.public_funds_per_pupil_junior_growth),
-        f(prev.avg_teacher_salary, 2),
-        f(cur.avg_teacher_salary, 2),
-        g(cur.avg_teacher_salary_growth)
+        change("primary", |r| r.public_funds_per_pupil_primary, cur.public_funds_per_pupil_primary_growth),
+        change("junior", |r| r.public_funds_per_pupil_junior, cur.public_funds_per_pupil_junior_growth),
+        change("salary", |r| r.avg_teacher_salary, cur.avg_teacher_salary_growth)
     );
     Ok(out)
 }

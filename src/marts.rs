@@ -37,8 +37,9 @@ pub fn literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
 }
 
-/// String views (what DataFusion writes) as plain strings, which serde_arrow reads.
-fn plain_strings(batch: &RecordBatch) -> Result<RecordBatch> {
+/// String views (what DataFusion writes) as plain strings, which serde_arrow and the CSV and
+/// JSON writers read.
+pub fn plain_strings(batch: &RecordBatch) -> Result<RecordBatch> {
     let schema = batch.schema();
     if !schema.fields().iter().any(|f| matches!(f.data_type(), DataType::Utf8View | DataType::LargeUtf8)) {
         return Ok(batch.clone());

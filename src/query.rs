@@ -13,6 +13,7 @@ use crate::contract::Table;
 use crate::error::{Error, Result};
 use crate::ledger::InputState;
 use crate::ledger::Ledger;
+use crate::marts::plain_strings;
 use crate::normalise::quarantine;
 use crate::storage::Location;
 use crate::{load, publish, transform};
@@ -125,7 +126,7 @@ pub fn render(batches: &[RecordBatch], format: OutputFormat) -> Result<String> {
             {
                 let mut writer = arrow::csv::WriterBuilder::new().with_header(true).build(&mut buf);
                 for b in batches {
-                    writer.write(&views_to_strings(b)?).map_err(|e| Error::arrow("writing CSV", e))?;
+                    writer.write(&plain_strings(b)?).map_err(|e| Error::arrow("writing CSV", e))?;
                 }
             }
             Ok(String::from_utf8_lossy(&buf).into_owned())
@@ -135,7 +136,7 @@ pub fn render(batches: &[RecordBatch], format: OutputFormat) -> Result<String> {
             {
                 let mut writer = arrow::json::ArrayWriter::new(&mut buf);
                 for b in batches {
-                    writer.write(&views_to_strings(b)?).map_err(|e| Error::arrow("writing JSON", e))?;
+                    writer.write(&plain_strings(b)?).map_err(|e| Error::arrow("writing JSON", e))?;
                 }
                 writer.finish().map_err(|e| Error::arrow("writing JSON", e))?;
             }
@@ -145,24 +146,6 @@ pub fn render(batches: &[RecordBatch], format: OutputFormat) -> Result<String> {
             Ok(String::from_utf8_lossy(&buf).into_owned() + "\n")
         }
     }
-}
-
-/// Some writers do not take string views yet: cast them to plain strings.
-fn views_to_strings(batch: &RecordBatch) -> Result<RecordBatch> {
-    use arrow::datatypes::{DataType, Field, Schema};
-    let schema = batch.schema();
-    let mut fields = Vec::new();
-    let mut columns = Vec::new();
-    for (field, column) in schema.fields().iter().zip(batch.columns()) {
-        if matches!(field.data_type(), DataType::Utf8View) {
-            fields.push(Field::new(field.name(), DataType::Utf8, field.is_nullable()));
-            columns.push(arrow::compute::cast(column, &DataType::Utf8).map_err(|e| Error::arrow("casting", e))?);
-        } else {
-            fields.push(field.as_ref().clone());
-            columns.push(column.clone());
-        }
-    }
-    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(|e| Error::arrow("casting", e))
 }
 
 /// Write batches to a local Parquet file.

@@ -80,7 +80,7 @@ macro_rules! canonical {
             pub const ALL: &'static [$ty] = &[$($ty::$variant),+];
 
             /// The canonical English value (`primary`, `nine_year`, `urban` …).
-            pub fn as_str(self) -> &'static str {
+            pub const fn as_str(self) -> &'static str {
                 match self { $($ty::$variant => $text),+ }
             }
 

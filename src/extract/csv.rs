@@ -2,11 +2,10 @@
 //! (header search, unit row, notes, totals, grade columns).
 
 use std::io::{Cursor, Read};
-use std::sync::Arc;
 
-use super::decode::{DecodingReader, SNIFF_BYTES, detect};
+use super::decode::{DecodingReader, sniff};
 use super::rows::Assembler;
-use super::{FileFailure, FileReport, HeaderIndex, RawBatch, SourceFile};
+use super::{FileFailure, FileReport, ReadJob};
 use crate::contract::Rule;
 
 /// Longest cell accepted; a longer one is almost always an unbalanced quote swallowing the file.
@@ -41,17 +40,10 @@ impl<R: Read> Read for RecordGuard<R> {
 }
 
 /// Read a CSV file (see the module doc).
-pub fn read(
-    reader: &mut dyn Read,
-    file: &Arc<SourceFile>,
-    index: &HeaderIndex,
-    on_batch: &mut dyn FnMut(RawBatch) -> Result<(), String>,
-) -> Result<FileReport, FileFailure> {
-    let fail = |rule: Rule, msg: String| FileFailure::new(rule, format!("{}: {msg}", file.relative));
-    let mut head = vec![0u8; SNIFF_BYTES];
-    let n = read_up_to(reader, &mut head).map_err(|e| fail(Rule::UnreadableFile, format!("cannot read: {e}")))?;
-    head.truncate(n);
-    let (encoding, bom) = detect(&head, file.options.encoding.as_deref()).map_err(|e| fail(Rule::UnreadableFile, e))?;
+pub fn read(job: ReadJob<'_>) -> Result<FileReport, FileFailure> {
+    let ReadJob { reader, file, index, on_batch } = job;
+    let fail = |rule: Rule, msg: String| FileFailure::in_file(file, rule, msg);
+    let (head, encoding, bom) = sniff(reader, file)?;
     let delimiter = match file.options.delimiter.as_deref() {
         Some("\\t") | Some("\t") => b'\t',
         Some(d) => d.as_bytes()[0],
@@ -94,17 +86,6 @@ pub fn read(
     Ok(report)
 }
 
-fn read_up_to(reader: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match reader.read(&mut buf[filled..])? {
-            0 => break,
-            n => filled += n,
-        }
-    }
-    Ok(filled)
-}
-
 /// The delimiter that splits the first lines most consistently: `,`, `;`, tab or `|`.
 pub fn sniff_delimiter(text: &str) -> u8 {
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).take(10).collect();
@@ -137,7 +118,10 @@ fn count_outside_quotes(line: &str, delimiter: u8) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
+
     use crate::contract::{Table, Unit};
+    use crate::extract::{HeaderIndex, RawBatch, SourceFile};
     use crate::pipeline::{Format, ReadOptions};
 
     fn file(table: Table, options: ReadOptions) -> Arc<SourceFile> {
@@ -161,10 +145,11 @@ mod tests {
         let f = file(table, options);
         let index = HeaderIndex::new(table, &f.options);
         let mut batches = Vec::new();
-        let report = read(&mut &bytes[..], &f, &index, &mut |b| {
+        let mut on_batch = |b| {
             batches.push(b);
             Ok(())
-        })?;
+        };
+        let report = read(ReadJob { reader: &mut &bytes[..], file: &f, index: &index, on_batch: &mut on_batch })?;
         Ok((report, batches))
     }
 

@@ -13,6 +13,20 @@ use encoding_rs::{DecoderResult, Encoding, GB18030, UTF_8, UTF_16BE, UTF_16LE};
 /// How many bytes are sniffed to detect the encoding and the delimiter.
 pub const SNIFF_BYTES: usize = 64 * 1024;
 
+/// The first bytes of a file, its encoding and the length of its byte-order mark (what the CSV
+/// and JSON readers both start from). A file that cannot be read fails with its name.
+pub fn sniff(
+    reader: &mut dyn std::io::Read,
+    file: &super::SourceFile,
+) -> Result<(Vec<u8>, &'static Encoding, usize), super::FileFailure> {
+    use std::io::Read as _;
+    let fail = |msg: String| super::FileFailure::in_file(file, crate::contract::Rule::UnreadableFile, msg);
+    let mut head = Vec::with_capacity(SNIFF_BYTES);
+    reader.take(SNIFF_BYTES as u64).read_to_end(&mut head).map_err(|e| fail(format!("cannot read: {e}")))?;
+    let (encoding, bom) = detect(&head, file.options.encoding.as_deref()).map_err(fail)?;
+    Ok((head, encoding, bom))
+}
+
 /// Pick the encoding: the declared one, a BOM, valid UTF-8, else GB18030. Returns the encoding
 /// and how many BOM bytes to skip.
 pub fn detect(head: &[u8], declared: Option<&str>) -> Result<(&'static Encoding, usize), String> {

@@ -9,22 +9,16 @@ use std::sync::Arc;
 use serde::de::{DeserializeSeed, Deserializer, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
-use super::decode::{DecodingReader, SNIFF_BYTES, detect};
+use super::decode::{DecodingReader, sniff};
 use super::rows::Mapper;
-use super::{BATCH_ROWS, BatchBuilder, FileFailure, FileReport, HeaderIndex, RawBatch, SourceFile};
+use super::{BATCH_ROWS, BatchBuilder, FileFailure, FileReport, HeaderIndex, RawBatch, ReadJob, SourceFile};
 use crate::contract::Rule;
 
 /// Read a JSON or NDJSON file (see the module doc).
-pub fn read(
-    reader: &mut dyn Read,
-    file: &Arc<SourceFile>,
-    index: &HeaderIndex,
-    on_batch: &mut dyn FnMut(RawBatch) -> Result<(), String>,
-) -> Result<FileReport, FileFailure> {
-    let fail = |rule: Rule, msg: String| FileFailure::new(rule, format!("{}: {msg}", file.relative));
-    let mut head = Vec::with_capacity(SNIFF_BYTES);
-    reader.take(SNIFF_BYTES as u64).read_to_end(&mut head).map_err(|e| fail(Rule::UnreadableFile, e.to_string()))?;
-    let (encoding, bom) = detect(&head, file.options.encoding.as_deref()).map_err(|e| fail(Rule::UnreadableFile, e))?;
+pub fn read(job: ReadJob<'_>) -> Result<FileReport, FileFailure> {
+    let ReadJob { reader, file, index, on_batch } = job;
+    let fail = |rule: Rule, msg: String| FileFailure::in_file(file, rule, msg);
+    let (head, encoding, bom) = sniff(reader, file)?;
     let first = head[bom..].iter().copied().find(|b| !b.is_ascii_whitespace());
     let decoded = DecodingReader::with_origin(
         std::io::Cursor::new(head).chain(reader),
@@ -211,10 +205,11 @@ mod tests {
         });
         let index = HeaderIndex::new(table, &f.options);
         let mut batches = Vec::new();
-        let report = read(&mut text.as_bytes(), &f, &index, &mut |b| {
+        let mut on_batch = |b| {
             batches.push(b);
             Ok(())
-        })?;
+        };
+        let report = read(ReadJob { reader: &mut text.as_bytes(), file: &f, index: &index, on_batch: &mut on_batch })?;
         Ok((report, batches))
     }
 

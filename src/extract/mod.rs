@@ -210,6 +210,24 @@ impl FileFailure {
     pub fn new(rule: Rule, message: impl Into<String>) -> Self {
         FileFailure { rule, message: message.into() }
     }
+
+    /// A failure of a file, its message opening with the file's name.
+    pub fn in_file(file: &SourceFile, rule: Rule, message: impl std::fmt::Display) -> Self {
+        FileFailure::new(rule, format!("{}: {message}", file.relative))
+    }
+}
+
+/// What a format's reader is given: the file's bytes, the file, the header index of its table and
+/// where its batches go.
+pub struct ReadJob<'a> {
+    /// The bytes (decompressed, still encoded).
+    pub reader: &'a mut dyn Read,
+    /// The file being read.
+    pub file: &'a Arc<SourceFile>,
+    /// Headers → contract columns for the file's table.
+    pub index: &'a HeaderIndex,
+    /// Called with every batch of at most [`BATCH_ROWS`] rows.
+    pub on_batch: &'a mut dyn FnMut(RawBatch) -> Result<(), String>,
 }
 
 /// Read one file completely, calling `on_batch` with batches of at most [`BATCH_ROWS`] rows.
@@ -230,9 +248,9 @@ pub fn read_file(
     let index = HeaderIndex::new(file.table, &file.options);
     // A reader library that panics on a hostile file must fail that file, not the run.
     let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match file.format {
-        Format::Csv => csv::read(&mut hashing, file, &index, on_batch),
-        Format::Json => json::read(&mut hashing, file, &index, on_batch),
-        Format::Workbook => xlsx::read(&mut hashing, file, &index, on_batch),
+        Format::Csv => csv::read(ReadJob { reader: &mut hashing, file, index: &index, on_batch }),
+        Format::Json => json::read(ReadJob { reader: &mut hashing, file, index: &index, on_batch }),
+        Format::Workbook => xlsx::read(ReadJob { reader: &mut hashing, file, index: &index, on_batch }),
     }));
     let mut report = match read {
         Ok(result) => result?,

@@ -56,7 +56,7 @@ impl Mapper {
     pub fn new(index: &HeaderIndex, headers: &[String], file: &SourceFile) -> Result<Mapper, FileFailure> {
         let options = &file.options;
         let table = file.table;
-        let fail = |rule: Rule, msg: String| FileFailure::new(rule, format!("{}: {msg}", file.relative));
+        let fail = |rule: Rule, msg: String| FileFailure::in_file(file, rule, msg);
         let position: HashMap<String, usize> =
             headers.iter().enumerate().rev().map(|(i, h)| (super::header::key(h), i)).collect();
         let find = |header: &str| position.get(&super::header::key(header)).copied();

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use calamine::{Data, DataRef, Reader, Xls, Xlsx};
 
 use super::rows::Assembler;
-use super::{FileFailure, FileReport, HeaderIndex, RawBatch, SourceFile};
+use super::{FileFailure, FileReport, RawBatch, ReadJob};
 use crate::contract::{Rule, Table};
 
 /// Largest workbook read (bytes on disk).
@@ -111,13 +111,9 @@ pub fn column_letters(mut index: usize) -> String {
 }
 
 /// Read one sheet of a workbook as the file's table.
-pub fn read(
-    reader: &mut dyn Read,
-    file: &Arc<SourceFile>,
-    index: &HeaderIndex,
-    on_batch: &mut dyn FnMut(RawBatch) -> Result<(), String>,
-) -> Result<FileReport, FileFailure> {
-    let fail = |msg: String| FileFailure::new(Rule::UnreadableFile, format!("{}: {msg}", file.relative));
+pub fn read(job: ReadJob<'_>) -> Result<FileReport, FileFailure> {
+    let ReadJob { reader, file, index, on_batch } = job;
+    let fail = |msg: String| FileFailure::in_file(file, Rule::UnreadableFile, msg);
     let bytes = read_bytes(reader).map_err(fail)?;
     let mut book = open(bytes).map_err(fail)?;
     let names = match &book {

@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::options::{ReadOptions, check_options};
 use super::{Pipeline, Settings, Source, TableSource, parse_cron};
-use crate::contract::Table;
+use crate::contract::{Stage, Table};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -204,7 +204,7 @@ fn standards(file: BTreeMap<String, StandardToml>) -> Result<BTreeMap<String, BT
             StandardToml::All(v) => BTreeMap::from([("all".to_owned(), v)]),
             StandardToml::ByStage(m) => m,
         };
-        if let Some(stage) = by_stage.keys().find(|s| !matches!(s.as_str(), "primary" | "junior" | "all")) {
+        if let Some(stage) = by_stage.keys().find(|s| s.as_str() != "all" && Stage::parse(s).is_none()) {
             return Err(format!("standards.{id}.{stage}: stage must be primary, junior or all"));
         }
         standards.insert(id, by_stage);

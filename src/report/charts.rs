@@ -3,6 +3,7 @@
 //! the three funding legs, equipment and computers per pupil, and investment by category.
 
 use super::svg::{BarChart, LineChart, Series, Threshold, ValueFormat};
+use crate::contract::Stage;
 use crate::marts::{BalanceSummary, Funding, Point};
 
 const BLUE: &str = "#1f77b4";
@@ -11,6 +12,9 @@ const GREEN: &str = "#2ca02c";
 const RED: &str = "#d62728";
 const PURPLE: &str = "#9467bd";
 const GREY: &str = "#7f7f7f";
+/// The two stages' series: their canonical value, their name, their colour.
+const PRIMARY: (&str, &str, &str) = (Stage::Primary.as_str(), "小学", BLUE);
+const JUNIOR: (&str, &str, &str) = (Stage::Junior.as_str(), "初中", ORANGE);
 const PALETTE: [&str; 9] =
     ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#17becf"];
 
@@ -55,7 +59,7 @@ pub fn charts(data: &ChartData) -> Vec<String> {
         line(
             "enrolment-stage",
             "在校生人数（按学段）",
-            series_by(&data.by_stage, &[("primary", "小学", BLUE), ("junior", "初中", ORANGE), ("all", "合计", GREY)]),
+            series_by(&data.by_stage, &[PRIMARY, JUNIOR, ("all", "合计", GREY)]),
             vec![],
             ValueFormat::Integer,
             true,
@@ -73,7 +77,7 @@ pub fn charts(data: &ChartData) -> Vec<String> {
             "巩固率",
             series_by(
                 &data.retention,
-                &[("primary", "小学", BLUE), ("junior", "初中", ORANGE), ("nine_year", "九年", GREEN)],
+                &[PRIMARY, JUNIOR, ("nine_year", "九年", GREEN)],
             ),
             data.junior_retention_min
                 .map(|v| Threshold { value: v, label: format!("初中标准 {:.0}%", v * 100.0), color: RED })
@@ -85,20 +89,20 @@ pub fn charts(data: &ChartData) -> Vec<String> {
         line(
             "dropout",
             "辍学率",
-            series_by(&data.dropout, &[("primary", "小学", BLUE), ("junior", "初中", ORANGE)]),
+            series_by(&data.dropout, &[PRIMARY, JUNIOR]),
             vec![],
             ValueFormat::Percent,
             true,
         ),
     ];
-    for (stage, label) in [("primary", "小学"), ("junior", "初中")] {
-        lines.push(cv_chart(&data.summary, stage, label));
+    for stage in Stage::ALL {
+        lines.push(cv_chart(&data.summary, stage.as_str(), stage.label()));
     }
     lines.extend(funding_charts(&data.funding));
     lines.push(line(
         "equipment",
         "生均教学仪器设备值（元）",
-        series_by(&data.equipment, &[("primary", "小学", BLUE), ("junior", "初中", ORANGE)]),
+        series_by(&data.equipment, &[PRIMARY, JUNIOR]),
         vec![],
         ValueFormat::Integer,
         true,
@@ -106,7 +110,7 @@ pub fn charts(data: &ChartData) -> Vec<String> {
     lines.push(line(
         "computers",
         "每百名学生拥有计算机台数",
-        series_by(&data.computers, &[("primary", "小学", BLUE), ("junior", "初中", ORANGE)]),
+        series_by(&data.computers, &[PRIMARY, JUNIOR]),
         vec![],
         ValueFormat::Decimal2,
         true,
@@ -149,41 +153,42 @@ fn cv_chart(summary: &[BalanceSummary], stage: &str, label: &str) -> LineChart {
 
 /// The three legs of 三个增长 year by year.
 fn funding_charts(funding: &[Funding]) -> Vec<LineChart> {
-    let col = |value: fn(&Funding) -> Option<f64>, name: &str, color| Series {
-        name: name.into(),
-        points: funding.iter().map(|r| (r.year, value(r))).collect(),
-        color,
+    type Column = (fn(&Funding) -> Option<f64>, &'static str, &'static str);
+    let chart = |id: &str, title: &str, columns: &[Column], format| {
+        let series = columns
+            .iter()
+            .map(|(value, name, color)| Series {
+                name: (*name).into(),
+                points: funding.iter().map(|r| (r.year, value(r))).collect(),
+                color,
+            })
+            .collect();
+        line(id, title, series, vec![], format, true)
     };
     vec![
-        line(
+        chart(
             "funding-growth",
             "三个增长①：教育拨款增长与经常性收入增长",
-            vec![
-                col(|r| r.revenue_growth, "经常性收入增长率", GREY),
-                col(|r| r.appropriation_growth, "教育财政拨款增长率", BLUE),
+            &[
+                (|r| r.revenue_growth, "经常性收入增长率", GREY),
+                (|r| r.appropriation_growth, "教育财政拨款增长率", BLUE),
             ],
-            vec![],
             ValueFormat::Percent,
-            true,
         ),
-        line(
+        chart(
             "funding-per-pupil",
             "三个增长②：生均教育事业费（元）",
-            vec![col(|r| r.exp_per_pupil_primary, "小学", BLUE), col(|r| r.exp_per_pupil_junior, "初中", ORANGE)],
-            vec![],
+            &[(|r| r.exp_per_pupil_primary, "小学", BLUE), (|r| r.exp_per_pupil_junior, "初中", ORANGE)],
             ValueFormat::Integer,
-            true,
         ),
-        line(
+        chart(
             "funding-public",
             "三个增长③：生均公用经费（元）",
-            vec![
-                col(|r| r.public_funds_per_pupil_primary, "小学", BLUE),
-                col(|r| r.public_funds_per_pupil_junior, "初中", ORANGE),
+            &[
+                (|r| r.public_funds_per_pupil_primary, "小学", BLUE),
+                (|r| r.public_funds_per_pupil_junior, "初中", ORANGE),
             ],
-            vec![],
             ValueFormat::Integer,
-            true,
         ),
     ]
 }

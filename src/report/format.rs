@@ -3,6 +3,7 @@
 //! published (None when not reported) and gives the text a page shows.
 
 use super::svg;
+use crate::contract::Stage;
 
 /// Three decimals, or — when there is no value.
 pub fn fmt3(value: Option<f64>) -> String {
@@ -89,12 +90,11 @@ impl Verdict {
 
 /// The Chinese name of a stage (or of `nine_year`, `all`).
 pub fn stage_zh(stage: &str) -> &str {
-    match stage {
-        "primary" => "小学",
-        "junior" => "初中",
-        "nine_year" => "九年一贯",
-        "all" => "合计",
-        other => other,
+    match (Stage::parse(stage), stage) {
+        (Some(s), _) => s.label(),
+        (None, "nine_year") => "九年一贯",
+        (None, "all") => "合计",
+        (None, other) => other,
     }
 }
 

@@ -10,10 +10,8 @@ use async_trait::async_trait;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::catalog::{MemorySchemaProvider, SchemaProvider, TableProvider};
 use datafusion::common::DataFusionError;
-use datafusion::execution::object_store::ObjectStoreUrl;
-use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::logical_expr::{ColumnarValue, ScalarUDF, Volatility, create_udf};
-use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::prelude::SessionContext;
 use datafusion::scalar::ScalarValue;
 use datafusion_postgres::datafusion_pg_catalog::pg_catalog::setup_pg_catalog;
 
@@ -22,7 +20,7 @@ use super::rewrite::backslash_escaped;
 use super::versions::PinnedSchema;
 use crate::error::{Error, Result};
 use crate::storage::Location;
-use crate::transform::OUTPUT_STORE_URL;
+use crate::transform::{Memory, SessionSpec, new_session};
 
 /// PostgreSQL's name for an Arrow type (`data_type`), its `udt_name`, precision and scale.
 pub(super) fn pg_type_name(data_type: &DataType) -> (&'static str, &'static str, Option<i32>, Option<i32>) {
@@ -476,17 +474,16 @@ pub(super) async fn connection_context(
     pinned_information: Arc<PinnedSchema>,
     memory_limit: usize,
 ) -> Result<SessionContext> {
-    let sql = |e: DataFusionError| Error::Sql { model: "serve".into(), file: "session".into(), source: Box::new(e) };
-    let runtime = RuntimeEnvBuilder::new().with_memory_limit(memory_limit, 1.0).build_arc().map_err(sql)?;
-    let config = SessionConfig::new()
-        .with_default_catalog_and_schema(DATABASE, "public")
-        .with_create_default_catalog_and_schema(true)
+    let sql = |e: DataFusionError| Error::sql("serve", "session", e);
+    let spec = SessionSpec {
+        memory: Memory::Limit(memory_limit),
         // DataFusion's own information_schema names Arrow types (Utf8View); ours names PostgreSQL's.
-        .with_information_schema(false)
-        .with_target_partitions(std::thread::available_parallelism().map_or(2, |n| n.get()));
-    let ctx = SessionContext::new_with_config_rt(config, runtime);
-    let url = ObjectStoreUrl::parse(OUTPUT_STORE_URL).map_err(sql)?;
-    ctx.runtime_env().register_object_store(url.as_ref(), out.store.clone());
+        information_schema: false,
+        string_views: true,
+        default_schema: Some((DATABASE.to_owned(), "public".to_owned())),
+        ..SessionSpec::default()
+    };
+    let ctx = new_session(Some(out), &spec).await?;
     let catalog = ctx.catalog(DATABASE).ok_or_else(|| Error::Engine("the default catalog is missing".into()))?;
     catalog.register_schema("public", pinned).map_err(sql)?;
     catalog.register_schema("information_schema", pinned_information).map_err(sql)?;

@@ -252,7 +252,8 @@ mod tests {
             let thresholds = [];
             let prose = [&m.header.what, &m.header.grain, &m.header.methodology];
             for text in prose.into_iter().chain(m.header.columns.iter().map(|c| &c.meaning)) {
-                crate::dictionary::with_thresholds(text, &thresholds).unwrap_or_else(|e| panic!("{}: {e}", m.path));
+                crate::transform::reference::with_thresholds(text, &thresholds)
+                    .unwrap_or_else(|e| panic!("{}: {e}", m.path));
             }
             if m.layer == Layer::Marts {
                 assert!(!m.header.columns.is_empty(), "{} documents no columns", m.path);

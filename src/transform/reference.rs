@@ -93,7 +93,7 @@ pub fn thresholds(pipeline: &Pipeline) -> Result<Vec<Threshold>> {
     // `all` also answers for each stage that has no row of its own.
     let mut expanded = rows.clone();
     for t in rows.iter().filter(|t| t.stage == "all") {
-        for stage in ["primary", "junior"] {
+        for stage in crate::contract::Stage::ALL.iter().map(|s| s.as_str()) {
             if !rows.iter().any(|r| r.threshold_id == t.threshold_id && r.stage == stage) {
                 expanded.push(Threshold { stage: stage.into(), ..t.clone() });
             }
@@ -229,6 +229,44 @@ pub async fn materialise(
         .await?;
     }
     Ok(written)
+}
+
+/// Header prose with every `{threshold_id}` written as the id and its value in effect:
+/// `{quality_cv_max}` → `quality_cv_max (primary 0.5, junior 0.45)`, `{satisfaction_min}` →
+/// `satisfaction_min (0.85)`. An id no threshold has is an error (a typo in a header); braces
+/// around anything but a snake_case id (`V_{t−1}`) are left as written.
+pub fn with_thresholds(text: &str, thresholds: &[Threshold]) -> std::result::Result<String, String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    let known = crate::sql_files::threshold_ids().map_err(|e| e.to_string())?;
+    while let Some(open) = rest.find('{') {
+        let Some(close) = rest[open..].find('}') else { break };
+        let id = &rest[open + 1..open + close];
+        out.push_str(&rest[..open]);
+        // Only a snake_case id is a threshold; `V_{t−1}` is a formula.
+        if !id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') || id.is_empty() {
+            out.push_str(&rest[open..open + close + 1]);
+            rest = &rest[open + close + 1..];
+            continue;
+        }
+        if !known.contains(id) {
+            return Err(format!("{{{id}}} names no threshold of sql/reference/thresholds.csv"));
+        }
+        out.push_str(&describe(id, thresholds));
+        rest = &rest[open + close + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// `id (value)` or `id (primary value, junior value)`, as the thresholds in effect have it.
+fn describe(id: &str, thresholds: &[Threshold]) -> String {
+    let of = |stage: &str| thresholds.iter().find(|t| t.threshold_id == id && t.stage == stage).map(|t| t.value);
+    match (of("primary"), of("junior"), of("all")) {
+        (Some(p), Some(j), _) if p != j => format!("{id} (primary {p}, junior {j})"),
+        (Some(v), _, _) | (None, Some(v), _) | (None, None, Some(v)) => format!("{id} ({v})"),
+        (None, None, None) => format!("{id} (not set)"),
+    }
 }
 
 fn enum_text<T: Serialize>(value: &T) -> String {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
-use datafusion::execution::memory_pool::{FairSpillPool, GreedyMemoryPool, MemoryPool};
+use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
@@ -128,15 +128,12 @@ pub async fn new_session(out: Option<&Location>, spec: &SessionSpec) -> Result<S
         config = config.with_extension(Arc::new(TableBase(base.clone())));
         return ballista_session(config, out, &base, scheduler).await;
     }
-    let pool: Option<Arc<dyn MemoryPool>> = match spec.memory {
-        Memory::Unbounded => None,
-        Memory::Spill(limit) => Some(Arc::new(FairSpillPool::new(limit))),
-        Memory::Limit(limit) => Some(Arc::new(GreedyMemoryPool::new(limit))),
+    let runtime = match spec.memory {
+        Memory::Unbounded => RuntimeEnvBuilder::new(),
+        Memory::Spill(limit) => RuntimeEnvBuilder::new().with_memory_pool(Arc::new(FairSpillPool::new(limit))),
+        // DataFusion's own hard limit, which names the largest consumers when a query exceeds it.
+        Memory::Limit(limit) => RuntimeEnvBuilder::new().with_memory_limit(limit, 1.0),
     };
-    let mut runtime = RuntimeEnvBuilder::new();
-    if let Some(pool) = pool {
-        runtime = runtime.with_memory_pool(pool);
-    }
     let runtime = runtime.build_arc().map_err(|e| Error::Engine(e.to_string()))?;
     let ctx = SessionContext::new_with_config_rt(config, runtime);
     if let Some(out) = out {

@@ -36,10 +36,11 @@ fn read(bytes: &[u8], format: Format) -> Result<u64, String> {
         Ok(())
     };
     let mut reader = bytes;
+    let job = junheng::extract::ReadJob { reader: &mut reader, file: &f, index: &index, on_batch: &mut on_batch };
     let result = match format {
-        Format::Csv => junheng::extract::csv::read(&mut reader, &f, &index, &mut on_batch),
-        Format::Workbook => junheng::extract::xlsx::read(&mut reader, &f, &index, &mut on_batch),
-        Format::Json => junheng::extract::json::read(&mut reader, &f, &index, &mut on_batch),
+        Format::Csv => junheng::extract::csv::read(job),
+        Format::Workbook => junheng::extract::xlsx::read(job),
+        Format::Json => junheng::extract::json::read(job),
     };
     result.map(|r| r.rows).map_err(|e| e.message)
 }
