@@ -75,10 +75,7 @@ pub fn charts(data: &ChartData) -> Vec<String> {
         line(
             "retention",
             "巩固率",
-            series_by(
-                &data.retention,
-                &[PRIMARY, JUNIOR, ("nine_year", "九年", GREEN)],
-            ),
+            series_by(&data.retention, &[PRIMARY, JUNIOR, ("nine_year", "九年", GREEN)]),
             data.junior_retention_min
                 .map(|v| Threshold { value: v, label: format!("初中标准 {:.0}%", v * 100.0), color: RED })
                 .into_iter()
@@ -86,14 +83,7 @@ pub fn charts(data: &ChartData) -> Vec<String> {
             ValueFormat::Percent,
             false,
         ),
-        line(
-            "dropout",
-            "辍学率",
-            series_by(&data.dropout, &[PRIMARY, JUNIOR]),
-            vec![],
-            ValueFormat::Percent,
-            true,
-        ),
+        line("dropout", "辍学率", series_by(&data.dropout, &[PRIMARY, JUNIOR]), vec![], ValueFormat::Percent, true),
     ];
     for stage in Stage::ALL {
         lines.push(cv_chart(&data.summary, stage.as_str(), stage.label()));
