@@ -1,7 +1,7 @@
 -- int_thresholds_wide: the thresholds and standards in effect, one column per threshold, one row per stage.
 -- Grain: one row per stage (primary, junior, all).
 -- Inputs: ref_thresholds (sql/reference/thresholds.csv with the pipeline's [standards])
--- Methodology: §2, §3, §5 thresholds
+-- Methodology: §2, §3, §5 thresholds; assessment.md §2 (the quality-balance items' parameters)
 -- Checks: unique (stage)
 select
     stage,
@@ -27,6 +27,11 @@ select
     max(case when threshold_id = 'teacher_exchange_min' then value end) as teacher_exchange_min,
     max(case when threshold_id = 'backbone_exchange_min' then value end) as backbone_exchange_min,
     max(case when threshold_id = 'building_area_per_pupil_min' then value end) as building_area_per_pupil_min,
-    max(case when threshold_id = 'two_never_decrease_from_year' then value end) as two_never_decrease_from_year
+    max(case when threshold_id = 'two_never_decrease_from_year' then value end) as two_never_decrease_from_year,
+    max(case when threshold_id = 'special_rooms_classes' then value end) as special_rooms_classes,
+    max(case when threshold_id = 'small_school_funding_pupils' then value end) as small_school_funding_pupils,
+    max(case when threshold_id = 'training_budget_share_min' then value end) as training_budget_share_min,
+    max(case when threshold_id = 'monitoring_level_min' then value end) as monitoring_level_min,
+    max(case when threshold_id = 'monitoring_difference_rate_max' then value end) as monitoring_difference_rate_max
 from ref_thresholds
 group by stage

@@ -16,6 +16,8 @@ select
     books,
     computers,
     multimedia_classrooms,
+    music_rooms,
+    art_rooms,
     source_uri,
     source_row
 from facilities

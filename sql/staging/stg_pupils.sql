@@ -19,6 +19,8 @@ select
     left_behind,
     migrant,
     special_needs,
+    largest_class,
+    entrants_in_catchment,
     source_uri,
     source_row
 from pupils

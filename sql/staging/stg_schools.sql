@@ -14,6 +14,7 @@ select
     parent_school_code,
     -- Never null in staging: an empty cell is the contract's default (public), filled by normalise.
     is_public,
+    is_boarding,
     is_standardised,
     source_uri,
     source_row

@@ -17,6 +17,9 @@ select
     pe_arts_teachers,
     teachers_exchanged,
     backbone_exchanged,
+    certified_teachers,
+    trained_360h,
+    exchange_eligible,
     source_uri,
     source_row
 from teachers

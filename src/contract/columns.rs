@@ -82,6 +82,14 @@ pub(super) static SCHOOLS: &[Column] = &[
         "true for public schools; private schools are excluded from balance indicators (default true)",
     ),
     col(
+        "is_boarding",
+        "是否寄宿制学校",
+        &["寄宿制学校"],
+        Bool,
+        No,
+        "a boarding school (寄宿制); default false. Boarding schools are outside the catchment item g13",
+    ),
+    col(
         "is_standardised",
         "是否标准化学校",
         &["标准化学校"],
@@ -119,6 +127,22 @@ pub(super) static PUPILS: &[Column] = &[
     col("left_behind", "农村留守儿童", &["留守儿童数", "农村留守儿童数"], Count, No, "rural left-behind children"),
     col("migrant", "进城务工人员随迁子女", &["随迁子女数", "随迁子女"], Count, No, "children of migrant workers"),
     col("special_needs", "随班就读", &["随班就读学生数"], Count, No, "pupils with special needs in regular classes"),
+    col(
+        "largest_class",
+        "最大班额",
+        &["最大班额人数"],
+        Count,
+        No,
+        "pupils of the largest class of this grade (0 when there are no classes; at least the average otherwise)",
+    ),
+    col(
+        "entrants_in_catchment",
+        "划片入学人数",
+        &["就近划片入学人数"],
+        Count,
+        No,
+        "entrants admitted by catchment area (划片就近入学), at most the entrants",
+    ),
 ];
 
 pub(super) static TEACHERS: &[Column] = &[
@@ -169,6 +193,30 @@ pub(super) static TEACHERS: &[Column] = &[
     ),
     col("teachers_exchanged", "交流轮岗教师数", &[], Count, No, "teachers exchanged between schools this year"),
     col("backbone_exchanged", "交流轮岗骨干教师数", &[], Count, No, "backbone teachers among those exchanged"),
+    col(
+        "certified_teachers",
+        "持证专任教师数",
+        &["持有教师资格证专任教师数"],
+        Count,
+        No,
+        "full-time teachers holding a teacher's certificate (教师资格证)",
+    ),
+    col(
+        "trained_360h",
+        "五年360学时培训完成人数",
+        &["完成360学时培训教师数"],
+        Count,
+        No,
+        "teachers who completed 360 hours of training in five years",
+    ),
+    col(
+        "exchange_eligible",
+        "应交流轮岗教师数",
+        &[],
+        Count,
+        No,
+        "teachers eligible for exchange this year (the denominator of the exchange rate)",
+    ),
 ];
 
 pub(super) static FACILITIES: &[Column] = &[
@@ -217,6 +265,22 @@ pub(super) static FACILITIES: &[Column] = &[
         Count,
         No,
         "networked multimedia classrooms",
+    ),
+    col(
+        "music_rooms",
+        "音乐专用教室数",
+        &["音乐专用教室(间)"],
+        Count,
+        No,
+        "music rooms of at least the standard area (96 m²)",
+    ),
+    col(
+        "art_rooms",
+        "美术专用教室数",
+        &["美术专用教室(间)"],
+        Count,
+        No,
+        "art rooms of at least the standard area (90 m²)",
     ),
 ];
 
@@ -324,8 +388,104 @@ pub(super) static SURVEY: &[Column] = &[
     col("satisfied", "满意问卷数", &["满意数"], Count, Yes, "questionnaires answering satisfied"),
 ];
 
+pub(super) static SCHOOL_FUNDS: &[Column] = &[
+    YEAR,
+    SCHOOL_CODE,
+    col(
+        "public_funds_budget",
+        "年度公用经费预算",
+        &["公用经费预算总额", "公用经费预算"],
+        Money,
+        Yes,
+        "the school's public (operating) funds budget for the year (元), above 0",
+    ),
+    col("training_expenditure", "教师培训经费", &["培训经费"], Money, No, "spent on teacher training (元)"),
+];
+
+pub(super) static COUNTY_FACTS: &[Column] = &[
+    YEAR,
+    COUNTY_CODE,
+    col(
+        "civil_servant_avg_salary",
+        "公务员平均工资收入",
+        &["当地公务员年平均工资", "公务员年平均工资"],
+        Money,
+        No,
+        "average annual income of the county's civil servants (元)",
+    ),
+    col("special_ed_pupils", "特殊教育学校在校生数", &[], Count, No, "pupils of special-education schools"),
+    col(
+        "special_ed_public_funds",
+        "特殊教育学校公用经费",
+        &[],
+        Money,
+        No,
+        "public funds of the special-education schools (元)",
+    ),
+    col(
+        "public_funds_benchmark_primary",
+        "小学生均公用经费基准定额",
+        &[],
+        Money,
+        No,
+        "the provincial benchmark of public funds per primary pupil (元)",
+    ),
+    col(
+        "public_funds_benchmark_junior",
+        "初中生均公用经费基准定额",
+        &[],
+        Money,
+        No,
+        "the provincial benchmark of public funds per junior pupil (元)",
+    ),
+    col("senior_quota_plan", "优质普通高中招生计划数", &[], Count, No, "places of the quality senior high schools"),
+    col(
+        "senior_quota_allocated",
+        "分配到初中学校的招生名额",
+        &[],
+        Count,
+        No,
+        "of them, places allocated to junior schools (指标到校)",
+    ),
+    col(
+        "senior_quota_rural",
+        "分配到农村初中的名额",
+        &[],
+        Count,
+        No,
+        "of them, places allocated to rural junior schools",
+    ),
+    col("migrant_eligible", "符合条件的随迁子女数", &[], Count, No, "children of migrant workers entitled to a place"),
+    col(
+        "migrant_in_purchased_places",
+        "在政府购买学位民办学校就读的随迁子女数",
+        &[],
+        Count,
+        No,
+        "of them, in private schools' places the government buys",
+    ),
+    col("disabled_children", "适龄残疾儿童少年数", &[], Count, No, "disabled children and youths of school age"),
+    col("disabled_enrolled", "残疾儿童少年入学人数", &[], Count, No, "of them, enrolled"),
+];
+
+pub(super) static MONITORING: &[Column] = &[
+    YEAR,
+    COUNTY_CODE,
+    col(
+        "subject",
+        "科目",
+        &["监测科目"],
+        Text,
+        Yes,
+        "the subject monitored (语文, 数学, 科学, 体育, 艺术, 德育, 英语 …)",
+    ),
+    col("grade", "年级", &[], Grade, Yes, "the grade monitored (4 or 8, as a rule)"),
+    col("level", "学业水平", &["学业水平等级"], Level, No, "the county's level, Ⅰ (lowest) to Ⅳ"),
+    col("difference_rate", "校际差异率", &[], Rate, No, "the difference rate between schools, a fraction"),
+];
+
 /// Yes/no columns whose empty cell means a value (see [`Column::default_flag`]).
-pub(super) static FLAG_DEFAULTS: &[(&str, bool)] = &[("is_public", true)];
+pub(super) static FLAG_DEFAULTS: &[(&str, bool)] = &[("is_public", true), ("is_boarding", false)];
 
 pub(super) static BOUNDS: &[Bound] = &[
     Bound { table: Table::Pupils, lesser: "left_behind", greater: "students", severity: Severity::Error },
@@ -380,4 +540,36 @@ pub(super) static BOUNDS: &[Bound] = &[
         severity: Severity::Error,
     },
     Bound { table: Table::Survey, lesser: "satisfied", greater: "valid_questionnaires", severity: Severity::Error },
+    Bound { table: Table::Pupils, lesser: "entrants_in_catchment", greater: "entrants", severity: Severity::Error },
+    Bound {
+        table: Table::Teachers,
+        lesser: "certified_teachers",
+        greater: "full_time_teachers",
+        severity: Severity::Error,
+    },
+    Bound { table: Table::Teachers, lesser: "trained_360h", greater: "full_time_teachers", severity: Severity::Error },
+    Bound {
+        table: Table::Teachers,
+        lesser: "teachers_exchanged",
+        greater: "exchange_eligible",
+        severity: Severity::Error,
+    },
+    Bound {
+        table: Table::CountyFacts,
+        lesser: "senior_quota_allocated",
+        greater: "senior_quota_plan",
+        severity: Severity::Error,
+    },
+    Bound {
+        table: Table::CountyFacts,
+        lesser: "senior_quota_rural",
+        greater: "senior_quota_allocated",
+        severity: Severity::Error,
+    },
+    Bound {
+        table: Table::CountyFacts,
+        lesser: "disabled_enrolled",
+        greater: "disabled_children",
+        severity: Severity::Error,
+    },
 ];

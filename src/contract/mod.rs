@@ -12,7 +12,9 @@ mod unit;
 
 use std::fmt;
 
-use columns::{BOUNDS, FACILITIES, FINANCE, INVESTMENTS, PUPILS, SCHOOLS, SURVEY, TEACHERS};
+use columns::{
+    BOUNDS, COUNTY_FACTS, FACILITIES, FINANCE, INVESTMENTS, MONITORING, PUPILS, SCHOOL_FUNDS, SCHOOLS, SURVEY, TEACHERS,
+};
 pub use domain::{AREA_TYPE, AreaType, CATEGORY, EnumDef, SCHOOL_TYPE, STAGE, SchoolSystem, SchoolType, Stage};
 pub use rule::Rule;
 pub use unit::Unit;
@@ -36,11 +38,17 @@ pub enum Table {
     Investments,
     /// 满意度调查: one row per county and year.
     Survey,
+    /// 学校经费: one row per school and year (quality balance).
+    SchoolFunds,
+    /// 县级指标: one row per county and year (quality balance).
+    CountyFacts,
+    /// 质量监测: one row per county, year, subject and grade (quality balance).
+    Monitoring,
 }
 
 impl Table {
     /// All tables in processing order.
-    pub const ALL: [Table; 7] = [
+    pub const ALL: [Table; 10] = [
         Table::Schools,
         Table::Pupils,
         Table::Teachers,
@@ -48,6 +56,9 @@ impl Table {
         Table::Finance,
         Table::Investments,
         Table::Survey,
+        Table::SchoolFunds,
+        Table::CountyFacts,
+        Table::Monitoring,
     ];
 
     /// The canonical English name, used for file names, staging folders and SQL.
@@ -60,6 +71,9 @@ impl Table {
             Table::Finance => "finance",
             Table::Investments => "investments",
             Table::Survey => "survey",
+            Table::SchoolFunds => "school_funds",
+            Table::CountyFacts => "county_facts",
+            Table::Monitoring => "monitoring",
         }
     }
 
@@ -73,6 +87,9 @@ impl Table {
             Table::Finance => "经费",
             Table::Investments => "项目投入",
             Table::Survey => "满意度调查",
+            Table::SchoolFunds => "学校经费",
+            Table::CountyFacts => "县级指标",
+            Table::Monitoring => "质量监测",
         }
     }
 
@@ -92,6 +109,9 @@ impl Table {
             Table::Finance => FINANCE,
             Table::Investments => INVESTMENTS,
             Table::Survey => SURVEY,
+            Table::SchoolFunds => SCHOOL_FUNDS,
+            Table::CountyFacts => COUNTY_FACTS,
+            Table::Monitoring => MONITORING,
         }
     }
 
@@ -103,17 +123,18 @@ impl Table {
     /// The columns whose values must be unique together (None: no key, e.g. investments).
     pub fn key(self) -> Option<&'static [&'static str]> {
         match self {
-            Table::Schools => Some(&["year", "school_code"]),
+            Table::Schools | Table::SchoolFunds => Some(&["year", "school_code"]),
             Table::Pupils => Some(&["year", "school_code", "grade"]),
             Table::Teachers | Table::Facilities => Some(&["year", "school_code", "stage"]),
-            Table::Finance | Table::Survey => Some(&["year", "county_code"]),
+            Table::Finance | Table::Survey | Table::CountyFacts => Some(&["year", "county_code"]),
+            Table::Monitoring => Some(&["year", "county_code", "subject", "grade"]),
             Table::Investments => None,
         }
     }
 
     /// Whether rows refer to a school (and so must find it in that year's schools table).
     pub fn refers_to_school(self) -> bool {
-        matches!(self, Table::Pupils | Table::Teachers | Table::Facilities)
+        matches!(self, Table::Pupils | Table::Teachers | Table::Facilities | Table::SchoolFunds)
     }
 
     /// "column ≤ other column" rules of this table.
@@ -131,6 +152,9 @@ impl Table {
             Table::Finance => "one row per county and fiscal year",
             Table::Investments => "one row per project (or project-year)",
             Table::Survey => "one row per county and year",
+            Table::SchoolFunds => "one row per school and year",
+            Table::CountyFacts => "one row per county and year",
+            Table::Monitoring => "one row per county, year, subject and grade",
         }
     }
 }
@@ -164,6 +188,10 @@ pub enum Kind {
     Area,
     /// Money in 元 (万元 and 千元 convertible; published as decimal(18,2)).
     Money,
+    /// A level 1–4 (`Ⅲ`, `III`, `三级`, `水平Ⅲ` …; published as int32).
+    Level,
+    /// A fraction ≥ 0 (`12.5%` is 0.125; published as float64).
+    Rate,
 }
 
 /// Whether a column must be present and filled.

@@ -39,6 +39,8 @@ pub enum Rule {
     NotABoolean,
     /// A grade that is not 1–9.
     InvalidGrade,
+    /// A monitoring level that is not Ⅰ–Ⅳ.
+    InvalidLevel,
     /// A required value is empty.
     RequiredValueMissing,
     /// A teaching point without the school it belongs to.
@@ -57,8 +59,10 @@ pub enum Rule {
     StageNotOffered,
     /// Pupils in a grade with no classes.
     ClassesZeroWithStudents,
-    /// A project amount of zero or less.
+    /// A project amount or a school's budget of zero or less.
     AmountNotPositive,
+    /// A grade's largest class smaller than its average class (or classes where there are none).
+    LargestClassBelowAverage,
     /// A column larger than the one that bounds it (error or warning, by the bound).
     BoundViolated,
     /// The same key twice.
@@ -75,7 +79,7 @@ pub enum Rule {
 
 impl Rule {
     /// Every rule, in catalogue order.
-    pub const ALL: [Rule; 31] = [
+    pub const ALL: [Rule; 33] = [
         Rule::UnreadableFile,
         Rule::HeaderNotFound,
         Rule::MissingRequiredColumn,
@@ -91,6 +95,7 @@ impl Rule {
         Rule::UnknownEnumValue,
         Rule::NotABoolean,
         Rule::InvalidGrade,
+        Rule::InvalidLevel,
         Rule::RequiredValueMissing,
         Rule::MissingParentSchool,
         Rule::StageRequired,
@@ -101,6 +106,7 @@ impl Rule {
         Rule::StageNotOffered,
         Rule::ClassesZeroWithStudents,
         Rule::AmountNotPositive,
+        Rule::LargestClassBelowAverage,
         Rule::BoundViolated,
         Rule::DuplicateKey,
         Rule::UnknownParentSchool,
@@ -135,6 +141,7 @@ impl Rule {
             Rule::UnknownEnumValue => ("unknown_enum_value", "a value outside its closed set", "取值不在规定范围内"),
             Rule::NotABoolean => ("not_a_boolean", "not a yes/no value", "不是是/否"),
             Rule::InvalidGrade => ("invalid_grade", "not a grade 1–9", "年级无效"),
+            Rule::InvalidLevel => ("invalid_level", "not a monitoring level Ⅰ–Ⅳ", "学业水平等级无效"),
             Rule::RequiredValueMissing => ("required_value_missing", "a required value is empty", "必填项为空"),
             Rule::MissingParentSchool => {
                 ("missing_parent_school", "a teaching point without the school it belongs to", "教学点未填所属学校")
@@ -158,7 +165,14 @@ impl Rule {
             Rule::ClassesZeroWithStudents => {
                 ("classes_zero_with_students", "pupils in a grade with no classes", "有学生但班数为0")
             }
-            Rule::AmountNotPositive => ("amount_not_positive", "a project amount of zero or less", "项目金额须大于0"),
+            Rule::AmountNotPositive => {
+                ("amount_not_positive", "a project amount or a school's budget of zero or less", "金额须大于0")
+            }
+            Rule::LargestClassBelowAverage => (
+                "largest_class_below_average",
+                "a grade's largest class smaller than its average class",
+                "最大班额小于平均班额",
+            ),
             Rule::BoundViolated => ("bound_violated", "a column larger than the one that bounds it", "数值超过上限列"),
             Rule::DuplicateKey => ("duplicate_key", "the same key twice", "重复记录"),
             Rule::UnknownParentSchool => (

@@ -85,16 +85,28 @@ pub fn sheet_names(bytes: Vec<u8>) -> Result<Vec<String>, String> {
     })
 }
 
-/// The table a sheet holds, by its name: the table's English or Chinese name, or a name that
-/// contains the Chinese one (`学生情况`, `表2 学生`).
+/// The table a sheet holds, by its name: the table's English or Chinese name as a whole name, once
+/// a numbering label (`表2 `, `2.`, `（二）`) and a describing suffix (`情况`, `基本情况表` …) are
+/// taken off — never a part of another name, so `学校经费` is school funds and not finance.
 pub fn table_of_sheet(name: &str) -> Option<Table> {
     let name = name.trim();
-    Table::from_name(name).or_else(|| {
-        Table::ALL
-            .into_iter()
-            .filter(|t| name.contains(t.chinese_name()))
-            .max_by_key(|t| t.chinese_name().chars().count())
-    })
+    Table::from_name(name).or_else(|| Table::from_name(strip_suffix(strip_numbering(name))))
+}
+
+/// Words that follow a table's name in template sheet names (longest first).
+const SHEET_SUFFIXES: [&str; 10] =
+    ["基本情况表", "基本情况", "情况统计表", "统计表", "情况表", "明细表", "信息表", "情况", "信息", "表"];
+
+fn strip_numbering(name: &str) -> &str {
+    let rest = name.strip_prefix('表').unwrap_or(name);
+    let rest = rest.trim_start_matches(|c: char| {
+        c.is_ascii_digit() || c.is_whitespace() || "一二三四五六七八九十、.．-_（）()".contains(c)
+    });
+    if rest.is_empty() { name } else { rest }
+}
+
+fn strip_suffix(name: &str) -> &str {
+    SHEET_SUFFIXES.iter().find_map(|suffix| name.strip_suffix(suffix).filter(|s| !s.is_empty())).unwrap_or(name).trim()
 }
 
 /// Spreadsheet column letters of a 0-based index: 0 → A, 26 → AA.
@@ -287,6 +299,19 @@ mod tests {
         assert_eq!(table_of_sheet("表2 学生情况"), Some(Table::Pupils));
         assert_eq!(table_of_sheet("办学条件"), Some(Table::Facilities));
         assert_eq!(table_of_sheet("填表说明"), None);
+        assert_eq!(table_of_sheet("1.学校基本情况"), Some(Table::Schools));
+        assert_eq!(table_of_sheet("（三）经费情况表"), Some(Table::Finance));
+    }
+
+    #[test]
+    fn a_table_name_inside_another_name_is_not_that_table() {
+        // 学校经费 holds both 学校 and 经费: it is the school funds table, never finance or schools.
+        assert_eq!(table_of_sheet("学校经费"), Some(Table::SchoolFunds));
+        assert_eq!(table_of_sheet("表8 学校经费"), Some(Table::SchoolFunds));
+        assert_eq!(table_of_sheet("学生经费"), None);
+        assert_eq!(table_of_sheet("县级指标"), Some(Table::CountyFacts));
+        assert_eq!(table_of_sheet("质量监测情况"), Some(Table::Monitoring));
+        assert_eq!(table_of_sheet("School_Funds"), Some(Table::SchoolFunds));
     }
 
     #[test]

@@ -30,9 +30,9 @@ pub const PROVENANCE: [&str; 4] = ["source_uri", "source_sheet", "source_row", "
 /// The Arrow type a contract column is published as.
 pub fn data_type(kind: Kind) -> DataType {
     match kind {
-        Kind::Year | Kind::Grade => DataType::Int32,
+        Kind::Year | Kind::Grade | Kind::Level => DataType::Int32,
         Kind::Count => DataType::Int64,
-        Kind::Area => DataType::Float64,
+        Kind::Area | Kind::Rate => DataType::Float64,
         Kind::Money => MONEY_TYPE,
         Kind::Bool => DataType::Boolean,
         Kind::CountyCode | Kind::SchoolCode | Kind::Text | Kind::Enum(_) => DataType::Utf8,
@@ -81,40 +81,44 @@ pub fn normalise(batch: &CheckedBatch, settings: &Settings, run_id: &str) -> Res
                 continue;
             }
             let values = &batch.values[ci];
-            let array: ArrayRef = match column.kind {
-                Kind::Grade => Arc::new(Int32Array::from_iter(rows.iter().map(|&r| values.int(r).map(|g| g as i32)))),
-                Kind::Count => Arc::new(Int64Array::from_iter(rows.iter().map(|&r| values.int(r)))),
-                Kind::Area => {
-                    let factor = area_factor(unit_of(batch, column.name));
-                    Arc::new(Float64Array::from_iter(
-                        rows.iter().map(|&r| decimal(values, r).map(|d| d.to_f64() * factor)),
-                    ))
-                }
-                Kind::Money => {
-                    let unit = unit_of(batch, column.name);
-                    let cents = rows.iter().map(|&r| decimal(values, r).and_then(|d| to_fen(d, unit)));
-                    Arc::new(Decimal128Array::from_iter(cents).with_data_type(MONEY_TYPE))
-                }
-                Kind::Bool => {
-                    let default = column.default_flag();
-                    Arc::new(BooleanArray::from_iter(rows.iter().map(|&r| match values {
-                        Values::Bool(v) => v[r].or(default),
-                        _ => default,
-                    })))
-                }
-                Kind::Enum(_) if column.name == "stage" => {
-                    // A single-stage school's rows are that stage; a multi-stage school's facility
-                    // row without a stage stays null (apportioned by enrolment in SQL).
-                    Arc::new(StringArray::from_iter(
-                        rows.iter().map(|&r| {
+            let array: ArrayRef =
+                match column.kind {
+                    Kind::Grade | Kind::Level => {
+                        Arc::new(Int32Array::from_iter(rows.iter().map(|&r| values.int(r).map(|g| g as i32))))
+                    }
+                    Kind::Rate => {
+                        Arc::new(Float64Array::from_iter(rows.iter().map(|&r| decimal(values, r).map(Decimal::to_f64))))
+                    }
+                    Kind::Count => Arc::new(Int64Array::from_iter(rows.iter().map(|&r| values.int(r)))),
+                    Kind::Area => {
+                        let factor = area_factor(unit_of(batch, column.name));
+                        Arc::new(Float64Array::from_iter(
+                            rows.iter().map(|&r| decimal(values, r).map(|d| d.to_f64() * factor)),
+                        ))
+                    }
+                    Kind::Money => {
+                        let unit = unit_of(batch, column.name);
+                        let cents = rows.iter().map(|&r| decimal(values, r).and_then(|d| to_fen(d, unit)));
+                        Arc::new(Decimal128Array::from_iter(cents).with_data_type(MONEY_TYPE))
+                    }
+                    Kind::Bool => {
+                        let default = column.default_flag();
+                        Arc::new(BooleanArray::from_iter(rows.iter().map(|&r| match values {
+                            Values::Bool(v) => v[r].or(default),
+                            _ => default,
+                        })))
+                    }
+                    Kind::Enum(_) if column.name == "stage" => {
+                        // A single-stage school's rows are that stage; a multi-stage school's facility
+                        // row without a stage stays null (apportioned by enrolment in SQL).
+                        Arc::new(StringArray::from_iter(rows.iter().map(|&r| {
                             values.text(r).or_else(|| batch.school_type[r]?.only_stage().map(|s| s.as_str()))
-                        }),
-                    ))
-                }
-                Kind::Year | Kind::CountyCode | Kind::SchoolCode | Kind::Text | Kind::Enum(_) => {
-                    Arc::new(StringArray::from_iter(rows.iter().map(|&r| values.text(r))))
-                }
-            };
+                        })))
+                    }
+                    Kind::Year | Kind::CountyCode | Kind::SchoolCode | Kind::Text | Kind::Enum(_) => {
+                        Arc::new(StringArray::from_iter(rows.iter().map(|&r| values.text(r))))
+                    }
+                };
             columns.push(array);
             if table == Table::Pupils && column.name == "grade" {
                 let stages = rows.iter().map(|&r| {

@@ -32,6 +32,8 @@ pub enum Problem {
     NotBoolean,
     /// Not a grade 1–9 or a grade name.
     BadGrade,
+    /// Not a level 1–4 as monitoring reports write it.
+    BadLevel,
 }
 
 /// A decimal number read exactly: `mantissa × 10^-scale`.
@@ -232,6 +234,23 @@ pub fn read_grade(folded: &str, system: SchoolSystem) -> Result<i64, Problem> {
         read_whole(t).map_err(|_| Problem::BadGrade)?
     };
     if (1..=9).contains(&grade) { Ok(grade) } else { Err(Problem::BadGrade) }
+}
+
+/// Read a monitoring level 1–4 as reports write it: `3`, `Ⅲ`, `III`, `三级`, `Ⅲ级`, `水平Ⅲ`,
+/// `水平三`, `等级3`.
+pub fn read_level(folded: &str) -> Result<i64, Problem> {
+    let t = folded.trim();
+    let t =
+        t.strip_prefix("学业水平").or_else(|| t.strip_prefix("水平")).or_else(|| t.strip_prefix("等级")).unwrap_or(t);
+    let t = t.trim().trim_end_matches('级').trim();
+    let level = match t.to_ascii_uppercase().as_str() {
+        "Ⅰ" | "I" => 1,
+        "Ⅱ" | "II" => 2,
+        "Ⅲ" | "III" => 3,
+        "Ⅳ" | "IV" => 4,
+        other => numeral(other).or_else(|| read_whole(other).ok()).ok_or(Problem::BadLevel)?,
+    };
+    if (1..=4).contains(&level) { Ok(level) } else { Err(Problem::BadLevel) }
 }
 
 fn numeral(text: &str) -> Option<i64> {

@@ -69,8 +69,8 @@ pub enum Values {
 impl Values {
     fn for_kind(kind: Kind, rows: usize) -> Values {
         match kind {
-            Kind::Year | Kind::Count | Kind::Grade => Values::Int(vec![None; rows]),
-            Kind::Area | Kind::Money => Values::Decimal(vec![None; rows]),
+            Kind::Year | Kind::Count | Kind::Grade | Kind::Level => Values::Int(vec![None; rows]),
+            Kind::Area | Kind::Money | Kind::Rate => Values::Decimal(vec![None; rows]),
             Kind::Bool => Values::Bool(vec![None; rows]),
             Kind::CountyCode | Kind::SchoolCode | Kind::Text | Kind::Enum(_) => Values::Text(vec![None; rows]),
         }

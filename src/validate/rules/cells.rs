@@ -65,6 +65,7 @@ pub(super) fn problem_rule(problem: Problem, kind: Kind) -> Rule {
         Problem::UnknownValue => Rule::UnknownEnumValue,
         Problem::NotBoolean => Rule::NotABoolean,
         Problem::BadGrade => Rule::InvalidGrade,
+        Problem::BadLevel => Rule::InvalidLevel,
     }
 }
 
@@ -85,6 +86,7 @@ pub(super) fn problem_message(problem: Problem, column: &Column) -> String {
         },
         Problem::NotBoolean => "is not a yes/no value (是/否, Y/N)".into(),
         Problem::BadGrade => "is not a grade 1–9 (一年级…九年级, 初一…初三)".into(),
+        Problem::BadLevel => "is not a level Ⅰ–Ⅳ (1–4, I–IV, 一级…四级, 水平Ⅲ)".into(),
     }
 }
 
@@ -205,7 +207,8 @@ fn read_value(folded: &str, kind: Kind, roc: bool, system: SchoolSystem) -> Resu
         Kind::Bool => Value::Bool(cell::read_bool(folded)?),
         Kind::Count => Value::Int(cell::read_count(folded)?),
         Kind::Grade => Value::Int(cell::read_grade(folded, system)?),
-        Kind::Area | Kind::Money => {
+        Kind::Level => Value::Int(cell::read_level(folded)?),
+        Kind::Area | Kind::Money | Kind::Rate => {
             let d = cell::read_decimal(folded)?;
             if d.is_negative() {
                 return Err(Problem::Negative);

@@ -2,11 +2,11 @@
 //!
 //! | family | module | rules |
 //! |---|---|---|
-//! | reading every cell | [`cells`] | `not_a_whole_number`, `not_a_number`, `negative_value`, `invalid_year`, `invalid_county_code`, `invalid_school_code`, `unknown_enum_value`, `not_a_boolean` |
+//! | reading every cell | [`cells`] | `not_a_whole_number`, `not_a_number`, `negative_value`, `invalid_year`, `invalid_county_code`, `invalid_school_code`, `unknown_enum_value`, `not_a_boolean`, `invalid_level` |
 //! | year, county and school of a row | [`provenance`] | `year_mismatch`, `county_mismatch`, `unknown_school_code` |
 //! | grades | [`grades`] | `invalid_grade`, `grade_not_allowed` |
 //! | required values | [`required`] | `required_value_missing`, `missing_parent_school`, `stage_required` |
-//! | rules within a row | [`row_rules`] | `stage_not_offered`, `classes_zero_with_students`, `amount_not_positive`, `bound_violated` |
+//! | rules within a row | [`row_rules`] | `stage_not_offered`, `classes_zero_with_students`, `amount_not_positive`, `largest_class_below_average`, `bound_violated` |
 //! | keys | [`keys`] | `duplicate_key` |
 //! | teaching points' parents | [`schools`] | `unknown_parent_school`, `parent_is_teaching_point`, `parent_in_other_county` |
 //! | total rows | [`totals`] | `total_row_mismatch` |
@@ -64,6 +64,7 @@ fn check_rows(raw: RawBatch, settings: &Settings, registry: &SchoolRegistry) -> 
     row_rules::check_stages(&mut c);
     row_rules::check_classes(&mut c);
     row_rules::check_amounts(&mut c);
+    row_rules::check_largest_class(&mut c);
     row_rules::check_bounds(&mut c);
     c.finish()
 }

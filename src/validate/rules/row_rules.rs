@@ -40,18 +40,46 @@ pub(super) fn check_classes(c: &mut Checker) {
     }
 }
 
-/// A project's amount is above zero.
+/// A project's amount, and a school's public funds budget, is above zero.
 pub(super) fn check_amounts(c: &mut Checker) {
-    if c.table != Table::Investments {
-        return;
-    }
-    let ai = c.col("amount").unwrap_or(0);
+    let column = match c.table {
+        Table::Investments => "amount",
+        Table::SchoolFunds => "public_funds_budget",
+        _ => return,
+    };
+    let Some(ai) = c.col(column) else { return };
     for row in 0..c.rows() {
         if c.values[ai].number(row).is_some_and(|a| a <= 0.0) {
             let text = c.text(ai, row).unwrap_or("0").to_owned();
             let message = format!("{}: \"{text}\" must be above 0", c.place(row, Some(ai)));
             c.report(row, Some(ai), Some(&text), Rule::AmountNotPositive, Severity::Error, message);
         }
+    }
+}
+
+/// A grade's largest class holds at least its average class (⌈students ÷ classes⌉), and is 0
+/// when the grade has no classes.
+pub(super) fn check_largest_class(c: &mut Checker) {
+    if c.table != Table::Pupils {
+        return;
+    }
+    let (Some(li), Some(ci), Some(si)) = (c.col("largest_class"), c.col("classes"), c.col("students")) else { return };
+    for row in 0..c.rows() {
+        let (Some(largest), Some(classes)) = (c.values[li].int(row), c.values[ci].int(row)) else { continue };
+        let students = c.values[si].int(row).unwrap_or(0);
+        let why = match classes {
+            0 if largest != 0 => {
+                format!("is {largest} but {} is 0; a grade without classes has no largest class", c.columns[ci].label)
+            }
+            0 => continue,
+            _ if largest * classes < students => format!(
+                "is {largest}, below the average class of {students} pupils in {classes} classes (at least {})",
+                (students + classes - 1) / classes
+            ),
+            _ => continue,
+        };
+        let message = format!("{}: {why}", c.place(row, Some(li)));
+        c.report(row, Some(li), Some(&largest.to_string()), Rule::LargestClassBelowAverage, Severity::Error, message);
     }
 }
 
