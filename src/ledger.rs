@@ -61,6 +61,13 @@ pub struct Ledger {
     /// a country's 180 000 files share a few dozen layouts.
     #[serde(default)]
     pub layouts: Vec<Layout>,
+    /// Every evidence file (佐证材料) of the source, with its SHA-256: what a county submitted for
+    /// the items judged from documents, never read as data.
+    #[serde(default)]
+    pub evidence: Vec<EvidenceRecord>,
+    /// Evidence files of the last run that are gone from the source (paths).
+    #[serde(default)]
+    pub evidence_removed: Vec<String>,
 }
 
 /// How a run ended, as its ledger says (`status`).
@@ -322,6 +329,46 @@ impl InputRecord {
             None => self.path.clone(),
         }
     }
+}
+
+/// One evidence file (佐证材料) under a county-year's `evidence/` folder.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct EvidenceRecord {
+    /// Path relative to the source root.
+    pub path: String,
+    /// Full URL.
+    pub uri: String,
+    /// County code from the path.
+    pub county_code: Option<String>,
+    /// Year from the path.
+    pub year: Option<i32>,
+    /// The assessment item its folder names (`g1`, `e3` …); None: the folder names no item, and
+    /// the file is not counted.
+    pub item: Option<String>,
+    /// Size in bytes.
+    pub size: u64,
+    /// The store's ETag.
+    pub e_tag: Option<String>,
+    /// Last modified (RFC 3339).
+    pub last_modified: String,
+    /// SHA-256 of the content: what lets an inspection team see the file has not changed.
+    pub sha256: String,
+    /// New, changed or unchanged since the last run.
+    pub state: EvidenceState,
+}
+
+/// What an evidence file is to the last run (`state` of an evidence record).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum EvidenceState {
+    /// Not in the last run (or there is no last run).
+    #[default]
+    New,
+    /// Its content differs from the last run's.
+    Changed,
+    /// The same content as in the last run.
+    Unchanged,
 }
 
 /// A file-level failure.

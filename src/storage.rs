@@ -43,6 +43,21 @@ impl Location {
             .map(|parts| parts.map(|p| p.as_ref().to_owned()).collect::<Vec<_>>().join("/"))
     }
 
+    /// SHA-256 (hex) of an object's content, read as a stream (evidence files may be large).
+    pub async fn sha256(&self, location: &Path) -> Result<String> {
+        use futures::StreamExt;
+        use object_store::ObjectStoreExt;
+        use sha2::Digest;
+        let uri = self.url_of(location);
+        let result = self.store.get(location).await.map_err(|e| Error::store("read", &uri, e))?;
+        let mut stream = result.into_stream();
+        let mut hasher = sha2::Sha256::new();
+        while let Some(chunk) = stream.next().await {
+            hasher.update(chunk.map_err(|e| Error::store("read", &uri, e))?);
+        }
+        Ok(hex::encode(hasher.finalize()))
+    }
+
     /// The full URL of an object below this location, as recorded in provenance.
     pub fn url_of(&self, location: &Path) -> String {
         let rel = self.relative(location).unwrap_or_else(|| location.to_string());
@@ -150,6 +165,17 @@ fn open_s3(url: &str, options: &StorageOptions) -> Result<Location> {
     if let Some(virtual_hosted) = options.virtual_hosted_style {
         builder = builder.with_virtual_hosted_style_request(virtual_hosted);
     }
+    // object_store panics on its first request when the endpoint is not a URL (an empty
+    // AWS_ENDPOINT left by a script): say so before any request is made.
+    let endpoint = builder.get_config_value(&object_store::aws::AmazonS3ConfigKey::Endpoint);
+    if let Some(endpoint) = endpoint.filter(|e| url::Url::parse(e).is_err()) {
+        return Err(Error::Url {
+            url: url.into(),
+            message: format!(
+                "the S3 endpoint {endpoint:?} is not a URL: set AWS_ENDPOINT (or [source]/[output] endpoint) to one like http://127.0.0.1:9000, or unset it for AWS"
+            ),
+        });
+    }
     let store = builder.build().map_err(|e| Error::Url {
         url: url.into(),
         message: format!(
@@ -187,11 +213,7 @@ fn open_local(url: &str, create: bool) -> Result<Location> {
             .join(path)
     };
     if create {
-        std::fs::create_dir_all(&absolute).map_err(|source| Error::Io {
-            operation: "create folder",
-            path: absolute.clone(),
-            source,
-        })?;
+        create_folder(&absolute)?;
     } else if !absolute.is_dir() {
         return Err(Error::Url {
             url: url.into(),
@@ -248,6 +270,15 @@ pub fn resolve_relative(url: &str, base_dir: &FsPath) -> String {
     } else {
         base_dir.join(url).display().to_string()
     }
+}
+
+/// Create a local folder (and its parents), or say which one could not be created.
+pub fn create_folder(path: &std::path::Path) -> Result<()> {
+    std::fs::create_dir_all(path).map_err(|source| Error::Io {
+        operation: "create folder",
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 #[cfg(test)]

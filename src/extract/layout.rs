@@ -27,6 +27,42 @@ pub struct Discovery {
     pub ignored: Vec<String>,
     /// (table, county, year) slices with more than one file: none of them is read.
     pub conflicts: Vec<Conflict>,
+    /// Evidence files (佐证材料) of the quality-balance assessment, sorted by path: never read as
+    /// data, only recorded.
+    pub evidence: Vec<EvidenceFile>,
+}
+
+/// A file under a county-year's evidence folder (`{county_code}/{year}/evidence/{item}…/`).
+#[derive(Debug, Clone)]
+pub struct EvidenceFile {
+    /// Full URL.
+    pub uri: String,
+    /// The object's path inside the store.
+    pub location: object_store::path::Path,
+    /// Path relative to the source root.
+    pub relative: String,
+    /// County code from the path.
+    pub county_code: Option<String>,
+    /// Year from the path.
+    pub year: Option<i32>,
+    /// The item its folder names (`g1`, `e3` …); None when the folder names no evidence item.
+    pub item: Option<String>,
+    /// Size in bytes.
+    pub size: u64,
+    /// The store's ETag.
+    pub e_tag: Option<String>,
+    /// Last modification time.
+    pub last_modified: chrono::DateTime<chrono::Utc>,
+}
+
+/// The evidence item a folder under `evidence/` names: its name starts with the item id
+/// (case-insensitive) not followed by a digit — `g10-编制` names g10, `g1-规划` g1, `g12` nothing.
+pub fn evidence_item(folder: &str, items: &[String]) -> Option<String> {
+    let lower = folder.to_lowercase();
+    items
+        .iter()
+        .find(|id| lower.starts_with(id.as_str()) && !lower[id.len()..].starts_with(|c: char| c.is_ascii_digit()))
+        .cloned()
 }
 
 /// Two or more files claiming the same table of the same county and year.
@@ -51,9 +87,47 @@ struct Pattern {
     options: Arc<FileOptions>,
 }
 
+/// Where a submission's evidence files are: the county-year's evidence folder, everything below it.
+fn evidence_pattern(pipeline: &Pipeline) -> Result<Regex> {
+    let pattern = match &pipeline.source.evidence {
+        Some(root) => {
+            let anchored = template_regex(root.trim_end_matches('/'), Table::Schools)
+                .map_err(|message| Error::Template { template: root.clone(), message })?;
+            format!("{}/(?P<rest>.+)$", anchored.as_str().trim_end_matches('$'))
+        }
+        None => r"^(?:.*/)?(?P<county_code>[0-9]{6})/(?P<year>[0-9]{4})/evidence/(?P<rest>.+)$".to_owned(),
+    };
+    Regex::new(&pattern).map_err(|e| Error::Template { template: pattern.clone(), message: e.to_string() })
+}
+
+/// An object under an evidence folder, as an evidence file.
+fn evidence_file(
+    source: &Location,
+    meta: &object_store::ObjectMeta,
+    relative: &str,
+    caps: &regex::Captures,
+) -> Result<EvidenceFile> {
+    let items = crate::sql_files::evidence_items()?;
+    let rest = caps.name("rest").map_or("", |m| m.as_str());
+    let item = rest.split_once('/').and_then(|(folder, _)| evidence_item(folder, items));
+    Ok(EvidenceFile {
+        uri: source.url_of(&meta.location),
+        location: meta.location.clone(),
+        relative: relative.to_owned(),
+        county_code: caps.name("county_code").map(|m| m.as_str().to_owned()),
+        year: caps.name("year").and_then(|m| m.as_str().parse().ok()),
+        item,
+        size: meta.size,
+        e_tag: meta.e_tag.clone(),
+        last_modified: meta.last_modified,
+    })
+}
+
 /// List the source root and classify every object.
 pub async fn discover(source: &Location, pipeline: &Pipeline) -> Result<Discovery> {
     let patterns = patterns(pipeline)?;
+    let evidence_root = evidence_pattern(pipeline)?;
+    let mut evidence = Vec::new();
     let objects: Vec<object_store::ObjectMeta> = source
         .store
         .list(Some(&source.prefix))
@@ -68,6 +142,10 @@ pub async fn discover(source: &Location, pipeline: &Pipeline) -> Result<Discover
         };
         if relative.split('/').any(|part| part.starts_with('.') || part.starts_with('_')) {
             continue; // hidden files and folders (.DS_Store, _SUCCESS, ~$ lock files below)
+        }
+        if let Some(caps) = evidence_root.captures(&relative) {
+            evidence.push(evidence_file(source, &meta, &relative, &caps)?);
+            continue;
         }
         let matches: Vec<(&Pattern, regex::Captures)> =
             patterns.iter().filter_map(|p| p.regex.captures(&relative).map(|c| (p, c))).collect();
@@ -157,7 +235,8 @@ pub async fn discover(source: &Location, pipeline: &Pipeline) -> Result<Discover
     files.sort_by(|a, b| {
         (a.year, &a.county_code, a.table, &a.relative).cmp(&(b.year, &b.county_code, b.table, &b.relative))
     });
-    Ok(Discovery { files, ignored, conflicts })
+    evidence.sort_by(|a, b| a.relative.cmp(&b.relative));
+    Ok(Discovery { files, ignored, conflicts, evidence })
 }
 
 /// The path patterns of a pipeline: the standard layout, or its templates.

@@ -7,6 +7,7 @@
 //! when a file fails (or disappears without `--allow-removals`, or conflicts with another), the
 //! rows it had in the parent version are kept and the load stage carries them forward.
 
+mod evidence;
 mod files;
 pub mod records;
 mod schools;
@@ -38,6 +39,8 @@ pub struct Inputs<'a> {
     pub parent: Option<&'a Ledger>,
     /// The source store.
     pub source: &'a Location,
+    /// The SHA-256 of evidence files the plan already knows, by path.
+    pub evidence_sha: &'a HashMap<String, String>,
 }
 
 /// What ingest hands the next stages.
@@ -75,11 +78,17 @@ pub async fn ingest(
     // One record per input (about 760 bytes each): allocated once, not by doubling.
     run.ledger.inputs.reserve_exact(files.len() + inputs.discovery.conflicts.len());
     run.ledger.ignored_files = inputs.discovery.ignored.clone();
+    run.ledger.warnings.extend(unread_data_files(&inputs.discovery.ignored));
     run.conflicts();
     let registry = schools::ingest_schools(&mut run).await?;
     run.unchanged();
     files::ingest_files(&mut run, registry).await?;
     run.missing();
+    let (records, warnings, removed) =
+        evidence::record(inputs.source, &inputs.discovery.evidence, inputs.evidence_sha, inputs.parent).await?;
+    run.ledger.evidence = records;
+    run.ledger.evidence_removed = removed;
+    run.ledger.warnings.extend(warnings);
     let Ingest { ledger, collector, kept, .. } = run;
     let mut findings = collector.findings;
     findings.sort_by(|a, b| (&a.source_file, a.source_row, a.rule).cmp(&(&b.source_file, b.source_row, b.rule)));
@@ -285,4 +294,39 @@ fn workers() -> usize {
 /// The failure of a reader thread that stopped without saying how the file went.
 fn reader_stopped(file: &SourceFile) -> FileFailure {
     FileFailure::new(Rule::UnreadableFile, format!("{}: the reader stopped without a result", file.relative))
+}
+
+/// Warnings for data files the source holds but no table claims (`学生情况.csv` where the
+/// standard layout expects `pupils.csv` or `学生.csv`): their rows are never read, so they are
+/// never counted — the county must hear of them. Other files (README.md, scans) are left alone.
+fn unread_data_files(ignored: &[String]) -> Vec<String> {
+    const DATA: [&str; 7] = ["csv", "tsv", "xlsx", "xls", "json", "jsonl", "parquet"];
+    ignored
+        .iter()
+        .filter(|path| {
+            let name = path.rsplit('/').next().unwrap_or(path);
+            name.rsplit_once('.').is_some_and(|(_, ext)| DATA.contains(&ext.to_ascii_lowercase().as_str()))
+        })
+        .map(|path| {
+            format!(
+                "{path}: a data file that names no table, so it was not read — name it after its table \
+                 (schools.csv or 学校.csv, pupils.csv or 学生.csv, 学校经费.csv …, see the README) or say in \
+                 a pipeline file which table it holds"
+            )
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unread_data_files;
+
+    #[test]
+    fn a_data_file_no_table_claims_is_a_warning_and_a_readme_is_not() {
+        let ignored =
+            ["231182/2018/学生情况.CSV".to_owned(), "README.md".to_owned(), "231182/2018/scan.pdf".to_owned()];
+        let warnings = unread_data_files(&ignored);
+        assert_eq!(warnings.len(), 1);
+        assert!(warnings[0].starts_with("231182/2018/学生情况.CSV: a data file that names no table"));
+    }
 }

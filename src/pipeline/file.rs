@@ -49,6 +49,8 @@ struct SourceToml {
     /// How to reach the store.
     #[serde(default)]
     storage: crate::storage::StorageOptions,
+    /// The evidence folder of a county-year (`{county_code}/{year}/佐证材料`).
+    evidence: Option<String>,
     #[serde(flatten)]
     defaults: ReadOptions,
 }
@@ -110,6 +112,7 @@ pub(super) fn parse(text: &str, base_dir: &Path, default_name: &str) -> Result<P
             tables,
             defaults,
             storage: file.source.storage,
+            evidence: file.source.evidence,
         },
         output: file.output.as_ref().map(|o| crate::storage::resolve_relative(&o.url, base_dir)),
         output_storage: file.output.map(|o| o.storage).unwrap_or_default(),

@@ -66,6 +66,9 @@ pub struct Source {
     pub defaults: ReadOptions,
     /// How to reach the source's store (endpoint, region …); credentials come from the environment.
     pub storage: crate::storage::StorageOptions,
+    /// Where the evidence files (佐证材料) are: a folder template with `{county_code}` and `{year}`
+    /// relative to `url`. None: `{county_code}/{year}/evidence/` of the standard layout.
+    pub evidence: Option<String>,
 }
 
 impl Source {
@@ -154,6 +157,7 @@ impl Pipeline {
                 tables: BTreeMap::new(),
                 defaults: ReadOptions::default(),
                 storage: Default::default(),
+                evidence: None,
             },
             output: None,
             output_storage: Default::default(),
@@ -275,7 +279,7 @@ mod tests {
             "#,
         )
         .unwrap();
-        assert_eq!(p.source.tables.len(), 7);
+        assert_eq!(p.source.tables.len(), Table::ALL.len());
         let pupils = &p.source.tables[&Table::Pupils][0];
         assert_eq!(pupils.path, "{county_code}/{year}/学生.csv");
         assert_eq!(pupils.options.encoding.as_deref(), Some("gbk"));

@@ -123,6 +123,7 @@ async fn ingest(request: &Request, plan: &Plan, writers: Option<&mut PartitionWr
         to_read: &plan.to_read,
         parent: plan.parent.as_ref(),
         source: &plan.source,
+        evidence_sha: &plan.evidence_sha,
     };
     ingest::ingest(request, inputs, ledger, writers).await
 }

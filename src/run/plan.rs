@@ -5,14 +5,12 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
-use futures::StreamExt;
-
 use crate::contract::Table;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::extract::SourceFile;
 use crate::extract::layout::{self, Discovery};
 use crate::job::Request;
-use crate::ledger::{InputKey, InputRecord, InputState, Ledger};
+use crate::ledger::{EvidenceRecord, InputKey, InputRecord, InputState, Ledger};
 use crate::storage::{self, Location};
 
 /// What a run will do, decided before it does anything.
@@ -28,6 +26,11 @@ pub struct Plan {
     pub unchanged: usize,
     /// Inputs of the last run that are gone from the source.
     pub removed: Vec<String>,
+    /// Evidence files new, changed or gone since the last run, with what happened to each.
+    pub evidence_changes: Vec<(String, EvidenceChange)>,
+    /// The SHA-256 of evidence files already known (unchanged since the last run, or hashed
+    /// while planning), by path: ingest hashes only the others.
+    pub(crate) evidence_sha: HashMap<String, String>,
     /// Every file of the source.
     pub(super) discovery: Discovery,
     /// The identities of the inputs to read.
@@ -46,6 +49,7 @@ impl Plan {
             && self.to_read.is_empty()
             && self.removed.is_empty()
             && self.discovery.conflicts.is_empty()
+            && self.evidence_changes.is_empty()
     }
 
     /// The plan in a few lines a person reads before the run replaces anything.
@@ -81,6 +85,15 @@ impl Plan {
                 "its rows are kept (use --allow-removals to remove them)"
             };
             let _ = writeln!(out, "  {path}: gone from the source; {what}");
+        }
+        if !self.evidence_changes.is_empty() {
+            let _ = writeln!(out, "evidence (佐证材料) since the last run:");
+            for (path, change) in self.evidence_changes.iter().take(50) {
+                let _ = writeln!(out, "  {path}: {}", change.as_str());
+            }
+            if self.evidence_changes.len() > 50 {
+                let _ = writeln!(out, "  … and {} more", self.evidence_changes.len() - 50);
+            }
         }
         out
     }
@@ -124,13 +137,26 @@ pub async fn plan(request: &Request) -> Result<Plan> {
         }
     }
     let removed = removed_inputs(&discovery, parent.as_ref(), request.allow_removals);
+    let (evidence_changes, evidence_sha) = evidence_changes(&source, &discovery, parent.as_ref()).await?;
     let read = read
         .into_iter()
         .map(|((path, sheet, table), why)| {
             (sheet.map_or(format!("{path} ({table})"), |s| format!("{path} sheet {s} ({table})")), why)
         })
         .collect();
-    Ok(Plan { parent, full_reason, read, unchanged, removed, discovery, to_read: reading, source, output })
+    Ok(Plan {
+        parent,
+        full_reason,
+        read,
+        unchanged,
+        removed,
+        evidence_changes,
+        evidence_sha,
+        discovery,
+        to_read: reading,
+        source,
+        output,
+    })
 }
 
 /// Why every input is read again, if it is: a first run, `--force`, or something that changes
@@ -164,7 +190,7 @@ async fn why_read(source: &Location, file: &SourceFile, previous: Option<&InputR
         Some(p) if p.size != file.size => Some("changed".to_owned()),
         Some(p) => {
             // Same size, another ETag (copied, touched): compare the content itself.
-            let sha = fingerprint(source, file).await?;
+            let sha = source.sha256(&file.location).await?;
             (sha != p.sha256).then(|| "changed".to_owned())
         }
     })
@@ -207,15 +233,61 @@ fn removed_inputs(discovery: &Discovery, parent: Option<&Ledger>, allow_removals
         .collect()
 }
 
-/// SHA-256 of an input's content (to tell a touched file from a changed one).
-async fn fingerprint(source: &Location, file: &SourceFile) -> Result<String> {
-    use object_store::ObjectStoreExt;
-    use sha2::Digest;
-    let result = source.store.get(&file.location).await.map_err(|e| Error::store("read", &file.uri, e))?;
-    let mut stream = result.into_stream();
-    let mut hasher = sha2::Sha256::new();
-    while let Some(chunk) = stream.next().await {
-        hasher.update(chunk.map_err(|e| Error::store("read", &file.uri, e))?);
+/// What happened to an evidence file since the last run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EvidenceChange {
+    /// Not in the last run.
+    New,
+    /// Another content than the last run's.
+    Changed,
+    /// Gone from the source.
+    Removed,
+}
+
+impl EvidenceChange {
+    /// In words, for the plan.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EvidenceChange::New => "new",
+            EvidenceChange::Changed => "changed",
+            EvidenceChange::Removed => "removed",
+        }
     }
-    Ok(hex::encode(hasher.finalize()))
+}
+
+/// The evidence files new, changed or removed since the last run, and the SHA-256 of those
+/// whose content is known without reading them again (same size and ETag) or was read to tell a
+/// touched file from a changed one.
+async fn evidence_changes(
+    source: &Location,
+    discovery: &Discovery,
+    parent: Option<&Ledger>,
+) -> Result<(Vec<(String, EvidenceChange)>, HashMap<String, String>)> {
+    let mut changes = Vec::new();
+    let mut known = HashMap::new();
+    let Some(parent) = parent else {
+        return Ok((changes, known)); // a first run has nothing to compare with
+    };
+    let previous: HashMap<&str, &EvidenceRecord> = parent.evidence.iter().map(|e| (e.path.as_str(), e)).collect();
+    for file in &discovery.evidence {
+        let Some(before) = previous.get(file.relative.as_str()) else {
+            changes.push((file.relative.clone(), EvidenceChange::New));
+            continue;
+        };
+        if before.size == file.size && before.e_tag.is_some() && before.e_tag == file.e_tag {
+            known.insert(file.relative.clone(), before.sha256.clone());
+            continue;
+        }
+        let sha = source.sha256(&file.location).await?;
+        if sha != before.sha256 {
+            changes.push((file.relative.clone(), EvidenceChange::Changed));
+        }
+        known.insert(file.relative.clone(), sha);
+    }
+    let present: HashSet<&str> = discovery.evidence.iter().map(|e| e.relative.as_str()).collect();
+    for gone in previous.keys().filter(|p| !present.contains(*p)) {
+        changes.push(((*gone).to_owned(), EvidenceChange::Removed));
+    }
+    changes.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok((changes, known))
 }
