@@ -234,3 +234,311 @@ pub struct ChangeCount {
     /// Schools and teaching points.
     pub schools: i64,
 }
+
+/// The status of an assessment item (`quality_assessment.status`, assessment.md §2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Computed, and the rule holds.
+    Met,
+    /// Computed, and the rule does not hold.
+    NotMet,
+    /// An input the item needs is missing.
+    NotReported,
+    /// Nothing to assess.
+    NotApplicable,
+    /// An evidence item with at least one file.
+    EvidenceSubmitted,
+    /// An evidence item without any.
+    EvidenceMissing,
+}
+
+impl Status {
+    /// Every status, in the order a page lists them.
+    pub const ALL: [Status; 6] = [
+        Status::Met,
+        Status::NotMet,
+        Status::NotReported,
+        Status::NotApplicable,
+        Status::EvidenceSubmitted,
+        Status::EvidenceMissing,
+    ];
+
+    /// The status a mart publishes (`not_met`), if it is one.
+    pub fn parse(text: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
+    /// As the mart writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Met => "met",
+            Status::NotMet => "not_met",
+            Status::NotReported => "not_reported",
+            Status::NotApplicable => "not_applicable",
+            Status::EvidenceSubmitted => "evidence_submitted",
+            Status::EvidenceMissing => "evidence_missing",
+        }
+    }
+
+    /// As a county's application writes it: 达标, 未达标, 待填报, 不适用, 已提交佐证, 缺佐证材料.
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Status::Met => "达标",
+            Status::NotMet => "未达标",
+            Status::NotReported => "待填报",
+            Status::NotApplicable => "不适用",
+            Status::EvidenceSubmitted => "已提交佐证",
+            Status::EvidenceMissing => "缺佐证材料",
+        }
+    }
+
+    /// Whether the item needs the county's attention (not met, not reported, evidence missing).
+    pub fn needs_attention(self) -> bool {
+        matches!(self, Status::NotMet | Status::NotReported | Status::EvidenceMissing)
+    }
+}
+
+/// The four parts of the assessment, in order: (part, Chinese name).
+pub const PARTS: [(&str, &str); 4] =
+    [("resources", "资源配置"), ("government", "政府保障程度"), ("quality", "教育质量"), ("recognition", "社会认可度")];
+
+/// A row of `quality_assessment`: one item (and stage) of a county-year.
+#[derive(Debug, Clone, Deserialize)]
+#[allow(missing_docs)]
+pub struct QualityItem {
+    pub county_code: String,
+    pub year: i32,
+    pub ordinal: i32,
+    pub part: String,
+    pub item: String,
+    pub stage: String,
+    pub item_zh: String,
+    pub inputs_zh: Option<String>,
+    pub kind: String,
+    pub numerator: Option<f64>,
+    pub denominator: Option<f64>,
+    pub value: Option<f64>,
+    pub threshold: Option<f64>,
+    pub comparison: Option<String>,
+    pub value_unit: Option<String>,
+    pub assessed: Option<i64>,
+    pub failing: Option<i64>,
+    pub missing: Option<i64>,
+    pub status: String,
+    pub files: Option<i64>,
+    pub bytes: Option<i64>,
+}
+
+impl QualityItem {
+    /// Its status (an unknown word reads as not reported: never as met).
+    pub fn status(&self) -> Status {
+        Status::parse(&self.status).unwrap_or(Status::NotReported)
+    }
+
+    /// Whether the item is one of the seven difference coefficients (q1…q7).
+    pub fn is_cv(&self) -> bool {
+        self.comparison.as_deref() == Some("<=")
+    }
+
+    /// Whether the item counts schools or rows (value = the share that meet, threshold 1).
+    pub fn counts_units(&self) -> bool {
+        self.comparison.as_deref() == Some("=")
+    }
+}
+
+/// A row of `quality_assessment_summary`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[allow(missing_docs)]
+pub struct QualitySummary {
+    pub county_code: String,
+    pub year: i32,
+    pub resources_met: i64,
+    pub resources_not_met: i64,
+    pub resources_not_reported: i64,
+    pub government_met: i64,
+    pub government_not_met: i64,
+    pub government_not_reported: i64,
+    pub quality_met: i64,
+    pub quality_not_met: i64,
+    pub quality_not_reported: i64,
+    pub recognition_met: i64,
+    pub recognition_not_met: i64,
+    pub recognition_not_reported: i64,
+    pub not_applicable: i64,
+    pub evidence_submitted: i64,
+    pub evidence_missing: i64,
+    pub computed_met: Option<bool>,
+    pub evidence_complete: bool,
+}
+
+impl QualitySummary {
+    /// Computed rows met, not met and not reported over the four parts.
+    pub fn totals(&self) -> (i64, i64, i64) {
+        (
+            self.resources_met + self.government_met + self.quality_met + self.recognition_met,
+            self.resources_not_met + self.government_not_met + self.quality_not_met + self.recognition_not_met,
+            self.resources_not_reported
+                + self.government_not_reported
+                + self.quality_not_reported
+                + self.recognition_not_reported,
+        )
+    }
+}
+
+/// A row of `school_conditions`: a school against the school-level items.
+#[derive(Debug, Clone, Deserialize)]
+#[allow(missing_docs)]
+pub struct SchoolCondition {
+    pub school_code: String,
+    pub school_name: Option<String>,
+    pub school_type: Option<String>,
+    pub classes: Option<i64>,
+    pub music_rooms: Option<i64>,
+    pub art_rooms: Option<i64>,
+    pub rooms_required: Option<i64>,
+    pub g3_assessed: Option<bool>,
+    pub g3_met: Option<bool>,
+    pub students: Option<i64>,
+    pub size_limit: Option<f64>,
+    pub g4_assessed: Option<bool>,
+    pub g4_met: Option<bool>,
+    pub grades_over_class_limit: Option<i64>,
+    pub g5_met: Option<bool>,
+    pub public_funds_budget: Option<f64>,
+    pub small_school_minimum: Option<f64>,
+    pub g6_assessed: Option<bool>,
+    pub g6_met: Option<bool>,
+    pub training_expenditure: Option<f64>,
+    pub training_share: Option<f64>,
+    pub e4_assessed: Option<bool>,
+    pub e4_met: Option<bool>,
+    pub catchment_entrants: Option<i64>,
+    pub catchment_share: Option<f64>,
+}
+
+/// A row of `standards_gap`: what a school-stage unit lacks to reach one standard.
+#[derive(Debug, Clone, Deserialize)]
+#[allow(missing_docs)]
+pub struct Gap {
+    pub unit_id: String,
+    pub school_code: String,
+    pub school_name: Option<String>,
+    pub stage: String,
+    pub indicator: String,
+    pub indicator_name: Option<String>,
+    pub unit: Option<String>,
+    pub students: Option<i64>,
+    pub value: Option<f64>,
+    pub standard: Option<f64>,
+    pub quantity: Option<f64>,
+    pub required: Option<f64>,
+    pub shortfall: Option<f64>,
+}
+
+/// The Chinese word for a `standards_gap` unit (teachers → 名教师, classrooms → 间教室, m² → 平方米).
+pub fn gap_unit_zh(unit: Option<&str>) -> &str {
+    match unit {
+        Some("teachers") => "名教师",
+        Some("classrooms") => "间教室",
+        Some("m²") => "平方米",
+        Some(other) => other,
+        None => "",
+    }
+}
+
+/// A row of `standards_gap_totals`: a county's gap to one standard, per stage.
+#[derive(Debug, Clone, Deserialize)]
+#[allow(missing_docs)]
+pub struct GapTotal {
+    pub stage: String,
+    pub indicator: String,
+    pub indicator_name: Option<String>,
+    pub unit: Option<String>,
+    pub units: i64,
+    pub shortfall: Option<f64>,
+}
+
+/// A county-year's quality-balance assessment as the marts publish it: what the report's
+/// 优质均衡 section, `explain item` and the application workbook read.
+#[derive(Debug, Clone, Default)]
+pub struct Assessment {
+    /// Every item (and stage), in the official order.
+    pub items: Vec<QualityItem>,
+    /// The per-part counts (None: the county has no schools table that year).
+    pub summary: Option<QualitySummary>,
+    /// Every public school and teaching point against the school-level items.
+    pub conditions: Vec<SchoolCondition>,
+    /// What each unit below a standard lacks.
+    pub gaps: Vec<Gap>,
+    /// The county's totals of those gaps, per stage and indicator.
+    pub gap_totals: Vec<GapTotal>,
+}
+
+impl Assessment {
+    /// Read a county-year's assessment from the session's marts.
+    pub async fn read(ctx: &SessionContext, county_code: &str, year: i32) -> Result<Assessment> {
+        let this_year = format!("county_code = {} and year = {year}", literal(county_code));
+        Ok(Assessment {
+            items: read(ctx, &format!("select * from quality_assessment where {this_year} order by ordinal")).await?,
+            summary: first(ctx, &format!("select * from quality_assessment_summary where {this_year}")).await?,
+            conditions: read(ctx, &format!("select * from school_conditions where {this_year} order by school_code"))
+                .await?,
+            gaps: read(
+                ctx,
+                &format!("select * from standards_gap where {this_year} order by stage desc, indicator, unit_id"),
+            )
+            .await?,
+            gap_totals: read(
+                ctx,
+                &format!("select * from standards_gap_totals where {this_year} order by stage desc, indicator"),
+            )
+            .await?,
+        })
+    }
+
+    /// The schools failing a school-level item (g3, g4, g5, g6, e4), with what they lack.
+    pub fn failing_schools(&self) -> Vec<(&'static str, &SchoolCondition)> {
+        let mut failing = Vec::new();
+        for (item, check) in SCHOOL_CHECKS {
+            failing.extend(self.conditions.iter().filter(|c| check(c) == Some(false)).map(|c| (item, c)));
+        }
+        failing
+    }
+}
+
+/// A school-level check of `school_conditions`: its boolean for a school.
+pub type SchoolCheck = fn(&SchoolCondition) -> Option<bool>;
+
+/// The school-level items of `school_conditions` and the check each publishes.
+pub const SCHOOL_CHECKS: [(&str, SchoolCheck); 5] =
+    [("g3", |c| c.g3_met), ("g4", |c| c.g4_met), ("g5", |c| c.g5_met), ("g6", |c| c.g6_met), ("e4", |c| c.e4_met)];
+
+impl SchoolCondition {
+    /// What the school lacks for a school-level item, in the words of an application.
+    pub fn shortfall_zh(&self, item: &str) -> String {
+        let n = |v: Option<i64>| v.map_or("—".to_owned(), |v| v.to_string());
+        let x = |v: Option<f64>| v.map_or("—".to_owned(), |v| format!("{v:.0}"));
+        match item {
+            "g3" => format!(
+                "{} 个班，音乐专用教室 {} 间、美术专用教室 {} 间，各应有 {} 间",
+                n(self.classes),
+                n(self.music_rooms),
+                n(self.art_rooms),
+                n(self.rooms_required)
+            ),
+            "g4" => format!("在校生 {} 人，规模上限 {} 人", n(self.students), x(self.size_limit)),
+            "g5" => format!("{} 个年级的最大班额超过标准", n(self.grades_over_class_limit)),
+            "g6" => format!(
+                "公用经费预算 {} 元，低于小规模学校按规定人数核定的 {} 元",
+                x(self.public_funds_budget),
+                x(self.small_school_minimum)
+            ),
+            "e4" => format!(
+                "教师培训经费 {} 元，占公用经费预算 {}",
+                x(self.training_expenditure),
+                self.training_share.map_or("—".to_owned(), |v| format!("{:.1}%", v * 100.0))
+            ),
+            _ => String::new(),
+        }
+    }
+}

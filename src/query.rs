@@ -56,7 +56,7 @@ pub async fn open_location(out: Location) -> Result<Published> {
     // so reports and explanations read the same formulas the marts were built with.
     let pipeline = crate::pipeline::Pipeline::from_record(&ledger.pipeline)?;
     let counties = ledger.slices.iter().map(|s| s.county_code.clone()).filter(|c| !c.is_empty()).collect();
-    transform::reference::register(&ctx, &pipeline, &counties)?;
+    transform::reference::register(&ctx, &pipeline, &counties, &ledger.evidence)?;
     let models = transform::project(&ctx)?;
     transform::register_views(&ctx, &models, transform::Layer::Intermediate).await?;
     Ok(Published { ctx, ledger, out })

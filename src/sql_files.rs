@@ -19,6 +19,30 @@ pub fn file(path: &str) -> Result<&'static str> {
         .ok_or_else(|| Error::SqlProject(format!("{path} is missing")))
 }
 
+/// The ids of the quality-balance items judged from documents (`g1`, `g10`, `e3` …), the ones an
+/// evidence folder may name (`sql/reference/assessment_items.csv`, kind `evidence`), longest first.
+pub fn evidence_items() -> Result<&'static [String]> {
+    static IDS: OnceLock<std::result::Result<Vec<String>, String>> = OnceLock::new();
+    let ids = IDS.get_or_init(|| {
+        let text = file("reference/assessment_items.csv").map_err(|e| e.to_string())?;
+        let mut reader = csv::Reader::from_reader(text.as_bytes());
+        let headers = reader.headers().map_err(|e| e.to_string())?.clone();
+        let column =
+            |name: &str| headers.iter().position(|h| h == name).ok_or(format!("assessment_items.csv has no {name}"));
+        let (item, kind) = (column("item")?, column("kind")?);
+        let mut ids = Vec::new();
+        for record in reader.records() {
+            let r = record.map_err(|e| e.to_string())?;
+            if &r[kind] == "evidence" && !ids.iter().any(|i| i == &r[item]) {
+                ids.push(r[item].to_owned());
+            }
+        }
+        ids.sort_by(|a: &String, b: &String| b.len().cmp(&a.len()).then(a.cmp(b)));
+        Ok(ids)
+    });
+    ids.as_deref().map_err(|e| Error::SqlProject(e.clone()))
+}
+
 /// The id of every threshold and standard a pipeline may set (read once: the file is part of
 /// the binary).
 pub fn threshold_ids() -> Result<&'static BTreeSet<String>> {

@@ -60,7 +60,7 @@ pub async fn build(request: &Request, out: &Location, ledger: &Ledger) -> Result
         ..SessionSpec::default()
     };
     let ctx = session_on(out, &request.run_id, &spec).await?;
-    reference::register(&ctx, &request.pipeline, &counties)?;
+    reference::register(&ctx, &request.pipeline, &counties, &ledger.evidence)?;
     let mut files = Vec::new();
     if request.engine.is_distributed() {
         // A cluster cannot read this process's memory: the reference tables go into the version.

@@ -4,18 +4,22 @@
 //! `ref_thresholds(threshold_id, stage, value, unit, source, description)` has one row per
 //! threshold and stage; a threshold given for `all` stages is also listed under `primary` and
 //! `junior`, so models join on stage. `ref_settings` is one row of the global settings and
-//! `ref_county_settings` one row per county with its school system.
+//! `ref_county_settings` one row per county with its school system. `ref_indicators` and
+//! `ref_assessment_items` are the indicator and assessment-item catalogues of `sql/reference/`;
+//! `ref_evidence(county_code, year, item, files, bytes)` counts the run's evidence files
+//! (佐证材料) per county, year and item, from the ledger.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, Float64Array, Int32Array, RecordBatch, StringArray};
+use arrow::array::{ArrayRef, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
 use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::ledger::EvidenceRecord;
 use crate::pipeline::Pipeline;
 use crate::sql_files;
 
@@ -127,10 +131,17 @@ fn csv_table(name: &str) -> Result<RecordBatch> {
     RecordBatch::try_from_iter(columns).map_err(|e| Error::arrow(path, e))
 }
 
-/// Register `ref_thresholds`, `ref_settings`, `ref_county_settings`, `ref_indicators` and
-/// `ref_school_type_stages`.
-pub fn register(ctx: &SessionContext, pipeline: &Pipeline, counties: &BTreeSet<String>) -> Result<()> {
+/// Register the reference tables ([`TABLES`]) for a pipeline, its counties and the evidence
+/// files of the run.
+pub fn register(
+    ctx: &SessionContext,
+    pipeline: &Pipeline,
+    counties: &BTreeSet<String>,
+    evidence: &[EvidenceRecord],
+) -> Result<()> {
     register_batch(ctx, "ref_indicators", csv_table("indicators")?)?;
+    register_batch(ctx, "ref_assessment_items", csv_table("assessment_items")?)?;
+    register_batch(ctx, "ref_evidence", evidence_table(evidence)?)?;
     // Which stages each school type teaches, from the contract (the one place that says so).
     let pairs: Vec<(&str, &str)> = crate::contract::SCHOOL_TYPE
         .values
@@ -192,8 +203,46 @@ pub fn register(ctx: &SessionContext, pipeline: &Pipeline, counties: &BTreeSet<S
 }
 
 /// The names of the reference tables [`register`] registers.
-pub const TABLES: [&str; 5] =
-    ["ref_indicators", "ref_school_type_stages", "ref_thresholds", "ref_settings", "ref_county_settings"];
+pub const TABLES: [&str; 7] = [
+    "ref_indicators",
+    "ref_assessment_items",
+    "ref_evidence",
+    "ref_school_type_stages",
+    "ref_thresholds",
+    "ref_settings",
+    "ref_county_settings",
+];
+
+/// The evidence files that name an item, counted per county, year and item (files in a folder
+/// naming no item are not counted: the ledger lists them with a warning).
+fn evidence_table(evidence: &[EvidenceRecord]) -> Result<RecordBatch> {
+    let mut counted: BTreeMap<(&str, i32, &str), (i64, i64)> = BTreeMap::new();
+    for e in evidence {
+        if let (Some(county), Some(year), Some(item)) = (&e.county_code, e.year, &e.item) {
+            let entry = counted.entry((county.as_str(), year, item.as_str())).or_default();
+            entry.0 += 1;
+            entry.1 += e.size as i64;
+        }
+    }
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("county_code", DataType::Utf8, false),
+        Field::new("year", DataType::Int32, false),
+        Field::new("item", DataType::Utf8, false),
+        Field::new("files", DataType::Int64, false),
+        Field::new("bytes", DataType::Int64, false),
+    ]));
+    RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(StringArray::from_iter_values(counted.keys().map(|k| k.0))),
+            Arc::new(Int32Array::from_iter_values(counted.keys().map(|k| k.1))),
+            Arc::new(StringArray::from_iter_values(counted.keys().map(|k| k.2))),
+            Arc::new(Int64Array::from_iter_values(counted.values().map(|v| v.0))),
+            Arc::new(Int64Array::from_iter_values(counted.values().map(|v| v.1))),
+        ],
+    )
+    .map_err(|e| Error::arrow("ref_evidence", e))
+}
 
 /// Write the registered reference tables into the version (`reference/<name>/part-0.parquet`)
 /// and register those files in their place, for engines that run outside this process. The

@@ -319,7 +319,7 @@ pub async fn views_session(
         let empty = datafusion::datasource::MemTable::try_new(schema, vec![vec![]]).map_err(err)?;
         ctx.register_table(table.name(), Arc::new(empty)).map_err(err)?;
     }
-    reference::register(&ctx, pipeline, counties)?;
+    reference::register(&ctx, pipeline, counties, &[])?;
     let models = project(&ctx)?;
     register_views(&ctx, &models, Layer::Marts).await?;
     Ok((ctx, models))
