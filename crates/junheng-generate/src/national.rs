@@ -31,6 +31,9 @@ pub struct NationalOptions {
     pub xlsx: bool,
     /// Varies every county's draw; the default reproduces the benchmark's data.
     pub seed: u64,
+    /// Write the quality-balance assessment's inputs too (the three tables, the new columns and
+    /// the evidence files) for the years the example has them; false gives the basic tables only.
+    pub assessment: bool,
 }
 
 /// What was written.
@@ -74,13 +77,17 @@ enum Role {
 fn role(table: &str, column: &str) -> Role {
     match column {
         "year" | "年份" | "grade" | "年级" | "stage" | "学段" | "school_type" | "area_type" | "is_public"
-        | "is_standardised" | "投入类别" | "项目名称" => Role::Keep,
+        | "is_standardised" | "is_boarding" | "投入类别" | "项目名称" => Role::Keep,
+        // A largest class is a class, not a school's size: scaling it would put it below the average.
+        "largest_class" => Role::Keep,
         "county_code" | "县区代码" => Role::CountyCode,
         "county_name" => Role::CountyName,
         "school_code" | "学校标识码" | "parent_school_code" => Role::SchoolCode,
         "school_name" => Role::SchoolName,
         _ => match table {
-            "survey.csv" => Role::Keep,
+            "survey.csv" | "质量监测.csv" => Role::Keep,
+            "县级指标.csv" if column.contains("工资") || column.contains("基准定额") => Role::Cost,
+            "县级指标.csv" => Role::CountySize,
             "finance.csv" if column.contains("per_pupil") || column.contains("salary") => Role::Cost,
             "finance.csv" | "investments.csv" => Role::CountySize,
             _ => Role::Size,
@@ -88,12 +95,15 @@ fn role(table: &str, column: &str) -> Role {
     }
 }
 
-/// The example county's files by year, parsed.
+/// The example county's files by year, parsed (evidence files apart: they are copied as they are).
 fn templates() -> Result<Vec<(i32, Vec<Template>)>> {
     let mut by_year: std::collections::BTreeMap<i32, Vec<Template>> = Default::default();
     for (relative, text) in super::seed::files() {
         // `231182/2018/pupils.csv`
         let parts: Vec<&str> = relative.split('/').collect();
+        if parts.len() != 3 {
+            continue;
+        }
         let (Some(year), Some(file)) = (parts.get(1).and_then(|y| y.parse::<i32>().ok()), parts.get(2)) else {
             continue;
         };
@@ -157,10 +167,20 @@ fn county_files(
     // Every school of the example keeps one size factor for all years (cohorts stay cohorts).
     let mut school_size: HashMap<(String, usize), f64> = HashMap::new();
     let mut out = Vec::new();
+    let new_columns = super::seed::assessment::new_columns();
     for (year, tables) in years {
         for t in tables {
+            if !options.assessment && super::seed::assessment::TABLE_FILES.contains(&t.file.as_str()) {
+                continue;
+            }
+            let t = &if options.assessment { t.clone() } else { without_columns(t, &new_columns) };
             let roles: Vec<Role> = t.header.iter().map(|c| role(&t.file, c)).collect();
             let school_column = t.header.iter().position(|c| c == "school_code" || c == "学校标识码");
+            let column = |name: &str| t.header.iter().position(|c| c == name);
+            let largest_class = match (column("largest_class"), column("students"), column("classes")) {
+                (Some(l), Some(s), Some(c)) => Some((l, s, c)),
+                _ => None,
+            };
             let mut rows = Vec::new();
             for copy in 0..(if school_column.is_some() { copies } else { 1 }) {
                 for row in &t.rows {
@@ -189,12 +209,50 @@ fn county_files(
                         })
                         .collect();
                     rows.push(drawn);
+                    if let Some(class) = largest_class {
+                        keep_largest_class_above_average(rows.last_mut().expect("pushed"), class);
+                    }
                 }
             }
             out.push((format!("{code}/{year}/{}", t.file), rows, t.header.clone()));
         }
     }
     out
+}
+
+/// Scaling pupils and classes (each rounded) moves a grade's average class; its largest class is
+/// kept at least that average (the contract's `largest_class_below_average`).
+fn keep_largest_class_above_average(row: &mut [String], (largest, students, classes): (usize, usize, usize)) {
+    let (Ok(l), Ok(s), Ok(c)) =
+        (row[largest].parse::<i64>(), row[students].parse::<i64>(), row[classes].parse::<i64>())
+    else {
+        return;
+    };
+    if c > 0 && l * c < s {
+        row[largest] = ((s + c - 1) / c).to_string();
+    }
+}
+
+/// A template without the given columns.
+fn without_columns(t: &Template, drop: &[&str]) -> Template {
+    let keep: Vec<usize> = (0..t.header.len()).filter(|i| !drop.contains(&t.header[*i].as_str())).collect();
+    Template {
+        file: t.file.clone(),
+        header: keep.iter().map(|i| t.header[*i].clone()).collect(),
+        rows: t.rows.iter().map(|r| keep.iter().map(|i| r[*i].clone()).collect()).collect(),
+    }
+}
+
+/// The example's evidence files of the chosen years: (path under the county, contents).
+fn evidence_files(years: &[(i32, Vec<Template>)]) -> Vec<(String, String)> {
+    super::seed::files()
+        .into_iter()
+        .filter_map(|(relative, text)| {
+            let (_, rest) = relative.split_once('/')?;
+            let year: i32 = rest.split('/').next()?.parse().ok()?;
+            (rest.contains("/evidence/") && years.iter().any(|(y, _)| *y == year)).then(|| (rest.to_owned(), text))
+        })
+        .collect()
 }
 
 fn write_csv(path: &Path, header: &[String], rows: &[Vec<String>]) -> Result<u64> {
@@ -246,6 +304,7 @@ pub fn write(out: &Path, options: &NationalOptions, progress: &(dyn Fn(usize) + 
     let all = templates()?;
     let years: Vec<(i32, Vec<Template>)> =
         all.iter().rev().take(options.years.clamp(1, all.len())).rev().cloned().collect();
+    let evidence = evidence_files(&years);
     let next = AtomicUsize::new(0);
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let results: Vec<Result<NationalReport>> = std::thread::scope(|scope| {
@@ -281,6 +340,17 @@ pub fn write(out: &Path, options: &NationalOptions, progress: &(dyn Fn(usize) + 
                         }
                         for (book, sheets) in books {
                             report.bytes += write_workbook(&book, &sheets)?;
+                            report.files += 1;
+                        }
+                        for (relative, text) in evidence.iter().filter(|_| options.assessment) {
+                            let path = out.join(county_code(index)).join(relative);
+                            super::create_parent(&path)?;
+                            std::fs::write(&path, text).map_err(|source| Error::Io {
+                                operation: "write",
+                                path: path.clone(),
+                                source,
+                            })?;
+                            report.bytes += text.len() as u64;
                             report.files += 1;
                         }
                         progress(index);
@@ -330,7 +400,7 @@ mod tests {
 
     #[test]
     fn a_county_is_drawn_deterministically_from_the_example() {
-        let options = NationalOptions { counties: 3, years: 2, xlsx: false, seed: 7 };
+        let options = NationalOptions { counties: 3, years: 2, xlsx: false, seed: 7, assessment: true };
         let all = templates().unwrap();
         let years: Vec<_> = all.iter().rev().take(2).rev().cloned().collect();
         let a = county_files(1, &options, &years);
@@ -341,5 +411,24 @@ mod tests {
         let schools = a.iter().find(|f| f.0.ends_with("2018/schools.csv")).unwrap();
         let code = county_code(1);
         assert!(schools.1.iter().all(|r| r[1] == code && r[3].len() == 10 && r[3][1..7] == code));
+    }
+
+    #[test]
+    fn the_assessment_inputs_are_drawn_or_left_out() {
+        let all = templates().unwrap();
+        let years: Vec<_> = all.iter().rev().take(2).rev().cloned().collect();
+        let with = NationalOptions { counties: 1, years: 2, xlsx: false, seed: 7, assessment: true };
+        let files = county_files(0, &with, &years);
+        assert!(files.iter().any(|f| f.0.ends_with("2018/学校经费.csv")));
+        // Largest classes are kept as the example has them (never below the scaled average).
+        let pupils = files.iter().find(|f| f.0.ends_with("2018/pupils.csv")).unwrap();
+        let largest = pupils.2.iter().position(|c| c == "largest_class").unwrap();
+        let template = &years[1].1.iter().find(|t| t.file == "pupils.csv").unwrap().rows;
+        assert_eq!(pupils.1[0][largest], template[0][largest]);
+        assert_eq!(evidence_files(&years).len(), 8, "the example's evidence of 2017 and 2018");
+        let without = NationalOptions { assessment: false, ..with };
+        let files = county_files(0, &without, &years);
+        assert!(!files.iter().any(|f| f.0.contains("学校经费") || f.0.contains("质量监测")));
+        assert!(files.iter().all(|f| !f.2.iter().any(|c| c == "largest_class" || c == "is_boarding")));
     }
 }

@@ -15,6 +15,8 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+pub mod assessment;
+
 use super::Rng;
 use crate::{Error, Result};
 
@@ -642,6 +644,11 @@ fn build_parts(
     parts
 }
 
+/// A header with the assessment's extra columns after it.
+fn with<'a>(header: &[&'a str], extra: &[&'a str]) -> Vec<&'a str> {
+    header.iter().chain(extra).copied().collect()
+}
+
 /// Write `rows` as CSV with a header (values already formatted).
 fn csv(header: &[&str], rows: &[Vec<String>]) -> String {
     let mut out = header.join(",");
@@ -690,7 +697,7 @@ pub fn files() -> Vec<(String, String)> {
                     2018 => s.kind != "teaching_point",
                     _ => s.kind != "teaching_point" && s.area == "urban" && year >= 2014,
                 };
-                vec![
+                let mut row = vec![
                     year.to_string(),
                     COUNTY.into(),
                     COUNTY_NAME.into(),
@@ -701,24 +708,29 @@ pub fn files() -> Vec<(String, String)> {
                     s.parent.map(|p| schools[p].code(year).to_owned()).unwrap_or_default(),
                     "true".into(),
                     if s.kind == "teaching_point" { String::new() } else { standardised.to_string() },
-                ]
+                ];
+                row.extend(assessment::school_cells(year, s));
+                row
             })
             .collect();
         files.push((
             format!("{dir}/schools.csv"),
             csv(
-                &[
-                    "year",
-                    "county_code",
-                    "county_name",
-                    "school_code",
-                    "school_name",
-                    "school_type",
-                    "area_type",
-                    "parent_school_code",
-                    "is_public",
-                    "is_standardised",
-                ],
+                &with(
+                    &[
+                        "year",
+                        "county_code",
+                        "county_name",
+                        "school_code",
+                        "school_name",
+                        "school_type",
+                        "area_type",
+                        "parent_school_code",
+                        "is_public",
+                        "is_standardised",
+                    ],
+                    assessment::school_headers(year),
+                ),
                 &school_rows,
             ),
         ));
@@ -730,7 +742,7 @@ pub fn files() -> Vec<(String, String)> {
                     continue;
                 };
                 let opt = |v: Option<i64>| v.map(|x| x.to_string()).unwrap_or_default();
-                pupil_rows.push(vec![
+                let mut row = vec![
                     year.to_string(),
                     schools[i].code(year).into(),
                     g.to_string(),
@@ -744,27 +756,32 @@ pub fn files() -> Vec<(String, String)> {
                     r.left_behind.to_string(),
                     r.migrant.to_string(),
                     r.special_needs.to_string(),
-                ]);
+                ];
+                row.extend(assessment::pupil_cells(year, &schools[i], g, r));
+                pupil_rows.push(row);
             }
         }
         files.push((
             format!("{dir}/pupils.csv"),
             csv(
-                &[
-                    "year",
-                    "school_code",
-                    "grade",
-                    "students",
-                    "classes",
-                    "entrants",
-                    "graduates",
-                    "dropouts",
-                    "transfers_in",
-                    "transfers_out",
-                    "left_behind",
-                    "migrant",
-                    "special_needs",
-                ],
+                &with(
+                    &[
+                        "year",
+                        "school_code",
+                        "grade",
+                        "students",
+                        "classes",
+                        "entrants",
+                        "graduates",
+                        "dropouts",
+                        "transfers_in",
+                        "transfers_out",
+                        "left_behind",
+                        "migrant",
+                        "special_needs",
+                    ],
+                    assessment::pupil_headers(year),
+                ),
                 &pupil_rows,
             ),
         ));
@@ -798,7 +815,7 @@ pub fn files() -> Vec<(String, String)> {
             let stage_cell = if s.kind == "nine_year" { stage.to_owned() } else { String::new() };
             let exchanged = (p.full_time as f64 * 0.12).round() as i64;
             let backbone_exchanged = (exchanged as f64 * 0.25).round().min(p.backbone as f64) as i64;
-            teacher_rows.push(vec![
+            let mut teacher_row = vec![
                 year.to_string(),
                 s.code(year).into(),
                 stage_cell.clone(),
@@ -811,9 +828,11 @@ pub fn files() -> Vec<(String, String)> {
                 p.pe_arts.to_string(),
                 exchanged.to_string(),
                 backbone_exchanged.min(exchanged).to_string(),
-            ]);
+            ];
+            teacher_row.extend(assessment::teacher_cells(year, s, p, exchanged));
+            teacher_rows.push(teacher_row);
             let aux = (p.teaching_aux * 100.0).round() as i64;
-            facility_rows.push(vec![
+            let mut facility_row = vec![
                 year.to_string(),
                 s.code(year).into(),
                 if stage_cell.is_empty() {
@@ -829,25 +848,31 @@ pub fn files() -> Vec<(String, String)> {
                 p.books.to_string(),
                 p.computers.to_string(),
                 p.multimedia.to_string(),
-            ]);
+            ];
+            let classes: i64 = s.grades().filter_map(|g| rows.get(&(i, year, g))).map(|r| r.classes).sum();
+            facility_row.extend(assessment::facility_cells(year, s, stage == s.stages()[0], classes));
+            facility_rows.push(facility_row);
         }
         files.push((
             format!("{dir}/teachers.csv"),
             csv(
-                &[
-                    "year",
-                    "school_code",
-                    "stage",
-                    "posts_established",
-                    "staff_on_payroll",
-                    "full_time_teachers",
-                    "teachers_above_degree",
-                    "teachers_mid_senior_title",
-                    "backbone_teachers",
-                    "pe_arts_teachers",
-                    "teachers_exchanged",
-                    "backbone_exchanged",
-                ],
+                &with(
+                    &[
+                        "year",
+                        "school_code",
+                        "stage",
+                        "posts_established",
+                        "staff_on_payroll",
+                        "full_time_teachers",
+                        "teachers_above_degree",
+                        "teachers_mid_senior_title",
+                        "backbone_teachers",
+                        "pe_arts_teachers",
+                        "teachers_exchanged",
+                        "backbone_exchanged",
+                    ],
+                    assessment::teacher_headers(year),
+                ),
                 &teacher_rows,
             ),
         ));
@@ -855,23 +880,29 @@ pub fn files() -> Vec<(String, String)> {
         files.push((
             format!("{dir}/facilities.csv"),
             csv(
-                &[
-                    "年份",
-                    "学校标识码",
-                    "学段",
-                    "占地面积(平方米)",
-                    "校舍建筑面积(平方米)",
-                    "教学及辅助用房面积(平方米)",
-                    "体育运动场馆面积(平方米)",
-                    "教学仪器设备值(元)",
-                    "图书册数(册)",
-                    "计算机台数(台)",
-                    "网络多媒体教室数",
-                ],
+                &with(
+                    &[
+                        "年份",
+                        "学校标识码",
+                        "学段",
+                        "占地面积(平方米)",
+                        "校舍建筑面积(平方米)",
+                        "教学及辅助用房面积(平方米)",
+                        "体育运动场馆面积(平方米)",
+                        "教学仪器设备值(元)",
+                        "图书册数(册)",
+                        "计算机台数(台)",
+                        "网络多媒体教室数",
+                    ],
+                    assessment::facility_headers(year),
+                ),
                 &facility_rows,
             ),
         ));
         files.push((format!("{dir}/finance.csv"), finance_csv(year)));
+        for (relative, text) in assessment::files(year, &schools, &rows) {
+            files.push((format!("{dir}/{relative}"), text));
+        }
         if let Some(text) = investments_csv(year) {
             files.push((format!("{dir}/investments.csv"), text));
         }
