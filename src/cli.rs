@@ -80,8 +80,20 @@ pub enum Command {
   junheng explain --out out/wudalianchi cv --county 231182 --year 2018 --stage junior --indicator b3
   junheng explain --out out/wudalianchi retention --county 231182 --year 2016 --stage primary
   junheng explain --out out/wudalianchi dropout --county 231182 --year 2015 --stage junior
-  junheng explain --out out/wudalianchi funding --county 231182 --year 2016")]
+  junheng explain --out out/wudalianchi funding --county 231182 --year 2016
+  junheng explain --out out/wudalianchi item --county 231182 --year 2018 --item g5 --stage junior")]
     Explain(ExplainArgs),
+
+    /// Write the quality-balance application workbook (优质均衡申报表) of a county and year.
+    ///
+    /// One XLSX per county and year, from the published marts only, with the sheets 资源配置,
+    /// 差异系数, 政府保障程度, 教育质量, 社会认可度, 佐证材料 and 差距清单: cells of items not met
+    /// are shaded, items not reported say 待填报. Reads local and S3 outputs; writes to a local folder.
+    #[command(after_long_help = "EXAMPLES:
+  junheng export --out out/wudalianchi --county 231182 --to apply
+  junheng export --pipeline pipelines/wudalianchi.toml --county 231182 --year 2017 --to apply
+  junheng export --out s3://bucket/published --to apply          # every county, each its latest year")]
+    Export(ExportArgs),
 
     /// List the runs of an output: when, what changed, counts and exit status.
     #[command(after_long_help = "EXAMPLES:
@@ -293,6 +305,25 @@ pub struct ReportArgs {
     pub to: PathBuf,
 }
 
+/// `export` arguments.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub published: PublishedArgs,
+
+    /// County code (every county of the output when left out).
+    #[arg(long)]
+    pub county: Option<String>,
+
+    /// Year to export (each county's latest assessed year when left out).
+    #[arg(long)]
+    pub year: Option<i32>,
+
+    /// Folder to write the workbooks into.
+    #[arg(long, value_name = "DIR", default_value = "junheng-export")]
+    pub to: PathBuf,
+}
+
 /// `explain` arguments.
 #[derive(Debug, Args)]
 pub struct ExplainArgs {
@@ -359,6 +390,22 @@ pub enum ExplainWhat {
         /// Fiscal year.
         #[arg(long)]
         year: i32,
+    },
+    /// An item of the quality-balance assessment: its value, rule and status, every school it
+    /// assessed (school-level items) and the submitted rows it is decided from.
+    Item {
+        /// County code.
+        #[arg(long)]
+        county: String,
+        /// Year.
+        #[arg(long)]
+        year: i32,
+        /// q1…q7, q_units, g1…g15, g11b, e1…e9 or s1.
+        #[arg(long)]
+        item: String,
+        /// primary, junior or all (every stage of the item when left out).
+        #[arg(long)]
+        stage: Option<String>,
     },
 }
 
@@ -435,6 +482,11 @@ pub struct GenerateArgs {
     /// national: varies every county's draw (the default gives the benchmark's data).
     #[arg(long, default_value_t = 2019, value_name = "N")]
     pub seed: u64,
+
+    /// national: leave out the quality-balance assessment's inputs (学校经费, 县级指标, 质量监测,
+    /// the new columns and the evidence files), as counties sent before 2016.
+    #[arg(long)]
+    pub without_assessment: bool,
 }
 
 /// A duration as people write one: `30m`, `2h`, `7d`, `1h 30m`, `90s`; a bare number is seconds

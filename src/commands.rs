@@ -11,8 +11,8 @@ use junheng::run::{self, Outcome};
 use junheng::{Error, summary};
 
 use crate::cli::{
-    Cli, Command, ExplainArgs, ExplainWhat, GenerateArgs, QueryArgs, ReportArgs, RunArgs, RunsArgs, ScheduleArgs,
-    ServeArgs, SourceArgs, VacuumArgs,
+    Cli, Command, ExplainArgs, ExplainWhat, ExportArgs, GenerateArgs, QueryArgs, ReportArgs, RunArgs, RunsArgs,
+    ScheduleArgs, ServeArgs, SourceArgs, VacuumArgs,
 };
 
 /// What stops a command: the library's errors, and the generators' (which are not the
@@ -36,6 +36,7 @@ pub async fn execute(cli: Cli) -> Result<ExitStatus, Failure> {
         Command::Query(args) => query(args, quiet).await?,
         Command::Report(args) => report(args, quiet).await?,
         Command::Explain(args) => explain(args).await?,
+        Command::Export(args) => export(args, quiet).await?,
         Command::Serve(args) => serve(args, quiet).await?,
         Command::Runs(args) => runs(args).await?,
         Command::Vacuum(args) => vacuum(args, quiet).await?,
@@ -208,11 +209,7 @@ async fn report(args: ReportArgs, quiet: bool) -> Result<ExitStatus, Error> {
     let published = junheng::query::open(&url).await?;
     let dictionary = junheng::dictionary::build(&junheng::transform::project(&published.ctx)?, &published.ctx).await?;
     let pages = junheng::report::build(&published.ctx, &published.ledger, &dictionary).await?;
-    std::fs::create_dir_all(&args.to).map_err(|source| Error::Io {
-        operation: "create folder",
-        path: args.to.clone(),
-        source,
-    })?;
+    junheng::storage::create_folder(&args.to)?;
     for (name, html) in &pages {
         let path = args.to.join(name);
         std::fs::write(&path, html).map_err(|source| Error::Io { operation: "write", path, source })?;
@@ -235,8 +232,22 @@ async fn explain(args: ExplainArgs) -> Result<ExitStatus, Error> {
         ExplainWhat::Retention { county, year, stage } => junheng::explain::Target::Retention { county, year, stage },
         ExplainWhat::Dropout { county, year, stage } => junheng::explain::Target::Dropout { county, year, stage },
         ExplainWhat::Funding { county, year } => junheng::explain::Target::Funding { county, year },
+        ExplainWhat::Item { county, year, item, stage } => junheng::explain::Target::Item { county, year, item, stage },
     };
     print!("{}", junheng::explain::explain(&published, &target).await?);
+    Ok(ExitStatus::Success)
+}
+
+/// `junheng export`: the application workbooks of the committed version, written to a folder.
+async fn export(args: ExportArgs, quiet: bool) -> Result<ExitStatus, Error> {
+    let url = output_of(args.published.pipeline.as_deref(), args.published.out.as_deref())?;
+    let published = junheng::query::open(&url).await?;
+    let written = junheng::export::export(&published, args.county.as_deref(), args.year, &args.to).await?;
+    if !quiet {
+        for path in &written {
+            println!("wrote {}", path.display());
+        }
+    }
     Ok(ExitStatus::Success)
 }
 
@@ -335,6 +346,7 @@ fn generate(args: GenerateArgs, quiet: bool) -> Result<ExitStatus, junheng_gener
         years: args.years,
         xlsx: args.xlsx,
         seed: args.seed,
+        assessment: !args.without_assessment,
     };
     let bar = (!quiet && std::io::IsTerminal::is_terminal(&std::io::stderr())).then(|| {
         let bar = indicatif::ProgressBar::new(args.counties as u64);

@@ -18,6 +18,8 @@ use crate::marts::{self, BalanceCv, Funding, literal};
 use crate::query::Published;
 use crate::transform::Model;
 
+mod item;
+
 /// What to explain.
 #[derive(Debug, Clone)]
 pub enum Target {
@@ -57,6 +59,17 @@ pub enum Target {
         /// Fiscal year.
         year: i32,
     },
+    /// An item of the quality-balance assessment (quality_assessment).
+    Item {
+        /// County code.
+        county: String,
+        /// Year.
+        year: i32,
+        /// q1…q7, q_units, g1…g15, g11b, e1…e9, s1.
+        item: String,
+        /// primary, junior or all (every stage of the item when None).
+        stage: Option<String>,
+    },
 }
 
 /// A number with `decimals` decimals, or —.
@@ -82,6 +95,9 @@ pub async fn explain(published: &Published, target: &Target) -> Result<String> {
         Target::Retention { county, year, stage } => retention(published, county, *year, stage).await,
         Target::Dropout { county, year, stage } => dropout(published, county, *year, stage).await,
         Target::Funding { county, year } => funding(published, county, *year).await,
+        Target::Item { county, year, item, stage } => {
+            item::item(published, county, *year, item, stage.as_deref()).await
+        }
     }
 }
 

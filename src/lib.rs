@@ -15,7 +15,7 @@
 //! stages in order, and nothing else. Below the stages sit what they all share: the contract
 //! ([`contract`]), the pipeline file ([`pipeline`]), the run's request ([`job`]), the ledger's
 //! records ([`ledger`]), storage ([`storage`]), text helpers ([`text`]) and errors ([`error`]).
-//! Above them sit the readers of a published output: [`query`], [`report`], [`explain`],
+//! Above them sit the readers of a published output: [`query`], [`report`], [`explain`], [`export`],
 //! [`serve`], [`summary`], [`workbook`], [`dictionary`] and [`schedule`]. Bad input is data
 //! ([`validate::Finding`]), never an [`Error`].
 #![warn(missing_docs)]
@@ -25,6 +25,7 @@ pub mod dictionary;
 pub mod error;
 pub mod exit;
 pub mod explain;
+pub mod export;
 pub mod extract;
 pub mod ingest;
 pub mod job;

@@ -35,11 +35,7 @@ pub fn write(findings: &[Finding], dir: &Path) -> Result<Vec<PathBuf>> {
         let year = f.path_year.or(f.year).unwrap_or(0);
         groups.entry((f.county_code.clone().unwrap_or_else(|| "unknown".into()), year)).or_default().push(f);
     }
-    std::fs::create_dir_all(dir).map_err(|source| Error::Io {
-        operation: "create folder",
-        path: dir.to_path_buf(),
-        source,
-    })?;
+    crate::storage::create_folder(dir)?;
     let mut written = Vec::new();
     for ((county, year), mut group) in groups {
         // As a submitter fixes them: file by file, top to bottom, left to right; file-level first.

@@ -48,6 +48,19 @@ pub fn ten_thousands(value: Option<f64>) -> String {
     value.map_or("—".into(), |v| format!("{:.1}", v / 10_000.0))
 }
 
+/// A value of `quality_assessment` in its `value_unit`: a CV with three decimals, a share or
+/// ratio as a percentage, 元 per pupil whole, a count of files as it is.
+pub fn assessment_value(value_unit: Option<&str>, value: Option<f64>) -> String {
+    match value_unit {
+        Some("cv") => fmt3(value),
+        Some("share" | "ratio") => pct(value),
+        Some("yuan_per_pupil") => {
+            value.map_or("—".into(), |v| format!("{} 元", svg::group_thousands(v.round() as i64)))
+        }
+        _ => int(value),
+    }
+}
+
 /// A verdict: passed, failed, or not known.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
@@ -113,5 +126,9 @@ mod tests {
         assert_eq!(ten_thousands(Some(71_080_000.0)), "7108.0");
         assert_eq!((fmt3(None), plain::<f64>(None)), ("—".into(), String::new()));
         assert_eq!(Verdict::of(Some(false)).label(), "未达标");
+        assert_eq!(assessment_value(Some("cv"), Some(0.4512)), "0.451");
+        assert_eq!(assessment_value(Some("ratio"), Some(0.9848)), "98.5%");
+        assert_eq!(assessment_value(Some("yuan_per_pupil"), Some(6400.0)), "6,400 元");
+        assert_eq!(assessment_value(Some("files"), Some(2.0)), "2");
     }
 }

@@ -7,6 +7,7 @@
 //! laid out by templates (`templates/report/*.html`); nothing is computed here that SQL does not
 //! publish — this module only words and formats.
 
+pub mod assessment;
 pub mod charts;
 pub mod findings;
 pub mod format;
@@ -31,6 +32,8 @@ svg .chart-title { font-size: 14px; font-weight: bold; } svg .tick, svg .legend,
 svg .grid { stroke: #eee; } svg .axis { stroke: #999; }
 table { border-collapse: collapse; margin: 8px 0 16px; font-size: 13px; } th, td { border: 1px solid #ddd; padding: 4px 8px; text-align: right; } th { background: #f0f3f7; } td.text, th.text { text-align: left; }
 .pass { color: #2ca02c; font-weight: bold; } .fail { color: #d62728; font-weight: bold; } .na { color: #999; }
+.status { padding: 1px 6px; border-radius: 3px; font-size: 12px; white-space: nowrap; } .status.pass { background: #e6f4e6; } .status.fail { background: #fde8e8; color: #d62728; } .status.todo { background: #fff3e0; color: #e67e00; font-weight: bold; } .status.filed { background: #e8f0fb; color: #1f77b4; } .status.na { background: #f3f3f3; }
+h3 { font-size: 16px; margin-top: 20px; } code { font-size: 12px; }
 ul.findings li { margin: 6px 0; } .en { color: #777; font-size: 12px; }
 "#;
 

@@ -4,6 +4,7 @@
 use askama::Template;
 use datafusion::prelude::SessionContext;
 
+use super::assessment::AssessmentSection;
 use super::charts::{ChartData, charts};
 use super::format::{Verdict, count, decimal, fixed, fmt3, int, pct, plain, stage_zh, ten_thousands};
 use super::{Page, findings};
@@ -11,8 +12,8 @@ use crate::dictionary::{Dictionary, TableDoc};
 use crate::error::{Error, Result};
 use crate::ledger::Ledger;
 use crate::marts::{
-    self, BalanceCv, BalanceSummary, ChangeCount, County, CountyOverview, Funding, Point, SchoolStandards, Shortcoming,
-    literal,
+    self, Assessment, BalanceCv, BalanceSummary, ChangeCount, County, CountyOverview, Funding, Point, SchoolStandards,
+    Shortcoming, literal,
 };
 
 /// A county's row of the index.
@@ -25,6 +26,7 @@ pub struct IndexRow {
     schools: String,
     teaching_points: String,
     cvs: Vec<(String, String, Verdict)>,
+    readiness: String,
 }
 
 #[derive(Template)]
@@ -42,6 +44,7 @@ struct CountyPage<'a> {
     summary: Vec<SummaryRow>,
     units: Vec<UnitRow>,
     legs: Vec<LegRow>,
+    assessment: AssessmentSection,
     findings: Vec<String>,
 }
 
@@ -143,6 +146,7 @@ pub(super) async fn county(ctx: &SessionContext, ledger: &Ledger, county: &Count
         ),
     )
     .await?;
+    let assessment = Assessment::read(ctx, &county.county_code, latest).await?;
     let page = CountyPage {
         title: format!("{} 义务教育均衡发展情况", county.county_name),
         name: &county.county_name,
@@ -156,6 +160,7 @@ pub(super) async fn county(ctx: &SessionContext, ledger: &Ledger, county: &Count
         summary: summary.iter().map(summary_row).collect(),
         units: units.iter().map(unit_row).collect(),
         legs: data.funding.iter().map(leg_row).collect(),
+        assessment: AssessmentSection::new(&assessment, ledger, &county.county_code, latest),
         findings: findings::findings(&county.county_code, &shortcomings, ledger, &changes),
     };
     let html = rendered(&page, &county.county_code)?;
@@ -170,8 +175,17 @@ pub(super) async fn county(ctx: &SessionContext, ledger: &Ledger, county: &Count
             .iter()
             .map(|r| (stage_zh(&r.stage).to_owned(), fmt3(r.basic_composite_cv), Verdict::of(r.basic_passes)))
             .collect(),
+        readiness: index_readiness(assessment.summary.as_ref()),
     };
     Ok(((format!("{}.html", county.county_code), html), index_row))
+}
+
+/// The index's glance at a county's quality-balance readiness: met / not met / to fill in.
+fn index_readiness(summary: Option<&marts::QualitySummary>) -> String {
+    summary.map_or("—".into(), |s| {
+        let (met, not_met, not_reported) = s.totals();
+        format!("达标 {met} · 未达标 {not_met} · 待填报 {not_reported} · 缺佐证 {}", s.evidence_missing)
+    })
 }
 
 /// Every series of the county's charts.
