@@ -17,7 +17,10 @@ fn collect(dir: &Path, root: &Path, out: &mut Vec<String>) {
 }
 
 fn main() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("sql");
+    // Read when the script runs, not when it was compiled: a target folder shared by two
+    // checkouts may run a build script another checkout compiled.
+    let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let root = Path::new(&manifest_dir).join("sql");
     println!("cargo:rerun-if-changed=sql");
     let mut files = Vec::new();
     collect(&root, &root, &mut files);
