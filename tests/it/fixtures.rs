@@ -12,11 +12,14 @@ fn the_seed_fixture_is_the_generators_output() {
         });
         assert!(on_disk == *text, "fixtures/wudalianchi/{relative} differs from the generator; regenerate it");
     }
-    let mut on_disk = Vec::new();
-    for county in std::fs::read_dir(&root).unwrap() {
-        for year in std::fs::read_dir(county.unwrap().path()).unwrap() {
-            on_disk.extend(std::fs::read_dir(year.unwrap().path()).unwrap().map(|f| f.unwrap().path()));
+    // Every file below the county-year folders, evidence folders included.
+    fn files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() { files(&path, out) } else { out.push(path) }
         }
     }
+    let mut on_disk = Vec::new();
+    files(&root, &mut on_disk);
     assert_eq!(on_disk.len(), expected.len(), "fixtures/wudalianchi has files the generator does not write");
 }

@@ -28,7 +28,9 @@ fn yuan_to_wan(text: &str) -> String {
 fn canonical(dir: &Path) -> Vec<(Table, Vec<String>, Vec<Vec<String>>)> {
     let mut out = Vec::new();
     for table in Table::ALL {
-        let path = dir.join(format!("{}.csv", table.name()));
+        // The assessment's tables are in the fixture under their Chinese names (学校经费.csv).
+        let english = dir.join(format!("{}.csv", table.name()));
+        let path = if english.exists() { english } else { dir.join(format!("{}.csv", table.chinese_name())) };
         let Ok(mut reader) = csv::Reader::from_path(&path) else { continue };
         let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
         let rows = reader.records().map(|r| r.unwrap().iter().map(str::to_owned).collect()).collect();
@@ -43,6 +45,27 @@ fn column(table: Table, header: &str) -> &'static junheng::contract::Column {
     index.lookup(header).unwrap_or_else(|| panic!("{table}: {header}")).0
 }
 
+/// Copy a county-year's evidence folder (佐证材料 are files, whatever form the tables take).
+fn copy_evidence(year_dir: &Path, target: &Path) {
+    fn copy(from: &Path, to: &Path) {
+        for entry in std::fs::read_dir(from).unwrap() {
+            let path = entry.unwrap().path();
+            let dest = to.join(path.file_name().unwrap());
+            if path.is_dir() {
+                std::fs::create_dir_all(&dest).unwrap();
+                copy(&path, &dest);
+            } else {
+                std::fs::copy(&path, &dest).unwrap();
+            }
+        }
+    }
+    let evidence = year_dir.join("evidence");
+    if evidence.is_dir() {
+        std::fs::create_dir_all(target.join("evidence")).unwrap();
+        copy(&evidence, &target.join("evidence"));
+    }
+}
+
 /// Rewrite the canonical county as GBK CSV: Chinese labels, money in 万元, CRLF, a title row
 /// above the header and a 合计 row under the pupils.
 fn write_gbk(source: &Path, target: &Path) {
@@ -51,6 +74,7 @@ fn write_gbk(source: &Path, target: &Path) {
         let year = year_dir.file_name().unwrap().to_string_lossy().into_owned();
         let out_dir = target.join(&year);
         std::fs::create_dir_all(&out_dir).unwrap();
+        copy_evidence(&year_dir, &out_dir);
         for (table, header, rows) in canonical(&year_dir) {
             let columns: Vec<_> = header.iter().map(|h| column(table, h)).collect();
             let labels: Vec<String> = columns
@@ -96,6 +120,7 @@ fn write_xlsx(source: &Path, target: &Path) {
     for year_dir in std::fs::read_dir(source).unwrap() {
         let year_dir = year_dir.unwrap().path();
         let year = year_dir.file_name().unwrap().to_string_lossy().into_owned();
+        copy_evidence(&year_dir, &target.join(&year));
         let mut workbook = Workbook::new();
         let notes = workbook.add_worksheet();
         notes.set_name("填表说明").unwrap();
@@ -154,7 +179,10 @@ fn write_xlsx(source: &Path, target: &Path) {
                         Kind::Money if !header.iter().any(|h| h.contains("万元")) => {
                             sheet.write_number(r, c, yuan_to_wan(value).parse::<f64>().unwrap()).unwrap();
                         }
-                        Kind::Count | Kind::Year | Kind::Grade | Kind::Money | Kind::Area => {
+                        // A grade written 四年级 stays text, as a county types it.
+                        Kind::Count | Kind::Year | Kind::Grade | Kind::Money | Kind::Area
+                            if value.parse::<f64>().is_ok() =>
+                        {
                             sheet.write_number(r, c, value.parse::<f64>().unwrap()).unwrap();
                         }
                         _ => {

@@ -1,6 +1,7 @@
 //! Integration tests: the real binary on the fixtures, outputs read back from Parquet.
 //! One test binary (it links DataFusion once).
 
+mod assessment;
 mod atomic;
 #[cfg(feature = "ballista")]
 mod ballista;

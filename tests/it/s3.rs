@@ -48,8 +48,16 @@ async fn upload(local: &Path, url: &str) {
     let target = junheng::storage::open(url, false).unwrap();
     for entry in walk(local) {
         let relative = entry.strip_prefix(local).unwrap().to_string_lossy().replace('\\', "/");
-        target.store.put(&target.child(&relative), PutPayload::from(std::fs::read(&entry).unwrap())).await.unwrap();
+        target.store.put(&key(&target, &relative), PutPayload::from(std::fs::read(&entry).unwrap())).await.unwrap();
     }
+}
+
+/// The object key of a file under a location, as `aws s3 cp` writes it: UTF-8 as it is (学校经费.csv),
+/// not percent-encoded as `Path::from_iter` would.
+fn key(loc: &junheng::storage::Location, relative: &str) -> object_store::path::Path {
+    let prefix = loc.prefix.as_ref();
+    let full = if prefix.is_empty() { relative.to_owned() } else { format!("{prefix}/{relative}") };
+    object_store::path::Path::parse(full).unwrap()
 }
 
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
@@ -101,6 +109,15 @@ async fn published_s3(url: &str) -> SessionContext {
     ctx
 }
 
+/// The ledger of the committed run of an S3 output.
+async fn ledger_s3(url: &str) -> serde_json::Value {
+    let loc = junheng::storage::open(url, false).unwrap();
+    let pointer = loc.store.get(&loc.child("current.json")).await.unwrap().bytes().await.unwrap();
+    let pointer: serde_json::Value = serde_json::from_slice(&pointer).unwrap();
+    let run = format!("runs/{}.json", pointer["run_id"].as_str().unwrap());
+    serde_json::from_slice(&loc.store.get(&loc.child(&run)).await.unwrap().bytes().await.unwrap()).unwrap()
+}
+
 async fn assert_same(a: &SessionContext, b: &SessionContext, marts: &[&str]) {
     for mart in marts {
         let (x, y) = (rows(a, &format!("select * from {mart}")).await, rows(b, &format!("select * from {mart}")).await);
@@ -112,8 +129,17 @@ async fn assert_same(a: &SessionContext, b: &SessionContext, marts: &[&str]) {
     }
 }
 
-const MARTS: &[&str] =
-    &["county_overview", "enrolment_trend", "balance_cv", "balance_summary", "retention", "dropout", "funding"];
+const MARTS: &[&str] = &[
+    "county_overview",
+    "enrolment_trend",
+    "balance_cv",
+    "balance_summary",
+    "retention",
+    "dropout",
+    "funding",
+    "quality_assessment",
+    "school_conditions",
+];
 
 #[tokio::test]
 async fn s3_to_s3_runs_are_incremental_and_equal_to_local_runs() {
@@ -128,6 +154,20 @@ async fn s3_to_s3_runs_are_incremental_and_equal_to_local_runs() {
     let local = dir.path().join("out");
     assert_eq!(junheng(&["run", "--source", "fixtures/wudalianchi", "--out", local.to_str().unwrap()]).code, 0);
     assert_same(&published_s3(&out).await, &published(&local).await, MARTS).await;
+    // Evidence on S3: every file with the SHA-256 the local run found (the files are the same).
+    let evidence = |ledger: &serde_json::Value| {
+        let mut files: Vec<(String, String)> = ledger["evidence"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| (e["path"].as_str().unwrap().to_owned(), e["sha256"].as_str().unwrap().to_owned()))
+            .collect();
+        files.sort();
+        files
+    };
+    let on_s3 = evidence(&ledger_s3(&out).await);
+    assert_eq!(on_s3.len(), 8, "the example's eight evidence files");
+    assert_eq!(on_s3, evidence(&crate::common::ledger(&local)));
 
     // Again, unchanged: nothing changed, and not one object is created or rewritten.
     let before = objects(&format!("s3://{bucket}")).await;
@@ -149,8 +189,16 @@ async fn s3_to_s3_runs_are_incremental_and_equal_to_local_runs() {
         dry.stdout
     );
     assert_eq!(objects(&format!("s3://{bucket}")).await.len(), before.len(), "--dry-run writes nothing");
+    // A replaced evidence document is a change too (the plan lists it, the ledger hashes it anew).
+    let g2 = "231182/2018/evidence/g2-办学标准/五大连池市义务教育学校办学标准.txt";
+    loc.store.put(&key(&loc, g2), PutPayload::from(&b"revised standard"[..])).await.unwrap();
     let third = junheng(&["run", "--source", &src, "--out", &out]);
     assert_eq!(third.code, 0, "{}", third.stderr);
+    assert!(third.stdout.contains(&format!("{g2}: changed")), "{}", third.stdout);
+    let revised =
+        ledger_s3(&out).await["evidence"].as_array().unwrap().iter().find(|e| e["path"] == g2).unwrap().clone();
+    use sha2::Digest;
+    assert_eq!(revised["sha256"], hex::encode(sha2::Sha256::digest(b"revised standard")));
     let ctx = published_s3(&out).await;
     assert_eq!(crate::common::value(&ctx, "select satisfied from county_overview where year = 2018").await, "940");
     assert_eq!(crate::common::value(&ctx, "select satisfied from county_overview where year = 2017").await, "911");

@@ -96,7 +96,7 @@ fn query_answers_sql_over_the_committed_marts_in_every_format() {
 }
 
 /// Chromium, when the machine has it (scripts/test sets JUNHENG_CHROMIUM).
-fn chromium() -> Option<String> {
+pub(crate) fn chromium() -> Option<String> {
     match std::env::var("JUNHENG_CHROMIUM") {
         Ok(c) => Some(c),
         Err(_) if std::env::var_os("JUNHENG_REQUIRE_ALL").is_some() => panic!("JUNHENG_CHROMIUM is not set"),
@@ -107,7 +107,7 @@ fn chromium() -> Option<String> {
     }
 }
 
-fn headless(chromium: &str, profile: &std::path::Path) -> Command {
+pub(crate) fn headless(chromium: &str, profile: &std::path::Path) -> Command {
     let mut cmd = Command::new(chromium);
     cmd.args([
         "--headless",
