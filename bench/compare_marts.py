@@ -35,6 +35,8 @@ for path in sorted(glob.glob(f"{duckdb_out}/marts/*.parquet")):
         if not close.all():
             disagreements.append(f"{name}.{c}: {int((~close).sum())} values differ")
     checked += 1
+if checked == 0:
+    disagreements.append(f"no marts under {duckdb_out}/marts")
 if disagreements:
     print("marts differ: " + "; ".join(disagreements[:10]))
     sys.exit(1)

@@ -91,7 +91,7 @@ for m in $sizes; do
     echo "junheng run failed (see above)"; exit 1; }
   # Reference tables (contract constants) for DuckDB, exported once, not timed.
   mkdir -p "$dir/reference"
-  for t in ref_indicators ref_thresholds ref_school_type_stages ref_settings ref_county_settings; do
+  for t in ref_indicators ref_thresholds ref_school_type_stages ref_settings ref_county_settings ref_assessment_items; do
     "$bin" query --quiet --out "$out_j" --format parquet --output "$dir/reference/$t.parquet" "select * from $t"
   done
   echo "== $m×: DuckDB"
