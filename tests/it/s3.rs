@@ -168,6 +168,11 @@ async fn s3_to_s3_runs_are_incremental_and_equal_to_local_runs() {
     let on_s3 = evidence(&ledger_s3(&out).await);
     assert_eq!(on_s3.len(), 8, "the example's eight evidence files");
     assert_eq!(on_s3, evidence(&crate::common::ledger(&local)));
+    // The application workbook is written from an S3 output as from a local one.
+    let apply = dir.path().join("apply");
+    let export = junheng(&["export", "--out", &out, "--county", "231182", "--to", apply.to_str().unwrap()]);
+    assert_eq!(export.code, 0, "{}", export.stderr);
+    assert!(apply.join("231182_2018_优质均衡申报表.xlsx").exists(), "{}", export.stdout);
 
     // Again, unchanged: nothing changed, and not one object is created or rewritten.
     let before = objects(&format!("s3://{bucket}")).await;
