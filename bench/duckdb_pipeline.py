@@ -10,7 +10,12 @@ usage: duckdb_pipeline.py SOURCE OUT REFERENCE_DIR SQL_DIR
    taken from the path, and the provenance columns junheng keeps (source_uri, source_row).
 2. Write the same staging Parquet junheng writes (`staging/<table>/year=YYYY/`).
 3. Run junheng's own SQL project (`sql/`: staging → intermediate → marts, unchanged — it runs on
-   DuckDB as written) over that Parquet and write every mart to `marts/<mart>.parquet`.
+   DuckDB as written) over that Parquet, each intermediate model and mart computed once as a
+   table (as junheng computes each once), and write every mart to `marts/<mart>.parquet`.
+
+The quality-balance assessment's tables (学校经费, 县级指标, 质量监测), its new columns and the
+evidence folders are read too when the country has them (`generate national` writes them unless
+told `--without-assessment`).
 
 It does not validate anything: no row is checked against the contract, nothing is quarantined,
 no ledger is written. That is the work junheng does on top; the benchmark reports both.
@@ -307,8 +312,11 @@ pending = list(models)
 while pending:
     left = []
     for layer, name, text in pending:
+        # Each intermediate model and mart is computed once, as junheng computes it (a chain of
+        # views would recompute every upstream model for each mart that reads it).
+        kind = "view" if layer == "staging" else "table"
         try:
-            con.execute(f"create view {name} as {text}")
+            timed(f"{layer}/{name}", f"create {kind} {name} as {text}")
         except duckdb.CatalogException:
             left.append((layer, name, text))  # an input model is not defined yet
     if len(left) == len(pending):
@@ -316,7 +324,7 @@ while pending:
     pending = left
 for layer, name, _ in models:
     if layer == "marts":
-        timed(f"marts/{name}", f"copy (select * from {name}) to '{out}/marts/{name}.parquet' (format parquet)")
+        timed(f"write marts/{name}", f"copy {name} to '{out}/marts/{name}.parquet' (format parquet)")
 transform = time.time() - started
 
 rows = con.execute(f"select count(*) from read_parquet('{out}/staging/*/*/*.parquet', union_by_name = true)").fetchone()[0]
