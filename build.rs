@@ -35,6 +35,11 @@ fn main() {
             .unwrap();
     }
     code.push_str("];\n");
+    // Cargo keys a build script's output by package, not by checkout, and reruns it only when a
+    // listed file changed: a target folder shared by two checkouts can hand this checkout the
+    // list of the other's sql/. The crate checks this against its own folder when it compiles.
+    writeln!(code, "/// The checkout whose `sql/` was listed.\npub const SQL_LISTED_FOR: &str = {manifest_dir:?};")
+        .unwrap();
     let out = Path::new(&std::env::var("OUT_DIR").expect("OUT_DIR")).join("sql_files.rs");
     std::fs::write(out, code).expect("write sql_files.rs");
 }

@@ -389,6 +389,7 @@ impl QualitySummary {
 #[derive(Debug, Clone, Deserialize)]
 #[allow(missing_docs)]
 pub struct SchoolCondition {
+    pub county_code: String,
     pub school_code: String,
     pub school_name: Option<String>,
     pub school_type: Option<String>,
@@ -420,6 +421,7 @@ pub struct SchoolCondition {
 #[derive(Debug, Clone, Deserialize)]
 #[allow(missing_docs)]
 pub struct Gap {
+    pub county_code: String,
     pub unit_id: String,
     pub school_code: String,
     pub school_name: Option<String>,
@@ -450,6 +452,7 @@ pub fn gap_unit_zh(unit: Option<&str>) -> &str {
 #[derive(Debug, Clone, Deserialize)]
 #[allow(missing_docs)]
 pub struct GapTotal {
+    pub county_code: String,
     pub stage: String,
     pub indicator: String,
     pub indicator_name: Option<String>,
@@ -494,6 +497,35 @@ impl Assessment {
             )
             .await?,
         })
+    }
+
+    /// The latest year's assessment of every county of the session's `county_overview` (the
+    /// year its report page shows), five queries in all rather than five per county.
+    pub async fn read_latest(ctx: &SessionContext) -> Result<std::collections::HashMap<String, Assessment>> {
+        let latest = |mart: &str, order: &str| {
+            format!(
+                "select m.* from {mart} m join (select county_code, max(year) as year from county_overview group by county_code) l \
+                 on m.county_code = l.county_code and m.year = l.year order by m.county_code, {order}"
+            )
+        };
+        let mut all: std::collections::HashMap<String, Assessment> = std::collections::HashMap::new();
+        for item in read::<QualityItem>(ctx, &latest("quality_assessment", "m.ordinal")).await? {
+            all.entry(item.county_code.clone()).or_default().items.push(item);
+        }
+        for summary in read::<QualitySummary>(ctx, &latest("quality_assessment_summary", "m.year")).await? {
+            let county = summary.county_code.clone();
+            all.entry(county).or_default().summary = Some(summary);
+        }
+        for c in read::<SchoolCondition>(ctx, &latest("school_conditions", "m.school_code")).await? {
+            all.entry(c.county_code.clone()).or_default().conditions.push(c);
+        }
+        for g in read::<Gap>(ctx, &latest("standards_gap", "m.stage desc, m.indicator, m.unit_id")).await? {
+            all.entry(g.county_code.clone()).or_default().gaps.push(g);
+        }
+        for t in read::<GapTotal>(ctx, &latest("standards_gap_totals", "m.stage desc, m.indicator")).await? {
+            all.entry(t.county_code.clone()).or_default().gap_totals.push(t);
+        }
+        Ok(all)
     }
 
     /// The schools failing a school-level item (g3, g4, g5, g6, e4), with what they lack.

@@ -10,6 +10,29 @@ use crate::error::{Error, Result};
 
 include!(concat!(env!("OUT_DIR"), "/sql_files.rs"));
 
+/// Whether two texts are equal, at compile time.
+const fn same_text(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+// A build that would embed another checkout's list of sql/ files fails here instead of
+// producing a binary that misses models (see build.rs).
+const _: () = assert!(
+    same_text(SQL_LISTED_FOR, env!("CARGO_MANIFEST_DIR")),
+    "sql/ was listed for another checkout sharing this target folder: `touch build.rs` and build again"
+);
+
 /// The text of a file under `sql/` (`reference/thresholds.csv`).
 pub fn file(path: &str) -> Result<&'static str> {
     SQL_FILES

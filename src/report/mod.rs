@@ -69,10 +69,14 @@ impl Report {
         )
         .await?;
         let parallel = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let built: Vec<(Page, IndexRow)> = futures::stream::iter(counties.iter().map(|c| page::county(ctx, ledger, c)))
-            .buffered(parallel)
-            .try_collect()
-            .await?;
+        let assessments = marts::Assessment::read_latest(ctx).await?;
+        let none = marts::Assessment::default();
+        let built: Vec<(Page, IndexRow)> = futures::stream::iter(
+            counties.iter().map(|c| page::county(ctx, ledger, c, assessments.get(&c.county_code).unwrap_or(&none))),
+        )
+        .buffered(parallel)
+        .try_collect()
+        .await?;
         let mut pages = Vec::with_capacity(built.len());
         for (page, index_row) in built {
             self.index_rows.push(index_row);

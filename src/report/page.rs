@@ -121,7 +121,12 @@ fn rendered(template: &impl Template, page: &str) -> Result<String> {
 }
 
 /// A county's page, and its row of the index.
-pub(super) async fn county(ctx: &SessionContext, ledger: &Ledger, county: &County) -> Result<(Page, IndexRow)> {
+pub(super) async fn county(
+    ctx: &SessionContext,
+    ledger: &Ledger,
+    county: &County,
+    assessment: &Assessment,
+) -> Result<(Page, IndexRow)> {
     let code = literal(&county.county_code);
     let latest = county.year;
     let this_year = format!("county_code = {code} and year = {latest}");
@@ -146,7 +151,6 @@ pub(super) async fn county(ctx: &SessionContext, ledger: &Ledger, county: &Count
         ),
     )
     .await?;
-    let assessment = Assessment::read(ctx, &county.county_code, latest).await?;
     let page = CountyPage {
         title: format!("{} 义务教育均衡发展情况", county.county_name),
         name: &county.county_name,
@@ -160,7 +164,7 @@ pub(super) async fn county(ctx: &SessionContext, ledger: &Ledger, county: &Count
         summary: summary.iter().map(summary_row).collect(),
         units: units.iter().map(unit_row).collect(),
         legs: data.funding.iter().map(leg_row).collect(),
-        assessment: AssessmentSection::new(&assessment, ledger, &county.county_code, latest),
+        assessment: AssessmentSection::new(assessment, ledger, &county.county_code, latest),
         findings: findings::findings(&county.county_code, &shortcomings, ledger, &changes),
     };
     let html = rendered(&page, &county.county_code)?;
