@@ -99,8 +99,10 @@ async fn the_example_county_shows_every_status_worked_out_by_hand() {
         statuses,
         ["evidence_missing", "evidence_submitted", "met", "not_applicable", "not_met", "not_reported"]
     );
-    // The summary counts computed rows per part: 2018 has 26 met, 10 not met, 0 to fill in, and
-    // e6, e8 missing (the report's readiness sentence reads the same numbers).
+    // The summary counts computed rows per part. 2018 has 44 rows, 8 of them evidence items, so 36
+    // computed: not met are the CVs q1, q4, q5, q6 primary and q7 junior (balance_cv), q_units of both
+    // stages, g5 junior, g6 and e9 (above) — 10; nothing is left to fill in, so 26 are met. Evidence:
+    // g1, g2, g10, e3, e5, e7 submitted, e6 and e8 missing (fixtures/README.md).
     let summary = rows(
         &ctx,
         "select resources_met + government_met + quality_met + recognition_met,
@@ -443,6 +445,7 @@ async fn the_report_shows_the_assessment_and_chromium_renders_it() {
     let l = ledger(&out);
     let year_2018: Vec<&serde_json::Value> =
         l["evidence"].as_array().unwrap().iter().filter(|e| e["year"] == 2018).collect();
+    // 2018's evidence folders: g1 (two files), g2, g10, e3, e5, e7 — seven files.
     assert_eq!(year_2018.len(), 7, "seven evidence files in 2018");
     for e in &year_2018 {
         let prefix = &e["sha256"].as_str().unwrap()[..16];

@@ -166,6 +166,7 @@ async fn s3_to_s3_runs_are_incremental_and_equal_to_local_runs() {
         files
     };
     let on_s3 = evidence(&ledger_s3(&out).await);
+    // 2017's g1 file and 2018's seven (g1 ×2, g2, g10, e3, e5, e7).
     assert_eq!(on_s3.len(), 8, "the example's eight evidence files");
     assert_eq!(on_s3, evidence(&crate::common::ledger(&local)));
     // The application workbook is written from an S3 output as from a local one.
