@@ -480,49 +480,44 @@ pub struct Assessment {
 impl Assessment {
     /// Read a county-year's assessment from the session's marts.
     pub async fn read(ctx: &SessionContext, county_code: &str, year: i32) -> Result<Assessment> {
-        let this_year = format!("county_code = {} and year = {year}", literal(county_code));
-        Ok(Assessment {
-            items: read(ctx, &format!("select * from quality_assessment where {this_year} order by ordinal")).await?,
-            summary: first(ctx, &format!("select * from quality_assessment_summary where {this_year}")).await?,
-            conditions: read(ctx, &format!("select * from school_conditions where {this_year} order by school_code"))
-                .await?,
-            gaps: read(
-                ctx,
-                &format!("select * from standards_gap where {this_year} order by stage desc, indicator, unit_id"),
-            )
-            .await?,
-            gap_totals: read(
-                ctx,
-                &format!("select * from standards_gap_totals where {this_year} order by stage desc, indicator"),
-            )
-            .await?,
-        })
+        let this_year = format!("(select {} as county_code, {year} as year)", literal(county_code));
+        Ok(Assessment::read_for(ctx, &this_year).await?.remove(county_code).unwrap_or_default())
     }
 
     /// The latest year's assessment of every county of the session's `county_overview` (the
     /// year its report page shows), five queries in all rather than five per county.
     pub async fn read_latest(ctx: &SessionContext) -> Result<std::collections::HashMap<String, Assessment>> {
-        let latest = |mart: &str, order: &str| {
+        Assessment::read_for(ctx, "(select county_code, max(year) as year from county_overview group by county_code)")
+            .await
+    }
+
+    /// The assessments of the county-years a query gives (`county_code`, `year`), by county: one
+    /// query per mart.
+    async fn read_for(
+        ctx: &SessionContext,
+        county_years: &str,
+    ) -> Result<std::collections::HashMap<String, Assessment>> {
+        let rows = |mart: &str, order: &str| {
             format!(
-                "select m.* from {mart} m join (select county_code, max(year) as year from county_overview group by county_code) l \
-                 on m.county_code = l.county_code and m.year = l.year order by m.county_code, {order}"
+                "select m.* from {mart} m join {county_years} l on m.county_code = l.county_code and m.year = l.year \
+                 order by m.county_code, {order}"
             )
         };
         let mut all: std::collections::HashMap<String, Assessment> = std::collections::HashMap::new();
-        for item in read::<QualityItem>(ctx, &latest("quality_assessment", "m.ordinal")).await? {
+        for item in read::<QualityItem>(ctx, &rows("quality_assessment", "m.ordinal")).await? {
             all.entry(item.county_code.clone()).or_default().items.push(item);
         }
-        for summary in read::<QualitySummary>(ctx, &latest("quality_assessment_summary", "m.year")).await? {
+        for summary in read::<QualitySummary>(ctx, &rows("quality_assessment_summary", "m.year")).await? {
             let county = summary.county_code.clone();
             all.entry(county).or_default().summary = Some(summary);
         }
-        for c in read::<SchoolCondition>(ctx, &latest("school_conditions", "m.school_code")).await? {
+        for c in read::<SchoolCondition>(ctx, &rows("school_conditions", "m.school_code")).await? {
             all.entry(c.county_code.clone()).or_default().conditions.push(c);
         }
-        for g in read::<Gap>(ctx, &latest("standards_gap", "m.stage desc, m.indicator, m.unit_id")).await? {
+        for g in read::<Gap>(ctx, &rows("standards_gap", "m.stage desc, m.indicator, m.unit_id")).await? {
             all.entry(g.county_code.clone()).or_default().gaps.push(g);
         }
-        for t in read::<GapTotal>(ctx, &latest("standards_gap_totals", "m.stage desc, m.indicator")).await? {
+        for t in read::<GapTotal>(ctx, &rows("standards_gap_totals", "m.stage desc, m.indicator")).await? {
             all.entry(t.county_code.clone()).or_default().gap_totals.push(t);
         }
         Ok(all)
