@@ -33,7 +33,10 @@ impl Location {
     pub fn child(&self, relative: &str) -> Path {
         let mut parts: Vec<String> = self.prefix.parts().map(|p| p.as_ref().to_owned()).collect();
         parts.extend(relative.split('/').filter(|s| !s.is_empty()).map(str::to_owned));
-        Path::from_iter(parts)
+        // The key as people write it (学校经费.csv stays UTF-8, as `aws s3 cp` stores it);
+        // `Path::from_iter` would percent-encode every non-ASCII byte. A part object_store cannot
+        // take as it is (a control character) is encoded.
+        Path::parse(parts.join("/")).unwrap_or_else(|_| Path::from_iter(parts))
     }
 
     /// The path of `location` relative to this location's prefix.
@@ -284,6 +287,12 @@ pub fn create_folder(path: &std::path::Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_child_keeps_its_chinese_name_as_written() {
+        let loc = open("memory://bucket/submissions", false).unwrap();
+        assert_eq!(loc.child("231182/2018/学校经费.csv").as_ref(), "submissions/231182/2018/学校经费.csv");
+    }
 
     #[test]
     fn schemes_are_recognised_and_unknown_ones_named() {

@@ -48,16 +48,8 @@ async fn upload(local: &Path, url: &str) {
     let target = junheng::storage::open(url, false).unwrap();
     for entry in walk(local) {
         let relative = entry.strip_prefix(local).unwrap().to_string_lossy().replace('\\', "/");
-        target.store.put(&key(&target, &relative), PutPayload::from(std::fs::read(&entry).unwrap())).await.unwrap();
+        target.store.put(&target.child(&relative), PutPayload::from(std::fs::read(&entry).unwrap())).await.unwrap();
     }
-}
-
-/// The object key of a file under a location, as `aws s3 cp` writes it: UTF-8 as it is (学校经费.csv),
-/// not percent-encoded as `Path::from_iter` would.
-fn key(loc: &junheng::storage::Location, relative: &str) -> object_store::path::Path {
-    let prefix = loc.prefix.as_ref();
-    let full = if prefix.is_empty() { relative.to_owned() } else { format!("{prefix}/{relative}") };
-    object_store::path::Path::parse(full).unwrap()
 }
 
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
@@ -197,7 +189,7 @@ async fn s3_to_s3_runs_are_incremental_and_equal_to_local_runs() {
     assert_eq!(objects(&format!("s3://{bucket}")).await.len(), before.len(), "--dry-run writes nothing");
     // A replaced evidence document is a change too (the plan lists it, the ledger hashes it anew).
     let g2 = "231182/2018/evidence/g2-办学标准/五大连池市义务教育学校办学标准.txt";
-    loc.store.put(&key(&loc, g2), PutPayload::from(&b"revised standard"[..])).await.unwrap();
+    loc.store.put(&loc.child(g2), PutPayload::from(&b"revised standard"[..])).await.unwrap();
     let third = junheng(&["run", "--source", &src, "--out", &out]);
     assert_eq!(third.code, 0, "{}", third.stderr);
     assert!(third.stdout.contains(&format!("{g2}: changed")), "{}", third.stdout);
