@@ -38,15 +38,27 @@ timings = {}
 def timed(label, statement):
     started = time.time()
     con.execute(statement)
-    timings[label] = time.time() - started
+    timings[label] = timings.get(label, 0.0) + time.time() - started
 
 
-def csv(table):
-    # every county-year file of the table, all cells as text, with the file name
-    return (
-        f"read_csv('{source}/*/*/{table}.csv', all_varchar = true, union_by_name = true, "
-        f"filename = true, header = true)"
-    )
+def raw(table):
+    """Every county-year file of the table, all cells as text, with its provenance, as the table
+    raw_<table>; its name. A year at a time: union_by_name opens every file of a query at once,
+    and the whole country's 28 000 files of a table are more than a process may hold open here
+    (ulimit -n 20000). The newest year first: it has every column the country sent, and an older
+    year's file lacking one gets nulls there (insert by name)."""
+    name = f"raw_{table}"
+    # the year is the path's (as junheng takes it); a file's own year column is left out
+    star = "* exclude (year)" if "year" in header(table) else "*"
+    years = sorted({os.path.basename(os.path.dirname(f)) for f in glob.glob(f"{source}/*/*/{table}.csv")}, reverse=True)
+    for index, year in enumerate(years):
+        read = (
+            f"select {star}, {provenance(table)} from read_csv('{source}/*/{year}/{table}.csv', all_varchar = true, "
+            f"union_by_name = true, filename = true, header = true)"
+        )
+        statement = f"create table {name} as {read}" if index == 0 else f"insert into {name} by name {read}"
+        timed(f"read {table}", statement)
+    return name
 
 
 def provenance(table):
@@ -65,6 +77,10 @@ def copy(table, select):
         f"staging/{table}",
         f"copy ({select}) to '{out}/staging/{table}' (format parquet, partition_by (year), overwrite_or_ignore)",
     )
+    # the text of the files is not needed once staged (the schools' is: school types below)
+    for (name,) in con.execute("select table_name from duckdb_tables() where table_name like 'raw_%'").fetchall():
+        if name != "raw_schools":
+            con.execute(f'drop table "{name}"')
 
 
 def count(column):
@@ -109,14 +125,14 @@ started = time.time()
 os.makedirs(f"{out}/staging", exist_ok=True)
 os.makedirs(f"{out}/marts", exist_ok=True)
 
-timed("read schools", f"create table raw_schools as select *, {provenance('schools')} from {csv('schools')}")
+raw("schools")
 copy(
     "schools",
     f"""select county_code, county_name, school_code, replace(replace(school_name, '（', '('), '）', ')') as school_name,
               school_type, area_type,
               nullif(parent_school_code, '') as parent_school_code,
               cast(is_public as boolean) as is_public,
-              {optional('schools', 'is_boarding', boolean)} as is_boarding,
+              coalesce({optional('schools', 'is_boarding', boolean)}, false) as is_boarding,  -- inputs: default false
               cast(is_standardised as boolean) as is_standardised,
               source_uri, source_sheet, source_row, run_id, year
        from raw_schools""",
@@ -135,7 +151,7 @@ copy(
                {optional('pupils', 'largest_class', count)} as largest_class,
                {optional('pupils', 'entrants_in_catchment', count)} as entrants_in_catchment,
                source_uri, source_sheet, source_row, run_id, year
-        from (select *, {provenance('pupils')} from {csv('pupils')})""",
+        from {raw('pupils')}""",
 )
 
 fill_stage = """coalesce(nullif(r.stage, ''), case t.school_type when 'junior' then 'junior' else 'primary' end)"""
@@ -152,7 +168,7 @@ copy(
                {optional('teachers', 'trained_360h', count)} as trained_360h,
                {optional('teachers', 'exchange_eligible', count)} as exchange_eligible,
                r.source_uri, r.source_sheet, r.source_row, r.run_id, r.year
-        from (select *, {provenance('teachers')} from {csv('teachers')}) r
+        from {raw('teachers')} r
         left join school_types t on t.year = r.year and t.school_code = r.school_code""",
 )
 
@@ -169,7 +185,7 @@ copy(
                {optional('facilities', '"音乐专用教室数"', count)} as music_rooms,
                {optional('facilities', '"美术专用教室(间)"', count)} as art_rooms,
                r.source_uri, r.source_sheet, r.source_row, r.run_id, r.year
-        from (select *, {provenance('facilities')} from {csv('facilities')}) r
+        from {raw('facilities')} r
         left join school_types t on t.year = r.year and t.school_code = r."学校标识码" """,
 )
 
@@ -185,7 +201,7 @@ copy(
                {money('general_education_expenditure')} as general_education_expenditure,
                {money('arrears_committed')} as arrears_committed, {money('arrears_repaid')} as arrears_repaid,
                source_uri, source_sheet, source_row, run_id, year
-        from (select *, {provenance('finance')} from {csv('finance')})""",
+        from {raw('finance')}""",
 )
 
 # The contract's names and aliases of the categories (inputs.md).
@@ -206,7 +222,7 @@ copy(
                {number('"面积(平方米)"')} as area_m2,
                replace(replace("项目名称", '（', '('), '）', ')') as description,
                source_uri, source_sheet, source_row, run_id, year
-        from (select *, {provenance('investments')} from {csv('investments')})""",
+        from {raw('investments')}""",
 )
 
 copy(
@@ -214,13 +230,13 @@ copy(
     f"""select "县区代码" as county_code, {count('"问卷总数"')} as questionnaires,
                {count('"有效问卷"')} as valid_questionnaires, {count('"满意问卷数"')} as satisfied,
                source_uri, source_sheet, source_row, run_id, year
-        from (select *, {provenance('survey')} from {csv('survey')})""",
+        from {raw('survey')}""",
 )
 
 # The quality-balance assessment's tables (Chinese file names and headers), when the country sent them.
 def assessment_table(table, file, select, empty):
     if glob.glob(f"{source}/*/*/{file}.csv"):
-        copy(table, select.format(source=f"(select *, {provenance(file)} from {csv(file)})"))
+        copy(table, select.format(source=raw(file)))
     else:  # junheng publishes the table empty; so does the peer
         con.execute(f"create table empty_{table} as {empty}")
         os.makedirs(f"{out}/staging/{table}/year=0", exist_ok=True)
