@@ -27,6 +27,8 @@ use crate::transform::{self, Built};
 /// version, then the ledger commits it and readers are pointed at it. Returns the committed ledger.
 pub async fn publish(request: &Request, out: &Location, mut ledger: Ledger, built: &Built) -> Result<Ledger> {
     let ctx = &built.ctx;
+    let started = std::time::Instant::now();
+    let step = |what: &str| tracing::info!(seconds = started.elapsed().as_secs_f64(), "publish: {what} done");
     ledger.marts = built.marts.clone();
     ledger.files_written.extend(built.files.iter().cloned());
     ledger.files_written.sort_by(|a, b| a.path.cmp(&b.path));
@@ -36,12 +38,15 @@ pub async fn publish(request: &Request, out: &Location, mut ledger: Ledger, buil
     let bytes = serde_json::to_vec_pretty(&dictionary)
         .map_err(|source| Error::Json { context: "dictionary".into(), source })?;
     load::write_object(out, &request.run_id, "dictionary.json", bytes).await?;
+    step("notes and dictionary");
     if request.pipeline.report {
         write_report(request, out, &mut ledger, built, &dictionary).await?;
+        step("report");
     }
     ledger.published = true;
     ledger.finished_at = chrono::Utc::now().to_rfc3339();
     commit(out, &ledger).await?;
+    step("ledger");
     write_pointer(out, &ledger).await?;
     switch_current(out, &request.run_id)?;
     request.tell(ProgressEvent::Finished);

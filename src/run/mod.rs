@@ -92,6 +92,7 @@ async fn publish_run(request: &Request, plan: Plan, out: &Location) -> Result<Ou
         return Ok(Outcome::nothing_to_do(parent, Some(out.clone())));
     }
     publish::repair_current(out).await?;
+    let stage = Stage::start("ingest");
     let mut writers = PartitionWriters::new(out.clone(), &request.run_id);
     let Ingested { mut ledger, findings, findings_total, kept } = ingest(request, &plan, Some(&mut writers)).await?;
     if let Some(parent) = &plan.parent {
@@ -101,8 +102,11 @@ async fn publish_run(request: &Request, plan: Plan, out: &Location) -> Result<Ou
     // What validation remembered is not needed by the SQL: free it before the engine starts.
     drop((plan, kept));
     ledger.files_written = writers.finish().await?;
+    let stage = stage.next("transform");
     let built = transform::build(request, out, &ledger).await?;
+    let stage = stage.next("publish");
     let ledger = publish::publish(request, out, ledger, &built).await?;
+    stage.end();
     Ok(Outcome { ledger, findings, findings_total, status, output: Some(out.clone()), nothing_changed: false })
 }
 
@@ -126,4 +130,30 @@ async fn ingest(request: &Request, plan: &Plan, writers: Option<&mut PartitionWr
         evidence_sha: &plan.evidence_sha,
     };
     ingest::ingest(request, inputs, ledger, writers).await
+}
+
+/// A stage of the run being timed: its wall time goes to the log (`RUST_LOG=junheng=info`) when
+/// it ends, so a long run can be read stage by stage.
+struct Stage {
+    name: &'static str,
+    started: std::time::Instant,
+}
+
+impl Stage {
+    /// Start timing a stage.
+    fn start(name: &'static str) -> Stage {
+        tracing::info!("stage {name} started");
+        Stage { name, started: std::time::Instant::now() }
+    }
+
+    /// End this stage and start the next.
+    fn next(self, name: &'static str) -> Stage {
+        self.end();
+        Stage::start(name)
+    }
+
+    /// End this stage.
+    fn end(self) {
+        tracing::info!(seconds = self.started.elapsed().as_secs_f64(), "stage {} finished", self.name);
+    }
 }

@@ -38,6 +38,9 @@ pub async fn run_models(
         }
     }
     let by_county = reads_submissions(models);
+    // What each model costs over all groups, for the log (the benchmark reads it per stage).
+    let mut spent: Vec<(String, std::time::Duration)> =
+        models.iter().map(|m| (m.name.clone(), Default::default())).collect();
     let mut marts: Vec<MartRecord> = Vec::new();
     let mut files = Vec::new();
     for (index, group) in groups.iter().enumerate() {
@@ -49,11 +52,14 @@ pub async fn run_models(
             replace_table(ctx, name, df.into_view()).map_err(|e| table_error(name, e))?;
         }
         // A model of reference data alone (thresholds by stage) is the same for every group.
-        for model in models.iter().filter(|m| index == 0 || by_county.contains(&m.name)) {
+        for (position, model) in models.iter().enumerate().filter(|(_, m)| index == 0 || by_county.contains(&m.name)) {
             on_model(&model.name, group);
+            let started = std::time::Instant::now();
             let written = run_model(ctx, out, run_id, model, index, grouped).await?;
             // Every model's checks, on the group's rows it just made (a view's on its query).
             run_checks(ctx, model).await?;
+            spent[position].1 += started.elapsed();
+            tracing::debug!(seconds = started.elapsed().as_secs_f64(), group = index, "model {} built", model.name);
             let Some(written) = written else { continue };
             if model.layer == Layer::Marts {
                 match marts.iter_mut().find(|m| m.name == model.name) {
@@ -67,6 +73,9 @@ pub async fn run_models(
             }
             files.push(written);
         }
+    }
+    for (name, time) in &spent {
+        tracing::info!(seconds = time.as_secs_f64(), groups = groups.len(), "model {name} built");
     }
     if grouped {
         // Later readers (warnings, the report, the dictionary) see every group.
