@@ -280,9 +280,7 @@ ratio_inputs as (
             when 'g13' then cast(ca.entrants as double)
             when 'g14' then cast(cf.senior_quota_plan as double)
             when 'g15' then cast(cf.migrant_eligible as double)
-            when 'e1' then cast(
-                case when re.retention_definition = 'adjusted' then re.cohort_entrants + re.net_transfers
-                    else re.cohort_entrants end as double)
+            when 'e1' then cast(re.retention_base as double)
             when 'e2' then cast(cf.disabled_children as double)
             when 's1' then cast(su.valid_questionnaires as double)
         end as denominator,

@@ -15,7 +15,8 @@
 --   cohort_entrants | 入学人数 | 人 | entrants to the entry grade in the start year (Σ entrants, all schools)
 --   net_transfers | 净转入人数 | 人 | transfers in − out along the cohort's path (used by the adjusted definition)
 --   final_grade_students | 毕业年级在校生数 | 人 | pupils in the final grade in year Y
---   retention_rate | 巩固率 | 比率 | final_grade_students ÷ cohort_entrants (cohort) or ÷ (cohort_entrants + net_transfers) (adjusted)
+--   retention_base | 巩固率分母 | 人 | cohort_entrants (cohort) or cohort_entrants + net_transfers (adjusted): the rate's denominator, which quality_assessment's e1 reads
+--   retention_rate | 巩固率 | 比率 | final_grade_students ÷ retention_base
 --   retention_definition | 口径 | | cohort or adjusted
 with
 
@@ -63,7 +64,7 @@ path as (
     group by c.county_code, c.year, c.stage
 ),
 
-final as (
+cohort_sums as (
     select
         c.county_code,
         c.year,
@@ -77,9 +78,9 @@ final as (
         coalesce(p.net_transfers, 0) as net_transfers,
         f.students as final_grade_students,
         case settings.retention_definition
-            when 'adjusted' then cast(f.students as double) / nullif(e.entrants + coalesce(p.net_transfers, 0), 0)
-            else cast(f.students as double) / nullif(e.entrants, 0)
-        end as retention_rate,
+            when 'adjusted' then e.entrants + coalesce(p.net_transfers, 0)
+            else e.entrants
+        end as retention_base,
         settings.retention_definition
     from cohorts as c
     cross join ref_settings as settings
@@ -89,6 +90,15 @@ final as (
         on f.county_code = c.county_code and f.year = c.year and f.grade = c.final_grade
     left join path as p
         on p.county_code = c.county_code and p.year = c.year and p.stage = c.stage
+),
+
+final as (
+    select
+        county_code, year, school_year, stage, school_system, cohort_start_year, entry_grade, final_grade,
+        cohort_entrants, net_transfers, final_grade_students, retention_base,
+        cast(final_grade_students as double) / nullif(retention_base, 0) as retention_rate,
+        retention_definition
+    from cohort_sums
 )
 
 select * from final

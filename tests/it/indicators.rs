@@ -199,17 +199,18 @@ async fn a_cohort_without_its_start_year_has_no_rate_and_adjusted_retention_uses
     // 990201 starts in 2016: primary 2018 needs 2013 (missing) → null, never guessed, though its
     // grade-6 pupils are known (甲 35 + 乙 18 = 53); junior 2018 = 29 grade-9 pupils ÷ 30 grade-7
     // entrants of 2016 = 0.966667.
-    let got = rows(&ctx, "select stage, cohort_start_year, cohort_entrants, final_grade_students, round(retention_rate, 6) from retention where county_code = '990201' and year = 2018 order by stage").await;
+    // The cohort definition's denominator (retention_base) is the entrants themselves.
+    let got = rows(&ctx, "select stage, cohort_start_year, cohort_entrants, retention_base, final_grade_students, round(retention_rate, 6) from retention where county_code = '990201' and year = 2018 order by stage").await;
     assert_eq!(
         got,
         vec![
-            vec!["junior", "2016", "30", "29", "0.966667"],
-            vec!["nine_year", "2010", "", "29", ""],
-            vec!["primary", "2013", "", "53", ""]
+            vec!["junior", "2016", "30", "30", "29", "0.966667"],
+            vec!["nine_year", "2010", "", "", "29", ""],
+            vec!["primary", "2013", "", "", "53", ""]
         ]
     );
     // Adjusted: transfers along the cohort's path, grade 8 in 2017 (+2 − 0) and grade 9 in 2018
-    // (+1 − 2): net +1, so 29 ÷ 31 = 0.935484.
+    // (+1 − 2): net +1, so the denominator is 30 + 1 = 31 and the rate 29 ÷ 31 = 0.935484.
     let dir = tempfile::tempdir().unwrap();
     let pipeline = dir.path().join("adjusted.toml");
     let source = crate::common::repo().join("fixtures/edge");
@@ -217,8 +218,11 @@ async fn a_cohort_without_its_start_year_has_no_rate_and_adjusted_retention_uses
     let out = dir.path().join("out");
     assert_eq!(junheng(&["run", pipeline.to_str().unwrap(), "--out", out.to_str().unwrap()]).code, 0);
     let ctx = published(&out).await;
-    let got = rows(&ctx, "select net_transfers, round(retention_rate, 6), retention_definition from retention where county_code = '990201' and year = 2018 and stage = 'junior'").await;
-    assert_eq!(got, vec![vec!["1", "0.935484", "adjusted"]]);
+    let got = rows(&ctx, "select net_transfers, retention_base, round(retention_rate, 6), retention_definition from retention where county_code = '990201' and year = 2018 and stage = 'junior'").await;
+    assert_eq!(got, vec![vec!["1", "31", "0.935484", "adjusted"]]);
+    // quality_assessment's e1 takes the same denominator (one formula, in retention).
+    let got = rows(&ctx, "select numerator, denominator from quality_assessment where county_code = '990201' and year = 2018 and item = 'e1'").await;
+    assert_eq!(got, vec![vec!["29.0", "31.0"]]);
 }
 
 #[tokio::test]
