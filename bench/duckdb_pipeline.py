@@ -22,6 +22,7 @@ no ledger is written. That is the work junheng does on top; the benchmark report
 REFERENCE_DIR holds junheng's reference tables as Parquet (constants of the contract, exported
 once by bench/run.sh with `junheng query`).
 """
+import functools
 import glob
 import os
 import sys
@@ -50,7 +51,7 @@ def raw(table):
     name = f"raw_{table}"
     # the year is the path's (as junheng takes it); a file's own year column is left out
     star = "* exclude (year)" if "year" in header(table) else "*"
-    years = sorted({os.path.basename(os.path.dirname(f)) for f in glob.glob(f"{source}/*/*/{table}.csv")}, reverse=True)
+    years = sorted({f.split("/")[-2] for f in files(table)}, reverse=True)
     for index, year in enumerate(years):
         read = (
             f"select {star}, {provenance(table)} from read_csv('{source}/*/{year}/{table}.csv', all_varchar = true, "
@@ -95,12 +96,19 @@ def number(column):
     return f"cast(nullif(trim({column}), '') as double)"
 
 
+@functools.cache
+def files(table):
+    # every county-year file of the table, oldest year first — listed once (the whole country's
+    # tree is 222 000 files, and the header and every optional column ask)
+    return sorted(glob.glob(f"{source}/*/*/{table}.csv"), key=lambda f: f.split("/")[-2])
+
+
+@functools.cache
 def header(table):
     # the columns of the table's files (the newest year's file has every column the country sent)
-    files = sorted(glob.glob(f"{source}/*/*/{table}.csv"), key=lambda f: f.split("/")[-2])
-    if not files:
+    if not files(table):
         return []
-    with open(files[-1], encoding="utf-8") as f:
+    with open(files(table)[-1], encoding="utf-8") as f:
         return f.readline().strip().split(",")
 
 
@@ -235,7 +243,7 @@ copy(
 
 # The quality-balance assessment's tables (Chinese file names and headers), when the country sent them.
 def assessment_table(table, file, select, empty):
-    if glob.glob(f"{source}/*/*/{file}.csv"):
+    if files(file):
         copy(table, select.format(source=raw(file)))
     else:  # junheng publishes the table empty; so does the peer
         con.execute(f"create table empty_{table} as {empty}")

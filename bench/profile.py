@@ -10,7 +10,7 @@ RSS from wait4(2). Writes SUMMARY.json:
     {"wall": s, "cpu": s, "rss_mib": MiB, "exit": code,
      "stages": [{"name", "wall", "cpu", "peak_rss_mib"}],   # plan, ingest, transform, publish
      "models": {"quality_assessment": seconds, ...},       # each SQL model over all county groups
-     "publish": {"report": seconds, ...}}                  # seconds since publish began, at each step's end
+     "publish": {"report": seconds, ...}}                  # each step of the publish stage
 
 A stage's CPU is the difference of two samples, so it is right to about 0.2 s. With
 PROFILE_TRACE=FILE set, every sample and log line also goes to FILE (JSON).

@@ -39,8 +39,7 @@ pub async fn run_models(
     }
     let by_county = reads_submissions(models);
     // What each model costs over all groups, for the log (the benchmark reads it per stage).
-    let mut spent: Vec<(String, std::time::Duration)> =
-        models.iter().map(|m| (m.name.clone(), Default::default())).collect();
+    let mut spent = vec![std::time::Duration::ZERO; models.len()];
     let mut marts: Vec<MartRecord> = Vec::new();
     let mut files = Vec::new();
     for (index, group) in groups.iter().enumerate() {
@@ -58,8 +57,9 @@ pub async fn run_models(
             let written = run_model(ctx, out, run_id, model, index, grouped).await?;
             // Every model's checks, on the group's rows it just made (a view's on its query).
             run_checks(ctx, model).await?;
-            spent[position].1 += started.elapsed();
-            tracing::debug!(seconds = started.elapsed().as_secs_f64(), group = index, "model {} built", model.name);
+            let took = started.elapsed();
+            spent[position] += took;
+            tracing::debug!(seconds = took.as_secs_f64(), group = index, "model {} built", model.name);
             let Some(written) = written else { continue };
             if model.layer == Layer::Marts {
                 match marts.iter_mut().find(|m| m.name == model.name) {
@@ -74,8 +74,8 @@ pub async fn run_models(
             files.push(written);
         }
     }
-    for (name, time) in &spent {
-        tracing::info!(seconds = time.as_secs_f64(), groups = groups.len(), "model {name} built");
+    for (model, time) in models.iter().zip(&spent) {
+        tracing::info!(seconds = time.as_secs_f64(), groups = groups.len(), "model {} built", model.name);
     }
     if grouped {
         // Later readers (warnings, the report, the dictionary) see every group.
