@@ -167,9 +167,10 @@ pub struct SourceArgs {
     #[arg(long, value_name = "URL")]
     pub source: Option<String>,
 
-    /// Print at most this many findings.
-    #[arg(long, default_value_t = 200, value_name = "N")]
-    pub show: usize,
+    /// Print at most this many findings (default: 200 for validate, 20 for run; every finding
+    /// is in quarantine/ after a run, and in --errors workbooks).
+    #[arg(long, value_name = "N")]
+    pub show: Option<usize>,
 
     /// Write an error workbook (XLSX) per county and year into this folder, for the submitters.
     #[arg(long, value_name = "DIR")]

@@ -61,6 +61,8 @@ async fn run(args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {
     request.engine = args.engine;
     request.transform_rows = args.transform_rows;
     request.memory_limit = args.memory_limit;
+    let show = args.source.show.unwrap_or(20);
+    request.findings_limit = request.findings_limit.max(show);
     if args.source.errors.is_some() {
         request.findings_limit = usize::MAX;
     }
@@ -86,7 +88,7 @@ async fn run(args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {
             .map_err(|source| Error::Json { context: "run ledger".into(), source })?;
         println!("{json}");
     } else if !quiet && !outcome.nothing_changed {
-        print!("{}", summary::findings_text(&outcome, args.source.show.min(20)));
+        print!("{}", summary::findings_text(&outcome, show));
         print!("{}", summary::summary_text(&outcome));
     }
     Ok(outcome.status)
@@ -97,13 +99,15 @@ async fn validate(args: SourceArgs, quiet: bool) -> Result<ExitStatus, Error> {
     let pipeline = load_pipeline(&args)?;
     let now = chrono::Utc::now();
     let mut request = Request::new(pipeline, None, job::new_run_id(now), now);
+    let show = args.show.unwrap_or(200);
+    request.findings_limit = request.findings_limit.max(show);
     if args.errors.is_some() {
         request.findings_limit = usize::MAX;
     }
     let outcome = run::run(request).await?;
     write_errors(&outcome, args.errors.as_deref(), quiet)?;
     if !quiet {
-        print!("{}", summary::findings_text(&outcome, args.show));
+        print!("{}", summary::findings_text(&outcome, show));
         print!("{}", summary::summary_text(&outcome));
     }
     Ok(outcome.status)

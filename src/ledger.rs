@@ -54,6 +54,10 @@ pub struct Ledger {
     /// Standards missed in each county's latest year (balance, satisfaction, retention, funding).
     #[serde(default)]
     pub thresholds_failed: Vec<String>,
+    /// Verdicts of each county's latest year that could not be judged because their inputs are
+    /// absent (`231182 2018: balance not assessable …`): never counted as met.
+    #[serde(default)]
+    pub not_assessable: Vec<String>,
     /// The report's pages (paths relative to `versions/<run_id>/`), empty when `[report]` is off.
     #[serde(default)]
     pub report_pages: Vec<String>,

@@ -66,8 +66,11 @@ pub fn summary_text(outcome: &Outcome) -> String {
     }
     if outcome.output.is_some() {
         match l.thresholds_failed.len() {
-            0 => {
+            0 if l.not_assessable.is_empty() => {
                 let _ = writeln!(out, "  standards: every county meets them in its latest year");
+            }
+            0 => {
+                let _ = writeln!(out, "  standards: none missed among the verdicts the inputs allow");
             }
             n => {
                 let _ = writeln!(out, "  standards missed in the latest year: {n}");
@@ -78,6 +81,16 @@ pub fn summary_text(outcome: &Outcome) -> String {
                     let _ = writeln!(out, "    … {} more in the ledger (thresholds_failed)", n - 8);
                 }
             }
+        }
+    }
+    if outcome.output.is_some() && !l.not_assessable.is_empty() {
+        let n = l.not_assessable.len();
+        let _ = writeln!(out, "  counties with verdicts not assessable (their inputs are absent): {n}");
+        for line in l.not_assessable.iter().take(4) {
+            let _ = writeln!(out, "    {line}");
+        }
+        if n > 4 {
+            let _ = writeln!(out, "    … {} more in the ledger (not_assessable)", n - 4);
         }
     }
     if let Some(o) = &outcome.output {

@@ -75,11 +75,13 @@ pub enum Rule {
     ParentInOtherCounty,
     /// A 合计/总计 row that does not equal the rows above it (warning).
     TotalRowMismatch,
+    /// A column the pipeline file declares (an alias, a grade column) is not in the file.
+    DeclaredColumnMissing,
 }
 
 impl Rule {
     /// Every rule, in catalogue order.
-    pub const ALL: [Rule; 33] = [
+    pub const ALL: [Rule; 34] = [
         Rule::UnreadableFile,
         Rule::HeaderNotFound,
         Rule::MissingRequiredColumn,
@@ -113,6 +115,7 @@ impl Rule {
         Rule::ParentIsTeachingPoint,
         Rule::ParentInOtherCounty,
         Rule::TotalRowMismatch,
+        Rule::DeclaredColumnMissing,
     ];
 
     /// Its id, what it means, and the same in Chinese.
@@ -193,6 +196,11 @@ impl Rule {
             Rule::TotalRowMismatch => {
                 ("total_row_mismatch", "a total row that does not equal the rows above it", "合计行与明细之和不一致")
             }
+            Rule::DeclaredColumnMissing => (
+                "declared_column_missing",
+                "a column the pipeline file declares (an alias, a grade column) is not in the file",
+                "配置文件声明的列在文件中不存在",
+            ),
         }
     }
 

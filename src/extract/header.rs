@@ -54,6 +54,9 @@ pub struct Binding {
     pub unknown: Vec<(usize, String)>,
     /// Two source columns meaning the same canonical column: (canonical name, first header, second header).
     pub duplicates: Vec<(&'static str, String, String)>,
+    /// Columns the pipeline file declares (an alias, a grade column of a wide layout) that the
+    /// file does not have, each as a phrase naming the column and the headers looked for.
+    pub lacking: Vec<String>,
 }
 
 impl Binding {
@@ -68,6 +71,9 @@ impl Binding {
 pub struct HeaderIndex {
     table: Table,
     by_key: HashMap<String, &'static Column>,
+    /// Headers the pipeline names that are parts of a column (a grade column of a wide layout,
+    /// a part of a sum): not columns themselves, but a header row has them.
+    parts: std::collections::HashSet<String>,
 }
 
 impl HeaderIndex {
@@ -84,7 +90,13 @@ impl HeaderIndex {
                 }
             }
         }
-        HeaderIndex { table, by_key }
+        let mut parts: std::collections::HashSet<String> = options.sums.values().flatten().map(|h| key(h)).collect();
+        if let Some(wide) = &options.wide {
+            for pattern in wide.columns.values().flatten() {
+                parts.extend(wide.grades.iter().map(|&g| key(&super::rows::grade_header(pattern, g))));
+            }
+        }
+        HeaderIndex { table, by_key, parts }
     }
 
     /// The table this index is for.
@@ -106,7 +118,7 @@ impl HeaderIndex {
 
     /// How many cells of a row look like headers of this table (to find the header row).
     pub fn score(&self, cells: &[String]) -> usize {
-        cells.iter().filter(|c| self.lookup(c).is_some()).count()
+        cells.iter().filter(|c| self.lookup(c).is_some() || self.parts.contains(&key(c))).count()
     }
 }
 

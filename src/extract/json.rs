@@ -58,6 +58,7 @@ pub fn read(job: ReadJob<'_>) -> Result<FileReport, FileFailure> {
     report.unknown_columns = rows.unknown_reported.into_iter().collect();
     report.unknown_columns.sort();
     if let Some(mapper) = &rows.mapper {
+        report.lacking_columns = mapper.binding().lacking.clone();
         report.columns =
             mapper.binding().columns.iter().map(|b| (b.header.clone(), b.column.name.to_owned(), None)).collect();
     }

@@ -83,6 +83,12 @@ pub struct Conflict {
 struct Pattern {
     table: Option<Table>,
     regex: Regex,
+    /// The pipeline entry it comes from, for messages (`[[tables.pupils]] #2`).
+    label: String,
+    /// The path template as written.
+    template: String,
+    /// The years the entry claims (None: all).
+    years: Option<crate::pipeline::Years>,
     /// Shared by every file the pattern finds (a country has 176 700).
     options: Arc<FileOptions>,
 }
@@ -136,6 +142,7 @@ pub async fn discover(source: &Location, pipeline: &Pipeline) -> Result<Discover
         .map_err(|e| Error::store("list", &source.url, e))?;
     let mut found: BTreeMap<(i32, String, Table, String), Arc<SourceFile>> = BTreeMap::new();
     let mut ignored = Vec::new();
+    let mut overlaps = Vec::new();
     for meta in objects {
         let Some(relative) = source.relative(&meta.location) else {
             continue;
@@ -147,8 +154,16 @@ pub async fn discover(source: &Location, pipeline: &Pipeline) -> Result<Discover
             evidence.push(evidence_file(source, &meta, &relative, &caps)?);
             continue;
         }
-        let matches: Vec<(&Pattern, regex::Captures)> =
-            patterns.iter().filter_map(|p| p.regex.captures(&relative).map(|c| (p, c))).collect();
+        let matches: Vec<(&Pattern, regex::Captures)> = patterns
+            .iter()
+            .filter_map(|p| p.regex.captures(&relative).map(|c| (p, c)))
+            .filter(|(p, c)| claims_year(p, c))
+            .collect();
+        let overlap = overlapping_entries(&relative, &matches);
+        if !overlap.is_empty() {
+            overlaps.extend(overlap);
+            continue;
+        }
         if matches.is_empty() {
             ignored.push(relative);
             continue;
@@ -209,6 +224,9 @@ pub async fn discover(source: &Location, pipeline: &Pipeline) -> Result<Discover
             }
         }
     }
+    if !overlaps.is_empty() {
+        return Err(overlap_error(overlaps));
+    }
     ignored.sort();
     // One file per (table, county, year) when the path names county and year.
     let mut slices: BTreeMap<(Table, String, i32), Vec<Arc<SourceFile>>> = BTreeMap::new();
@@ -239,6 +257,49 @@ pub async fn discover(source: &Location, pipeline: &Pipeline) -> Result<Discover
     Ok(Discovery { files, ignored, conflicts, evidence })
 }
 
+/// Whether a pattern's entry claims the year its path captured (an entry without `years` claims all).
+fn claims_year(pattern: &Pattern, caps: &regex::Captures) -> bool {
+    let Some(years) = &pattern.years else { return true };
+    caps.name("year").and_then(|m| m.as_str().parse().ok()).is_some_and(|y| years.contains(y))
+}
+
+/// The pairs of entries of one table that both claim a file (a file claimed by two entries of one table
+/// would be read by only one of them: the other entry's rows would be lost without a word).
+fn overlapping_entries(relative: &str, matches: &[(&Pattern, regex::Captures)]) -> Vec<String> {
+    let mut out = Vec::new();
+    for (i, (a, _)) in matches.iter().enumerate() {
+        if let Some((b, _)) = matches[i + 1..].iter().find(|(b, _)| b.table.is_some() && b.table == a.table) {
+            out.push(format!(
+                "{relative}: {} (path = {:?}) and {} (path = {:?}) of table {}",
+                a.label,
+                a.template,
+                b.label,
+                b.template,
+                a.table.map_or("", |t| t.name())
+            ));
+        }
+    }
+    out
+}
+
+/// The configuration error for files claimed by two entries of one table.
+fn overlap_error(mut overlaps: Vec<String>) -> Error {
+    overlaps.sort();
+    let n = overlaps.len();
+    let mut message = String::from(
+        "files matched by two entries of one table: a file is read by one entry of a table, so one of them \
+         would lose its rows. Narrow one of the paths, or give the entries `years` that do not overlap:",
+    );
+    for line in overlaps.iter().take(10) {
+        message.push_str("\n  ");
+        message.push_str(line);
+    }
+    if n > 10 {
+        message.push_str(&format!("\n  … and {} more", n - 10));
+    }
+    Error::Usage(message)
+}
+
 /// The path patterns of a pipeline: the standard layout, or its templates.
 fn patterns(pipeline: &Pipeline) -> Result<Vec<Pattern>> {
     let compile = |template: &str, options: &crate::pipeline::ReadOptions| {
@@ -259,12 +320,26 @@ fn patterns(pipeline: &Pipeline) -> Result<Vec<Pattern>> {
                     regex::escape(table.name()),
                     regex::escape(table.chinese_name())
                 );
-                Ok(Pattern { table: Some(table), regex: regex(&pattern)?, options: options.clone() })
+                Ok(Pattern {
+                    table: Some(table),
+                    regex: regex(&pattern)?,
+                    label: "(the standard layout)".into(),
+                    template: format!("{{county_code}}/{{year}}/{}.csv", table.name()),
+                    years: None,
+                    options: options.clone(),
+                })
             })
             .collect::<Result<_>>()?;
         // One workbook per county-year, one sheet per table.
         let workbook = r"^(?:.*/)?(?P<county_code>[0-9]{6})/(?P<year>[0-9]{4})\.(?i:xlsx|xls)$";
-        patterns.push(Pattern { table: None, regex: regex(workbook)?, options });
+        patterns.push(Pattern {
+            table: None,
+            regex: regex(workbook)?,
+            label: "(the standard layout's workbook)".into(),
+            template: "{county_code}/{year}.xlsx".into(),
+            years: None,
+            options,
+        });
         return Ok(patterns);
     }
     pipeline
@@ -277,7 +352,14 @@ fn patterns(pipeline: &Pipeline) -> Result<Vec<Pattern>> {
                 template: spec.path.clone(),
                 message: format!("{message} (table {table})"),
             })?;
-            Ok(Pattern { table: Some(*table), regex, options: compile(&spec.path, &spec.options)? })
+            Ok(Pattern {
+                table: Some(*table),
+                regex,
+                label: spec.label.clone(),
+                template: spec.path.clone(),
+                years: spec.years.clone(),
+                options: compile(&spec.path, &spec.options)?,
+            })
         })
         .collect()
 }

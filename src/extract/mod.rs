@@ -179,6 +179,8 @@ pub struct FileReport {
     pub columns: Vec<(String, String, Option<String>)>,
     /// Headers that matched no column of the table (reported, their cells not published).
     pub unknown_columns: Vec<String>,
+    /// Columns the pipeline declares that the file lacks (each a finding; see [`Binding::lacking`]).
+    pub lacking_columns: Vec<String>,
     /// Rows skipped as not data (title rows, a unit row, notes), with the reason.
     pub skipped_rows: Vec<(u64, String)>,
     /// Blank rows skipped (counted, not listed: a sheet may have a million of them).

@@ -146,9 +146,17 @@ impl Mapper {
                     let mut indices = Vec::new();
                     for pattern in patterns {
                         let header = grade_header(pattern, g);
-                        if let Some(i) = find(&header) {
-                            used[i] = true;
-                            indices.push(i);
+                        match find(&header) {
+                            Some(i) => {
+                                used[i] = true;
+                                indices.push(i);
+                            }
+                            // A misspelt or missing grade column would drop the grade's pupils.
+                            None if !options.may_lack(name) => binding.lacking.push(format!(
+                                "{} of grade {g} (column \"{header}\" of wide.columns.{name})",
+                                column.label
+                            )),
+                            None => {}
                         }
                     }
                     per_grade.push(indices);
@@ -184,10 +192,28 @@ impl Mapper {
                     format!("the constant for {} refers to column \"{h}\", which the file does not have", column.label),
                 )
             })?;
+            // A cell a constant quotes is read (it is no unknown column).
+            for part in &parts {
+                if let TemplatePart::Cell(i) = part {
+                    used[*i] = true;
+                }
+            }
             let header = format!("= {template}");
             binding.columns.push(BoundColumn { column, built: Built::Constant, header, index: None, unit: None });
             sources.push(Source::Template(parts));
             once.push(false);
+        }
+        // 5. Columns the pipeline gives aliases for, which this file has under none of its names.
+        for name in options.aliases.keys() {
+            let Some(column) = table.column(name) else { continue };
+            let from_path =
+                (name == "year" && file.year.is_some()) || (name == "county_code" && file.county_code.is_some());
+            if binding.get(name).is_some() || from_path || options.may_lack(name) || column.header_required() {
+                continue;
+            }
+            let mut names: Vec<&str> = options.aliases[name].iter().map(String::as_str).collect();
+            names.insert(0, column.name);
+            binding.lacking.push(format!("{} (headers looked for: {})", column.label, names.join(", ")));
         }
         binding.unknown = headers
             .iter()
@@ -296,7 +322,7 @@ fn is_zero(text: &str) -> bool {
 }
 
 /// `students = "grade{g}"` → `grade3`; `{g_zh}` → `三`.
-fn grade_header(pattern: &str, grade: i64) -> String {
+pub(super) fn grade_header(pattern: &str, grade: i64) -> String {
     const ZH: [&str; 9] = ["一", "二", "三", "四", "五", "六", "七", "八", "九"];
     pattern.replace("{g_zh}", ZH.get((grade - 1) as usize).copied().unwrap_or("")).replace("{g}", &grade.to_string())
 }
@@ -336,7 +362,7 @@ pub fn check_binding(file: &SourceFile, binding: &Binding) -> Result<(), FileFai
         .filter(|c| c.header_required() && binding.get(c.name).is_none())
         .filter(|c| !(c.name == "year" && file.year.is_some()))
         .filter(|c| !(c.name == "county_code" && file.county_code.is_some()))
-        .filter(|c| !file.options.absent.iter().any(|a| a == c.name))
+        .filter(|c| !file.options.may_lack(c.name))
         .map(|c| format!("{} ({})", c.label, c.name))
         .collect();
     if !missing.is_empty() {
@@ -454,6 +480,7 @@ impl<'a> Assembler<'a> {
                     let mapper = Mapper::new(self.index, &cells, self.file)
                         .map_err(|f| FileFailure::new(f.rule, self.with_sheet(f.message)))?;
                     self.report.unknown_columns = mapper.binding().unknown.iter().map(|(_, h)| h.clone()).collect();
+                    self.report.lacking_columns = mapper.binding().lacking.clone();
                     self.width = cells.len();
                     self.mapper = Some(mapper);
                     self.state = State::UnitRowNext;

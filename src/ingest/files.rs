@@ -126,6 +126,7 @@ impl Worker {
         let file_findings = match &report {
             Ok(r) => {
                 let mut findings = validate::unknown_column_findings(&r.unknown_columns, file);
+                findings.extend(validate::lacking_column_findings(&r.lacking_columns, file));
                 findings.extend(validate::check_totals(&r.total_rows, &sums, file));
                 findings
             }

@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use crate::contract::{Severity, Table};
+use crate::contract::{Rule, Severity, Table};
 use crate::exit::ExitStatus;
 use crate::extract::layout::Conflict;
 use crate::extract::{FileFailure, FileReport, SourceFile};
@@ -238,8 +238,15 @@ pub fn conflict_record(
 pub fn close_books(ledger: &mut Ledger, max_rejected_rows: u64) -> ExitStatus {
     let rows_rejected: u64 = ledger.inputs.iter().flat_map(|i| &i.slices).map(|s| s.rows_quarantined).sum();
     let files_failed = ledger.inputs.iter().filter(|i| i.failure.is_some()).count();
-    let status =
-        if rows_rejected > max_rejected_rows || files_failed > 0 { ExitStatus::Rejected } else { ExitStatus::Success };
+    // A declared column a file lacks rejects no row but loses its values: never a success.
+    let lacking = Rule::DeclaredColumnMissing.id();
+    let columns_lacking =
+        ledger.inputs.iter().flat_map(|i| &i.slices).any(|s| s.quarantined_by_rule.contains_key(lacking));
+    let status = if rows_rejected > max_rejected_rows || files_failed > 0 || columns_lacking {
+        ExitStatus::Rejected
+    } else {
+        ExitStatus::Success
+    };
     ledger.inputs.sort_by(|a, b| (&a.path, &a.sheet, &a.table).cmp(&(&b.path, &b.sheet, &b.table)));
     ledger.schema_changes = crate::ledger::schema_changes(ledger);
     ledger.exit_code = i32::from(status.code());

@@ -7,7 +7,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::options::{ReadOptions, check_options};
-use super::{Pipeline, Settings, Source, TableSource, parse_cron};
+use super::{Pipeline, Settings, Source, TableSource, Years, parse_cron};
 use crate::contract::{Stage, Table};
 
 #[derive(Debug, Deserialize)]
@@ -81,8 +81,30 @@ enum StandardToml {
 #[serde(deny_unknown_fields)]
 struct TableToml {
     path: Option<String>,
+    /// The years this entry claims, by the path's `{year}`.
+    years: Option<YearsToml>,
     #[serde(flatten)]
     options: ReadOptions,
+}
+
+/// `years = "2005-2012"`, `years = 2016` or `years = [2016, 2018]`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum YearsToml {
+    One(i32),
+    Text(String),
+    List(Vec<i32>),
+}
+
+impl YearsToml {
+    fn years(&self) -> Result<Years, String> {
+        match self {
+            YearsToml::One(y) => Years::parse(&y.to_string()),
+            YearsToml::Text(t) => Years::parse(t),
+            YearsToml::List(ys) if ys.is_empty() => Err("an empty list claims no year".into()),
+            YearsToml::List(ys) => Years::parse(&ys.iter().map(i32::to_string).collect::<Vec<_>>().join(",")),
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -135,12 +157,13 @@ fn table_specs(tables: BTreeMap<String, toml::Value>) -> Result<Vec<(Table, Stri
             toml::Value::Array(items) => items,
             other => vec![other],
         };
-        for item in items {
-            let spec: TableToml = item
-                .try_into()
-                .map_err(|e: toml::de::Error| format!("[tables.{name}]: {}", e.to_string().trim_end()))?;
+        let several = items.len() > 1;
+        for (i, item) in items.into_iter().enumerate() {
+            let label = if several { format!("[[tables.{name}]] #{}", i + 1) } else { format!("[tables.{name}]") };
+            let spec: TableToml =
+                item.try_into().map_err(|e: toml::de::Error| format!("{label}: {}", e.to_string().trim_end()))?;
             check_options(&format!("tables.{name}"), &spec.options, Some(table))?;
-            specs.push((table, name.clone(), spec));
+            specs.push((table, label, spec));
         }
     }
     Ok(specs)
@@ -161,26 +184,34 @@ fn table_sources(
     };
     let mut tables = BTreeMap::new();
     if !template_layout {
-        if let Some((_, name, _)) = specs.iter().find(|(_, _, s)| s.path.is_some()) {
-            return Err(format!("[tables.{name}] has a path but source.layout = \"standard\""));
+        if let Some((_, label, _)) = specs.iter().find(|(_, _, s)| s.path.is_some() || s.years.is_some()) {
+            return Err(format!("{label} has a path or years but source.layout = \"standard\""));
         }
         return Ok(tables);
     }
     for table in Table::ALL {
-        let mine: Vec<&TableToml> = specs.iter().filter(|(t, _, _)| *t == table).map(|(_, _, s)| s).collect();
+        let mine: Vec<(&String, &TableToml)> =
+            specs.iter().filter(|(t, _, _)| *t == table).map(|(_, label, s)| (label, s)).collect();
         if mine.is_empty() {
             if let Some(path) = source_path {
-                tables.insert(table, vec![TableSource { path: path.to_owned(), options: defaults.clone() }]);
+                let label = format!("[source] path (table {table})");
+                let source = TableSource { path: path.to_owned(), options: defaults.clone(), years: None, label };
+                tables.insert(table, vec![source]);
             }
             continue;
         }
-        let sources: Vec<TableSource> = mine
-            .into_iter()
-            .filter_map(|spec| {
-                let path = spec.path.clone().or_else(|| source_path.map(str::to_owned))?;
-                Some(TableSource { path, options: spec.options.or(defaults) })
-            })
-            .collect();
+        let mut sources = Vec::new();
+        for (label, spec) in mine {
+            let Some(path) = spec.path.clone().or_else(|| source_path.map(str::to_owned)) else { continue };
+            let years =
+                spec.years.as_ref().map(|y| y.years().map_err(|e| format!("{label}.years: {e}"))).transpose()?;
+            if years.is_some() && !path.contains("{year}") {
+                return Err(format!(
+                    "{label}.years: the path {path:?} has no {{year}}; an entry's years are the years of its paths"
+                ));
+            }
+            sources.push(TableSource { path, options: spec.options.or(defaults), years, label: label.clone() });
+        }
         if !sources.is_empty() {
             tables.insert(table, sources);
         }

@@ -85,6 +85,71 @@ pub struct TableSource {
     pub path: String,
     /// How to read the files.
     pub options: ReadOptions,
+    /// The years this entry claims (by the `{year}` of the path); None: every year.
+    pub years: Option<Years>,
+    /// How messages name the entry: `[tables.pupils]`, or `[[tables.pupils]] #2` of several.
+    pub label: String,
+}
+
+/// A set of years, as inclusive ranges (`years = "2005-2012"`, `"2013-"`, `[2016, 2018]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Years(pub Vec<(i32, i32)>);
+
+impl std::fmt::Display for Years {
+    /// As a pipeline file writes them: `2015-2016`, `-2016`, `2017-`, `2016, 2018`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let parts: Vec<String> = self
+            .0
+            .iter()
+            .map(|&(from, to)| match (from, to) {
+                (a, b) if a == b => a.to_string(),
+                (i32::MIN, b) => format!("-{b}"),
+                (a, i32::MAX) => format!("{a}-"),
+                (a, b) => format!("{a}-{b}"),
+            })
+            .collect();
+        f.write_str(&parts.join(", "))
+    }
+}
+
+impl Years {
+    /// Parse `"2005-2012"`, `"2013-"` (and later), `"-2012"` (and earlier), `"2016"`, or several
+    /// of these separated by commas.
+    pub fn parse(text: &str) -> std::result::Result<Years, String> {
+        let year = |t: &str, open: i32| -> std::result::Result<i32, String> {
+            let t = t.trim();
+            if t.is_empty() {
+                return Ok(open);
+            }
+            t.parse::<i32>()
+                .ok()
+                .filter(|y| (1900..=2200).contains(y))
+                .ok_or_else(|| format!("{t:?} is not a year (write years = \"2005-2012\", \"2013-\" or [2016, 2018])"))
+        };
+        let mut ranges = Vec::new();
+        for part in text.split(',') {
+            let range = match part.split_once('-') {
+                Some((from, to)) => (year(from, i32::MIN)?, year(to, i32::MAX)?),
+                None => {
+                    let y = year(part, i32::MIN)?;
+                    if part.trim().is_empty() {
+                        return Err(format!("{text:?}: an empty year"));
+                    }
+                    (y, y)
+                }
+            };
+            if range.0 > range.1 {
+                return Err(format!("{part:?}: the first year is after the last"));
+            }
+            ranges.push(range);
+        }
+        Ok(Years(ranges))
+    }
+
+    /// Whether a year is one of them.
+    pub fn contains(&self, year: i32) -> bool {
+        self.0.iter().any(|(from, to)| (*from..=*to).contains(&year))
+    }
 }
 
 /// How teaching points enter the balance indicators (methodology §1).
@@ -303,6 +368,33 @@ mod tests {
         assert_eq!(pupils[1].options.constants["grade"], "7");
         let err = parse("[source]\nurl = \"s\"\n[[tables.pupils]]\npath = \"a.csv\"\nconstant = {}\n").unwrap_err();
         assert!(err.contains("tables.pupils") && err.contains("constant"), "{err}");
+    }
+
+    #[test]
+    fn entries_claim_years_and_may_lack_optional_columns() {
+        let y = Years::parse("2005-2012, 2016, 2018-").unwrap();
+        assert!(y.contains(2005) && y.contains(2012) && y.contains(2016) && y.contains(2030));
+        assert!(!y.contains(2004) && !y.contains(2013) && !y.contains(2017));
+        assert_eq!(y.to_string(), "2005-2012, 2016, 2018-");
+        assert!(Years::parse("-2012").unwrap().contains(1990));
+        assert!(Years::parse("2012-2005").unwrap_err().contains("after"));
+        assert!(Years::parse("20x5").unwrap_err().contains("not a year"));
+        let p = parse(
+            "[source]\nurl = \"s\"\n[[tables.pupils]]\npath = \"{year}/a.csv\"\nyears = [2016, 2018]\noptional = [\"classes\"]\n\
+             [[tables.pupils]]\npath = \"{year}/b.csv\"\nyears = 2017\n",
+        )
+        .unwrap();
+        let pupils = &p.source.tables[&Table::Pupils];
+        assert_eq!(pupils[0].label, "[[tables.pupils]] #1");
+        assert_eq!(pupils[0].years.as_ref().unwrap().to_string(), "2016, 2018");
+        assert!(pupils[0].options.may_lack("classes") && !pupils[1].options.may_lack("classes"));
+        assert!(pupils[1].years.as_ref().unwrap().contains(2017));
+        // Years are the years of the paths: an entry without {year} cannot have them.
+        let err = parse("[source]\nurl = \"s\"\n[tables.pupils]\npath = \"a.csv\"\nyears = \"2016-\"\n").unwrap_err();
+        assert!(err.contains("[tables.pupils].years") && err.contains("{year}"), "{err}");
+        let err = parse("[source]\nurl = \"s\"\n[tables.pupils]\npath = \"{year}.csv\"\noptional = [\"nope\"]\n")
+            .unwrap_err();
+        assert!(err.contains("nope"), "{err}");
     }
 
     #[test]

@@ -69,6 +69,11 @@ pub struct ReadOptions {
     /// here is how a pipeline records what a foreign source lacks.
     #[serde(default)]
     pub absent: Vec<String>,
+    /// Contract columns some files of this source have and others lack (two schema
+    /// generations under one entry): a file without one reads it as `absent`, with no finding; a
+    /// file with it reads it as usual. Any other declared column a file lacks is a finding.
+    #[serde(default)]
+    pub optional: Vec<String>,
     /// Columns that are the sum of several source columns (`full_time_teachers = ["男專任教師", "女專任教師"]`).
     #[serde(default)]
     pub sums: BTreeMap<String, Vec<String>>,
@@ -104,6 +109,11 @@ pub struct WideGrades {
 }
 
 impl ReadOptions {
+    /// Whether a file may lack this contract column without a finding (`absent` or `optional`).
+    pub fn may_lack(&self, column: &str) -> bool {
+        self.absent.iter().chain(&self.optional).any(|c| c == column)
+    }
+
     /// These options with every unset field taken from `defaults`.
     pub fn or(&self, defaults: &ReadOptions) -> ReadOptions {
         let mut merged = ReadOptions {
@@ -119,6 +129,7 @@ impl ReadOptions {
             skip_rows: self.skip_rows.or(defaults.skip_rows),
             sheet: self.sheet.clone().or_else(|| defaults.sheet.clone()),
             absent: defaults.absent.iter().chain(&self.absent).cloned().collect(),
+            optional: defaults.optional.iter().chain(&self.optional).cloned().collect(),
             sums: defaults.sums.clone(),
             wide: self.wide.clone().or_else(|| defaults.wide.clone()),
             values: defaults.values.clone(),
@@ -196,6 +207,7 @@ pub(super) fn check_options(at: &str, options: &ReadOptions, table: Option<Table
         .chain(options.units.keys())
         .chain(options.constants.keys())
         .chain(options.absent.iter())
+        .chain(options.optional.iter())
         .chain(options.sums.keys())
         .chain(options.values.keys())
         .chain(wide_columns)

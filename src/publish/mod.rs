@@ -38,6 +38,7 @@ pub async fn publish(request: &Request, out: &Location, mut ledger: Ledger, buil
     ledger.files_written.sort_by(|a, b| a.path.cmp(&b.path));
     ledger.warnings.extend(notes::school_changes(ctx).await?);
     ledger.thresholds_failed = notes::thresholds_failed(ctx).await?;
+    ledger.not_assessable = notes::not_assessable(ctx).await?;
     let dictionary = crate::dictionary::build(&built.models, ctx).await?;
     let bytes = serde_json::to_vec_pretty(&dictionary)
         .map_err(|source| Error::Json { context: "dictionary".into(), source })?;

@@ -51,6 +51,46 @@ pub async fn thresholds_failed(ctx: &SessionContext) -> Result<Vec<String>> {
     Ok(lines(&rows))
 }
 
+/// What the marts could judge of a county's latest census year (null: no verdict).
+#[derive(serde::Deserialize)]
+struct Judged {
+    county_code: String,
+    year: i32,
+    balance: Option<bool>,
+    three_increases: Option<bool>,
+}
+
+/// The verdicts each county's latest year lacks the inputs for: the balance (its eight CVs need
+/// pupils, teachers and facilities of every school) and the three increases (two fiscal years of
+/// finance). A verdict nobody could judge is "not assessable", never "meets".
+pub async fn not_assessable(ctx: &SessionContext) -> Result<Vec<String>> {
+    let rows: Vec<Judged> = marts::read(
+        ctx,
+        "with latest as (select county_code, max(year) as year from county_overview group by county_code) \
+         select l.county_code, l.year, \
+           (select bool_and(b.basic_passes) from balance_summary b \
+             where b.county_code = l.county_code and b.year = l.year and b.basic_passes is not null) as balance, \
+           (select bool_and(f.three_increases_met) from funding f \
+             where f.county_code = l.county_code and f.three_increases_met is not null) as three_increases \
+         from latest l order by l.county_code",
+    )
+    .await?;
+    let mut out = Vec::new();
+    for r in rows {
+        let mut missing = Vec::new();
+        if r.balance.is_none() {
+            missing.push("the balance (差异系数: needs pupils, teachers and facilities of every school)");
+        }
+        if r.three_increases.is_none() {
+            missing.push("the three increases (三个增长: needs two fiscal years of finance)");
+        }
+        if !missing.is_empty() {
+            out.push(format!("{} {}: not assessable: {}", r.county_code, r.year, missing.join("; ")));
+        }
+    }
+    Ok(out)
+}
+
 /// The lines of [`thresholds_failed`] from the latest years' shortcomings.
 fn lines(rows: &[Shortcoming]) -> Vec<String> {
     let of = |kind: &'static str| rows.iter().filter(move |r| r.shortcoming == kind);

@@ -99,6 +99,40 @@ impl Plan {
     }
 }
 
+/// Why a source with no file of any table is not a run: what was found, and what was expected.
+fn nothing_to_read(url: &str, pipeline: &crate::pipeline::Pipeline, discovery: &Discovery) -> String {
+    use std::fmt::Write as _;
+    let mut out = format!("{url}: no file here is a table of the submission, so there is nothing to read");
+    match discovery.ignored.len() {
+        0 => out.push_str("; the folder is empty (or holds only hidden files and evidence)"),
+        n => {
+            let _ = write!(out, "; found {n} file(s) that no table claims:");
+            for path in discovery.ignored.iter().take(10) {
+                let _ = write!(out, "\n  {path}");
+            }
+            if n > 10 {
+                let _ = write!(out, "\n  … and {} more", n - 10);
+            }
+        }
+    }
+    out.push_str("\nexpected: ");
+    if pipeline.source.is_standard_layout() {
+        out.push_str(
+            "the standard layout, {county_code}/{year}/{table}.csv|json|xlsx (e.g. 231182/2018/schools.csv or \
+             231182/2018/学校.csv), or one workbook {county_code}/{year}.xlsx; for another layout, give each \
+             table a path template in a pipeline file (README: Using it on your own county)",
+        );
+    } else {
+        for (table, sources) in &pipeline.source.tables {
+            for s in sources {
+                let years = s.years.as_ref().map_or(String::new(), |y| format!(" (years {y})"));
+                let _ = write!(out, "\n  {table}: {}{years}  from {}", s.path, s.label);
+            }
+        }
+    }
+    out
+}
+
 /// Decide what a run has to do: which inputs are new or changed since the last committed run.
 pub async fn plan(request: &Request) -> Result<Plan> {
     let pipeline = &request.pipeline;
@@ -113,6 +147,9 @@ pub async fn plan(request: &Request) -> Result<Plan> {
     };
     let discovery = layout::discover(&source, pipeline).await?;
     tracing::info!(files = discovery.files.len(), ignored = discovery.ignored.len(), "discovered {}", source.url);
+    if discovery.files.is_empty() && discovery.conflicts.is_empty() {
+        return Err(crate::error::Error::NotFound(nothing_to_read(&source.url, pipeline, &discovery)));
+    }
     let full_reason = full_reason(request, parent.as_ref(), output.is_some())?;
     let previous: HashMap<InputKey, &InputRecord> =
         parent.iter().flat_map(|p| p.inputs.iter()).map(|i| (i.key(), i)).collect();

@@ -26,6 +26,8 @@ pub enum Problem {
         /// The digits expected.
         digits: usize,
     },
+    /// A code that does not match the pipeline's `county_code_pattern` / `school_code_pattern`.
+    CodeNotMatching,
     /// Not one of the enum's values.
     UnknownValue,
     /// Not a yes/no value.

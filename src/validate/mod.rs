@@ -268,3 +268,23 @@ pub fn unknown_column_findings(unknown: &[String], file: &SourceFile) -> Vec<Fin
         })
         .collect()
 }
+
+/// One error per column the pipeline declares and the file lacks: its values are not read, so
+/// the file's rows are published without them (a grade column's pupils are missing). Declaring
+/// the column `optional` (or `absent`) for the entry says this is expected.
+pub fn lacking_column_findings(lacking: &[String], file: &SourceFile) -> Vec<Finding> {
+    lacking
+        .iter()
+        .map(|what| {
+            let message = format!(
+                "{}: the pipeline file declares {what}, which the file does not have, so it is not read; \
+                 correct the header or the pipeline, or list the column in the entry's `optional`",
+                file.relative
+            );
+            Finding {
+                source_sheet: None,
+                ..Finding::about_file(file, Rule::DeclaredColumnMissing, Severity::Error, message)
+            }
+        })
+        .collect()
+}

@@ -9,6 +9,7 @@ mod cli;
 mod common;
 mod faults;
 mod fixtures;
+mod foreign;
 mod formats;
 mod fuzz;
 mod groups;

@@ -36,13 +36,37 @@ pub(super) fn read_cells(c: &mut Checker) {
             }
             match reading.read(&folded, SchoolSystem::SixThree) {
                 Ok(v) => v.set(&mut c.values[ci], row),
+                Err(Problem::CodeNotMatching) => {
+                    let (key, pattern) = match column.kind {
+                        Kind::CountyCode => ("county_code_pattern", options.county_code_pattern.as_deref()),
+                        _ => ("school_code_pattern", options.school_code_pattern.as_deref()),
+                    };
+                    let message = format!(
+                        "{}: \"{}\" does not match the pipeline's {key} = {:?}",
+                        c.place(row, Some(ci)),
+                        shown(text),
+                        pattern.unwrap_or_default()
+                    );
+                    let rule = problem_rule(Problem::CodeNotMatching, column.kind);
+                    c.bad_cell(row, ci, text, rule, message);
+                }
                 Err(problem) => {
                     let message =
-                        format!("{}: \"{text}\" {}", c.place(row, Some(ci)), problem_message(problem, column));
+                        format!("{}: \"{}\" {}", c.place(row, Some(ci)), shown(text), problem_message(problem, column));
                     c.bad_cell(row, ci, text, problem_rule(problem, column.kind), message);
                 }
             }
         }
+    }
+}
+
+/// A cell's text as a message quotes it: trimmed (sources pad cells with spaces), and cut after
+/// 60 characters.
+pub(super) fn shown(text: &str) -> std::borrow::Cow<'_, str> {
+    let t = text.trim();
+    match t.char_indices().nth(60) {
+        Some((end, _)) => format!("{}…", &t[..end]).into(),
+        None => t.into(),
     }
 }
 
@@ -60,8 +84,8 @@ pub(super) fn problem_rule(problem: Problem, kind: Kind) -> Rule {
         Problem::NotNumber => Rule::NotANumber,
         Problem::Negative => Rule::NegativeValue,
         Problem::BadYear => Rule::InvalidYear,
-        Problem::BadCode { .. } if kind == Kind::CountyCode => Rule::InvalidCountyCode,
-        Problem::BadCode { .. } => Rule::InvalidSchoolCode,
+        Problem::BadCode { .. } | Problem::CodeNotMatching if kind == Kind::CountyCode => Rule::InvalidCountyCode,
+        Problem::BadCode { .. } | Problem::CodeNotMatching => Rule::InvalidSchoolCode,
         Problem::UnknownValue => Rule::UnknownEnumValue,
         Problem::NotBoolean => Rule::NotABoolean,
         Problem::BadGrade => Rule::InvalidGrade,
@@ -80,6 +104,7 @@ pub(super) fn problem_message(problem: Problem, column: &Column) -> String {
         Problem::BadCode { digits } => {
             format!("is not a {digits}-digit school code (if leading zeros were lost, format the column as text)")
         }
+        Problem::CodeNotMatching => "does not match the pipeline's code pattern".into(),
         Problem::UnknownValue => match column.kind {
             Kind::Enum(def) => format!("is not one of: {}", def.describe()),
             _ => "is not an accepted value".into(),
@@ -127,7 +152,7 @@ impl<'a> Reading<'a> {
                 if re.find(t).is_some_and(|m| m.start() == 0 && m.end() == t.len()) {
                     Ok(Value::Text(t.to_owned()))
                 } else {
-                    Err(Problem::BadCode { digits: if self.kind == Kind::CountyCode { 6 } else { 10 } })
+                    Err(Problem::CodeNotMatching)
                 }
             }
             // Several source cells summed (boys + girls): read each part, add them up.

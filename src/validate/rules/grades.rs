@@ -2,7 +2,7 @@
 //! 5-4), and whether the school's type teaches them.
 
 use super::Checker;
-use super::cells::{cell_text, problem_message, problem_rule};
+use super::cells::{cell_text, problem_message, problem_rule, shown};
 use crate::contract::{Kind, Rule, Severity};
 use crate::pipeline::Settings;
 use crate::text::{fold, is_null};
@@ -42,7 +42,8 @@ pub(super) fn read_grades(c: &mut Checker, settings: &Settings) {
                 c.report(row, Some(gi), Some(text), Rule::GradeNotAllowed, Severity::Error, message);
             }
             Err(problem) => {
-                let message = format!("{}: \"{text}\" {}", c.place(row, Some(gi)), problem_message(problem, column));
+                let message =
+                    format!("{}: \"{}\" {}", c.place(row, Some(gi)), shown(text), problem_message(problem, column));
                 c.bad_cell(row, gi, text, problem_rule(problem, column.kind), message);
             }
         }

@@ -11,7 +11,9 @@ pub(super) fn check_required(c: &mut Checker) {
     let options = c.raw.file.options.clone();
     let school_type_ci = c.col("school_type");
     for (ci, column) in c.columns.iter().enumerate() {
-        let declared_absent = options.absent.iter().any(|a| a == column.name);
+        // `absent`, or `optional` and not in this file: the source does not have it.
+        let declared_absent = options.absent.iter().any(|a| a == column.name)
+            || (options.optional.iter().any(|o| o == column.name) && c.raw.binding.get(column.name).is_none());
         for row in 0..c.rows() {
             if c.values[ci].is_present(row) || c.bad_cell[ci][row] {
                 continue;

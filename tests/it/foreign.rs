@@ -1,0 +1,148 @@
+//! A source built like a foreign one (fixtures/foreign/: a US state's school enrolment files in
+//! two schema generations, grades as columns): every row read or a finding, never a silent loss.
+//!
+//! The fixture's figures, worked out by hand from how it was written: school k (1–4, in file
+//! order) has 10·g + k + (year − 2015) pupils in grade g (1–6). A school-year is
+//! 210 + 6k + 6(year − 2015) pupils, so the four schools are 900 + 24(year − 2015) a year:
+//! 900 (2015), 924, 948, 972 (2018). Only the 2017–2018 files have pupils with disabilities:
+//! school k has k, so 1 + 2 + 3 + 4 = 10 a year.
+
+use std::path::{Path, PathBuf};
+
+use crate::common::{self, junheng};
+
+/// fixtures/foreign.toml with `edit` applied, written beside a copy of the fixture (so a test may
+/// change the files too); returns the pipeline's path and the copy's folder.
+fn variant(dir: &Path, edit: impl Fn(String) -> String) -> (PathBuf, PathBuf) {
+    let data = dir.join("foreign");
+    std::fs::create_dir_all(data.join("enrollment")).unwrap();
+    for entry in std::fs::read_dir(common::repo().join("fixtures/foreign/enrollment")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), data.join("enrollment").join(entry.file_name())).unwrap();
+    }
+    let text = std::fs::read_to_string(common::repo().join("fixtures/foreign.toml")).unwrap();
+    let pipeline = dir.join("foreign.toml");
+    std::fs::write(&pipeline, edit(text)).unwrap();
+    (pipeline, data)
+}
+
+fn rules_of(ledger: &serde_json::Value, severity: &str) -> serde_json::Value {
+    ledger["totals"][format!("{severity}_by_rule")].clone()
+}
+
+#[tokio::test]
+async fn two_schema_generations_chosen_by_years_publish_every_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let run = junheng(&["run", "fixtures/foreign.toml", "--out", out.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let ledger = common::ledger(&out);
+    let t = &ledger["totals"];
+    // 4 schools × 4 years, and 6 grades of each: 16 + 96 rows, none rejected.
+    assert_eq!((t["rows_read"].as_u64(), t["rows_published"].as_u64()), (Some(112), Some(112)), "{t}");
+    assert_eq!(t["rows_quarantined"], 0);
+    assert!(rules_of(&ledger, "errors").as_object().is_none_or(|m| m.is_empty()), "{t}");
+    // A constant that quotes a cell (county_name = "District {DISTRICT}") reads that cell: it is
+    // not warned about as an unknown column.
+    let unknown: Vec<String> = ledger["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["table"] == "schools")
+        .flat_map(|i| i["unknown_columns"].as_array().cloned().unwrap_or_default())
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+    assert!(!unknown.iter().any(|h| h == "DISTRICT" || h == "District Code"), "{unknown:?}");
+
+    let ctx = common::published(&out).await;
+    let by_year = common::rows(
+        &ctx,
+        "select year, sum(students), sum(special_needs), count(distinct school_code) from staging_pupils \
+         group by year order by year",
+    )
+    .await;
+    let want =
+        [["2015", "900", "", "4"], ["2016", "924", "", "4"], ["2017", "948", "10", "4"], ["2018", "972", "10", "4"]];
+    let got: Vec<Vec<&str>> = by_year.iter().map(|r| r.iter().map(String::as_str).collect()).collect();
+    assert_eq!(got, want.map(|r| r.to_vec()).to_vec());
+    let names = common::rows(&ctx, "select distinct county_name from staging_schools order by 1").await;
+    assert_eq!(names, vec![vec!["District 001".to_owned()], vec!["District 002".to_owned()]]);
+
+    // No teachers, facilities or finance: the verdicts are not assessable, never "met".
+    assert!(!run.stdout.contains("every county meets them"), "{}", run.stdout);
+    assert!(run.stdout.contains("not assessable"), "{}", run.stdout);
+    let not_assessable = ledger["not_assessable"].as_array().unwrap();
+    assert_eq!(not_assessable.len(), 2, "{not_assessable:?}");
+    assert!(not_assessable[0].as_str().unwrap().starts_with("001 2018: not assessable: the balance"));
+}
+
+#[test]
+fn a_file_claimed_by_two_entries_of_one_table_is_a_configuration_error() {
+    let dir = tempfile::tempdir().unwrap();
+    // Without `years`, both pupils entries (and both schools entries) claim every file: one of
+    // them would be read, the other's rows lost.
+    let (pipeline, _) =
+        variant(dir.path(), |t| t.lines().filter(|l| !l.starts_with("years")).collect::<Vec<_>>().join("\n"));
+    let run = junheng(&["validate", pipeline.to_str().unwrap()]);
+    assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
+    for needle in ["enrollment/2015.csv", "[[tables.pupils]] #1", "[[tables.pupils]] #2", "years"] {
+        assert!(run.stderr.contains(needle), "no {needle:?} in: {}", run.stderr);
+    }
+    // The same error stops a run before anything is published.
+    let out = dir.path().join("out");
+    let run = junheng(&["run", pipeline.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(run.code, 2);
+    assert!(!out.join("runs").exists() || std::fs::read_dir(out.join("runs")).unwrap().next().is_none());
+}
+
+#[test]
+fn a_declared_column_a_file_lacks_is_a_finding() {
+    let dir = tempfile::tempdir().unwrap();
+    // The disabilities column is no longer optional: the 2015–2016 files lack it.
+    let (pipeline, data) = variant(dir.path(), |t| t.replace("optional = [\"special_needs\"]\n", ""));
+    // And a misspelt grade header in 2018: grade 4's pupils would vanish without a word.
+    let file = data.join("enrollment/2018.csv");
+    let text = std::fs::read_to_string(&file).unwrap().replace(",Gr4,", ",Gr 4th,");
+    std::fs::write(&file, text).unwrap();
+    let out = dir.path().join("out");
+    let run = junheng(&["run", pipeline.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(run.code, 1, "a lost column is never a success: {}\n{}", run.stdout, run.stderr);
+    let ledger = common::ledger(&out);
+    // 2015 and 2016 lack special_needs (2 findings), 2018 lacks Gr4 (1).
+    assert_eq!(rules_of(&ledger, "errors")["declared_column_missing"], 3, "{}", ledger["totals"]);
+    assert!(run.stdout.contains("grade 4 (column \"Gr4\" of wide.columns.students)"), "{}", run.stdout);
+    assert!(run.stdout.contains("enrollment/2015.csv: the pipeline file declares"), "{}", run.stdout);
+    // Rows are still accounted for: 2018 has 5 grade rows a school now (4 × 5 = 20, not 24).
+    let t = &ledger["totals"];
+    assert_eq!(t["rows_read"], 108);
+    assert_eq!(
+        t["rows_read"].as_u64(),
+        Some(t["rows_published"].as_u64().unwrap() + t["rows_quarantined"].as_u64().unwrap())
+    );
+}
+
+#[test]
+fn a_source_with_nothing_to_read_is_not_a_success() {
+    // The fixture is not in the standard layout: read without its pipeline, no file is a table.
+    let run = junheng(&["validate", "--source", "fixtures/foreign"]);
+    assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
+    for needle in
+        ["nothing to read", "4 file(s) that no table claims", "enrollment/2015.csv", "expected: the standard layout"]
+    {
+        assert!(run.stderr.contains(needle), "no {needle:?} in: {}", run.stderr);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let run = junheng(&["run", "--source", "fixtures/foreign", "--out", out.to_str().unwrap()]);
+    assert_eq!(run.code, 2);
+    assert!(!out.join("current.json").exists() && !out.join("runs").exists(), "nothing may be published");
+    // An empty folder says so; a pipeline's templates are listed as what was expected.
+    let empty = dir.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let run = junheng(&["validate", "--source", empty.to_str().unwrap()]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("the folder is empty"), "{}", run.stderr);
+    let run = junheng(&["validate", "fixtures/foreign.toml", "--source", empty.to_str().unwrap()]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("pupils: enrollment/{year}.csv (years 2017-2018)"), "{}", run.stderr);
+}
