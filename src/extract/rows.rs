@@ -38,13 +38,46 @@ enum Source {
 #[derive(Debug, Clone)]
 enum TemplatePart {
     Text(String),
-    Cell(usize),
+    /// A cell, or the part of it a pattern takes (`{DISTRICT:^(\d{3})}`).
+    Cell(usize, Option<regex::Regex>),
+}
+
+/// What is done to an output column's text once it is taken from its cells: the pipeline's
+/// `extract` pattern, then its `pad` width.
+#[derive(Debug, Clone, Default)]
+struct Refine {
+    extract: Option<regex::Regex>,
+    pad: Option<usize>,
+}
+
+impl Refine {
+    fn apply(&self, text: String) -> String {
+        if self.extract.is_none() && self.pad.is_none() {
+            return text;
+        }
+        let folded = fold(&text);
+        let taken = match &self.extract {
+            Some(re) => match extracted(re, folded.trim()) {
+                Some(v) => v.trim().to_owned(),
+                None => return text,
+            },
+            None => folded.trim().to_owned(),
+        };
+        match self.pad {
+            Some(width) => padded(&taken, width).into_owned(),
+            None => taken,
+        }
+    }
 }
 
 /// Maps a source row to the cells of raw rows.
 #[derive(Debug, Clone)]
 pub struct Mapper {
     binding: Arc<Binding>,
+    /// Per output column, `extract` and `pad`.
+    refine: Vec<Refine>,
+    /// `skip_where`, resolved to cells: (cell index, the column as the pipeline names it, patterns).
+    skip: Vec<(usize, String, Vec<regex::Regex>)>,
     sources: Vec<Source>,
     grades: Vec<i64>,
     once: Vec<bool>,
@@ -186,15 +219,18 @@ impl Mapper {
                 continue;
             }
             let Some(column) = table.column(name) else { continue };
-            let parts = parse_template(template, &find).map_err(|h| {
-                fail(
+            let parts = parse_template(template, &find).map_err(|e| match e {
+                TemplateError::NoColumn(h) => fail(
                     Rule::MissingRequiredColumn,
                     format!("the constant for {} refers to column \"{h}\", which the file does not have", column.label),
-                )
+                ),
+                TemplateError::Pattern(message) => {
+                    fail(Rule::MissingRequiredColumn, format!("the constant for {}: {message}", column.label))
+                }
             })?;
             // A cell a constant quotes is read (it is no unknown column).
             for part in &parts {
-                if let TemplatePart::Cell(i) = part {
+                if let TemplatePart::Cell(i, _) = part {
                     used[*i] = true;
                 }
             }
@@ -215,6 +251,26 @@ impl Mapper {
             names.insert(0, column.name);
             binding.lacking.push(format!("{} (headers looked for: {})", column.label, names.join(", ")));
         }
+        let refine = binding
+            .columns
+            .iter()
+            .map(|b| Refine {
+                extract: options.extract.get(b.column.name).cloned(),
+                pad: options.pad.get(b.column.name).copied(),
+            })
+            .collect();
+        // 6. Columns whose cells mark rows to skip (a contract column, or a header of the file).
+        let mut skip = Vec::new();
+        for (name, patterns) in &options.skip_where {
+            let cell = binding.get(name).and_then(|b| (b.built == Built::Cell).then_some(b.index).flatten());
+            match cell.or_else(|| find(name)) {
+                Some(i) => {
+                    used[i] = true;
+                    skip.push((i, name.clone(), patterns.clone()));
+                }
+                None => binding.lacking.push(format!("the column \"{name}\" of skip_where")),
+            }
+        }
         binding.unknown = headers
             .iter()
             .enumerate()
@@ -223,12 +279,36 @@ impl Mapper {
             .collect();
         check_binding(file, &binding)?;
         let zero_means_not_taught = wide.is_some_and(|w| w.zero_means_not_taught);
-        Ok(Mapper { binding: Arc::new(binding), sources, grades, once, zero_means_not_taught })
+        Ok(Mapper { binding: Arc::new(binding), refine, skip, sources, grades, once, zero_means_not_taught })
     }
 
     /// The binding of the output columns.
     pub fn binding(&self) -> &Arc<Binding> {
         &self.binding
+    }
+
+    /// Why a row is not data by the pipeline's `skip_where`: the column and the pattern it matches.
+    pub fn skipped_by<S: AsRef<str>>(&self, cells: &[S]) -> Option<String> {
+        self.skip.iter().find_map(|(i, name, patterns)| {
+            let cell = cells.get(*i)?.as_ref().trim();
+            let p = patterns.iter().find(|p| p.is_match(cell))?;
+            Some(format!("skip_where: {name} matches {}", p.as_str()))
+        })
+    }
+
+    /// The numeric cells of a total row, as the rows it would have made (a wide layout's grade
+    /// columns are as many rows): (column, cell text), a column once per row it has a value in.
+    pub fn total_cells<S: AsRef<str>>(&self, cells: &[S]) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        for row in self.map(cells) {
+            for (bound, cell) in self.binding.columns.iter().zip(row) {
+                if let (true, Some(text)) = (matches!(bound.column.kind, Kind::Count | Kind::Money | Kind::Area), cell)
+                {
+                    out.push((bound.column.name, text));
+                }
+            }
+        }
+        out
     }
 
     /// Set units found in a unit row under the header (for columns whose header states none).
@@ -258,8 +338,15 @@ impl Mapper {
                 _ => Some(parts.join(SUM_SEPARATOR)),
             }
         };
+        let refined = |ci: usize, text: Option<String>| text.map(|t| self.refine[ci].apply(t));
         if self.grades.is_empty() {
-            return vec![self.sources.iter().map(|s| self.fill(s, cells, &joined, None)).collect()];
+            return vec![
+                self.sources
+                    .iter()
+                    .enumerate()
+                    .map(|(ci, s)| refined(ci, self.fill(s, cells, &joined, None)))
+                    .collect(),
+            ];
         }
         let mut out = Vec::new();
         for (gi, &grade) in self.grades.iter().enumerate() {
@@ -279,11 +366,14 @@ impl Mapper {
                 self.sources
                     .iter()
                     .zip(&self.once)
-                    .map(
-                        |(s, once)| {
-                            if *once && !first { None } else { self.fill(s, cells, &joined, Some((gi, grade))) }
-                        },
-                    )
+                    .enumerate()
+                    .map(|(ci, (s, once))| {
+                        if *once && !first {
+                            None
+                        } else {
+                            refined(ci, self.fill(s, cells, &joined, Some((gi, grade))))
+                        }
+                    })
                     .collect(),
             );
         }
@@ -304,8 +394,12 @@ impl Mapper {
                     .iter()
                     .map(|p| match p {
                         TemplatePart::Text(t) => t.clone(),
-                        TemplatePart::Cell(i) => {
-                            cells.get(*i).map(|c| fold(c.as_ref()).into_owned()).unwrap_or_default()
+                        TemplatePart::Cell(i, pattern) => {
+                            let text = cells.get(*i).map(|c| fold(c.as_ref()).trim().to_owned()).unwrap_or_default();
+                            match pattern.as_ref().and_then(|re| extracted(re, &text)) {
+                                Some(v) => v.trim().to_owned(),
+                                None => text,
+                            }
                         }
                     })
                     .collect(),
@@ -327,23 +421,74 @@ pub(super) fn grade_header(pattern: &str, grade: i64) -> String {
     pattern.replace("{g_zh}", ZH.get((grade - 1) as usize).copied().unwrap_or("")).replace("{g}", &grade.to_string())
 }
 
-/// Split `{省份编码}0000` into text and references to source columns.
-fn parse_template(template: &str, find: &dyn Fn(&str) -> Option<usize>) -> Result<Vec<TemplatePart>, String> {
+/// Split `{省份编码}0000` into text and references to source columns; `{header:pattern}` takes
+/// the part of the cell the pattern captures (braces inside the pattern are balanced:
+/// `{DISTRICT:^(\d{3})}`).
+fn parse_template(template: &str, find: &dyn Fn(&str) -> Option<usize>) -> Result<Vec<TemplatePart>, TemplateError> {
     let mut parts = Vec::new();
     let mut rest = template;
     while let Some(open) = rest.find('{') {
-        let Some(close) = rest[open..].find('}') else { break };
+        let mut depth = 0usize;
+        let close = rest[open..].char_indices().find_map(|(i, c)| {
+            match c {
+                '{' => depth += 1,
+                '}' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return Some(i);
+                    }
+                }
+                _ => {}
+            }
+            None
+        });
+        let Some(close) = close else { break };
         if open > 0 {
             parts.push(TemplatePart::Text(rest[..open].to_owned()));
         }
-        let header = &rest[open + 1..open + close];
-        parts.push(TemplatePart::Cell(find(header).ok_or_else(|| header.to_owned())?));
+        let inner = &rest[open + 1..open + close];
+        let (header, pattern) = match inner.split_once(':') {
+            Some((h, p)) => {
+                let re = regex::Regex::new(p).map_err(|e| {
+                    TemplateError::Pattern(format!("{{{h}:…}}: the pattern {p:?} does not compile: {e}"))
+                })?;
+                (h, Some(re))
+            }
+            None => (inner, None),
+        };
+        parts
+            .push(TemplatePart::Cell(find(header).ok_or_else(|| TemplateError::NoColumn(header.to_owned()))?, pattern));
         rest = &rest[open + close + 1..];
     }
     if !rest.is_empty() {
         parts.push(TemplatePart::Text(rest.to_owned()));
     }
     Ok(parts)
+}
+
+/// Why a constant's template cannot be used with a file.
+enum TemplateError {
+    /// It names a column the file does not have.
+    NoColumn(String),
+    /// Its pattern does not compile.
+    Pattern(String),
+}
+
+/// The value a pattern takes out of a cell: its first group, or the whole match; None when the
+/// pattern does not match (the cell is then read as written, so validation names it).
+fn extracted<'t>(pattern: &regex::Regex, text: &'t str) -> Option<&'t str> {
+    let caps = pattern.captures(text)?;
+    caps.get(1).or_else(|| caps.get(0)).map(|m| m.as_str())
+}
+
+/// A digit value left-padded with zeros to a width (`1015`, 6 → `001015`); other text unchanged.
+fn padded(text: &str, width: usize) -> std::borrow::Cow<'_, str> {
+    let digits = text.strip_suffix(".0").unwrap_or(text);
+    if !digits.is_empty() && digits.len() < width && digits.bytes().all(|b| b.is_ascii_digit()) {
+        format!("{digits:0>width$}").into()
+    } else {
+        text.into()
+    }
 }
 
 /// Check a binding against the contract: duplicates and missing required columns fail the file.
@@ -401,6 +546,12 @@ pub fn is_note(text: &str) -> bool {
     NOTES.iter().any(|n| t.starts_with(n))
 }
 
+/// Whether a cell reads as a number or a code (a one-cell row of these is data, not a footer).
+fn looks_numeric(text: &str) -> bool {
+    let t = text.trim();
+    !t.is_empty() && t.chars().all(|c| c.is_ascii_digit() || matches!(c, '.' | ',' | '-' | '+' | ' '))
+}
+
 /// Whether a cell labels a total row.
 pub fn is_total_label(text: &str) -> bool {
     let t: String = fold(text).chars().filter(|c| !c.is_whitespace()).collect();
@@ -427,6 +578,9 @@ pub struct Assembler<'a> {
     builder: Option<BatchBuilder>,
     width: usize,
     extra_reported: bool,
+    /// Rows of one text cell met after data: a footer (`Source: …`) if nothing but blank rows
+    /// follows them, else data like any other row.
+    pending: Vec<(u64, Vec<String>)>,
     /// What was established about the file.
     pub report: FileReport,
 }
@@ -447,6 +601,7 @@ impl<'a> Assembler<'a> {
             builder: None,
             width: 0,
             extra_reported: false,
+            pending: Vec::new(),
             report: FileReport::default(),
         }
     }
@@ -532,18 +687,50 @@ impl<'a> Assembler<'a> {
             return Ok(());
         }
         let mapper = self.mapper.as_ref().expect("header bound before data");
-        if non_empty.iter().take(3).any(|&i| is_total_label(&cells[i])) {
-            let cells = mapper
-                .binding()
-                .columns
-                .iter()
-                .filter(|b| matches!(b.column.kind, Kind::Count | Kind::Money | Kind::Area))
-                .filter_map(|b| b.index.and_then(|i| cells.get(i)).map(|c| (b.column.name, c.clone())))
-                .collect();
-            self.report.total_rows.push(TotalRow { row, cells });
+        if let Some(why) = mapper.skipped_by(&cells) {
+            self.report.skipped_rows.push((row, why));
             return Ok(());
         }
-        if !self.extra_reported && non_empty.iter().any(|&i| i >= self.width) {
+        // A line of text under a table of several columns (one or two cells, as a comma in an
+        // unquoted note splits it): a footer, unless data follows it.
+        let text_only = non_empty.iter().all(|&i| !looks_numeric(&cells[i]));
+        if non_empty.len() <= 2 && text_only && mapper.binding().columns.len() >= 3 {
+            self.pending.push((row, cells));
+            return Ok(());
+        }
+        for (r, c) in std::mem::take(&mut self.pending) {
+            self.record_row(r, c, on_batch)?;
+        }
+        self.record_row(row, cells, on_batch)
+    }
+
+    /// A row that is data or a total row: totals are set aside (with the rows above flushed, so
+    /// the rows a total sums are exactly the batches before it), data goes into the batch.
+    fn record_row(
+        &mut self,
+        row: u64,
+        cells: Vec<String>,
+        on_batch: &mut dyn FnMut(RawBatch) -> Result<(), String>,
+    ) -> Result<(), FileFailure> {
+        let mapper = self.mapper.as_ref().expect("header bound before data");
+        let markers = &self.file.options.total_rows;
+        let first_cells = cells.iter().filter(|c| !c.trim().is_empty()).take(3);
+        let mut total = false;
+        for cell in first_cells {
+            let t = cell.trim();
+            total |= is_total_label(t) || markers.iter().any(|m| m.is_match(t));
+        }
+        if total {
+            let cells = mapper.total_cells(&cells);
+            self.report.total_rows.push(TotalRow { row, cells });
+            if let Some(builder) = self.builder.as_mut().filter(|b| !b.is_empty()) {
+                let batch = builder.finish();
+                on_batch(batch).map_err(|e| self.fail(Rule::UnreadableFile, e))?;
+            }
+            return Ok(());
+        }
+        let non_empty_beyond = cells.iter().enumerate().any(|(i, c)| i >= self.width && !c.trim().is_empty());
+        if !self.extra_reported && non_empty_beyond {
             self.extra_reported = true;
             self.report.unknown_columns.push(format!("(cells beyond the last header, first at row {row})"));
         }
@@ -572,6 +759,10 @@ impl<'a> Assembler<'a> {
                 Some(h) => self.fail(Rule::HeaderNotFound, format!("the file ends before header row {h}")),
                 None => self.fail(Rule::HeaderNotFound, header_hint(self.index)),
             });
+        }
+        // One-cell rows that no data row followed: the table's footer (`Source: …`, `* estimated`).
+        for (row, _) in std::mem::take(&mut self.pending) {
+            self.report.skipped_rows.push((row, "footer below the last data row".into()));
         }
         if let Some(mut builder) = self.builder.take()
             && !builder.is_empty()
@@ -689,5 +880,44 @@ mod tests {
         let err =
             Mapper::new(&index, &strings(&["省份编码", "普通小学在校学生数"]), &file(Table::Pupils, bad)).unwrap_err();
         assert!(err.message.contains("没有"), "{}", err.message);
+    }
+
+    #[test]
+    fn values_are_taken_out_of_cells_and_codes_padded() {
+        let mut options = ReadOptions::default();
+        options.aliases.insert("school_code".into(), vec!["SCHOOL".into()]);
+        options.aliases.insert("county_code".into(), vec!["DISTRICT".into()]);
+        options.extract.insert("school_code".into(), r"^(\d+)\s".into());
+        options.pad.insert("school_code".into(), 6);
+        options.pad.insert("county_code".into(), 3);
+        options.constants.insert("school_name".into(), r"{SCHOOL:^\d{1,6}\s+(.+)$}".into());
+        options.constants.insert("school_type".into(), "primary".into());
+        options.constants.insert("area_type".into(), "urban".into());
+        options.skip_where.insert("DISTRICT".into(), vec!["^District ".into()]);
+        let f = file(Table::Schools, options.clone());
+        let index = HeaderIndex::new(Table::Schools, &f.options);
+        let mapper = Mapper::new(&index, &strings(&["DISTRICT", "SCHOOL"]), &f).unwrap();
+        let row = &mapper.map(&strings(&["7", "1015   Adams Elementary  "]))[0];
+        let value = |name: &str| {
+            let i = mapper.binding().columns.iter().position(|b| b.column.name == name).unwrap();
+            row[i].clone()
+        };
+        assert_eq!(value("school_code").as_deref(), Some("001015"));
+        assert_eq!(value("county_code").as_deref(), Some("007"));
+        assert_eq!(value("school_name").as_deref(), Some("Adams Elementary"));
+        // A cell the pattern does not match is read as written: validation names it.
+        let row = &mapper.map(&strings(&["7", "Adams"]))[0];
+        let i = mapper.binding().columns.iter().position(|b| b.column.name == "school_code").unwrap();
+        assert_eq!(row[i].as_deref(), Some("Adams"));
+        assert_eq!(
+            mapper.skipped_by(&strings(&["District 7 - North", ""])).unwrap(),
+            "skip_where: DISTRICT matches ^District "
+        );
+        assert!(mapper.skipped_by(&strings(&["7", "x"])).is_none());
+        // A skip_where column the file lacks is a finding, like any declared column.
+        let mapper = Mapper::new(&index, &strings(&["SCHOOL", "county_code"]), &f).unwrap();
+        assert_eq!(mapper.binding().lacking, vec!["the column \"DISTRICT\" of skip_where".to_owned()]);
+        assert_eq!(padded("1.0", 4), "0001");
+        assert_eq!(padded("A12", 6), "A12");
     }
 }

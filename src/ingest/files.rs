@@ -109,7 +109,7 @@ impl Worker {
         let per_file = file.county_code.is_some();
         let settings = &self.request.pipeline.settings;
         let mut own_keys = KeySet::default();
-        let mut sums: HashMap<&'static str, f64> = HashMap::new();
+        let mut sums = validate::RunningSums::default();
         let mut on_batch = |raw: RawBatch| -> std::result::Result<(), String> {
             let checked = if per_file {
                 validate::check_batch(raw, &mut validate::rules_context(settings, &self.registry, &mut own_keys))
@@ -118,7 +118,7 @@ impl Worker {
                 let keys = guard.entry(file.table).or_default();
                 validate::check_batch(raw, &mut validate::rules_context(settings, &self.registry, keys))
             };
-            validate::add_to_sums(&checked, &mut sums);
+            sums.add(&checked);
             let output = finish_batch(&checked, &self.request, self.publish).map_err(|e| e.to_string())?;
             tx.blocking_send(Message::Batch(Box::new(output))).map_err(|_| "the writer stopped".to_owned())
         };

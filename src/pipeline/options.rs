@@ -62,6 +62,26 @@ pub struct ReadOptions {
     pub roc_years: Option<bool>,
     /// Rows at the top of the file (or sheet) to ignore before looking for the header.
     pub skip_rows: Option<usize>,
+    /// Values inside cells: a contract column → a regular expression whose first group (or whole
+    /// match) is the value (`school_code = "^(\\d{6})"` takes `001015` out of
+    /// `"001015 Adams Elementary"`). A cell it does not match is read as written, so validation
+    /// names it. Templates in `constants` take the same form per cell: `{DISTRICT:^(\\d{3})}`.
+    #[serde(default)]
+    pub extract: BTreeMap<String, String>,
+    /// Zero-padding of digit values to a width (`school_code = 6`: `1015` → `001015`), after
+    /// `extract`: codes whose leading zeros a spreadsheet dropped.
+    #[serde(default)]
+    pub pad: BTreeMap<String, usize>,
+    /// Rows that are not data, by pattern: a column (its contract name, or the file's header) →
+    /// regular expressions; a row whose cell matches one is skipped and listed in the ledger with
+    /// the pattern (`skip_where = { school_name = ["^District [0-9]+ total"] }`).
+    #[serde(default)]
+    pub skip_where: BTreeMap<String, Vec<String>>,
+    /// Total rows besides 合计/总计/小计/Total: regular expressions matched against the first
+    /// cells of a row (`total_rows = ["^TOTALS for ", "^Grand Total$"]`). A total row is checked
+    /// against the rows above it (since the previous total row, or all of them) and not published.
+    #[serde(default)]
+    pub total_rows: Vec<String>,
     /// The sheet of a workbook to read (name, or 1-based position as text); default: the
     /// sheet named after the table (Chinese or English).
     pub sheet: Option<String>,
@@ -129,6 +149,10 @@ impl ReadOptions {
             skip_rows: self.skip_rows.or(defaults.skip_rows),
             sheet: self.sheet.clone().or_else(|| defaults.sheet.clone()),
             absent: defaults.absent.iter().chain(&self.absent).cloned().collect(),
+            skip_where: defaults.skip_where.clone(),
+            extract: defaults.extract.clone(),
+            pad: defaults.pad.clone(),
+            total_rows: defaults.total_rows.iter().chain(&self.total_rows).cloned().collect(),
             optional: defaults.optional.iter().chain(&self.optional).cloned().collect(),
             sums: defaults.sums.clone(),
             wide: self.wide.clone().or_else(|| defaults.wide.clone()),
@@ -142,6 +166,11 @@ impl ReadOptions {
         merged.units.extend(self.units.clone());
         merged.constants.extend(self.constants.clone());
         merged.sums.extend(self.sums.clone());
+        merged.extract.extend(self.extract.clone());
+        merged.pad.extend(self.pad.clone());
+        for (k, v) in &self.skip_where {
+            merged.skip_where.entry(k.clone()).or_default().extend(v.iter().cloned());
+        }
         for (k, v) in &self.values {
             merged.values.entry(k.clone()).or_default().extend(v.clone());
         }
@@ -161,6 +190,12 @@ pub struct FileOptions {
     pub school_code: Option<regex::Regex>,
     /// `county_code_pattern`, compiled.
     pub county_code: Option<regex::Regex>,
+    /// `extract`, compiled.
+    pub extract: BTreeMap<String, regex::Regex>,
+    /// `skip_where`, compiled: (column or header, patterns).
+    pub skip_where: Vec<(String, Vec<regex::Regex>)>,
+    /// `total_rows`, compiled.
+    pub total_rows: Vec<regex::Regex>,
 }
 
 impl FileOptions {
@@ -172,12 +207,25 @@ impl FileOptions {
         };
         let school_code = pattern("school_code_pattern", &read.school_code_pattern)?;
         let county_code = pattern("county_code_pattern", &read.county_code_pattern)?;
+        let compile_all = |name: &str, patterns: &[String]| -> Result<Vec<regex::Regex>, String> {
+            patterns.iter().map(|p| regex::Regex::new(p).map_err(|e| format!("{name} {p:?}: {e}"))).collect()
+        };
+        let mut skip_where = Vec::new();
+        for (column, patterns) in &read.skip_where {
+            skip_where.push((column.clone(), compile_all(&format!("skip_where.{column}"), patterns)?));
+        }
+        let total_rows = compile_all("total_rows", &read.total_rows)?;
+        let mut extract = BTreeMap::new();
+        for (column, p) in &read.extract {
+            let re = regex::Regex::new(p).map_err(|e| format!("extract.{column} {p:?}: {e}"))?;
+            extract.insert(column.clone(), re);
+        }
         let mut units = BTreeMap::new();
         for (column, unit) in &read.units {
             let parsed = Unit::parse(unit).ok_or_else(|| format!("units.{column} = {unit:?}: unknown unit"))?;
             units.insert(column.clone(), parsed);
         }
-        Ok(FileOptions { read, units, school_code, county_code })
+        Ok(FileOptions { read, units, school_code, county_code, extract, skip_where, total_rows })
     }
 
     /// The unit the pipeline declares for a column, if any.
@@ -210,6 +258,8 @@ pub(super) fn check_options(at: &str, options: &ReadOptions, table: Option<Table
         .chain(options.optional.iter())
         .chain(options.sums.keys())
         .chain(options.values.keys())
+        .chain(options.extract.keys())
+        .chain(options.pad.keys())
         .chain(wide_columns)
     {
         if !known(column) {
@@ -245,6 +295,20 @@ pub(super) fn check_options(at: &str, options: &ReadOptions, table: Option<Table
         if let Some(p) = pattern {
             regex::Regex::new(p).map_err(|e| format!("{at}.{name}: {e}"))?;
         }
+    }
+    for (column, patterns) in &options.skip_where {
+        for p in patterns {
+            regex::Regex::new(p).map_err(|e| format!("{at}.skip_where.{column}: {p:?}: {e}"))?;
+        }
+    }
+    for (column, p) in &options.extract {
+        regex::Regex::new(p).map_err(|e| format!("{at}.extract.{column}: {p:?}: {e}"))?;
+    }
+    if let Some((column, _)) = options.pad.iter().find(|(_, w)| **w == 0 || **w > 40) {
+        return Err(format!("{at}.pad.{column}: a width of 1 to 40 digits"));
+    }
+    for p in &options.total_rows {
+        regex::Regex::new(p).map_err(|e| format!("{at}.total_rows: {p:?}: {e}"))?;
     }
     if let Some(wide) = &options.wide {
         if wide.grades.iter().any(|g| !(1..=9).contains(g)) {

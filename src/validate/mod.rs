@@ -15,7 +15,7 @@ use crate::contract::{Column, Kind, Rule, SchoolType, Severity, Table};
 use crate::extract::{Built, RawBatch, SourceFile};
 pub use cell::Decimal;
 pub use registry::{KeySet, School, SchoolInfo, SchoolRegistry};
-pub use rules::{Context, add_to_sums, check_batch, check_schools, check_totals};
+pub use rules::{Context, RunningSums, check_batch, check_schools, check_totals};
 
 /// One finding about a source row (or a whole file, when `source_row` is None).
 #[derive(Debug, Clone, serde::Serialize)]

@@ -1,11 +1,15 @@
 //! A source built like a foreign one (fixtures/foreign/: a US state's school enrolment files in
-//! two schema generations, grades as columns): every row read or a finding, never a silent loss.
+//! two schema generations, codes glued to names or stripped of their zeros, subtotal, grand-total
+//! and footer rows, grades as columns): every row read or a finding, never a silent loss.
 //!
 //! The fixture's figures, worked out by hand from how it was written: school k (1–4, in file
-//! order) has 10·g + k + (year − 2015) pupils in grade g (1–6). A school-year is
-//! 210 + 6k + 6(year − 2015) pupils, so the four schools are 900 + 24(year − 2015) a year:
-//! 900 (2015), 924, 948, 972 (2018). Only the 2017–2018 files have pupils with disabilities:
-//! school k has k, so 1 + 2 + 3 + 4 = 10 a year.
+//! order: 001015, 001027, 002003, 002041) has 10·g + k + (year − 2015) pupils in grade g (1–6).
+//! A school-year is 210 + 6k + 6(year − 2015) pupils, so the four schools are
+//! 900 + 24(year − 2015) a year: 900 (2015), 924, 948, 972 (2018) — the files' own Grand Total
+//! rows (2015: 50 + 90 + 130 + 170 + 210 + 250 = 900). District 001 (k = 1, 2) has
+//! 2·210 + 6·(1 + 2) + 12(year − 2015) = 438 + 12(year − 2015), as its subtotal rows say (2015:
+//! 23 + 43 + 63 + 83 + 103 + 123 = 438). Only the 2017–2018 files have pupils with
+//! disabilities: school k has k, so 1 + 2 + 3 + 4 = 10 a year.
 
 use std::path::{Path, PathBuf};
 
@@ -65,8 +69,38 @@ async fn two_schema_generations_chosen_by_years_publish_every_row() {
         [["2015", "900", "", "4"], ["2016", "924", "", "4"], ["2017", "948", "10", "4"], ["2018", "972", "10", "4"]];
     let got: Vec<Vec<&str>> = by_year.iter().map(|r| r.iter().map(String::as_str).collect()).collect();
     assert_eq!(got, want.map(|r| r.to_vec()).to_vec());
-    let names = common::rows(&ctx, "select distinct county_name from staging_schools order by 1").await;
-    assert_eq!(names, vec![vec!["District 001".to_owned()], vec!["District 002".to_owned()]]);
+    // Codes taken out of "001-North County" and "001015   Adams Elementary" (2015–2016) and
+    // zero-padded from 1 and 1015 (2017–2018) are the same schools every year.
+    let schools = common::rows(
+        &ctx,
+        "select school_code, min(school_name), max(school_name), count(*), min(county_code) from staging_schools \
+         group by school_code order by school_code",
+    )
+    .await;
+    let want = [
+        ["001015", "Adams Elementary", "Adams Elementary", "4", "001"],
+        ["001027", "Baker Elementary", "Baker Elementary", "4", "001"],
+        ["002003", "Clark Elementary", "Clark Elementary", "4", "002"],
+        ["002041", "Dunn Elementary", "Dunn Elementary", "4", "002"],
+    ];
+    let got: Vec<Vec<&str>> = schools.iter().map(|r| r.iter().map(String::as_str).collect()).collect();
+    assert_eq!(got, want.map(|r| r.to_vec()).to_vec());
+    let names =
+        common::rows(&ctx, "select distinct county_name from staging_schools where year = 2015 order by 1").await;
+    assert_eq!(names, vec![vec!["North County".to_owned()], vec!["South County".to_owned()]]);
+
+    // Rows that are not data are listed, each with its reason; the totals agreed with the rows.
+    assert!(rules_of(&ledger, "warnings").get("total_row_mismatch").is_none(), "{t}");
+    let skipped = |path: &str, table: &str| -> Vec<String> {
+        let input = ledger["inputs"].as_array().unwrap().iter().find(|i| i["path"] == path && i["table"] == table);
+        input.unwrap()["skipped_rows"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_owned()).collect()
+    };
+    let old = skipped("enrollment/2015.csv", "pupils");
+    assert_eq!(old.iter().filter(|r| r.contains("total row, checked")).count(), 3, "{old:?}");
+    assert_eq!(old.iter().filter(|r| r.contains("footer below the last data row")).count(), 1, "{old:?}");
+    let new = skipped("enrollment/2018.csv", "pupils");
+    assert_eq!(new.iter().filter(|r| r.contains("skip_where: District Code matches")).count(), 2, "{new:?}");
+    assert_eq!(new.iter().filter(|r| r.contains("total row, checked")).count(), 1, "{new:?}");
 
     // No teachers, facilities or finance: the verdicts are not assessable, never "met".
     assert!(!run.stdout.contains("every county meets them"), "{}", run.stdout);
@@ -145,4 +179,26 @@ fn a_source_with_nothing_to_read_is_not_a_success() {
     let run = junheng(&["validate", "fixtures/foreign.toml", "--source", empty.to_str().unwrap()]);
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("pupils: enrollment/{year}.csv (years 2017-2018)"), "{}", run.stderr);
+}
+
+#[test]
+fn a_subtotal_that_disagrees_with_its_rows_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let (pipeline, data) = variant(dir.path(), |t| t);
+    // District 002's 2016 subtotal of grade 1: 13 + 14 + 2 = 29, written 30.
+    let file = data.join("enrollment/2016.csv");
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.contains("TOTALS for 002-South County,,29,"), "{text}");
+    std::fs::write(&file, text.replace("TOTALS for 002-South County,,29,", "TOTALS for 002-South County,,30,"))
+        .unwrap();
+    let run = junheng(&["validate", pipeline.to_str().unwrap()]);
+    // A total row that disagrees is a warning (the rows are published, the total is not).
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout
+            .contains("enrollment/2016.csv row 7, column 在校生数: the total row says 30 + 49 + 69 + 89 + 109 + 129")
+            && run.stdout.contains("since the previous total row"),
+        "{}",
+        run.stdout
+    );
 }

@@ -24,7 +24,7 @@ mod schools;
 mod totals;
 
 pub use schools::check_schools;
-pub use totals::{add_to_sums, check_totals};
+pub use totals::{RunningSums, check_totals};
 
 use super::registry::{KeySet, SchoolRegistry};
 use super::{CheckedBatch, Finding, Values, place};
