@@ -15,15 +15,48 @@ pub const MAX_FIELD_BYTES: usize = 1 << 20;
 /// field, an unbalanced quote swallowing the rest), and reading stops before memory grows.
 pub const MAX_RECORD_BYTES: usize = 8 << 20;
 
-/// Counts bytes read since the last complete row and stops the read beyond [`MAX_RECORD_BYTES`].
+/// Counts bytes read since the last complete row and stops the read beyond [`MAX_RECORD_BYTES`];
+/// notes where the line breaks are, for [`Lines`].
 struct RecordGuard<R> {
     inner: R,
     since_record: std::rc::Rc<std::cell::Cell<usize>>,
+    /// Bytes read so far.
+    offset: u64,
+    /// Offsets of the line breaks read ahead of the rows handed out.
+    breaks: std::rc::Rc<std::cell::RefCell<std::collections::VecDeque<u64>>>,
+}
+
+/// The line a CSV record starts on. The csv crate's record position is where the previous record
+/// ended, before the blank lines it skips (and before the `\n` of a CRLF), so it is counted here:
+/// a record's last byte is just before the reader's position after it, its line is 1 + the line
+/// breaks before that byte, and it starts as many lines earlier as its cells hold line breaks.
+struct Lines {
+    breaks: std::rc::Rc<std::cell::RefCell<std::collections::VecDeque<u64>>>,
+    passed: u64,
+}
+
+impl Lines {
+    /// The 1-based line of the record the reader just read (`end`: the reader's byte position).
+    fn of(&mut self, record: &::csv::StringRecord, end: u64) -> u64 {
+        let last = end.saturating_sub(1);
+        let mut breaks = self.breaks.borrow_mut();
+        while breaks.front().is_some_and(|&b| b < last) {
+            breaks.pop_front();
+            self.passed += 1;
+        }
+        let inside = record.iter().map(|c| c.bytes().filter(|&b| b == b'\n').count() as u64).sum::<u64>();
+        (1 + self.passed).saturating_sub(inside)
+    }
 }
 
 impl<R: Read> Read for RecordGuard<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
+        let mut breaks = self.breaks.borrow_mut();
+        for (i, _) in buf[..n].iter().enumerate().filter(|(_, b)| **b == b'\n') {
+            breaks.push_back(self.offset + i as u64);
+        }
+        self.offset += n as u64;
         let total = self.since_record.get() + n;
         self.since_record.set(total);
         if total > MAX_RECORD_BYTES {
@@ -52,7 +85,9 @@ pub fn read(job: ReadJob<'_>) -> Result<FileReport, FileFailure> {
     let decoded =
         DecodingReader::with_origin(Cursor::new(head).chain(reader), encoding, bom, file.options.encoding.is_none());
     let since_record = std::rc::Rc::new(std::cell::Cell::new(0));
-    let decoded = RecordGuard { inner: decoded, since_record: since_record.clone() };
+    let breaks = std::rc::Rc::new(std::cell::RefCell::new(std::collections::VecDeque::new()));
+    let decoded = RecordGuard { inner: decoded, since_record: since_record.clone(), offset: 0, breaks: breaks.clone() };
+    let mut lines = Lines { breaks, passed: 0 };
     let mut csv = ::csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -71,7 +106,7 @@ pub fn read(job: ReadJob<'_>) -> Result<FileReport, FileFailure> {
     let mut record = ::csv::StringRecord::new();
     while csv.read_record(&mut record).map_err(read_error)? {
         since_record.set(0);
-        let line = record.position().map_or(0, |p| p.line());
+        let line = lines.of(&record, csv.position().byte());
         if let Some(long) = record.iter().find(|c| c.len() > MAX_FIELD_BYTES) {
             return Err(fail(
                 Rule::UnreadableFile,
@@ -166,6 +201,20 @@ mod tests {
         let reasons: Vec<&str> = report.skipped_rows.iter().map(|(_, r)| r.as_str()).collect();
         assert_eq!(reasons, ["title row above the header", "unit row under the header", "note row"]);
         assert_eq!(report.blank_rows, 1);
+    }
+
+    #[test]
+    fn rows_are_numbered_by_their_line_after_blank_lines_crlf_and_quoted_breaks() {
+        let header = "学校标识码,年级,在校生数,班数";
+        for (text, want) in [
+            (format!("{header}\n2311820001,1,45,1\n\n2311820001,2,46,1\n"), vec![2, 4]),
+            (format!("{header}\r\n2311820001,1,45,1\r\n\r\n\r\n2311820001,2,46,1\r\n"), vec![2, 5]),
+            (format!("{header}\n2311820001,1,\"4\n5\",1\n\n2311820001,2,46,1"), vec![2, 5]),
+            (format!("{header}\n\n\n2311820001,1,45,1\n2311820001,2,46,1\n"), vec![4, 5]),
+        ] {
+            let (_, batches) = read_all(text.as_bytes(), Table::Pupils, ReadOptions::default()).unwrap();
+            assert_eq!(batches[0].source_rows, want, "{text:?}");
+        }
     }
 
     #[test]

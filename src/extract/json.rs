@@ -55,6 +55,7 @@ pub fn read(job: ReadJob<'_>) -> Result<FileReport, FileFailure> {
     }
     rows.flush(on_batch)?;
     report.rows = rows.count;
+    report.skipped_rows = std::mem::take(&mut rows.skipped);
     report.unknown_columns = rows.unknown_reported.into_iter().collect();
     report.unknown_columns.sort();
     if let Some(mapper) = &rows.mapper {
@@ -75,6 +76,8 @@ struct Rows {
     pending: Vec<(u64, Map<String, Value>)>,
     unknown_reported: HashSet<String>,
     count: u64,
+    /// Objects the pipeline's `skip_where` skips, with the reason.
+    skipped: Vec<(u64, String)>,
 }
 
 impl Rows {
@@ -88,6 +91,7 @@ impl Rows {
             pending: Vec::new(),
             unknown_reported: HashSet::new(),
             count: 0,
+            skipped: Vec::new(),
         }
     }
 
@@ -123,6 +127,11 @@ impl Rows {
         for (row, object) in self.pending.drain(..) {
             let cells: Vec<String> =
                 self.keys.iter().map(|k| object.get(k).map(cell_text).unwrap_or_default()).collect();
+            if let Some(why) = mapper.skipped_by(&cells) {
+                self.skipped.push((row, why));
+                self.count -= 1;
+                continue;
+            }
             for mapped in mapper.map(&cells) {
                 builder.push(row, mapped);
             }
@@ -190,6 +199,10 @@ mod tests {
     use crate::pipeline::{Format, ReadOptions};
 
     fn read_all(text: &str, table: Table) -> Result<(FileReport, Vec<RawBatch>), FileFailure> {
+        read_with(text, table, ReadOptions::default())
+    }
+
+    fn read_with(text: &str, table: Table, options: ReadOptions) -> Result<(FileReport, Vec<RawBatch>), FileFailure> {
         let f = Arc::new(SourceFile {
             uri: "memory://t/x.json".into(),
             location: "x.json".into(),
@@ -202,7 +215,7 @@ mod tests {
             size: 0,
             e_tag: None,
             last_modified: chrono::DateTime::UNIX_EPOCH,
-            options: Arc::new(crate::pipeline::FileOptions::compile(ReadOptions::default()).unwrap()),
+            options: Arc::new(crate::pipeline::FileOptions::compile(options).unwrap()),
         });
         let index = HeaderIndex::new(table, &f.options);
         let mut batches = Vec::new();
@@ -234,6 +247,16 @@ mod tests {
         let text = "{\"school_code\":\"2311820001\",\"grade\":1,\"students\":45,\"classes\":1}\n\n{\"school_code\":\"2311820001\",\"grade\":2,\"students\":40,\"classes\":1}\n";
         let (_, batches) = read_all(text, Table::Pupils).unwrap();
         assert_eq!(batches[0].source_rows, vec![1, 3]);
+    }
+
+    #[test]
+    fn skip_where_skips_objects_and_lists_them() {
+        let text = "{\"school_code\":\"2311820001\",\"grade\":1,\"students\":45,\"classes\":1}\n{\"school_code\":\"TOTAL\",\"grade\":1,\"students\":45,\"classes\":1}\n";
+        let mut options = ReadOptions::default();
+        options.skip_where.insert("school_code".into(), vec!["^TOTAL$".into()]);
+        let (report, batches) = read_with(text, Table::Pupils, options).unwrap();
+        assert_eq!((report.rows, batches[0].source_rows.clone()), (1, vec![1]));
+        assert_eq!(report.skipped_rows, vec![(2, "skip_where: school_code matches ^TOTAL$".to_owned())]);
     }
 
     #[test]

@@ -116,13 +116,13 @@ struct QualityToml {
 
 /// Parse pipeline TOML. Errors are plain messages; [`Pipeline::load`] adds the file name.
 pub(super) fn parse(text: &str, base_dir: &Path, default_name: &str) -> Result<Pipeline, String> {
-    let file: PipelineToml = toml::from_str(text).map_err(|e| e.to_string().trim_end().to_owned())?;
+    let file: PipelineToml = toml::from_str(text).map_err(|e| explain_error(text, &e))?;
     let defaults = file.source.defaults;
     if let Some(schedule) = &file.schedule {
         parse_cron(&schedule.cron).map_err(|e| format!("schedule.cron = {:?}: {e}", schedule.cron))?;
     }
     check_options("source", &defaults, None)?;
-    let specs = table_specs(file.tables)?;
+    let specs = table_specs(text, file.tables)?;
     let tables = table_sources(file.source.layout.as_deref(), file.source.path.as_deref(), &defaults, &specs)?;
     let standards = standards(file.standards)?;
     check_settings(&file.settings)?;
@@ -146,8 +146,105 @@ pub(super) fn parse(text: &str, base_dir: &Path, default_name: &str) -> Result<P
     })
 }
 
+/// The keys of `[source]` besides the reading options.
+const SOURCE_KEYS: [&str; 5] = ["url", "layout", "path", "storage", "evidence"];
+/// The keys of a `[tables.<name>]` entry besides the reading options.
+const TABLE_KEYS: [&str; 2] = ["path", "years"];
+
+/// The keys a struct read from TOML accepts, asked of serde itself (so the list cannot drift
+/// from the code): the field names its derived `Deserialize` hands `deserialize_struct`.
+fn keys_of<T: serde::de::DeserializeOwned>() -> Vec<&'static str> {
+    struct FieldNames<'a>(&'a mut Vec<&'static str>);
+    impl<'de> serde::Deserializer<'de> for FieldNames<'_> {
+        type Error = serde::de::value::Error;
+        fn deserialize_any<V: serde::de::Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+            Err(serde::de::Error::custom("field names only"))
+        }
+        fn deserialize_struct<V: serde::de::Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Self::Error> {
+            self.0.extend_from_slice(fields);
+            Err(serde::de::Error::custom("field names only"))
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf option unit
+            unit_struct newtype_struct seq tuple tuple_struct map enum identifier ignored_any
+        }
+    }
+    let mut names = Vec::new();
+    let _ = T::deserialize(FieldNames(&mut names));
+    names
+}
+
+/// Every key a section of a pipeline file accepts (`source`, `tables.<name>`), for messages and
+/// the reference; None for sections whose errors already list them.
+pub(super) fn section_keys(section: &str) -> Option<Vec<&'static str>> {
+    let own: &[&str] = match section {
+        "source" => &SOURCE_KEYS,
+        s if s.starts_with("tables.") => &TABLE_KEYS,
+        _ => return None,
+    };
+    Some(own.iter().copied().chain(keys_of::<ReadOptions>()).collect())
+}
+
+/// A TOML error as a person can act on it: an unknown key of a section whose keys serde cannot
+/// list (they are flattened) is named with its line and the section's keys.
+fn explain_error(text: &str, error: &toml::de::Error) -> String {
+    let section = error.span().map(|span| section_at(text, span.start)).unwrap_or_default();
+    unknown_key(text, error, &section).unwrap_or_else(|| error.to_string().trim_end().to_owned())
+}
+
+/// "line 3: unknown key `encodng` in [source]; its keys are: …", when the error is an unknown key.
+fn unknown_key(text: &str, error: &toml::de::Error, section: &str) -> Option<String> {
+    let message = error.message();
+    let key = message.strip_prefix("unknown field `")?.split('`').next()?;
+    if message.contains("expected") {
+        return None;
+    }
+    let keys = section_keys(section)?;
+    let header = |l: &str| l.trim_start().starts_with('[');
+    // The key's line: the first line of the section that sets it (or, failing that, any).
+    let mut current = String::new();
+    let mut found = None;
+    for (i, line) in text.lines().enumerate() {
+        if header(line) {
+            current = line.trim().trim_matches(|c| c == '[' || c == ']').trim().to_owned();
+            continue;
+        }
+        let t = line.trim_start();
+        let t = t.strip_prefix('"').unwrap_or(t);
+        let sets = t.strip_prefix(key).is_some_and(|rest| {
+            let rest = rest.strip_prefix('"').unwrap_or(rest);
+            rest.trim_start().starts_with('=')
+        });
+        if sets && (found.is_none() || current == section) {
+            found = Some(i + 1);
+            if current == section {
+                break;
+            }
+        }
+    }
+    let at = found.map_or(String::new(), |n| format!("line {n}: "));
+    Some(format!("{at}unknown key `{key}` in [{section}]; its keys are: {}", keys.join(", ")))
+}
+
+/// The table header (`source`, `tables.pupils`) in force at a byte offset of the file.
+fn section_at(text: &str, offset: usize) -> String {
+    let mut section = String::new();
+    for line in text[..offset.min(text.len())].lines().chain(text[offset.min(text.len())..].lines().take(1)) {
+        let t = line.trim();
+        if t.starts_with('[') {
+            section = t.trim_matches(|c| c == '[' || c == ']').trim().to_owned();
+        }
+    }
+    section
+}
+
 /// `[tables.<name>]` entries (one, or several as `[[tables.<name>]]`), each checked.
-fn table_specs(tables: BTreeMap<String, toml::Value>) -> Result<Vec<(Table, String, TableToml)>, String> {
+fn table_specs(text: &str, tables: BTreeMap<String, toml::Value>) -> Result<Vec<(Table, String, TableToml)>, String> {
     let mut specs = Vec::new();
     for (name, value) in tables {
         let table = Table::from_name(&name).ok_or_else(|| {
@@ -160,8 +257,10 @@ fn table_specs(tables: BTreeMap<String, toml::Value>) -> Result<Vec<(Table, Stri
         let several = items.len() > 1;
         for (i, item) in items.into_iter().enumerate() {
             let label = if several { format!("[[tables.{name}]] #{}", i + 1) } else { format!("[tables.{name}]") };
-            let spec: TableToml =
-                item.try_into().map_err(|e: toml::de::Error| format!("{label}: {}", e.to_string().trim_end()))?;
+            let spec: TableToml = item.try_into().map_err(|e: toml::de::Error| {
+                let at = format!("tables.{name}");
+                unknown_key(text, &e, &at).unwrap_or_else(|| format!("{label}: {}", e.to_string().trim_end()))
+            })?;
             check_options(&format!("tables.{name}"), &spec.options, Some(table))?;
             specs.push((table, label, spec));
         }

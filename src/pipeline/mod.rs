@@ -318,6 +318,23 @@ mod tests {
     }
 
     #[test]
+    fn an_unknown_key_is_named_with_its_line_and_the_keys_of_its_section() {
+        let err = parse("# a comment\n[source]\nurl = \"x\"\nencodng = \"gbk\"\n").unwrap_err();
+        assert!(err.starts_with("line 4: unknown key `encodng` in [source]; its keys are: url, layout,"), "{err}");
+        assert!(err.contains("encoding") && err.contains("skip_where") && err.contains("optional"), "{err}");
+        let err = parse("[source]\nurl = \"x\"\n\n[[tables.pupils]]\npath = \"a.csv\"\nconstant = { grade = \"1\" }\n")
+            .unwrap_err();
+        assert!(
+            err.starts_with("line 6: unknown key `constant` in [tables.pupils]; its keys are: path, years,"),
+            "{err}"
+        );
+        assert!(err.contains("constants"), "{err}");
+        // Sections serde can list keep its message, which has the line and the keys.
+        let err = parse("[source]\nurl = \"x\"\n[settings]\nschool_sytem = \"5-4\"\n").unwrap_err();
+        assert!(err.contains("line 4") && err.contains("expected one of `school_system`"), "{err}");
+    }
+
+    #[test]
     fn settings_and_templates_are_typed() {
         let p = parse(
             r#"
