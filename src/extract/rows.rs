@@ -13,7 +13,7 @@ use super::{
     BATCH_ROWS, BatchBuilder, Binding, BoundColumn, FileFailure, FileReport, HeaderIndex, RawBatch, SourceFile,
     TotalRow,
 };
-use crate::contract::{Kind, Rule, Unit};
+use crate::contract::{Column, Kind, Rule, Unit};
 use crate::text::fold;
 
 /// The header the ledger records for the grade of rows made from grade columns.
@@ -51,6 +51,11 @@ struct Refine {
 }
 
 impl Refine {
+    /// The pipeline's `extract` and `pad` of a column.
+    fn of(options: &crate::pipeline::FileOptions, column: &str) -> Refine {
+        Refine { extract: options.extract.get(column).cloned(), pad: options.pad.get(column).copied() }
+    }
+
     fn apply(&self, text: String) -> String {
         if self.extract.is_none() && self.pad.is_none() {
             return text;
@@ -174,26 +179,8 @@ impl Mapper {
                 let column = table
                     .column(name)
                     .ok_or_else(|| fail(Rule::MissingRequiredColumn, format!("`{name}` is not a column of {table}")))?;
-                let mut per_grade = Vec::new();
-                for &g in &wide.grades {
-                    let mut indices = Vec::new();
-                    for pattern in patterns {
-                        let header = grade_header(pattern, g);
-                        match find(&header) {
-                            Some(i) => {
-                                used[i] = true;
-                                indices.push(i);
-                            }
-                            // A misspelt or missing grade column would drop the grade's pupils.
-                            None if !options.may_lack(name) => binding.lacking.push(format!(
-                                "{} of grade {g} (column \"{header}\" of wide.columns.{name})",
-                                column.label
-                            )),
-                            None => {}
-                        }
-                    }
-                    per_grade.push(indices);
-                }
+                let (per_grade, lacking) = grade_cells(column, patterns, &wide.grades, &find, &mut used);
+                binding.lacking.extend(lacking.into_iter().filter(|_| !options.may_lack(name)));
                 if per_grade.iter().all(Vec::is_empty) {
                     return Err(fail(
                         Rule::MissingRequiredColumn,
@@ -240,37 +227,10 @@ impl Mapper {
             once.push(false);
         }
         // 5. Columns the pipeline gives aliases for, which this file has under none of its names.
-        for name in options.aliases.keys() {
-            let Some(column) = table.column(name) else { continue };
-            let from_path =
-                (name == "year" && file.year.is_some()) || (name == "county_code" && file.county_code.is_some());
-            if binding.get(name).is_some() || from_path || options.may_lack(name) || column.header_required() {
-                continue;
-            }
-            let mut names: Vec<&str> = options.aliases[name].iter().map(String::as_str).collect();
-            names.insert(0, column.name);
-            binding.lacking.push(format!("{} (headers looked for: {})", column.label, names.join(", ")));
-        }
-        let refine = binding
-            .columns
-            .iter()
-            .map(|b| Refine {
-                extract: options.extract.get(b.column.name).cloned(),
-                pad: options.pad.get(b.column.name).copied(),
-            })
-            .collect();
+        binding.lacking.extend(lacking_aliases(file, &binding));
+        let refine = binding.columns.iter().map(|b| Refine::of(options, b.column.name)).collect();
         // 6. Columns whose cells mark rows to skip (a contract column, or a header of the file).
-        let mut skip = Vec::new();
-        for (name, patterns) in &options.skip_where {
-            let cell = binding.get(name).and_then(|b| (b.built == Built::Cell).then_some(b.index).flatten());
-            match cell.or_else(|| find(name)) {
-                Some(i) => {
-                    used[i] = true;
-                    skip.push((i, name.clone(), patterns.clone()));
-                }
-                None => binding.lacking.push(format!("the column \"{name}\" of skip_where")),
-            }
-        }
+        let skip = skip_cells(options, &mut binding, &find, &mut used);
         binding.unknown = headers
             .iter()
             .enumerate()
@@ -408,6 +368,79 @@ impl Mapper {
             Source::Wide(per_grade) => grade.and_then(|(gi, _)| joined(&per_grade[gi])),
         }
     }
+}
+
+/// The cells of a wide layout's column, per grade (several patterns are summed), and a phrase per
+/// grade column the file lacks: a misspelt or missing grade column would drop the grade's pupils.
+fn grade_cells(
+    column: &Column,
+    patterns: &[String],
+    grades: &[i64],
+    find: &dyn Fn(&str) -> Option<usize>,
+    used: &mut [bool],
+) -> (Vec<Vec<usize>>, Vec<String>) {
+    let mut per_grade = Vec::new();
+    let mut lacking = Vec::new();
+    for &g in grades {
+        let mut indices = Vec::new();
+        for pattern in patterns {
+            let header = grade_header(pattern, g);
+            match find(&header) {
+                Some(i) => {
+                    used[i] = true;
+                    indices.push(i);
+                }
+                None => lacking.push(format!(
+                    "{} of grade {g} (column \"{header}\" of wide.columns.{})",
+                    column.label, column.name
+                )),
+            }
+        }
+        per_grade.push(indices);
+    }
+    (per_grade, lacking)
+}
+
+/// The columns a pipeline gives aliases for that a file has under none of their names (and that
+/// neither its path, a constant nor `absent`/`optional` accounts for); required ones fail the
+/// file in [`check_binding`] instead.
+fn lacking_aliases(file: &SourceFile, binding: &Binding) -> Vec<String> {
+    let options = &file.options;
+    let mut lacking = Vec::new();
+    for name in options.aliases.keys() {
+        let Some(column) = file.table.column(name) else { continue };
+        let from_path =
+            (name == "year" && file.year.is_some()) || (name == "county_code" && file.county_code.is_some());
+        if binding.get(name).is_some() || from_path || options.may_lack(name) || column.header_required() {
+            continue;
+        }
+        let mut names: Vec<&str> = options.aliases[name].iter().map(String::as_str).collect();
+        names.insert(0, column.name);
+        lacking.push(format!("{} (headers looked for: {})", column.label, names.join(", ")));
+    }
+    lacking
+}
+
+/// `skip_where` resolved to the file's cells (a bound contract column, else a header); a column
+/// the file lacks is recorded in `binding.lacking`.
+fn skip_cells(
+    options: &crate::pipeline::FileOptions,
+    binding: &mut Binding,
+    find: &dyn Fn(&str) -> Option<usize>,
+    used: &mut [bool],
+) -> Vec<(usize, String, Vec<regex::Regex>)> {
+    let mut skip = Vec::new();
+    for (name, patterns) in &options.skip_where {
+        let cell = binding.get(name).and_then(|b| (b.built == Built::Cell).then_some(b.index).flatten());
+        match cell.or_else(|| find(name)) {
+            Some(i) => {
+                used[i] = true;
+                skip.push((i, name.clone(), patterns.clone()));
+            }
+            None => binding.lacking.push(format!("the column \"{name}\" of skip_where")),
+        }
+    }
+    skip
 }
 
 /// Whether a cell says zero (`0`, `0.0`, `00`).
