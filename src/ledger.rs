@@ -289,6 +289,10 @@ pub struct InputRecord {
     pub sha256: String,
     /// Encoding read.
     pub encoding: Option<String>,
+    /// How the encoding was established and how sure that is (`declared (certain)`,
+    /// `detected by chardetng … (high)`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encoding_basis: Option<String>,
     /// Delimiter (CSV).
     pub delimiter: Option<String>,
     /// Sheet (workbooks).

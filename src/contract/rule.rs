@@ -77,11 +77,13 @@ pub enum Rule {
     TotalRowMismatch,
     /// A column the pipeline file declares (an alias, a grade column) is not in the file.
     DeclaredColumnMissing,
+    /// A file whose bytes read sensibly in two encodings and none is declared.
+    EncodingUncertain,
 }
 
 impl Rule {
     /// Every rule, in catalogue order.
-    pub const ALL: [Rule; 34] = [
+    pub const ALL: [Rule; 35] = [
         Rule::UnreadableFile,
         Rule::HeaderNotFound,
         Rule::MissingRequiredColumn,
@@ -116,6 +118,7 @@ impl Rule {
         Rule::ParentInOtherCounty,
         Rule::TotalRowMismatch,
         Rule::DeclaredColumnMissing,
+        Rule::EncodingUncertain,
     ];
 
     /// Its id, what it means, and the same in Chinese.
@@ -200,6 +203,11 @@ impl Rule {
                 "declared_column_missing",
                 "a column the pipeline file declares (an alias, a grade column) is not in the file",
                 "配置文件声明的列在文件中不存在",
+            ),
+            Rule::EncodingUncertain => (
+                "encoding_uncertain",
+                "the file's bytes read sensibly in two encodings and none is declared",
+                "无法确定文件编码，请在配置文件中声明",
             ),
         }
     }

@@ -76,7 +76,8 @@ impl<R: Read> Read for RecordGuard<R> {
 pub fn read(job: ReadJob<'_>) -> Result<FileReport, FileFailure> {
     let ReadJob { reader, file, index, on_batch } = job;
     let fail = |rule: Rule, msg: String| FileFailure::in_file(file, rule, msg);
-    let (head, encoding, bom) = sniff(reader, file)?;
+    let (head, detected) = sniff(reader, file)?;
+    let (encoding, bom) = (detected.encoding, detected.bom);
     let delimiter = match file.options.delimiter.as_deref() {
         Some("\\t") | Some("\t") => b'\t',
         Some(d) => d.as_bytes()[0],
@@ -115,8 +116,7 @@ pub fn read(job: ReadJob<'_>) -> Result<FileReport, FileFailure> {
         }
         assembler.push(line, record.iter().map(str::to_owned).collect(), on_batch)?;
     }
-    let mut report = assembler.finish(on_batch)?;
-    report.encoding = Some(encoding.name().to_owned());
+    let mut report = assembler.finish(on_batch)?.read_in(&detected);
     report.delimiter = Some(if delimiter == b'\t' { "\\t".into() } else { (delimiter as char).to_string() });
     Ok(report)
 }

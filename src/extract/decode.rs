@@ -1,60 +1,198 @@
 //! Bytes in any encoding counties use → UTF-8, streaming, never guessing silently.
 //!
-//! The encoding is declared (pipeline file) or detected: a BOM decides (UTF-8, UTF-16LE/BE);
-//! otherwise the first block is tried as UTF-8 and, failing that, read as GB18030 (a superset
-//! of GBK and GB2312). Bytes that are not valid in the chosen encoding stop the file with an
-//! error naming the byte offset — never mojibake, never a silent U+FFFD. CRLF and bare CR line
-//! endings (Windows, old Mac exports) become LF so rows are counted as a person sees them.
+//! The encoding is declared (pipeline file) or detected: a BOM decides (UTF-8, UTF-16LE/BE); a
+//! sample that is valid UTF-8 is UTF-8; otherwise Firefox's detector (`chardetng`) judges the
+//! whole sample. It is asked twice — as if the file came from a Chinese source and from a generic
+//! one — and trusted only when both answers agree: Windows-1252 bytes are often valid GBK pairs
+//! (`’s` is 0x92 0x73), so a file the two readings disagree on is refused with a message naming
+//! the `encoding` key, never read as mojibake. What was detected and how is in the ledger. Bytes
+//! that are not valid in the chosen encoding stop the file with an error naming the byte offset —
+//! never a silent U+FFFD. CRLF and bare CR line endings (Windows, old Mac exports) become LF so
+//! rows are counted as a person sees them.
 
 use std::io::{self, Read};
 
-use encoding_rs::{DecoderResult, Encoding, GB18030, UTF_8, UTF_16BE, UTF_16LE};
+use encoding_rs::{DecoderResult, Encoding, GB18030, GBK, UTF_8, UTF_16BE, UTF_16LE};
 
 /// How many bytes are sniffed to detect the encoding and the delimiter.
 pub const SNIFF_BYTES: usize = 64 * 1024;
 
-/// The first bytes of a file, its encoding and the length of its byte-order mark (what the CSV
-/// and JSON readers both start from). A file that cannot be read fails with its name.
+/// How an encoding was established, from most to least certain (the ledger records it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EncodingBasis {
+    /// The pipeline file declares it.
+    Declared,
+    /// The file starts with a byte-order mark.
+    ByteOrderMark,
+    /// The sample is valid UTF-8 (plain ASCII included).
+    ValidUtf8,
+    /// NUL bytes in every other position: UTF-16 without a byte-order mark.
+    NulPattern,
+    /// `chardetng` gave the same answer for a Chinese and a generic source.
+    Detector,
+    /// `chardetng`'s answer for a generic source, the GBK reading it gave for a Chinese source
+    /// being ruled out (almost none of its pairs are GB2312 characters).
+    DetectorGbkRuledOut,
+}
+
+impl EncodingBasis {
+    /// What the ledger says (`declared`, `byte-order mark`, `valid UTF-8`, …).
+    pub fn describe(self) -> &'static str {
+        match self {
+            EncodingBasis::Declared => "declared",
+            EncodingBasis::ByteOrderMark => "byte-order mark",
+            EncodingBasis::ValidUtf8 => "valid UTF-8",
+            EncodingBasis::NulPattern => "UTF-16 by its NUL bytes (no byte-order mark)",
+            EncodingBasis::Detector => "detected by chardetng (the same for a Chinese and a generic source)",
+            EncodingBasis::DetectorGbkRuledOut => {
+                "detected by chardetng for a generic source (read as GBK, almost none of it would be GB2312 characters)"
+            }
+        }
+    }
+
+    /// How sure the reading is: `certain` when declared or proven by the bytes, `high` when a
+    /// detector's two readings agreed.
+    pub fn confidence(self) -> &'static str {
+        match self {
+            EncodingBasis::Declared | EncodingBasis::ByteOrderMark | EncodingBasis::ValidUtf8 => "certain",
+            EncodingBasis::NulPattern | EncodingBasis::Detector | EncodingBasis::DetectorGbkRuledOut => "high",
+        }
+    }
+}
+
+/// The encoding a file is read in, the length of its byte-order mark and how it was decided.
+#[derive(Debug, Clone, Copy)]
+pub struct Detected {
+    /// The encoding (GBK is always read as its superset GB18030).
+    pub encoding: &'static Encoding,
+    /// Bytes of byte-order mark to skip.
+    pub bom: usize,
+    /// How the encoding was established.
+    pub basis: EncodingBasis,
+}
+
+/// The first bytes of a file and how it is encoded (what the CSV and JSON readers both start
+/// from). A file that cannot be read, or whose encoding cannot be told, fails with its name.
 pub fn sniff(
     reader: &mut dyn std::io::Read,
     file: &super::SourceFile,
-) -> Result<(Vec<u8>, &'static Encoding, usize), super::FileFailure> {
+) -> Result<(Vec<u8>, Detected), super::FileFailure> {
     use std::io::Read as _;
-    let fail = |msg: String| super::FileFailure::in_file(file, crate::contract::Rule::UnreadableFile, msg);
+    let fail = |rule, msg: String| super::FileFailure::in_file(file, rule, msg);
     let mut head = Vec::with_capacity(SNIFF_BYTES);
-    reader.take(SNIFF_BYTES as u64).read_to_end(&mut head).map_err(|e| fail(format!("cannot read: {e}")))?;
-    let (encoding, bom) = detect(&head, file.options.encoding.as_deref()).map_err(fail)?;
-    Ok((head, encoding, bom))
+    reader
+        .take(SNIFF_BYTES as u64)
+        .read_to_end(&mut head)
+        .map_err(|e| fail(crate::contract::Rule::UnreadableFile, format!("cannot read: {e}")))?;
+    let complete = head.len() < SNIFF_BYTES;
+    let detected = detect(&head, file.options.encoding.as_deref(), complete).map_err(|e| match e {
+        Undetectable::UnknownLabel(msg) => fail(crate::contract::Rule::UnreadableFile, msg),
+        Undetectable::Ambiguous(msg) => fail(crate::contract::Rule::EncodingUncertain, msg),
+    })?;
+    Ok((head, detected))
 }
 
-/// Pick the encoding: the declared one, a BOM, valid UTF-8, else GB18030. Returns the encoding
-/// and how many BOM bytes to skip.
-pub fn detect(head: &[u8], declared: Option<&str>) -> Result<(&'static Encoding, usize), String> {
+/// Why no encoding could be chosen.
+#[derive(Debug)]
+pub enum Undetectable {
+    /// The declared encoding is not one encoding_rs knows.
+    UnknownLabel(String),
+    /// The bytes read sensibly in two encodings (the message names both and the `encoding` key).
+    Ambiguous(String),
+}
+
+/// Pick the encoding: the declared one, a BOM, valid UTF-8, UTF-16 by its NULs, else what
+/// `chardetng` says when it says the same for a Chinese and a generic source. `complete` says the
+/// sample is the whole file (so a sequence cut at its end is an error, not the sample's edge).
+pub fn detect(head: &[u8], declared: Option<&str>, complete: bool) -> Result<Detected, Undetectable> {
     if let Some(label) = declared {
-        let enc = Encoding::for_label(label.trim().as_bytes()).ok_or_else(|| format!("unknown encoding {label:?}"))?;
-        // GBK is decoded as GB18030: the same bytes for everything GBK defines, no hole for the rest.
-        let enc = if enc == encoding_rs::GBK { GB18030 } else { enc };
+        let enc = Encoding::for_label(label.trim().as_bytes())
+            .ok_or_else(|| Undetectable::UnknownLabel(format!("unknown encoding {label:?}")))?;
         let bom = match Encoding::for_bom(head) {
             Some((e, len)) if e == enc => len,
             _ => 0,
         };
-        return Ok((enc, bom));
+        return Ok(Detected { encoding: superset(enc), bom, basis: EncodingBasis::Declared });
     }
-    if let Some((enc, len)) = Encoding::for_bom(head) {
-        return Ok((enc, len));
+    if let Some((encoding, bom)) = Encoding::for_bom(head) {
+        return Ok(Detected { encoding, bom, basis: EncodingBasis::ByteOrderMark });
     }
     if head.len() >= 4 && head.iter().filter(|&&b| b == 0).count() * 4 >= head.len() {
         // UTF-16 without a BOM: NULs are the high bytes of ASCII characters.
         let even_nuls = head.iter().step_by(2).filter(|&&b| b == 0).count();
         let odd_nuls = head.iter().skip(1).step_by(2).filter(|&&b| b == 0).count();
-        return Ok((if even_nuls > odd_nuls { UTF_16BE } else { UTF_16LE }, 0));
+        let encoding = if even_nuls > odd_nuls { UTF_16BE } else { UTF_16LE };
+        return Ok(Detected { encoding, bom: 0, basis: EncodingBasis::NulPattern });
     }
     match std::str::from_utf8(head) {
-        Ok(_) => Ok((UTF_8, 0)),
-        // An incomplete sequence at the very end of the sniffed block is a cut, not an error.
-        Err(e) if e.error_len().is_none() => Ok((UTF_8, 0)),
-        Err(_) => Ok((GB18030, 0)),
+        Ok(_) => return Ok(Detected { encoding: UTF_8, bom: 0, basis: EncodingBasis::ValidUtf8 }),
+        // An incomplete sequence at the very end of the sample is the sample's edge, not an error.
+        Err(e) if e.error_len().is_none() && !complete => {
+            return Ok(Detected { encoding: UTF_8, bom: 0, basis: EncodingBasis::ValidUtf8 });
+        }
+        Err(_) => {}
     }
+    let mut detector = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Deny);
+    detector.feed(head, complete);
+    let chinese = detector.guess(Some(b"cn"), chardetng::Utf8Detection::Deny);
+    let generic = detector.guess(None, chardetng::Utf8Detection::Deny);
+    if superset(chinese) == superset(generic) {
+        return Ok(Detected { encoding: superset(chinese), bom: 0, basis: EncodingBasis::Detector });
+    }
+    // Only the Chinese reading says GBK. Chinese text in GBK is made of GB2312 pairs (both bytes
+    // 0xA1–0xFE); Western text read as GBK pairs an accented letter with the ASCII letter after
+    // it, which GB2312 never does. A GBK reading with (almost) no GB2312 pair is ruled out.
+    if chinese == GBK && gb2312_share(head) < 0.05 {
+        return Ok(Detected { encoding: generic, bom: 0, basis: EncodingBasis::DetectorGbkRuledOut });
+    }
+    Err(Undetectable::Ambiguous(format!(
+        "the encoding cannot be told with confidence: the file reads as {} (\"{}\") or as {} (\"{}\"); declare it in the pipeline file, e.g. encoding = \"{}\" in [source] or in the table's entry",
+        label(chinese),
+        sample_in(head, chinese),
+        label(generic),
+        sample_in(head, generic),
+        generic.name().to_ascii_lowercase(),
+    )))
+}
+
+/// Of the byte pairs a GBK reading makes, the share that are GB2312 (both bytes 0xA1–0xFE).
+fn gb2312_share(bytes: &[u8]) -> f64 {
+    let (mut pairs, mut gb2312, mut i) = (0usize, 0usize, 0usize);
+    while i < bytes.len() {
+        let lead = bytes[i];
+        if lead < 0x81 || lead == 0xFF || i + 1 == bytes.len() {
+            i += 1;
+            continue;
+        }
+        let trail = bytes[i + 1];
+        pairs += 1;
+        if (0xA1..=0xFE).contains(&lead) && (0xA1..=0xFE).contains(&trail) {
+            gb2312 += 1;
+        }
+        i += 2;
+    }
+    if pairs == 0 { 1.0 } else { gb2312 as f64 / pairs as f64 }
+}
+
+/// GBK is decoded as GB18030: the same bytes for everything GBK defines, no hole for the rest.
+fn superset(encoding: &'static Encoding) -> &'static Encoding {
+    if encoding == GBK { GB18030 } else { encoding }
+}
+
+/// An encoding's name as a person knows it.
+fn label(encoding: &'static Encoding) -> String {
+    if encoding == GBK || encoding == GB18030 { "GBK/GB18030".to_owned() } else { encoding.name().to_owned() }
+}
+
+/// The first line of the sample with a non-ASCII byte, decoded in `encoding` and cut to 60
+/// characters, so the user can see which reading is right.
+fn sample_in(head: &[u8], encoding: &'static Encoding) -> String {
+    let line = head.split(|&b| b == b'\n').find(|l| !l.is_ascii()).unwrap_or(head);
+    let (text, _) = encoding.decode_without_bom_handling(line);
+    let text = text.trim();
+    let start = text.char_indices().find(|(_, c)| !c.is_ascii()).map_or(0, |(i, _)| i);
+    let from = text[..start].char_indices().rev().nth(20).map_or(0, |(i, _)| i);
+    text[from..].chars().take(60).collect()
 }
 
 /// A reader that decodes `inner` from `encoding` into UTF-8, failing at the first malformed byte.
@@ -140,7 +278,7 @@ impl<R: Read> DecodingReader<R> {
                     )
                 } else {
                     format!(
-                        "the bytes at offset {offset} are not valid {} (if the file is in another encoding, declare it in the pipeline file, e.g. encoding = \"gbk\")",
+                        "the bytes at offset {offset} are not valid {} (if the file is in another encoding, declare it in the pipeline file, e.g. encoding = \"gbk\" or encoding = \"windows-1252\")",
                         self.encoding.name()
                     )
                 };
@@ -214,9 +352,10 @@ mod tests {
     use super::*;
 
     fn decode_all(bytes: &[u8], declared: Option<&str>) -> Result<String, String> {
-        let (enc, skip) = detect(&bytes[..bytes.len().min(SNIFF_BYTES)], declared)?;
+        let head = &bytes[..bytes.len().min(SNIFF_BYTES)];
+        let d = detect(head, declared, head.len() < SNIFF_BYTES).map_err(|e| format!("{e:?}"))?;
         let mut out = String::new();
-        DecodingReader::new(bytes, enc, skip).read_to_string(&mut out).map_err(|e| e.to_string())?;
+        DecodingReader::new(bytes, d.encoding, d.bom).read_to_string(&mut out).map_err(|e| e.to_string())?;
         Ok(out)
     }
 
@@ -231,6 +370,63 @@ mod tests {
         let (gbk, _, _) = encoding_rs::GBK.encode("学校标识码,在校生数\n2311820001,12\n");
         assert_eq!(decode_all(&gbk, None).unwrap(), "学校标识码,在校生数\n2311820001,12\n");
         assert_eq!(decode_all(&gbk, Some("gbk")).unwrap(), "学校标识码,在校生数\n2311820001,12\n");
+    }
+
+    fn detected(bytes: &[u8]) -> Result<Detected, Undetectable> {
+        detect(bytes, None, true)
+    }
+
+    #[test]
+    fn a_short_gbk_header_is_gbk() {
+        let (gbk, _, _) = GBK.encode("学校标识码,学校名称,年份,在校生数\n2311820001,城关小学,2023,812\n");
+        let d = detected(&gbk).unwrap();
+        assert_eq!((d.encoding, d.basis), (GB18030, EncodingBasis::Detector));
+    }
+
+    #[test]
+    fn windows_1252_accents_are_not_read_as_gbk() {
+        // "éa" and "Éc" are valid GBK pairs, but no GB2312 ones: the GBK reading is ruled out.
+        let (bytes, _, _) =
+            encoding_rs::WINDOWS_1252.encode("District,School,Enrolled\nMontréal,École Saint-Jean,412\n");
+        let d = detected(&bytes).unwrap();
+        assert_eq!(d.encoding, encoding_rs::WINDOWS_1252);
+        assert!(matches!(d.basis, EncodingBasis::Detector | EncodingBasis::DetectorGbkRuledOut), "{d:?}");
+        assert_eq!(decode_all(&bytes, None).unwrap(), "District,School,Enrolled\nMontréal,École Saint-Jean,412\n");
+    }
+
+    #[test]
+    fn windows_1252_quotes_are_not_read_as_gbk() {
+        // ’ is 0x92 in Windows-1252; 0x92 0x73 ("’s") is also a valid GBK pair (抯), not GB2312.
+        let text = "name,pupils\nSt Mary’s School,310\nSt John’s School,280\n";
+        let (bytes, _, _) = encoding_rs::WINDOWS_1252.encode(text);
+        assert_eq!(detected(&bytes).unwrap().encoding, encoding_rs::WINDOWS_1252);
+        assert_eq!(decode_all(&bytes, None).unwrap(), text);
+    }
+
+    #[test]
+    fn bytes_valid_in_both_are_refused_naming_the_key() {
+        // "öß", "ÄÖ", "ÜÉ": pairs of Latin letters that are also GB2312 characters (鲞, 腫, 苇),
+        // the generic reading Western, the Chinese one GBK; the file must say which it is.
+        let text = "Ort,Schüler\nGrößenwahn ÄÖ,310\nÜÉ Schule,280\n";
+        let (bytes, _, _) = encoding_rs::WINDOWS_1252.encode(text);
+        match detected(&bytes) {
+            Err(Undetectable::Ambiguous(msg)) => {
+                assert!(msg.contains("encoding = \"windows-1252\""), "{msg}");
+                assert!(msg.contains("(\"Ort,Schüler\")") && msg.contains("GBK/GB18030"), "{msg}");
+            }
+            other => panic!("{other:?}"),
+        }
+        // Declared, it is read as declared.
+        assert_eq!(decode_all(&bytes, Some("windows-1252")).unwrap(), text);
+    }
+
+    #[test]
+    fn what_is_certain_says_so() {
+        assert_eq!(detected(b"year,pupils\n2023,5\n").unwrap().basis.confidence(), "certain");
+        assert_eq!(detected("年份\n".as_bytes()).unwrap().basis, EncodingBasis::ValidUtf8);
+        assert_eq!(detect(b"a\n", Some("gbk"), true).unwrap().basis, EncodingBasis::Declared);
+        // A cut multi-byte sequence at the end of a whole file is not UTF-8.
+        assert_ne!(detected(b"a,b\n\xE5\xAD").map(|d| d.encoding).ok(), Some(UTF_8));
     }
 
     #[test]

@@ -18,7 +18,8 @@ use crate::contract::Rule;
 pub fn read(job: ReadJob<'_>) -> Result<FileReport, FileFailure> {
     let ReadJob { reader, file, index, on_batch } = job;
     let fail = |rule: Rule, msg: String| FileFailure::in_file(file, rule, msg);
-    let (head, encoding, bom) = sniff(reader, file)?;
+    let (head, detected) = sniff(reader, file)?;
+    let (encoding, bom) = (detected.encoding, detected.bom);
     let first = head[bom..].iter().copied().find(|b| !b.is_ascii_whitespace());
     let decoded = DecodingReader::with_origin(
         std::io::Cursor::new(head).chain(reader),
@@ -27,8 +28,7 @@ pub fn read(job: ReadJob<'_>) -> Result<FileReport, FileFailure> {
         file.options.encoding.is_none(),
     );
     let mut rows = Rows::new(file.clone(), index.clone());
-    let mut report =
-        FileReport { encoding: Some(encoding.name().to_owned()), header_row: None, ..FileReport::default() };
+    let mut report = FileReport { header_row: None, ..FileReport::default() }.read_in(&detected);
     match first {
         None => {}
         Some(b'[') => {

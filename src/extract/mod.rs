@@ -165,6 +165,8 @@ impl BatchBuilder {
 pub struct FileReport {
     /// Detected or declared encoding (`UTF-8`, `gb18030`, `UTF-16LE`).
     pub encoding: Option<String>,
+    /// How the encoding was established and how sure that is (`valid UTF-8 (certain)`).
+    pub encoding_basis: Option<String>,
     /// Delimiter used for CSV.
     pub delimiter: Option<String>,
     /// 1-based row of the header.
@@ -187,6 +189,15 @@ pub struct FileReport {
     pub blank_rows: u64,
     /// 合计/总计 rows: not data, but checked against the sum of the rows (then dropped).
     pub total_rows: Vec<TotalRow>,
+}
+
+impl FileReport {
+    /// The report with the encoding the file was read in and how it was established.
+    pub fn read_in(mut self, detected: &decode::Detected) -> Self {
+        self.encoding = Some(detected.encoding.name().to_owned());
+        self.encoding_basis = Some(format!("{} ({})", detected.basis.describe(), detected.basis.confidence()));
+        self
+    }
 }
 
 /// A total row (合计, 总计, 小计) as found in a source: its row number and cells by column.

@@ -110,6 +110,7 @@ pub fn input_record(
 fn describe_read(record: &mut InputRecord, r: &FileReport, ledger: &mut Ledger) {
     record.sha256 = r.sha256.clone();
     record.encoding = r.encoding.clone();
+    record.encoding_basis = r.encoding_basis.clone();
     record.delimiter = r.delimiter.clone();
     record.sheet = r.sheet.clone().or(record.sheet.take());
     record.header_row = r.header_row;

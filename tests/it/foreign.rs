@@ -30,6 +30,15 @@ fn variant(dir: &Path, edit: impl Fn(String) -> String) -> (PathBuf, PathBuf) {
     (pipeline, data)
 }
 
+/// Replace `from` by `to` in a file of the copy (the files are Windows-1252, not UTF-8, so the
+/// edit is made on bytes; both strings are ASCII).
+fn edit_file(file: &Path, from: &str, to: &str) {
+    let bytes = std::fs::read(file).unwrap();
+    let at = bytes.windows(from.len()).position(|w| w == from.as_bytes()).unwrap_or_else(|| panic!("no {from:?}"));
+    let edited = [&bytes[..at], to.as_bytes(), &bytes[at + from.len()..]].concat();
+    std::fs::write(file, edited).unwrap();
+}
+
 fn rules_of(ledger: &serde_json::Value, severity: &str) -> serde_json::Value {
     ledger["totals"][format!("{severity}_by_rule")].clone()
 }
@@ -81,10 +90,17 @@ async fn two_schema_generations_chosen_by_years_publish_every_row() {
         ["001015", "Adams Elementary", "Adams Elementary", "4", "001"],
         ["001027", "Baker Elementary", "Baker Elementary", "4", "001"],
         ["002003", "Clark Elementary", "Clark Elementary", "4", "002"],
-        ["002041", "Dunn Elementary", "Dunn Elementary", "4", "002"],
+        ["002041", "Dunn’s Elementary", "Dunn’s Elementary", "4", "002"],
     ];
     let got: Vec<Vec<&str>> = schools.iter().map(|r| r.iter().map(String::as_str).collect()).collect();
     assert_eq!(got, want.map(|r| r.to_vec()).to_vec());
+    // The files are Windows-1252 ("Dunn’s": 0x92 0x73 is also a GBK pair, 抯): detected, never
+    // read as Chinese, and the ledger says how it was told.
+    for input in ledger["inputs"].as_array().unwrap() {
+        assert_eq!(input["encoding"], "windows-1252", "{input}");
+        let basis = input["encoding_basis"].as_str().unwrap();
+        assert!(basis.starts_with("detected by chardetng") && basis.ends_with("(high)"), "{basis}");
+    }
     let names =
         common::rows(&ctx, "select distinct county_name from staging_schools where year = 2015 order by 1").await;
     assert_eq!(names, vec![vec!["North County".to_owned()], vec!["South County".to_owned()]]);
@@ -135,9 +151,7 @@ fn a_declared_column_a_file_lacks_is_a_finding() {
     // The disabilities column is no longer optional: the 2015–2016 files lack it.
     let (pipeline, data) = variant(dir.path(), |t| t.replace("optional = [\"special_needs\"]\n", ""));
     // And a misspelt grade header in 2018: grade 4's pupils would vanish without a word.
-    let file = data.join("enrollment/2018.csv");
-    let text = std::fs::read_to_string(&file).unwrap().replace(",Gr4,", ",Gr 4th,");
-    std::fs::write(&file, text).unwrap();
+    edit_file(&data.join("enrollment/2018.csv"), ",Gr4,", ",Gr 4th,");
     let out = dir.path().join("out");
     let run = junheng(&["run", pipeline.to_str().unwrap(), "--out", out.to_str().unwrap()]);
     assert_eq!(run.code, 1, "a lost column is never a success: {}\n{}", run.stdout, run.stderr);
@@ -186,11 +200,11 @@ fn a_subtotal_that_disagrees_with_its_rows_is_named() {
     let dir = tempfile::tempdir().unwrap();
     let (pipeline, data) = variant(dir.path(), |t| t);
     // District 002's 2016 subtotal of grade 1: 13 + 14 + 2 = 29, written 30.
-    let file = data.join("enrollment/2016.csv");
-    let text = std::fs::read_to_string(&file).unwrap();
-    assert!(text.contains("TOTALS for 002-South County,,29,"), "{text}");
-    std::fs::write(&file, text.replace("TOTALS for 002-South County,,29,", "TOTALS for 002-South County,,30,"))
-        .unwrap();
+    edit_file(
+        &data.join("enrollment/2016.csv"),
+        "TOTALS for 002-South County,,29,",
+        "TOTALS for 002-South County,,30,",
+    );
     let run = junheng(&["validate", pipeline.to_str().unwrap()]);
     // A total row that disagrees is a warning (the rows are published, the total is not).
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
@@ -201,4 +215,35 @@ fn a_subtotal_that_disagrees_with_its_rows_is_named() {
         "{}",
         run.stdout
     );
+}
+
+#[test]
+fn a_file_whose_encoding_cannot_be_told_is_refused_until_declared() {
+    let dir = tempfile::tempdir().unwrap();
+    let (pipeline, data) = variant(dir.path(), |t| t);
+    // "Größe": in Windows-1252, "öß" is 0xF6 0xDF — also the GB2312 character 鲞. The Chinese and
+    // the generic reading disagree and both are plausible: the file is refused, never guessed.
+    let file = data.join("enrollment/2018.csv");
+    let bytes = std::fs::read(&file).unwrap();
+    let at = bytes.windows(5).position(|w| w == b"Clark").unwrap();
+    std::fs::write(&file, [&bytes[..at], b"Gr\xF6\xDFe \xC4\xD6", &bytes[at..]].concat()).unwrap();
+    let run = junheng(&["validate", pipeline.to_str().unwrap()]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    for needle in ["enrollment/2018.csv", "encoding cannot be told", "GBK/GB18030", "encoding = \"windows-1252\""] {
+        assert!(run.stdout.contains(needle), "no {needle:?} in: {}", run.stdout);
+    }
+    // Declared, the same bytes are read as declared: every row published.
+    let (pipeline, _) = variant(dir.path(), |t| t.replace("[source]\n", "[source]\nencoding = \"windows-1252\"\n"));
+    std::fs::write(data.join("enrollment/2018.csv"), [&bytes[..at], b"Gr\xF6\xDFe \xC4\xD6", &bytes[at..]].concat())
+        .unwrap();
+    let out = dir.path().join("out");
+    let run = junheng(&["run", pipeline.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let ledger = common::ledger(&out);
+    let input = ledger["inputs"].as_array().unwrap().iter().find(|i| i["path"] == "enrollment/2018.csv").unwrap();
+    assert_eq!(
+        (input["encoding"].as_str(), input["encoding_basis"].as_str()),
+        (Some("windows-1252"), Some("declared (certain)"))
+    );
+    assert_eq!(ledger["totals"]["rows_quarantined"], 0);
 }
