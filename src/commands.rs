@@ -27,6 +27,16 @@ pub enum Failure {
     Generate(#[from] junheng_generate::Error),
 }
 
+impl Failure {
+    /// The status the command ends with.
+    pub fn exit_status(&self) -> ExitStatus {
+        match self {
+            Failure::Junheng(e) => e.exit_status(),
+            Failure::Generate(_) => ExitStatus::Failed,
+        }
+    }
+}
+
 /// Run the command the command line names.
 pub async fn execute(cli: Cli) -> Result<ExitStatus, Failure> {
     let quiet = cli.quiet;

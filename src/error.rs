@@ -36,9 +36,14 @@ pub enum Error {
     #[error("SQL engine: {0}")]
     Engine(String),
 
-    /// Nothing matches what was asked for: no committed run yet, no such published figure.
+    /// Nothing matches what was asked for: no committed run yet, no such published figure
+    /// (exit 3, so a script can tell "not there" from "broken").
     #[error("{0}")]
     NotFound(String),
+
+    /// A source in which no file is a table: nothing to read is never a success.
+    #[error("{0}")]
+    NothingToRead(String),
 
     /// Another run holds the output's lock.
     #[error(
@@ -177,6 +182,15 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// How a command that failed with this error ends: a miss is its own status, every other
+    /// error a failure.
+    pub fn exit_status(&self) -> crate::exit::ExitStatus {
+        match self {
+            Error::NotFound(_) => crate::exit::ExitStatus::NotFound,
+            _ => crate::exit::ExitStatus::Failed,
+        }
+    }
+
     /// Wrap a store error with the operation and location it happened at.
     pub fn store(operation: &'static str, location: impl ToString, source: object_store::Error) -> Self {
         Error::Store { operation, location: location.to_string(), source }

@@ -12,10 +12,13 @@ pub enum ExitStatus {
     Rejected,
     /// A configuration, input or I/O error stopped the command; nothing new is published.
     Failed,
+    /// What was asked for is not in the output (a county, year, stage, figure or item that
+    /// `explain` or `export` cannot find, or no committed run yet); nothing was changed.
+    NotFound,
 }
 
 /// Every status with its code and meaning, in code order.
-pub const EXIT_CODES: [(ExitStatus, u8, &str); 3] = [
+pub const EXIT_CODES: [(ExitStatus, u8, &str); 4] = [
     (ExitStatus::Success, 0, "success"),
     (
         ExitStatus::Rejected,
@@ -23,6 +26,11 @@ pub const EXIT_CODES: [(ExitStatus, u8, &str); 3] = [
         "the run finished but rows (or whole files) were rejected beyond the pipeline's tolerance ([quality] max_rejected_rows, default 0); what passed is published, the ledger says what was not",
     ),
     (ExitStatus::Failed, 2, "configuration, input or I/O error; nothing new is published"),
+    (
+        ExitStatus::NotFound,
+        3,
+        "what was asked for is not published (explain or export found no such county, year, stage, figure or item; or the output has no committed run yet)",
+    ),
 ];
 
 impl ExitStatus {
@@ -42,6 +50,7 @@ impl ExitStatus {
             ExitStatus::Success => "published (or nothing changed)",
             ExitStatus::Rejected => "published with rejections",
             ExitStatus::Failed => "failed; nothing new published",
+            ExitStatus::NotFound => "found nothing to do it on",
         }
     }
 }

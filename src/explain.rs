@@ -72,14 +72,45 @@ pub enum Target {
     },
 }
 
-/// A number with `decimals` decimals, or —.
+/// What an explanation prints for a value the submission did not report (never 0, never —).
+const NOT_REPORTED: &str = "not reported";
+
+/// A number with `decimals` decimals, or "not reported". A value that rounds to zero is 0, never
+/// `-0.000` (a sum of floating-point terms can land a hair below zero).
 fn f(value: Option<f64>, decimals: usize) -> String {
-    value.map_or("—".into(), |v| format!("{v:.decimals$}"))
+    value.map_or(NOT_REPORTED.into(), |v| {
+        let v = if v.abs() < 0.5 * 10f64.powi(-(decimals as i32)) { 0.0 } else { v };
+        format!("{v:.decimals$}")
+    })
 }
 
-/// A value as published, or —.
+/// A value as published, or "not reported".
 fn shown<T: std::fmt::Display>(value: Option<T>) -> String {
-    value.map_or("—".into(), |v| v.to_string())
+    value.map_or(NOT_REPORTED.into(), |v| v.to_string())
+}
+
+/// The error for a figure a mart does not have, saying which counties and years it does have
+/// (a miss exits 3; see [`crate::exit::ExitStatus::NotFound`]).
+async fn miss(ctx: &datafusion::prelude::SessionContext, mart: &str, asked: &str) -> Error {
+    #[derive(Deserialize)]
+    struct Range {
+        county_code: String,
+        first: i32,
+        last: i32,
+    }
+    let sql = format!(
+        "select county_code, min(year) as first, max(year) as last from {mart} group by county_code order by county_code"
+    );
+    let ranges: Vec<Range> = marts::read(ctx, &sql).await.unwrap_or_default();
+    let listed: Vec<String> =
+        ranges.iter().take(8).map(|r| format!("{} ({}–{})", r.county_code, r.first, r.last)).collect();
+    let more = ranges.len().saturating_sub(listed.len());
+    let has = match (listed.is_empty(), more) {
+        (true, _) => "it has no rows".to_owned(),
+        (false, 0) => format!("it has counties {}", listed.join(", ")),
+        (false, n) => format!("it has counties {} and {n} more", listed.join(", ")),
+    };
+    Error::NotFound(format!("{mart} has no row for {asked}; {has}"))
 }
 
 /// Shorten a source URI to the path under the run's source root.
@@ -148,17 +179,17 @@ async fn cv(p: &Published, county: &str, year: i32, stage: &str, indicator: &str
         &format!("select name_zh, numerator, per_pupils from ref_indicators where indicator = {}", literal(indicator)),
     )
     .await?
-    .ok_or_else(|| Error::NotFound(format!("no indicator {indicator:?}; use b1…b8 or q1…q7")))?;
+    .ok_or_else(|| Error::Usage(format!("no indicator {indicator:?}; use b1…b8 or q1…q7")))?;
     let cell = format!(
         "county_code = {} and year = {year} and stage = {} and indicator = {}",
         literal(county),
         literal(stage),
         literal(indicator)
     );
-    let row: BalanceCv =
-        marts::first(ctx, &format!("select * from balance_cv where {cell}")).await?.ok_or_else(|| {
-            Error::NotFound(format!("balance_cv has no {indicator} for county {county}, {year}, {stage}"))
-        })?;
+    let row: Option<BalanceCv> = marts::first(ctx, &format!("select * from balance_cv where {cell}")).await?;
+    let Some(row) = row else {
+        return Err(miss(ctx, "balance_cv", &format!("{indicator} for county {county}, {year}, {stage}")).await);
+    };
     let numerator = &meta.numerator;
     let mut out = String::new();
     let _ = writeln!(out, "balance_cv · county {county} · {year} · {stage} · {indicator} {}", meta.name_zh);
@@ -304,7 +335,7 @@ struct SchoolGrade {
 
 async fn retention(p: &Published, county: &str, year: i32, stage: &str) -> Result<String> {
     let ctx = &p.ctx;
-    let r: Retention = marts::first(
+    let r: Option<Retention> = marts::first(
         ctx,
         &format!(
             "select * from retention where county_code = {} and year = {year} and stage = {}",
@@ -312,8 +343,8 @@ async fn retention(p: &Published, county: &str, year: i32, stage: &str) -> Resul
             literal(stage)
         ),
     )
-    .await?
-    .ok_or_else(|| Error::NotFound(format!("retention has no row for county {county}, {year}, {stage}")))?;
+    .await?;
+    let Some(r) = r else { return Err(miss(ctx, "retention", &format!("county {county}, {year}, {stage}")).await) };
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -325,16 +356,34 @@ async fn retention(p: &Published, county: &str, year: i32, stage: &str) -> Resul
     } else {
         String::new()
     };
-    let _ = writeln!(
-        out,
-        "published: {} = {} grade-{} pupils in {year} ÷ {} grade-{} entrants in {}{adjusted}",
-        f(r.retention_rate, 6),
+    let formula = format!(
+        "{} grade-{} pupils in {year} ÷ {} grade-{} entrants in {}{adjusted}",
         shown(r.final_grade_students),
         shown(r.final_grade),
         shown(r.cohort_entrants),
         shown(r.entry_grade),
         shown(r.cohort_start_year)
     );
+    let _ = match (r.retention_rate, r.cohort_entrants, r.final_grade_students) {
+        (Some(rate), _, _) => writeln!(out, "published: {} = {formula}", f(Some(rate), 6)),
+        (None, None, _) => writeln!(
+            out,
+            "published: no rate — the grade-{} entrants of {} were not reported (the final grade has {} grade-{} pupils in {year})",
+            shown(r.entry_grade),
+            shown(r.cohort_start_year),
+            shown(r.final_grade_students),
+            shown(r.final_grade)
+        ),
+        (None, _, None) => writeln!(
+            out,
+            "published: no rate — the grade-{} pupils of {year} were not reported (the cohort had {} grade-{} entrants in {})",
+            shown(r.final_grade),
+            shown(r.cohort_entrants),
+            shown(r.entry_grade),
+            shown(r.cohort_start_year)
+        ),
+        (None, _, _) => writeln!(out, "published: no rate ({formula})"),
+    };
     let _ = writeln!(
         out,
         "(methodology §4: final-grade pupils of year Y over the entrants of the cohort's first year; a missing start year gives no rate)\n"
@@ -393,28 +442,36 @@ struct FilePupils {
 async fn dropout(p: &Published, county: &str, year: i32, stage: &str) -> Result<String> {
     let ctx = &p.ctx;
     let (county_lit, stage_lit) = (literal(county), literal(stage));
-    let r: Dropout = marts::first(
+    let r: Option<Dropout> = marts::first(
         ctx,
         &format!("select * from dropout where county_code = {county_lit} and year = {year} and stage = {stage_lit}"),
     )
-    .await?
-    .ok_or_else(|| Error::NotFound(format!("dropout has no row for county {county}, {year}, {stage}")))?;
+    .await?;
+    let Some(r) = r else { return Err(miss(ctx, "dropout", &format!("county {county}, {year}, {stage}")).await) };
     let mut out = String::new();
     let _ = writeln!(
         out,
         "dropout · county {county} · {year} ({}) · {stage}",
         r.school_year.as_deref().unwrap_or_default()
     );
-    let _ = writeln!(
-        out,
-        "published: {} = {} dropouts reported at census {year} ÷ {} {stage} pupils at census {} (methodology §4)\n",
-        f(r.dropout_rate, 6),
+    let formula = format!(
+        "{} dropouts reported at census {year} ÷ {} {stage} pupils at census {}",
         shown(r.dropouts),
         shown(r.base_students),
         year - 1
     );
+    let _ = match (r.dropout_rate, r.dropouts) {
+        (Some(rate), _) => writeln!(out, "published: {} = {formula} (methodology §4)\n", f(Some(rate), 6)),
+        (None, None) => writeln!(
+            out,
+            "published: no rate — the dropouts of census {year} were not reported (the base would be {} {stage} pupils at census {})\n",
+            shown(r.base_students),
+            year - 1
+        ),
+        (None, _) => writeln!(out, "published: no rate ({formula})\n"),
+    };
     let schools: Vec<SchoolDropouts> = marts::read(ctx, &format!("select school_code, school_name, grade, dropouts, source_uri, source_row from int_pupils_with_school where county_code = {county_lit} and year = {year} and stage = {stage_lit} and dropouts > 0 order by school_code, grade")).await?;
-    let _ = writeln!(out, "rows with dropouts:");
+    let _ = writeln!(out, "rows with dropouts:{}", if schools.is_empty() { " none" } else { "" });
     for s in schools {
         let _ = writeln!(
             out,
@@ -454,10 +511,9 @@ async fn funding(p: &Published, county: &str, year: i32) -> Result<String> {
         ),
     )
     .await?;
-    let cur = years
-        .iter()
-        .find(|r| r.year == year)
-        .ok_or_else(|| Error::NotFound(format!("funding has no row for county {county}, {year}")))?;
+    let Some(cur) = years.iter().find(|r| r.year == year) else {
+        return Err(miss(ctx, "funding", &format!("county {county}, {year}")).await);
+    };
     let sources: Vec<FinanceRow> = marts::read(ctx, &format!("select year, source_uri, source_row from stg_finance where county_code = {county_lit} and year in ({}, {year}) order by year", year - 1)).await?;
     let mut out = String::new();
     let met = cur.three_increases_met.map_or("no legs (no previous fiscal year)".to_owned(), |m| m.to_string());

@@ -21,6 +21,16 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Rust ignores SIGPIPE, so printing into a closed pipe (`junheng explain … | head`) panics.
+    // A command that prints ends quietly there, as other Unix tools do; the server and the
+    // scheduler keep ignoring it (a client that goes away must not stop them).
+    #[cfg(unix)]
+    if !matches!(cli.command, cli::Command::Serve(_) | cli::Command::Schedule(_)) {
+        // SAFETY: called once at start-up, before any other thread exists.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     // Ballista's scheduler logs, as errors, metrics it cannot attach to a plan display: not ours to report.
     let default_level = if cli.quiet { "error" } else { "warn" };
     let default_level = format!("{default_level},ballista_scheduler::display=off,ballista_scheduler::state::aqe=error");
@@ -36,7 +46,7 @@ fn main() -> ExitCode {
         Ok(runtime) => runtime.block_on(commands::execute(cli)).unwrap_or_else(|failure| {
             // Every error's message already includes its cause.
             eprintln!("error: {failure}");
-            ExitStatus::Failed
+            failure.exit_status()
         }),
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");

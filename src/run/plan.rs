@@ -148,7 +148,7 @@ pub async fn plan(request: &Request) -> Result<Plan> {
     let discovery = layout::discover(&source, pipeline).await?;
     tracing::info!(files = discovery.files.len(), ignored = discovery.ignored.len(), "discovered {}", source.url);
     if discovery.files.is_empty() && discovery.conflicts.is_empty() {
-        return Err(crate::error::Error::NotFound(nothing_to_read(&source.url, pipeline, &discovery)));
+        return Err(crate::error::Error::NothingToRead(nothing_to_read(&source.url, pipeline, &discovery)));
     }
     let full_reason = full_reason(request, parent.as_ref(), output.is_some())?;
     let previous: HashMap<InputKey, &InputRecord> =

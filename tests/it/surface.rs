@@ -343,8 +343,35 @@ fn explain_takes_a_cv_a_rate_and_a_funding_leg_apart_down_to_source_rows() {
         funding.stdout
     );
     let missing = explain_cv("z9");
-    assert_eq!(missing.code, 2);
+    assert_eq!(missing.code, 2, "an indicator that does not exist is a usage error");
     assert!(missing.stderr.contains("b1…b8"), "{}", missing.stderr);
+    // A figure that is not published is a miss, exit 3, saying what is published.
+    let absent = junheng(&["explain", "--out", out, "funding", "--county", "231182", "--year", "2030"]);
+    assert_eq!(absent.code, 3, "{}", absent.stderr);
+    assert!(absent.stderr.contains("it has counties 231182 (2009–2018)"), "{}", absent.stderr);
+    // The seed has no grade-1 entrants before 2009: 2012's primary cohort (first year 2007) has
+    // no rate, and says why in words, never as 0, -0 or a bare dash.
+    let unreported =
+        junheng(&["explain", "--out", out, "retention", "--county", "231182", "--year", "2012", "--stage", "primary"]);
+    assert_eq!(unreported.code, 0, "{}", unreported.stderr);
+    assert!(
+        unreported.stdout.contains("published: no rate — the grade-1 entrants of 2007 were not reported"),
+        "{}",
+        unreported.stdout
+    );
+    assert!(unreported.stdout.contains("entrants, grade 1, 2007: not reported"), "{}", unreported.stdout);
+    assert!(!unreported.stdout.contains("-0") && !unreported.stdout.contains(": —"), "{}", unreported.stdout);
+    // Printing into a pipe that closes early (`| head -1`) ends quietly, never with a panic.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_junheng"))
+        .args(["explain", "--out", out, "retention", "--county", "231182", "--year", "2012", "--stage", "primary"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let ended = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&ended.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
 #[test]
