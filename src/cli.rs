@@ -155,6 +155,31 @@ Metabase, Grafana: a PostgreSQL data source, host HOST, port 5433, database junh
   junheng generate national --out /data/national                 # 2 850 counties × 10 years, ≈ 1.3 GB
   junheng generate national --counties 178 --years 10 --out /tmp/province")]
     Generate(GenerateArgs),
+
+    /// About pipeline files: every key they accept, by section.
+    #[command(after_long_help = "EXAMPLES:
+  junheng pipeline keys                     # every section and key, what it takes and does
+  junheng pipeline keys --markdown          # the same as docs/pipeline-keys.md")]
+    Pipeline(PipelineArgs),
+}
+
+/// `pipeline` arguments.
+#[derive(Debug, Args)]
+pub struct PipelineArgs {
+    /// What to show.
+    #[command(subcommand)]
+    pub command: PipelineCommand,
+}
+
+/// What `pipeline` shows.
+#[derive(Debug, Subcommand)]
+pub enum PipelineCommand {
+    /// Every key a pipeline file accepts, by section (generated from the parser's own lists).
+    Keys {
+        /// Print Markdown (docs/pipeline-keys.md) instead of text.
+        #[arg(long)]
+        markdown: bool,
+    },
 }
 
 /// Where the submission is.

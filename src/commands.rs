@@ -52,6 +52,13 @@ pub async fn execute(cli: Cli) -> Result<ExitStatus, Failure> {
         Command::Vacuum(args) => vacuum(args, quiet).await?,
         Command::Schedule(args) => schedule(args, quiet).await?,
         Command::Generate(args) => generate(args, quiet)?,
+        Command::Pipeline(args) => {
+            let crate::cli::PipelineCommand::Keys { markdown } = args.command;
+            let reference =
+                if markdown { junheng::pipeline::keys::markdown() } else { junheng::pipeline::keys::text() };
+            print!("{reference}");
+            ExitStatus::Success
+        }
     })
 }
 

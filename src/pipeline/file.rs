@@ -190,6 +190,27 @@ pub(super) fn section_keys(section: &str) -> Option<Vec<&'static str>> {
     Some(own.iter().copied().chain(keys_of::<ReadOptions>()).collect())
 }
 
+/// Every section of the file with the keys its parser accepts (for the reference's test, so
+/// [`super::keys`] cannot drift from the structs that read the file).
+#[cfg(test)]
+pub(super) fn accepted_keys() -> Vec<(&'static str, Vec<&'static str>)> {
+    vec![
+        ("", keys_of::<PipelineToml>()),
+        ("source", section_keys("source").unwrap_or_default()),
+        ("source.storage", keys_of::<crate::storage::StorageOptions>()),
+        ("tables.<table>", section_keys("tables.pupils").unwrap_or_default()),
+        ("reading options", keys_of::<ReadOptions>()),
+        ("wide", keys_of::<super::options::WideGrades>()),
+        ("output", keys_of::<OutputToml>()),
+        ("output.storage", keys_of::<crate::storage::StorageOptions>()),
+        ("settings", keys_of::<Settings>()),
+        ("standards", Vec::new()),
+        ("quality", keys_of::<QualityToml>()),
+        ("schedule", keys_of::<ScheduleToml>()),
+        ("report", keys_of::<ReportToml>()),
+    ]
+}
+
 /// A TOML error as a person can act on it: an unknown key of a section whose keys serde cannot
 /// list (they are flattened) is named with its line and the section's keys.
 fn explain_error(text: &str, error: &toml::de::Error) -> String {
@@ -228,7 +249,10 @@ fn unknown_key(text: &str, error: &toml::de::Error, section: &str) -> Option<Str
         }
     }
     let at = found.map_or(String::new(), |n| format!("line {n}: "));
-    Some(format!("{at}unknown key `{key}` in [{section}]; its keys are: {}", keys.join(", ")))
+    Some(format!(
+        "{at}unknown key `{key}` in [{section}]; its keys are: {} (`junheng pipeline keys` says what each does)",
+        keys.join(", ")
+    ))
 }
 
 /// The table header (`source`, `tables.pupils`) in force at a byte offset of the file.

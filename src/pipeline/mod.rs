@@ -8,6 +8,7 @@
 //! fall back to a default.
 
 mod file;
+pub mod keys;
 mod options;
 
 use std::collections::BTreeMap;

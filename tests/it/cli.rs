@@ -37,3 +37,18 @@ fn unknown_pipeline_keys_name_the_key_and_the_file() {
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("typo.toml") && run.stderr.contains("teaching_point"), "{}", run.stderr);
 }
+
+#[test]
+fn pipeline_keys_prints_the_reference_the_docs_hold() {
+    let run = junheng(&["pipeline", "keys"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    for needle in ["[source]", "[tables.<table>]", "skip_where", "encoding", "[settings]", "school_system"] {
+        assert!(run.stdout.contains(needle), "no {needle:?} in:\n{}", run.stdout);
+    }
+    let markdown = junheng(&["pipeline", "keys", "--markdown"]);
+    let committed = std::fs::read_to_string(crate::common::repo().join("docs/pipeline-keys.md")).unwrap();
+    assert_eq!(
+        markdown.stdout, committed,
+        "docs/pipeline-keys.md is not what `junheng pipeline keys --markdown` prints"
+    );
+}
