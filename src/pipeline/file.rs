@@ -215,7 +215,23 @@ pub(super) fn accepted_keys() -> Vec<(&'static str, Vec<&'static str>)> {
 /// list (they are flattened) is named with its line and the section's keys.
 fn explain_error(text: &str, error: &toml::de::Error) -> String {
     let section = error.span().map(|span| section_at(text, span.start)).unwrap_or_default();
-    unknown_key(text, error, &section).unwrap_or_else(|| error.to_string().trim_end().to_owned())
+    unknown_key(text, error, &section).unwrap_or_else(|| in_words(error.to_string().trim_end()))
+}
+
+/// serde's names of Rust types (`expected usize`) in words a pipeline's author knows.
+fn in_words(message: &str) -> String {
+    let mut out = message.to_owned();
+    for (rust, words) in [
+        ("expected usize", "expected a whole number ≥ 0"),
+        ("expected u64", "expected a whole number ≥ 0"),
+        ("expected u32", "expected a whole number ≥ 0"),
+        ("expected i64", "expected a whole number"),
+        ("expected i32", "expected a whole number"),
+        ("expected f64", "expected a number"),
+    ] {
+        out = out.replace(rust, words);
+    }
+    out
 }
 
 /// "line 3: unknown key `encodng` in [source]; its keys are: …", when the error is an unknown key.

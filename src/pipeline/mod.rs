@@ -319,6 +319,12 @@ mod tests {
     }
 
     #[test]
+    fn a_wrong_type_is_said_in_words_not_rust_types() {
+        let err = parse("[source]\nurl = \"x\"\nheader_row = \"3\"\n").unwrap_err();
+        assert!(err.contains("expected a whole number ≥ 0") && !err.contains("usize"), "{err}");
+    }
+
+    #[test]
     fn an_unknown_key_is_named_with_its_line_and_the_keys_of_its_section() {
         let err = parse("# a comment\n[source]\nurl = \"x\"\nencodng = \"gbk\"\n").unwrap_err();
         assert!(err.starts_with("line 4: unknown key `encodng` in [source]; its keys are: url, layout,"), "{err}");
