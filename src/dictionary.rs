@@ -97,6 +97,20 @@ pub async fn build(models: &[Model], ctx: &SessionContext) -> Result<Dictionary>
     for model in models.iter().filter(|m| m.layer == Layer::Marts) {
         tables.push(mart_doc(model, ctx, &thresholds).await?);
     }
+    // Amounts are in the pipeline's currency, never converted: a source in USD documents its
+    // money columns in USD, not 元.
+    #[derive(serde::Deserialize)]
+    struct Money {
+        currency: String,
+    }
+    let money: Vec<Money> = crate::marts::read(ctx, "select currency from ref_settings").await?;
+    if let Some(code) = money.first().map(|m| m.currency.as_str()).filter(|c| *c != "CNY") {
+        for column in tables.iter_mut().flat_map(|t| t.columns.iter_mut()) {
+            if let Some(rest) = column.unit.strip_prefix('元') {
+                column.unit = format!("{code}{rest}");
+            }
+        }
+    }
     Ok(Dictionary { junheng_version: env!("CARGO_PKG_VERSION").into(), tables })
 }
 

@@ -87,6 +87,9 @@ pub struct CountyOverview {
     pub students_urban: Option<i64>,
     pub students_town: Option<i64>,
     pub students_rural: Option<i64>,
+    /// Pupils in schools the source does not classify by area.
+    #[serde(default)]
+    pub students_unknown: Option<i64>,
     pub students_primary_urban: Option<i64>,
     pub students_primary_town: Option<i64>,
     pub students_primary_rural: Option<i64>,

@@ -2,7 +2,7 @@
 -- Grain: one row per (county_code, year).
 -- Inputs: int_county_years, stg_schools, int_pupils_with_school, stg_teachers, stg_facilities, stg_survey
 -- Methodology: outputs.md county_overview; §4 (stage enrolment); §6 (pupils per computer)
--- Checks: unique (county_code, year); not_null (county_code, year); students = students_primary + students_junior
+-- Checks: unique (county_code, year); not_null (county_code, year); students = students_primary + students_junior; students = students_urban + students_town + students_rural + students_unknown
 -- Columns:
 --   county_code | 县区代码 | | 6-digit administrative division code
 --   county_name | 县区名称 | | name of the county (from the schools table)
@@ -22,6 +22,7 @@
 --   students_urban | 城区在校生数 | 人 | pupils in schools classified urban (城区)
 --   students_town | 镇区在校生数 | 人 | pupils in schools classified town (镇区)
 --   students_rural | 乡村在校生数 | 人 | pupils in schools classified rural (乡村)
+--   students_unknown | 城乡类型不详在校生数 | 人 | pupils in schools the source does not classify (area_type unknown): in no urban, town or rural figure
 --   students_primary_urban | 城区小学在校生数 | 人 | primary pupils in urban schools
 --   students_primary_town | 镇区小学在校生数 | 人 | primary pupils in town schools
 --   students_primary_rural | 乡村小学在校生数 | 人 | primary pupils in rural schools
@@ -78,6 +79,7 @@ pupils as (
         sum(case when area_type = 'urban' then students else 0 end) as students_urban,
         sum(case when area_type = 'town' then students else 0 end) as students_town,
         sum(case when area_type = 'rural' then students else 0 end) as students_rural,
+        sum(case when area_type = 'unknown' then students else 0 end) as students_unknown,
         sum(case when stage = 'primary' and area_type = 'urban' then students else 0 end) as students_primary_urban,
         sum(case when stage = 'primary' and area_type = 'town' then students else 0 end) as students_primary_town,
         sum(case when stage = 'primary' and area_type = 'rural' then students else 0 end) as students_primary_rural,
@@ -138,6 +140,7 @@ final as (
         pupils.students_urban,
         pupils.students_town,
         pupils.students_rural,
+        pupils.students_unknown,
         pupils.students_primary_urban,
         pupils.students_primary_town,
         pupils.students_primary_rural,

@@ -1,6 +1,6 @@
 -- funding: 三个增长 (the "three increases") leg by leg, the appropriation gap, 两个只增不减 from {two_never_decrease_from_year}, investment by category and cumulative, and arrears against repayment.
 -- Grain: one row per (county_code, year); year is the fiscal (calendar) year.
--- Inputs: stg_finance, int_investments_by_year, int_pupils_with_school, int_thresholds_wide
+-- Inputs: stg_finance, int_investments_by_year, int_pupils_with_school, int_thresholds_wide, ref_settings
 -- Methodology: §5 — g(V) = (V_t − V_{t−1}) / V_{t−1}, rises strict; leg 1 g(appropriation) > g(revenue); leg 2 both per-pupil expenditures rise; leg 3 both per-pupil public funds rise and the salary rises when both years report it; no legs without year t − 1; appropriation_gap = app_{t−1}·rev_t/rev_{t−1} − app_t when leg 1 fails, else 0; 两个只增不减 from two_never_decrease_from_year: general education expenditure and that per pupil (÷ the county's compulsory pupils) do not fall
 -- Checks: unique (county_code, year); not_null (county_code, year); appropriation_gap >= 0
 -- Columns:
@@ -54,6 +54,7 @@
 --   cumulative_safety | 累计校园安全投入 | 元 | to date
 --   cumulative_other | 累计其他投入 | 元 | to date
 --   cumulative_units_added | 累计增添设备台套 | 台套 | to date
+--   currency | 货币 | | ISO 4217 code of every amount of the row (the pipeline's [settings] currency; never converted)
 with
 
 students as (
@@ -175,8 +176,10 @@ final as (
         i.cumulative_student_aid,
         i.cumulative_safety,
         i.cumulative_other,
-        i.cumulative_units_added
+        i.cumulative_units_added,
+        settings.currency
     from fiscal_years as fy
+    cross join ref_settings as settings
     left join legs as l on fy.county_code = l.county_code and fy.year = l.year
     left join arrears as a on fy.county_code = a.county_code and fy.year = a.year
     left join int_investments_by_year as i on fy.county_code = i.county_code and fy.year = i.year

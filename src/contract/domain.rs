@@ -47,6 +47,9 @@ pub static AREA_TYPE: EnumDef = EnumDef {
         ("urban", "城区", &["城市", "主城区", "城乡结合区"]),
         ("town", "镇区", &["县镇", "镇中心区", "镇乡结合区", "特殊区域"]),
         ("rural", "乡村", &["农村", "乡中心区", "村庄"]),
+        // A source that does not classify its schools (most foreign ones): counted in totals,
+        // reported as such, in no urban, town or rural figure.
+        ("unknown", "城乡类型不详", &["不详", "未知", "未分类"]),
     ],
 };
 
@@ -187,9 +190,11 @@ pub enum AreaType {
     Town,
     /// 乡村.
     Rural,
+    /// Not classified by the source (城乡类型不详).
+    Unknown,
 }
 
-canonical!(AreaType, AREA_TYPE, { Urban => "urban", Town => "town", Rural => "rural" });
+canonical!(AreaType, AREA_TYPE, { Urban => "urban", Town => "town", Rural => "rural", Unknown => "unknown" });
 
 /// The school system (学制) of a county: how many of the nine grades are primary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
@@ -274,5 +279,60 @@ mod tests {
         assert_eq!(SchoolSystem::SixThree.stage_of(6), Stage::Primary);
         assert_eq!(SchoolType::TeachingPoint.only_stage(), Some(Stage::Primary));
         assert_eq!(SchoolType::TwelveYear.only_stage(), None);
+    }
+}
+
+/// A currency money may be declared in (`[settings] currency`): its ISO 4217 code, its names and
+/// the symbols and codes a cell may carry (`$7,884`, `7 884 €`, `¥1,000`, `1000元`).
+#[derive(Debug, PartialEq, Eq)]
+pub struct Currency {
+    /// ISO 4217 code (`CNY`).
+    pub code: &'static str,
+    /// Its name in English.
+    pub name: &'static str,
+    /// Its unit as the Chinese report writes it (元, 美元 …).
+    pub unit_zh: &'static str,
+    /// Symbols and codes a cell may carry, before or after the amount (`$` is every dollar's).
+    pub marks: &'static [&'static str],
+}
+
+/// The currencies junheng knows. Amounts are never converted: a source is published in the
+/// currency it declares, and a mark of another currency in a cell is a finding.
+pub static CURRENCIES: &[Currency] = &[
+    Currency {
+        code: "CNY", name: "Chinese yuan", unit_zh: "元", marks: &["CNY", "RMB", "¥", "￥", "元", "人民币"]
+    },
+    Currency { code: "USD", name: "US dollar", unit_zh: "美元", marks: &["USD", "US$", "$"] },
+    Currency { code: "TWD", name: "New Taiwan dollar", unit_zh: "新台币元", marks: &["TWD", "NT$", "$", "元"] },
+    Currency { code: "HKD", name: "Hong Kong dollar", unit_zh: "港元", marks: &["HKD", "HK$", "$"] },
+    Currency { code: "EUR", name: "euro", unit_zh: "欧元", marks: &["EUR", "€"] },
+    Currency { code: "GBP", name: "pound sterling", unit_zh: "英镑", marks: &["GBP", "£"] },
+    Currency { code: "JPY", name: "Japanese yen", unit_zh: "日元", marks: &["JPY", "¥", "円"] },
+    Currency { code: "CAD", name: "Canadian dollar", unit_zh: "加元", marks: &["CAD", "C$", "$"] },
+    Currency { code: "AUD", name: "Australian dollar", unit_zh: "澳元", marks: &["AUD", "A$", "$"] },
+];
+
+impl Currency {
+    /// The currency with this ISO code (case-insensitive).
+    pub fn of(code: &str) -> Option<&'static Currency> {
+        CURRENCIES.iter().find(|c| c.code.eq_ignore_ascii_case(code.trim()))
+    }
+
+    /// An amount's text without a currency mark before or after it, and the mark, if any
+    /// (longest marks first, so `US$` is not read as `$`).
+    pub fn strip_mark(text: &str) -> (&str, Option<&'static str>) {
+        let mut marks: Vec<&'static str> = CURRENCIES.iter().flat_map(|c| c.marks.iter().copied()).collect();
+        marks.sort_by_key(|m| std::cmp::Reverse(m.len()));
+        for mark in marks {
+            if let Some(rest) = text.strip_prefix(mark).or_else(|| text.strip_suffix(mark)) {
+                return (rest.trim(), Some(mark));
+            }
+        }
+        (text, None)
+    }
+
+    /// Whether a cell may carry this mark in this currency.
+    pub fn accepts(&self, mark: &str) -> bool {
+        self.marks.contains(&mark)
     }
 }

@@ -15,7 +15,9 @@ use std::fmt;
 use columns::{
     BOUNDS, COUNTY_FACTS, FACILITIES, FINANCE, INVESTMENTS, MONITORING, PUPILS, SCHOOL_FUNDS, SCHOOLS, SURVEY, TEACHERS,
 };
-pub use domain::{AREA_TYPE, AreaType, CATEGORY, EnumDef, SCHOOL_TYPE, STAGE, SchoolSystem, SchoolType, Stage};
+pub use domain::{
+    AREA_TYPE, AreaType, CATEGORY, CURRENCIES, Currency, EnumDef, SCHOOL_TYPE, STAGE, SchoolSystem, SchoolType, Stage,
+};
 pub use rule::Rule;
 pub use unit::Unit;
 

@@ -79,11 +79,13 @@ pub enum Rule {
     DeclaredColumnMissing,
     /// A file whose bytes read sensibly in two encodings and none is declared.
     EncodingUncertain,
+    /// An amount marked with another currency than the pipeline's.
+    CurrencyMismatch,
 }
 
 impl Rule {
     /// Every rule, in catalogue order.
-    pub const ALL: [Rule; 35] = [
+    pub const ALL: [Rule; 36] = [
         Rule::UnreadableFile,
         Rule::HeaderNotFound,
         Rule::MissingRequiredColumn,
@@ -119,6 +121,7 @@ impl Rule {
         Rule::TotalRowMismatch,
         Rule::DeclaredColumnMissing,
         Rule::EncodingUncertain,
+        Rule::CurrencyMismatch,
     ];
 
     /// Its id, what it means, and the same in Chinese.
@@ -208,6 +211,11 @@ impl Rule {
                 "encoding_uncertain",
                 "the file's bytes read sensibly in two encodings and none is declared",
                 "无法确定文件编码，请在配置文件中声明",
+            ),
+            Rule::CurrencyMismatch => (
+                "currency_mismatch",
+                "an amount marked with another currency than the pipeline's (never converted)",
+                "金额的货币与配置文件声明的货币不符",
             ),
         }
     }

@@ -16,7 +16,7 @@ use arrow::array::{
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
-use crate::contract::{Kind, Table, Unit};
+use crate::contract::{AreaType, Kind, Table, Unit};
 use crate::error::{Error, Result};
 use crate::pipeline::Settings;
 use crate::validate::{CheckedBatch, Decimal, Values};
@@ -115,6 +115,11 @@ pub fn normalise(batch: &CheckedBatch, settings: &Settings, run_id: &str) -> Res
                             values.text(r).or_else(|| batch.school_type[r]?.only_stage().map(|s| s.as_str()))
                         })))
                     }
+                    // A source without an urban–rural classification (area_type absent) does not
+                    // classify its schools: they are `unknown`, never a placeholder area.
+                    Kind::Enum(_) if column.name == "area_type" => Arc::new(StringArray::from_iter(
+                        rows.iter().map(|&r| values.text(r).or(Some(AreaType::Unknown.as_str()))),
+                    )),
                     Kind::Year | Kind::CountyCode | Kind::SchoolCode | Kind::Text | Kind::Enum(_) => {
                         Arc::new(StringArray::from_iter(rows.iter().map(|&r| values.text(r))))
                     }

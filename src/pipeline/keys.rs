@@ -234,6 +234,11 @@ pub const SECTIONS: &[Section] = &[
                 "How teaching points enter the balance indicators (default merge_into_parent).",
             ),
             key("retention_definition", "\"cohort\" | \"adjusted\"", "The retention formula (default cohort)."),
+            key(
+                "currency",
+                "ISO 4217 code",
+                "The currency of every amount (default CNY; USD, TWD, HKD, EUR, GBP, JPY, CAD, AUD). Never converted: a cell may carry its marks (`$7,884`), another currency's is a finding; the marts say the currency; standards in 元 apply only to CNY.",
+            ),
         ],
     },
     Section {

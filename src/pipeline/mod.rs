@@ -191,6 +191,9 @@ pub struct Settings {
     pub teaching_points: TeachingPoints,
     /// Retention formula.
     pub retention_definition: RetentionDefinition,
+    /// The ISO 4217 currency of every amount (default CNY). Amounts are never converted: the
+    /// marts say which currency they are in, and standards in 元 are not applied to another.
+    pub currency: String,
 }
 
 impl Default for Settings {
@@ -201,11 +204,18 @@ impl Default for Settings {
             apportion_junior_weight: 1.0,
             teaching_points: TeachingPoints::MergeIntoParent,
             retention_definition: RetentionDefinition::Cohort,
+            currency: "CNY".into(),
         }
     }
 }
 
 impl Settings {
+    /// The declared currency (CNY when the code is not one junheng knows: the pipeline file is
+    /// checked when it is read, so that never happens to a loaded pipeline).
+    pub fn currency(&self) -> &'static crate::contract::Currency {
+        crate::contract::Currency::of(&self.currency).unwrap_or(&crate::contract::CURRENCIES[0])
+    }
+
     /// The school system of a county.
     pub fn school_system(&self, county_code: Option<&str>) -> SchoolSystem {
         county_code.and_then(|c| self.school_system_by_county.get(c).copied()).unwrap_or(self.school_system)

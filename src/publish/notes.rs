@@ -48,7 +48,12 @@ pub async fn thresholds_failed(ctx: &SessionContext) -> Result<Vec<String>> {
          order by county_code, year",
     )
     .await?;
-    Ok(lines(&rows))
+    #[derive(serde::Deserialize)]
+    struct Money {
+        currency: String,
+    }
+    let money: Vec<Money> = marts::read(ctx, "select currency from ref_settings").await?;
+    Ok(lines(&rows, money.first().map_or("CNY", |m| m.currency.as_str())))
 }
 
 /// What the marts could judge of a county's latest census year (null: no verdict).
@@ -82,7 +87,7 @@ pub async fn not_assessable(ctx: &SessionContext) -> Result<Vec<String>> {
             missing.push("the balance (差异系数: needs pupils, teachers and facilities of every school)");
         }
         if r.three_increases.is_none() {
-            missing.push("the three increases (三个增长: needs two fiscal years of finance)");
+            missing.push("the three increases (三个增长: needs two fiscal years of finance with every leg's figures)");
         }
         if !missing.is_empty() {
             out.push(format!("{} {}: not assessable: {}", r.county_code, r.year, missing.join("; ")));
@@ -92,7 +97,7 @@ pub async fn not_assessable(ctx: &SessionContext) -> Result<Vec<String>> {
 }
 
 /// The lines of [`thresholds_failed`] from the latest years' shortcomings.
-fn lines(rows: &[Shortcoming]) -> Vec<String> {
+fn lines(rows: &[Shortcoming], currency: &str) -> Vec<String> {
     let of = |kind: &'static str| rows.iter().filter(move |r| r.shortcoming == kind);
     let mut balance: Vec<&Shortcoming> = rows
         .iter()
@@ -141,10 +146,11 @@ fn lines(rows: &[Shortcoming]) -> Vec<String> {
     }
     for r in of("three_increases") {
         let legs = r.detail.as_deref().unwrap_or_default().replace(',', " and ");
-        let gap = r
-            .gap
-            .filter(|g| *g > 0.0)
-            .map_or(String::new(), |g| format!(", appropriation short by {:.1}万元", g / 10_000.0));
+        let gap = r.gap.filter(|g| *g > 0.0).map_or(String::new(), |g| match currency {
+            "CNY" => format!(", appropriation short by {:.1}万元", g / 10_000.0),
+            // Amounts are never converted: a source in dollars is short by dollars.
+            other => format!(", appropriation short by {other} {g:.2}"),
+        });
         out.push(format!("{} {}: three increases (三个增长) not met, leg {legs}{gap}", r.county_code, r.year));
     }
     out

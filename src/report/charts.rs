@@ -67,7 +67,15 @@ pub fn charts(data: &ChartData) -> Vec<String> {
         line(
             "enrolment-area",
             "在校生人数（按城乡）",
-            series_by(&data.by_area, &[("urban", "城区", BLUE), ("town", "镇区", GREEN), ("rural", "乡村", ORANGE)]),
+            series_by(
+                &data.by_area,
+                &[
+                    ("urban", "城区", BLUE),
+                    ("town", "镇区", GREEN),
+                    ("rural", "乡村", ORANGE),
+                    ("unknown", "城乡类型不详", GREY),
+                ],
+            ),
             vec![],
             ValueFormat::Integer,
             true,

@@ -225,8 +225,26 @@ fn headline(o: &CountyOverview, summary: &[BalanceSummary]) -> String {
         Some(n) if n > 0 => format!("、完全中学及十二年一贯制学校{}所", count(Some(n))),
         _ => String::new(),
     };
+    // Pupils of schools the source does not classify are in no urban, town or rural figure:
+    // the paragraph says how many there are, and leaves the split out when nothing is classified.
+    let unknown = o.students_unknown.unwrap_or(0);
+    let classified = o.students.unwrap_or(0) - unknown;
+    let by_area = if unknown > 0 && classified <= 0 {
+        "（学校未按城乡分类）".to_owned()
+    } else {
+        let split = format!(
+            "：城区{}人（小学{}人，初中{}人），镇区和乡村{}人（小学{}人，初中{}人）",
+            count(o.students_urban),
+            count(o.students_primary_urban),
+            count(o.students_junior_urban),
+            count(sum(o.students_town, o.students_rural)),
+            count(sum(o.students_primary_town, o.students_primary_rural)),
+            count(sum(o.students_junior_town, o.students_junior_rural)),
+        );
+        if unknown > 0 { format!("{split}，城乡类型不详{}人", count(Some(unknown))) } else { split }
+    };
     format!(
-        "全县（市、区）共有义务教育学校{}所：小学{}所、九年一贯制学校{}所、初级中学{}所{secondary}，另有教学点{}个。义务教育教职工核定编制{}名，实有在编教职工{}人，空编{}人。在校生{}人：城区{}人（小学{}人，初中{}人），镇区和乡村{}人（小学{}人，初中{}人）。校园面积{}平方米，校舍面积{}平方米，生均校舍建筑面积{}平方米。校际间均衡差异系数小学为{}，初中为{}；公众满意度为{}；生均计算机{}台。",
+        "全县（市、区）共有义务教育学校{}所：小学{}所、九年一贯制学校{}所、初级中学{}所{secondary}，另有教学点{}个。义务教育教职工核定编制{}名，实有在编教职工{}人，空编{}人。在校生{}人{by_area}。校园面积{}平方米，校舍面积{}平方米，生均校舍建筑面积{}平方米。校际间均衡差异系数小学为{}，初中为{}；公众满意度为{}；生均计算机{}台。",
         count(o.schools),
         count(o.schools_primary),
         count(o.schools_nine_year),
@@ -236,12 +254,6 @@ fn headline(o: &CountyOverview, summary: &[BalanceSummary]) -> String {
         count(o.staff_on_payroll),
         count(o.posts_vacant),
         count(o.students),
-        count(o.students_urban),
-        count(o.students_primary_urban),
-        count(o.students_junior_urban),
-        count(sum(o.students_town, o.students_rural)),
-        count(sum(o.students_primary_town, o.students_primary_rural)),
-        count(sum(o.students_junior_town, o.students_junior_rural)),
         decimal(o.site_area_m2),
         decimal(o.building_area_m2),
         fixed(o.building_area_per_pupil, 2),

@@ -77,7 +77,12 @@ pub fn national_thresholds() -> Result<Vec<Threshold>> {
 /// The thresholds in effect for a pipeline: national defaults with its `[standards]` applied.
 pub fn thresholds(pipeline: &Pipeline) -> Result<Vec<Threshold>> {
     let catalogue = catalogue()?;
-    let mut rows: Vec<Threshold> = catalogue.iter().filter(|(_, v)| *v).map(|(t, _)| t.clone()).collect();
+    // A standard in 元 says nothing about amounts in another currency: for a source in USD or
+    // TWD it is not applied (its verdicts are not assessable) unless the pipeline sets its own.
+    let in_yuan = |t: &Threshold| t.unit.starts_with('元');
+    let foreign_money = pipeline.settings.currency().code != "CNY";
+    let mut rows: Vec<Threshold> =
+        catalogue.iter().filter(|(t, v)| *v && !(foreign_money && in_yuan(t))).map(|(t, _)| t.clone()).collect();
     for (id, by_stage) in &pipeline.standards {
         for (stage, value) in by_stage {
             let template = catalogue.iter().find(|(t, _)| &t.threshold_id == id).map(|(t, _)| t.clone());
@@ -86,7 +91,13 @@ pub fn thresholds(pipeline: &Pipeline) -> Result<Vec<Threshold>> {
                 threshold_id: id.clone(),
                 stage: stage.clone(),
                 value: *value,
-                unit: template.as_ref().map(|t| t.unit.clone()).unwrap_or_default(),
+                unit: template
+                    .as_ref()
+                    .map(|t| match t.unit.strip_prefix('元') {
+                        Some(rest) if foreign_money => format!("{}{rest}", pipeline.settings.currency().code),
+                        _ => t.unit.clone(),
+                    })
+                    .unwrap_or_default(),
                 source: format!("pipeline {}", pipeline.name),
                 description: template
                     .map(|t| t.description)
@@ -174,6 +185,7 @@ pub fn register(
         ("apportion_junior_weight", Arc::new(Float64Array::from(vec![s.apportion_junior_weight])) as ArrayRef),
         ("teaching_points", Arc::new(StringArray::from(vec![enum_text(&s.teaching_points)])) as ArrayRef),
         ("retention_definition", Arc::new(StringArray::from(vec![enum_text(&s.retention_definition)])) as ArrayRef),
+        ("currency", Arc::new(StringArray::from(vec![s.currency().code])) as ArrayRef),
     ])
     .map_err(|e| Error::arrow("ref_settings", e))?;
     register_batch(ctx, "ref_settings", settings)?;

@@ -36,6 +36,8 @@ pub enum Problem {
     BadGrade,
     /// Not a level 1–4 as monitoring reports write it.
     BadLevel,
+    /// An amount marked with another currency than the pipeline's (`$7,884` under CNY).
+    OtherCurrency,
 }
 
 /// A decimal number read exactly: `mantissa × 10^-scale`.

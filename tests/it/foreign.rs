@@ -19,10 +19,12 @@ use crate::common::{self, junheng};
 /// change the files too); returns the pipeline's path and the copy's folder.
 fn variant(dir: &Path, edit: impl Fn(String) -> String) -> (PathBuf, PathBuf) {
     let data = dir.join("foreign");
-    std::fs::create_dir_all(data.join("enrollment")).unwrap();
-    for entry in std::fs::read_dir(common::repo().join("fixtures/foreign/enrollment")).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), data.join("enrollment").join(entry.file_name())).unwrap();
+    for folder in ["enrollment", "finance"] {
+        std::fs::create_dir_all(data.join(folder)).unwrap();
+        for entry in std::fs::read_dir(common::repo().join("fixtures/foreign").join(folder)).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), data.join(folder).join(entry.file_name())).unwrap();
+        }
     }
     let text = std::fs::read_to_string(common::repo().join("fixtures/foreign.toml")).unwrap();
     let pipeline = dir.join("foreign.toml");
@@ -51,8 +53,9 @@ async fn two_schema_generations_chosen_by_years_publish_every_row() {
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     let ledger = common::ledger(&out);
     let t = &ledger["totals"];
-    // 4 schools × 4 years, and 6 grades of each: 16 + 96 rows, none rejected.
-    assert_eq!((t["rows_read"].as_u64(), t["rows_published"].as_u64()), (Some(112), Some(112)), "{t}");
+    // 4 schools × 4 years, and 6 grades of each: 16 + 96 rows, and 2 districts' finance in
+    // 2017–2018: 4 rows; none rejected.
+    assert_eq!((t["rows_read"].as_u64(), t["rows_published"].as_u64()), (Some(116), Some(116)), "{t}");
     assert_eq!(t["rows_quarantined"], 0);
     assert!(rules_of(&ledger, "errors").as_object().is_none_or(|m| m.is_empty()), "{t}");
     // A constant that quotes a cell (county_name = "District {DISTRICT}") reads that cell: it is
@@ -96,7 +99,9 @@ async fn two_schema_generations_chosen_by_years_publish_every_row() {
     assert_eq!(got, want.map(|r| r.to_vec()).to_vec());
     // The files are Windows-1252 ("Dunn’s": 0x92 0x73 is also a GBK pair, 抯): detected, never
     // read as Chinese, and the ledger says how it was told.
-    for input in ledger["inputs"].as_array().unwrap() {
+    let enrolment =
+        ledger["inputs"].as_array().unwrap().iter().filter(|i| i["path"].as_str().unwrap().starts_with("enrollment/"));
+    for input in enrolment {
         assert_eq!(input["encoding"], "windows-1252", "{input}");
         let basis = input["encoding_basis"].as_str().unwrap();
         assert!(basis.starts_with("detected by chardetng") && basis.ends_with("(high)"), "{basis}");
@@ -104,6 +109,52 @@ async fn two_schema_generations_chosen_by_years_publish_every_row() {
     let names =
         common::rows(&ctx, "select distinct county_name from staging_schools where year = 2015 order by 1").await;
     assert_eq!(names, vec![vec!["North County".to_owned()], vec!["South County".to_owned()]]);
+
+    // The state does not classify its schools by area (area_type absent): every pupil is in the
+    // unknown figure, none is claimed urban, town or rural, and the report says so.
+    let areas = common::rows(
+        &ctx,
+        "select sum(students), sum(students_unknown), sum(students_urban + students_town + students_rural) \
+         from county_overview",
+    )
+    .await;
+    assert_eq!(areas, vec![vec!["3744".to_owned(), "3744".to_owned(), "0".to_owned()]]);
+    let page = std::fs::read_to_string(out.join("current/report/001.html")).unwrap();
+    assert!(page.contains("在校生474人（学校未按城乡分类）") && !page.contains("城区0人"), "{page}");
+
+    // Finance is in US dollars with the symbol in each cell ("$7,884"): read as written, never
+    // converted, and every amount says its currency. District 002's appropriation grew
+    // 315 500 / 310 000 − 1 = 1.77 % against revenue's 2.04 %: short by
+    // 310 000 × 1 000 000 / 980 000 − 315 500 = 826.53 dollars (not 万元).
+    let funding = common::rows(
+        &ctx,
+        "select county_code, year, cast(exp_per_pupil_primary as varchar), cast(round(appropriation_gap, 2) as varchar), currency \
+         from funding order by 1, 2",
+    )
+    .await;
+    let want = [
+        ["001", "2017", "7884.0", "", "USD"],
+        ["001", "2018", "8010.0", "0.0", "USD"],
+        ["002", "2017", "7120.0", "", "USD"],
+        ["002", "2018", "7350.0", "826.53", "USD"],
+    ];
+    let got: Vec<Vec<&str>> = funding.iter().map(|r| r.iter().map(String::as_str).collect()).collect();
+    assert_eq!(got, want.map(|r| r.to_vec()).to_vec());
+    assert!(
+        run.stdout.contains("002 2018: three increases (三个增长) not met, leg 1, appropriation short by USD 826.53"),
+        "{}",
+        run.stdout
+    );
+    let dictionary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("current/dictionary.json")).unwrap()).unwrap();
+    let unit = |table: &str, column: &str| {
+        let t = dictionary["tables"].as_array().unwrap().iter().find(|t| t["name"] == table).unwrap();
+        t["columns"].as_array().unwrap().iter().find(|c| c["name"] == column).unwrap()["unit"].clone()
+    };
+    assert_eq!(
+        (unit("finance", "recurrent_revenue"), unit("funding", "appropriation_gap")),
+        ("USD".into(), "USD".into())
+    );
 
     // Rows that are not data are listed, each with its reason; the totals agreed with the rows.
     assert!(rules_of(&ledger, "warnings").get("total_row_mismatch").is_none(), "{t}");
@@ -160,9 +211,10 @@ fn a_declared_column_a_file_lacks_is_a_finding() {
     assert_eq!(rules_of(&ledger, "errors")["declared_column_missing"], 3, "{}", ledger["totals"]);
     assert!(run.stdout.contains("grade 4 (column \"Gr4\" of wide.columns.students)"), "{}", run.stdout);
     assert!(run.stdout.contains("enrollment/2015.csv: the pipeline file declares"), "{}", run.stdout);
-    // Rows are still accounted for: 2018 has 5 grade rows a school now (4 × 5 = 20, not 24).
+    // Rows are still accounted for: 2018 has 5 grade rows a school now (4 × 5 = 20, not 24), so
+    // 112 − 4 enrolment rows, and the 4 finance rows: 112.
     let t = &ledger["totals"];
-    assert_eq!(t["rows_read"], 108);
+    assert_eq!(t["rows_read"], 112);
     assert_eq!(
         t["rows_read"].as_u64(),
         Some(t["rows_published"].as_u64().unwrap() + t["rows_quarantined"].as_u64().unwrap())
@@ -175,7 +227,7 @@ fn a_source_with_nothing_to_read_is_not_a_success() {
     let run = junheng(&["validate", "--source", "fixtures/foreign"]);
     assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
     for needle in
-        ["nothing to read", "4 file(s) that no table claims", "enrollment/2015.csv", "expected: the standard layout"]
+        ["nothing to read", "6 file(s) that no table claims", "enrollment/2015.csv", "expected: the standard layout"]
     {
         assert!(run.stderr.contains(needle), "no {needle:?} in: {}", run.stderr);
     }
@@ -246,4 +298,19 @@ fn a_file_whose_encoding_cannot_be_told_is_refused_until_declared() {
         (Some("windows-1252"), Some("declared (certain)"))
     );
     assert_eq!(ledger["totals"]["rows_quarantined"], 0);
+}
+
+#[test]
+fn dollar_amounts_under_the_default_currency_are_findings_never_yuan() {
+    let dir = tempfile::tempdir().unwrap();
+    // Without `currency = "USD"` the pipeline's amounts are 元: "$7,884" is not read as 7 884 元.
+    let (pipeline, _) = variant(dir.path(), |t| t.replace("[settings]\ncurrency = \"USD\"\n", ""));
+    let run = junheng(&["validate", pipeline.to_str().unwrap()]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("finance/2017.csv row 2, column 财政经常性收入: \"$1,250,000\" is marked $ (USD or TWD or HKD or CAD or AUD), but the pipeline's currency is CNY"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("currency_mismatch 12"), "3 amounts × 2 districts × 2 years: {}", run.stdout);
 }

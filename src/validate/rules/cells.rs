@@ -2,7 +2,7 @@
 //! the pipeline's value maps and fills, its code patterns, sums of several cells, counts in 万.
 
 use super::Checker;
-use crate::contract::{Column, Kind, Rule, SchoolSystem, Unit};
+use crate::contract::{Column, Currency, Kind, Rule, SchoolSystem, Unit};
 use crate::extract::{Binding, Built, SUM_SEPARATOR};
 use crate::pipeline::FileOptions;
 use crate::text::{fold, is_null};
@@ -10,7 +10,7 @@ use crate::validate::Values;
 use crate::validate::cell::{self, Decimal, Problem};
 
 /// Read every cell of every column but the grade, rejecting rows whose cells cannot be read.
-pub(super) fn read_cells(c: &mut Checker) {
+pub(super) fn read_cells(c: &mut Checker, currency: &'static Currency) {
     let options = c.raw.file.options.clone();
     let binding = c.raw.binding.clone();
     // The cells, apart from the checker (cheap: arrays share their buffers), so that a cell's text
@@ -20,7 +20,7 @@ pub(super) fn read_cells(c: &mut Checker) {
         if column.kind == Kind::Grade {
             continue;
         }
-        let reading = Reading::of(&options, &binding, column);
+        let reading = Reading::of(&options, &binding, column, currency);
         // The pipeline's value for an empty cell (`values = { area_type = { "" = "urban" } }`).
         let fill = options.values.get(column.name).and_then(|m| m.get(""));
         for row in 0..c.rows() {
@@ -49,6 +49,22 @@ pub(super) fn read_cells(c: &mut Checker) {
                     );
                     let rule = problem_rule(Problem::CodeNotMatching, column.kind);
                     c.bad_cell(row, ci, text, rule, message);
+                }
+                Err(Problem::OtherCurrency) => {
+                    let mark = Currency::strip_mark(&folded).1.unwrap_or_default();
+                    let theirs: Vec<&str> =
+                        crate::contract::CURRENCIES.iter().filter(|k| k.accepts(mark)).map(|k| k.code).collect();
+                    let message = format!(
+                        "{}: \"{}\" is marked {mark} ({}), but the pipeline's currency is {} ({}); amounts are never converted: if the whole source is in {}, declare [settings] currency = \"{}\"",
+                        c.place(row, Some(ci)),
+                        shown(text),
+                        theirs.join(" or "),
+                        currency.code,
+                        currency.name,
+                        theirs.join(" or "),
+                        theirs.first().copied().unwrap_or_default(),
+                    );
+                    c.bad_cell(row, ci, text, Rule::CurrencyMismatch, message);
                 }
                 Err(problem) => {
                     let message =
@@ -90,6 +106,7 @@ pub(super) fn problem_rule(problem: Problem, kind: Kind) -> Rule {
         Problem::NotBoolean => Rule::NotABoolean,
         Problem::BadGrade => Rule::InvalidGrade,
         Problem::BadLevel => Rule::InvalidLevel,
+        Problem::OtherCurrency => Rule::CurrencyMismatch,
     }
 }
 
@@ -112,6 +129,7 @@ pub(super) fn problem_message(problem: Problem, column: &Column) -> String {
         Problem::NotBoolean => "is not a yes/no value (是/否, Y/N)".into(),
         Problem::BadGrade => "is not a grade 1–9 (一年级…九年级, 初一…初三)".into(),
         Problem::BadLevel => "is not a level Ⅰ–Ⅳ (1–4, I–IV, 一级…四级, 水平Ⅲ)".into(),
+        Problem::OtherCurrency => "is an amount in another currency than the pipeline's".into(),
     }
 }
 
@@ -124,10 +142,12 @@ struct Reading<'a> {
     values: Option<&'a std::collections::BTreeMap<String, String>>,
     pattern: Option<&'a regex::Regex>,
     roc: bool,
+    /// The pipeline's currency: an amount may carry its marks (`$`, `¥`), never another's.
+    currency: &'static Currency,
 }
 
 impl<'a> Reading<'a> {
-    fn of(options: &'a FileOptions, binding: &Binding, column: &Column) -> Reading<'a> {
+    fn of(options: &'a FileOptions, binding: &Binding, column: &Column, currency: &'static Currency) -> Reading<'a> {
         let bound = binding.get(column.name);
         Reading {
             kind: column.kind,
@@ -140,11 +160,20 @@ impl<'a> Reading<'a> {
                 _ => None,
             },
             roc: options.roc_years.unwrap_or(false),
+            currency,
         }
     }
 
     fn read(&self, folded: &str, system: SchoolSystem) -> Result<Value, Problem> {
         let mapped = self.values.and_then(|m| m.get(folded)).map(String::as_str).unwrap_or(folded);
+        // An amount may carry its currency's mark (`$7,884`, `¥1,000`, `1000元`), never another's.
+        let mapped = match self.kind {
+            Kind::Money if !self.sum => match Currency::strip_mark(mapped) {
+                (_, Some(mark)) if !self.currency.accepts(mark) => return Err(Problem::OtherCurrency),
+                (amount, _) => amount,
+            },
+            _ => mapped,
+        };
         match self.kind {
             Kind::CountyCode | Kind::SchoolCode if self.pattern.is_some() => {
                 let t = mapped.strip_suffix(".0").unwrap_or(mapped);
@@ -252,8 +281,45 @@ mod tests {
 
     fn read(options: ReadOptions, headers: &[&str], rows: &[&[&str]]) -> crate::validate::CheckedBatch {
         let mut c = Checker::new(batch(Table::Pupils, options, headers, rows));
-        cells::read_cells(&mut c);
+        cells::read_cells(&mut c, &crate::contract::CURRENCIES[0]);
         c.finish()
+    }
+
+    #[test]
+    fn amounts_carry_their_currency_mark_never_another() {
+        let finance = |currency: &str, cells: &[&str]| {
+            let mut c = Checker::new(batch(
+                Table::Finance,
+                ReadOptions::default(),
+                &["county_code", "recurrent_revenue"],
+                &cells
+                    .iter()
+                    .map(|v| vec!["231182", *v])
+                    .collect::<Vec<_>>()
+                    .iter()
+                    .map(|r| &r[..])
+                    .collect::<Vec<_>>(),
+            ));
+            cells::read_cells(&mut c, crate::contract::Currency::of(currency).unwrap());
+            c.finish()
+        };
+        let usd = finance("USD", &["$7,884", "US$ 1,000.50", "12 USD", "¥100"]);
+        let amounts: Vec<Option<f64>> = (0..3).map(|r| usd.column("recurrent_revenue").number(r)).collect();
+        assert_eq!(amounts, [Some(7884.0), Some(1000.5), Some(12.0)]);
+        assert_eq!(rules(&usd), [(5, "currency_mismatch")]);
+        assert!(
+            usd.findings[0].message.contains("\"¥100\" is marked ¥ (CNY or JPY), but the pipeline's currency is USD"),
+            "{}",
+            usd.findings[0].message
+        );
+        // The default, CNY: ¥ and 元 are its own; a dollar amount is never read as yuan.
+        let cny = finance("CNY", &["¥1,000", "1000元", "$7,884"]);
+        assert_eq!(rules(&cny), [(4, "currency_mismatch")]);
+        assert!(
+            cny.findings[0].message.contains("declare [settings] currency = \"USD\""),
+            "{}",
+            cny.findings[0].message
+        );
     }
 
     #[test]

@@ -69,7 +69,7 @@ mod tests {
         let mut settings = Settings::default();
         settings.school_system_by_county.insert("231182".into(), SchoolSystem::FiveFour);
         let mut c = Checker::new(raw);
-        cells::read_cells(&mut c);
+        cells::read_cells(&mut c, &crate::contract::CURRENCIES[0]);
         c.school_type = vec![Some(SchoolType::Junior), Some(SchoolType::Primary), Some(SchoolType::Junior)];
         read_grades(&mut c, &settings);
         let b = c.finish();

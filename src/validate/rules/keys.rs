@@ -67,7 +67,7 @@ mod tests {
             &[&["2018", "2311820001", "", "5", "5"], &["2018", "2311820001", "小学", "5", "5"]],
         );
         let mut c = Checker::new(raw);
-        cells::read_cells(&mut c);
+        cells::read_cells(&mut c, &crate::contract::CURRENCIES[0]);
         c.school_type = vec![Some(SchoolType::Primary); 2];
         let mut b = c.finish();
         check_keys(&mut b, &mut KeySet::default());

@@ -104,7 +104,7 @@ mod tests {
             &[&["", "2311820001"], &["2017", "2311820001"], &["2018", "2311820009"], &["2018", "2311830001"]],
         );
         let mut c = Checker::new(raw);
-        cells::read_cells(&mut c);
+        cells::read_cells(&mut c, &crate::contract::CURRENCIES[0]);
         for row in 0..c.rows() {
             check_year(&mut c, row);
             check_county(&mut c, row);

@@ -67,7 +67,7 @@ mod tests {
             &[&["2311820001", "", "primary", "urban", ""], &["2311820002", "点", "teaching_point", "rural", ""]],
         );
         let mut c = Checker::new(raw);
-        cells::read_cells(&mut c);
+        cells::read_cells(&mut c, &crate::contract::CURRENCIES[0]);
         for row in 0..c.rows() {
             // The year and county come from the folder.
             super::super::provenance::check_year(&mut c, row);
@@ -80,7 +80,7 @@ mod tests {
         options.absent.push("full_time_teachers".into());
         let raw = batch(Table::Teachers, options, &["school_code", "stage"], &[&["2311820001", ""]]);
         let mut c = Checker::new(raw);
-        cells::read_cells(&mut c);
+        cells::read_cells(&mut c, &crate::contract::CURRENCIES[0]);
         c.school_type = vec![Some(SchoolType::NineYear)];
         check_required(&mut c);
         let b = c.finish();

@@ -123,7 +123,7 @@ mod tests {
 
     fn checked(table: Table, headers: &[&str], rows: &[&[&str]], types: Vec<Option<SchoolType>>) -> Checker {
         let mut c = Checker::new(batch(table, ReadOptions::default(), headers, rows));
-        cells::read_cells(&mut c);
+        cells::read_cells(&mut c, &crate::contract::CURRENCIES[0]);
         c.school_type = types;
         c
     }
