@@ -48,7 +48,8 @@ pub fn schema(table: Table) -> SchemaRef {
     let mut fields = vec![Field::new("county_code", DataType::Utf8, false)];
     for column in table.columns().iter().filter(|c| !matches!(c.name, "year" | "county_code")) {
         let nullable =
-            !matches!(column.name, "school_code" | "school_name" | "school_type" | "area_type" | "grade" | "is_public")
+            // school_type may be null: a source without it (`absent`) has it derived in SQL.
+            !matches!(column.name, "school_code" | "school_name" | "area_type" | "grade" | "is_public")
                 || (table == Table::Investments && column.name == "school_code");
         fields.push(Field::new(column.name, data_type(column.kind), nullable));
         if table == Table::Pupils && column.name == "grade" {

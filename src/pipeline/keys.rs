@@ -235,6 +235,11 @@ pub const SECTIONS: &[Section] = &[
             ),
             key("retention_definition", "\"cohort\" | \"adjusted\"", "The retention formula (default cohort)."),
             key(
+                "teachers_without_stage",
+                "\"reject\" | \"apportion_by_pupils\"",
+                "A multi-stage school's teachers row without a stage: a stage_required error (default), or the school's teachers split between its stages by its pupils, in whole teachers.",
+            ),
+            key(
                 "currency",
                 "ISO 4217 code",
                 "The currency of every amount (default CNY; USD, TWD, HKD, EUR, GBP, JPY, CAD, AUD). Never converted: a cell may carry its marks (`$7,884`), another currency's is a finding; the marts say the currency; standards in 元 apply only to CNY.",

@@ -166,6 +166,19 @@ pub enum TeachingPoints {
     Exclude,
 }
 
+/// What a multi-stage school's teachers row without a stage means (sources that count a school's
+/// teachers once, as most foreign ones do).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TeachersWithoutStage {
+    /// A `stage_required` error: each row of a nine-year school must say 小学 or 初中 (default).
+    #[default]
+    Reject,
+    /// The school's teachers, split between its stages by its pupils in whole teachers
+    /// (primary = round(T · P_primary / (P_primary + P_junior)), junior = T − primary).
+    ApportionByPupils,
+}
+
 /// Which retention formula (methodology §4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -191,6 +204,9 @@ pub struct Settings {
     pub teaching_points: TeachingPoints,
     /// Retention formula.
     pub retention_definition: RetentionDefinition,
+    /// What a multi-stage school's teachers row without a stage means: an error (default), or
+    /// the school's teachers, apportioned to its stages by its pupils.
+    pub teachers_without_stage: TeachersWithoutStage,
     /// The ISO 4217 currency of every amount (default CNY). Amounts are never converted: the
     /// marts say which currency they are in, and standards in 元 are not applied to another.
     pub currency: String,
@@ -204,6 +220,7 @@ impl Default for Settings {
             apportion_junior_weight: 1.0,
             teaching_points: TeachingPoints::MergeIntoParent,
             retention_definition: RetentionDefinition::Cohort,
+            teachers_without_stage: TeachersWithoutStage::Reject,
             currency: "CNY".into(),
         }
     }

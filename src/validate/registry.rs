@@ -10,8 +10,9 @@ use crate::contract::SchoolType;
 pub struct SchoolInfo {
     /// The county the school belongs to.
     pub county_code: String,
-    /// Its type.
-    pub school_type: SchoolType,
+    /// Its type; None when the source does not give one (`absent = ["school_type"]`: the type is
+    /// then derived in SQL from the grades the school teaches, and rules by type do not apply).
+    pub school_type: Option<SchoolType>,
 }
 
 /// A registered school, as [`SchoolRegistry::get`] finds it.
@@ -19,15 +20,15 @@ pub struct SchoolInfo {
 pub struct School<'a> {
     /// The county the school belongs to.
     pub county_code: &'a str,
-    /// Its type.
-    pub school_type: SchoolType,
+    /// Its type, when the source gives one.
+    pub school_type: Option<SchoolType>,
 }
 
 /// A registered school as stored: its county by number in the registry's list.
 #[derive(Debug, Clone, Copy)]
 struct Entry {
     county: u32,
-    school_type: SchoolType,
+    school_type: Option<SchoolType>,
 }
 
 /// A school code of up to 17 digits as a number, its length in the top bits (so `0012` and
@@ -144,7 +145,7 @@ mod tests {
 
     #[test]
     fn schools_are_found_by_year_and_exact_code() {
-        let info = |county: &str| SchoolInfo { county_code: county.into(), school_type: SchoolType::Primary };
+        let info = |county: &str| SchoolInfo { county_code: county.into(), school_type: Some(SchoolType::Primary) };
         let mut registry = SchoolRegistry::default();
         registry.insert(2018, "0012345678", info("110101"));
         registry.insert(2018, "A-17", info("110102"));

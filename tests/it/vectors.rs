@@ -129,3 +129,52 @@ async fn quality_fails_on_one_indicator_although_the_mean_is_low() {
     let q2 = rows(&ctx, "select threshold, passes from balance_cv where indicator = 'q2'").await;
     assert_eq!(q2, vec![vec!["0.5", "false"]]);
 }
+
+#[tokio::test]
+async fn a_school_counted_once_has_its_teachers_split_by_its_pupils_in_whole_teachers() {
+    // A nine-year school with 45 primary and 15 junior pupils reports 9 full-time teachers and 4
+    // backbone teachers without a stage: primary round(9 · 45/60) = round(6.75) = 7, junior
+    // 9 − 7 = 2; backbone round(4 · 0.75) = 3 and 1. A primary school's row with its stage
+    // passes through unchanged; a row of a school without pupils keeps its null stage.
+    use datafusion::arrow::array::{Int32Array, Int64Array};
+    let (ctx, models) = session().await;
+    let ints = |v: Vec<Option<i64>>| Arc::new(Int64Array::from(v)) as ArrayRef;
+    let texts = |v: Vec<Option<&str>>| Arc::new(StringArray::from(v)) as ArrayRef;
+    let pupils = RecordBatch::try_from_iter(vec![
+        ("year", Arc::new(Int32Array::from(vec![2023, 2023, 2023])) as ArrayRef),
+        ("school_code", texts(vec![Some("A"), Some("A"), Some("B")])),
+        ("stage", texts(vec![Some("primary"), Some("junior"), Some("primary")])),
+        ("students", ints(vec![Some(45), Some(15), Some(30)])),
+    ])
+    .unwrap();
+    replace(&ctx, "pupils", pupils);
+    let empty = ctx.table("teachers").await.unwrap().schema().as_arrow().clone();
+    let column = |name: &str| -> ArrayRef {
+        match name {
+            "county_code" => texts(vec![Some("340100"); 3]),
+            "year" => Arc::new(Int32Array::from(vec![2023; 3])),
+            "school_code" => texts(vec![Some("A"), Some("B"), Some("C")]),
+            "stage" => texts(vec![None, Some("primary"), None]),
+            "full_time_teachers" => ints(vec![Some(9), Some(3), Some(2)]),
+            "backbone_teachers" => ints(vec![Some(4), Some(1), None]),
+            "source_uri" | "run_id" => texts(vec![Some("t.csv"); 3]),
+            "source_row" => ints(vec![Some(2), Some(3), Some(4)]),
+            other => datafusion::arrow::array::new_null_array(empty.field_with_name(other).unwrap().data_type(), 3),
+        }
+    };
+    let columns: Vec<ArrayRef> = empty.fields().iter().map(|f| column(f.name())).collect();
+    replace(&ctx, "teachers", RecordBatch::try_new(Arc::new(empty.clone()), columns).unwrap());
+    run(&ctx, &models, "stg_teachers").await;
+    let got = rows(
+        &ctx,
+        "select school_code, coalesce(stage, '-'), full_time_teachers, backbone_teachers, source_row from stg_teachers order by 1, 2 desc",
+    )
+    .await;
+    let want = [
+        ["A", "primary", "7", "3", "2"],
+        ["A", "junior", "2", "1", "2"],
+        ["B", "primary", "3", "1", "3"],
+        ["C", "-", "2", "", "4"],
+    ];
+    assert_eq!(got, want.map(|r| r.map(str::to_owned).to_vec()).to_vec());
+}

@@ -60,7 +60,7 @@ fn check_rows(raw: RawBatch, settings: &Settings, registry: &SchoolRegistry) -> 
         provenance::check_school(&mut c, row, registry);
     }
     grades::read_grades(&mut c, settings);
-    required::check_required(&mut c);
+    required::check_required(&mut c, settings.teachers_without_stage);
     row_rules::check_stages(&mut c);
     row_rules::check_classes(&mut c);
     row_rules::check_amounts(&mut c);

@@ -79,7 +79,7 @@ pub(super) fn check_school(c: &mut Checker, row: usize, registry: &SchoolRegistr
     if c.table.refers_to_school() {
         c.county[row] = Some(school.county_code.to_owned());
     }
-    c.school_type[row] = Some(school.school_type);
+    c.school_type[row] = school.school_type;
 }
 
 #[cfg(test)]
@@ -94,7 +94,7 @@ mod tests {
     #[test]
     fn a_row_belongs_to_its_submission_and_its_school() {
         let mut registry = SchoolRegistry::default();
-        let school = |county: &str| SchoolInfo { county_code: county.into(), school_type: SchoolType::NineYear };
+        let school = |county: &str| SchoolInfo { county_code: county.into(), school_type: Some(SchoolType::NineYear) };
         registry.insert(2018, "2311820001", school("231182"));
         registry.insert(2018, "2311830001", school("231183"));
         let raw = batch(

@@ -4,10 +4,11 @@
 
 use super::Checker;
 use crate::contract::{Required, Rule, SchoolType, Severity, Table};
+use crate::pipeline::TeachersWithoutStage;
 
 /// Reject rows that leave a required value empty (a cell that could not be read was already
 /// reported by its own rule).
-pub(super) fn check_required(c: &mut Checker) {
+pub(super) fn check_required(c: &mut Checker, teachers_without_stage: TeachersWithoutStage) {
     let options = c.raw.file.options.clone();
     let school_type_ci = c.col("school_type");
     for (ci, column) in c.columns.iter().enumerate() {
@@ -25,7 +26,9 @@ pub(super) fn check_required(c: &mut Checker) {
                     school_type_ci.and_then(|i| c.values[i].text(row)) == Some(SchoolType::TeachingPoint.as_str())
                 }
                 Required::ForMultiStageSchools => {
-                    c.table == Table::Teachers && c.school_type[row].is_some_and(SchoolType::stage_required)
+                    c.table == Table::Teachers
+                        && teachers_without_stage == TeachersWithoutStage::Reject
+                        && c.school_type[row].is_some_and(SchoolType::stage_required)
                 }
             };
             if !needed {
@@ -39,7 +42,7 @@ pub(super) fn check_required(c: &mut Checker) {
                 Required::ForMultiStageSchools => (
                     Rule::StageRequired,
                     format!(
-                        "is empty; a {} school has two stages, so each row must say 小学 or 初中",
+                        "is empty; a {} school has two stages, so each row must say 小学 or 初中 (or, if the source counts a school's teachers once, set [settings] teachers_without_stage = \"apportion_by_pupils\")",
                         c.school_type[row].map_or("", SchoolType::as_str)
                     ),
                 ),
@@ -73,7 +76,7 @@ mod tests {
             super::super::provenance::check_year(&mut c, row);
             super::super::provenance::check_county(&mut c, row);
         }
-        check_required(&mut c);
+        check_required(&mut c, TeachersWithoutStage::Reject);
         assert_eq!(rules(&c.finish()), [(2, "required_value_missing"), (3, "missing_parent_school")]);
 
         let mut options = ReadOptions::default();
@@ -82,10 +85,18 @@ mod tests {
         let mut c = Checker::new(raw);
         cells::read_cells(&mut c, &crate::contract::CURRENCIES[0]);
         c.school_type = vec![Some(SchoolType::NineYear)];
-        check_required(&mut c);
+        check_required(&mut c, TeachersWithoutStage::Reject);
         let b = c.finish();
         // staff_on_payroll is required and missing; full_time_teachers is declared absent.
         assert_eq!(rules(&b).iter().filter(|(_, r)| *r == "stage_required").count(), 1);
         assert!(b.findings.iter().all(|f| f.column != Some("full_time_teachers")));
+
+        // A source that counts a school's teachers once declares it: the row is apportioned in SQL.
+        let raw = batch(Table::Teachers, ReadOptions::default(), &["school_code", "stage"], &[&["2311820001", ""]]);
+        let mut c = Checker::new(raw);
+        cells::read_cells(&mut c, &crate::contract::CURRENCIES[0]);
+        c.school_type = vec![Some(SchoolType::NineYear)];
+        check_required(&mut c, TeachersWithoutStage::ApportionByPupils);
+        assert!(!rules(&c.finish()).iter().any(|(_, r)| *r == "stage_required"));
     }
 }

@@ -46,12 +46,12 @@ fn accepted_schools(batches: &[CheckedBatch]) -> impl Iterator<Item = ((i32, Str
     })
 }
 
-/// What the other tables need to know of an accepted school row (its type is required, so an
-/// accepted row has one).
+/// What the other tables need to know of an accepted school row (its type is required unless
+/// the source declares it absent, when it is derived from the grades taught, in SQL).
 fn school_info(b: &CheckedBatch, row: usize) -> Option<SchoolInfo> {
     Some(SchoolInfo {
         county_code: b.county[row].clone().unwrap_or_default(),
-        school_type: b.column("school_type").text(row).and_then(SchoolType::parse)?,
+        school_type: b.column("school_type").text(row).and_then(SchoolType::parse),
     })
 }
 
@@ -70,7 +70,7 @@ fn check_parents(b: &mut CheckedBatch, accepted: &HashMap<(i32, String), SchoolI
                 Rule::UnknownParentSchool,
                 format!("school {parent} is not in the {year} schools table (学校), or its row there was rejected"),
             )),
-            Some(p) if p.school_type == SchoolType::TeachingPoint => Some((
+            Some(p) if p.school_type == Some(SchoolType::TeachingPoint) => Some((
                 Rule::ParentIsTeachingPoint,
                 format!("school {parent} is itself a teaching point; a teaching point belongs to a school"),
             )),
@@ -116,7 +116,7 @@ mod tests {
         );
         let (batches, registry) = check_schools(vec![raw], &Settings::default(), &mut KeySet::default());
         assert_eq!(rules(&batches[0]), [(4, "parent_is_teaching_point"), (5, "unknown_parent_school")]);
-        assert_eq!(registry.get(2018, "2311820001").unwrap().school_type, SchoolType::Primary);
+        assert_eq!(registry.get(2018, "2311820001").unwrap().school_type, Some(SchoolType::Primary));
         assert!(matches!(batches[0].column("is_public"), Values::Bool(v) if v[0] == Some(false) && v[1].is_none()));
         // The registry holds the schools accepted after the parents' check.
         assert!(registry.get(2018, "2311820003").is_none());
