@@ -110,6 +110,19 @@ async fn two_schema_generations_chosen_by_years_publish_every_row() {
         common::rows(&ctx, "select distinct county_name from staging_schools where year = 2015 order by 1").await;
     assert_eq!(names, vec![vec!["North County".to_owned()], vec!["South County".to_owned()]]);
 
+    // The files give no school type (school_type absent): every school teaches grades 1–6, so
+    // each is a primary school, derived and said to be.
+    let types = junheng(&[
+        "query",
+        "--out",
+        out.to_str().unwrap(),
+        "--format",
+        "csv",
+        "select school_type, school_type_from_grades, count(*) as n from stg_schools group by 1, 2",
+    ]);
+    assert_eq!(types.stdout.trim(), "school_type,school_type_from_grades,n\nprimary,true,16", "{}", types.stderr);
+    let primary = common::rows(&ctx, "select sum(schools_primary) from county_overview").await;
+    assert_eq!(primary, vec![vec!["16".to_owned()]]);
     // The state does not classify its schools by area (area_type absent): every pupil is in the
     // unknown figure, none is claimed urban, town or rural, and the report says so.
     let areas = common::rows(
