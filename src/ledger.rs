@@ -253,7 +253,8 @@ pub fn schema_changes(ledger: &Ledger) -> Vec<SchemaChange> {
 pub struct PipelineRecord {
     /// Pipeline name.
     pub name: String,
-    /// SHA-256 of the pipeline file (empty for the zero-config standard layout).
+    /// SHA-256 of what the pipeline file says — its TOML as parsed, comments and layout aside
+    /// (empty for the zero-config standard layout).
     pub hash: String,
     /// Source URL.
     pub source_url: String,

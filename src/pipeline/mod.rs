@@ -34,7 +34,8 @@ pub fn parse_cron(expression: &str) -> std::result::Result<Cron, String> {
 pub struct Pipeline {
     /// Name shown in the ledger and logs (the file stem when not given).
     pub name: String,
-    /// SHA-256 of the pipeline file's bytes (empty for the zero-config standard layout).
+    /// SHA-256 of what the pipeline file says — its TOML as parsed, comments and layout aside
+    /// (empty for the zero-config standard layout).
     pub hash: String,
     /// Where the submissions are.
     pub source: Source,
@@ -239,6 +240,16 @@ impl Settings {
     }
 }
 
+/// The SHA-256 of what a pipeline file says, not how it is written: its TOML as parsed, with
+/// keys in order, so that an edited comment, blank lines, re-ordered keys or another quoting
+/// leave it — and so the next run, which re-reads everything when the hash changes — as it was.
+fn meaning_hash(text: &str) -> Option<String> {
+    let value: toml::Value = toml::from_str(text).ok()?;
+    // toml's tables are ordered maps (no `preserve_order`), so the JSON is canonical.
+    let canonical = serde_json::to_vec(&value).ok()?;
+    Some(crate::ledger::sha256_hex(&canonical))
+}
+
 impl Pipeline {
     /// The zero-config pipeline: the standard layout under `source_url`, default settings.
     pub fn standard(source_url: &str) -> Pipeline {
@@ -274,7 +285,7 @@ impl Pipeline {
         let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
         let mut pipeline =
             file::parse(&text, &base, &stem).map_err(|message| Error::Pipeline { path: path.into(), message })?;
-        pipeline.hash = crate::ledger::sha256_hex(&bytes);
+        pipeline.hash = meaning_hash(&text).unwrap_or_else(|| crate::ledger::sha256_hex(&bytes));
         Ok(pipeline)
     }
 
@@ -343,6 +354,15 @@ mod tests {
         assert!(err.contains("encodng"), "{err}");
         let err = parse("[source]\nurl = \"x\"\n[tables.pupil]\npath = \"a.csv\"\n").unwrap_err();
         assert!(err.contains("pupil"), "{err}");
+    }
+
+    #[test]
+    fn comments_and_layout_do_not_change_the_hash_what_it_says_does() {
+        let a = "[source]\nurl = \"data\"\nencoding = \"gbk\"\n";
+        let b = "# a comment\n[source]\n  encoding = 'gbk'   # why\n\nurl = \"data\"\n";
+        let c = "[source]\nurl = \"data\"\nencoding = \"utf-8\"\n";
+        assert_eq!(meaning_hash(a), meaning_hash(b));
+        assert_ne!(meaning_hash(a), meaning_hash(c));
     }
 
     #[test]

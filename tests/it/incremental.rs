@@ -224,3 +224,31 @@ fn schedules_run_each_pipeline_one_at_a_time_and_survive_failures() {
     assert_eq!(missing.code, 2);
     assert!(missing.stderr.contains("[schedule]"), "{}", missing.stderr);
 }
+
+#[test]
+fn a_comment_only_edit_of_the_pipeline_rereads_nothing() {
+    // The foreign fixture's pipeline, copied with its files: one run, then the same pipeline with
+    // its comments rewritten, a blank line and a key re-quoted — nothing to read again. A changed
+    // value (a null marker) is a change: everything is read again.
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("foreign");
+    copy_dir(&repo().join("fixtures/foreign"), &data);
+    let text = std::fs::read_to_string(repo().join("fixtures/foreign.toml")).unwrap();
+    let pipeline = dir.path().join("foreign.toml");
+    std::fs::write(&pipeline, &text).unwrap();
+    let out = dir.path().join("out");
+    let first = junheng(&["run", pipeline.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(first.code, 0, "{}\n{}", first.stdout, first.stderr);
+    let before = snapshot(&out);
+    let reworded =
+        text.replace("# A small source", "# A very small source").replace("name = \"foreign\"", "\nname = 'foreign'");
+    assert_ne!(reworded, text);
+    std::fs::write(&pipeline, reworded).unwrap();
+    let again = junheng(&["run", pipeline.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
+    assert!(again.stdout.starts_with("nothing changed since the last run"), "{}", again.stdout);
+    assert_eq!(snapshot(&out), before, "not one file written");
+    std::fs::write(&pipeline, text.replace("[source]\n", "[source]\nnull_markers = [\"n/a\"]\n")).unwrap();
+    let changed = junheng(&["run", pipeline.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert!(changed.stdout.contains("the pipeline file changed"), "{}", changed.stdout);
+}
