@@ -110,6 +110,9 @@ impl Worker {
         let settings = &self.request.pipeline.settings;
         let mut own_keys = KeySet::default();
         let mut sums = validate::RunningSums::default();
+        // The county and year of the file's first row: where a finding about the whole file is
+        // filed when its path names no year (the year comes from a column).
+        let mut first_row: Option<(Option<String>, i32)> = None;
         let mut on_batch = |raw: RawBatch| -> std::result::Result<(), String> {
             let checked = if per_file {
                 validate::check_batch(raw, &mut validate::rules_context(settings, &self.registry, &mut own_keys))
@@ -119,6 +122,9 @@ impl Worker {
                 validate::check_batch(raw, &mut validate::rules_context(settings, &self.registry, keys))
             };
             sums.add(&checked);
+            if first_row.is_none() {
+                first_row = (0..checked.raw.len()).find_map(|r| Some((checked.county[r].clone(), checked.year(r)?)));
+            }
             let output = finish_batch(&checked, &self.request, self.publish).map_err(|e| e.to_string())?;
             tx.blocking_send(Message::Batch(Box::new(output))).map_err(|_| "the writer stopped".to_owned())
         };
@@ -128,6 +134,12 @@ impl Worker {
                 let mut findings = validate::unknown_column_findings(&r.unknown_columns, file);
                 findings.extend(validate::lacking_column_findings(&r.lacking_columns, file));
                 findings.extend(validate::check_totals(&r.total_rows, &sums, file));
+                if let Some((county, year)) = first_row.filter(|_| file.year.is_none()) {
+                    for f in findings.iter_mut().filter(|f| f.year.is_none()) {
+                        f.year = Some(year);
+                        f.county_code = f.county_code.take().or_else(|| county.clone());
+                    }
+                }
                 findings
             }
             Err(_) => Vec::new(),

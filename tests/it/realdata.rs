@@ -88,7 +88,21 @@ async fn tw_moe_traditional_chinese_roc_years_and_teachers_per_pupil() {
     let run = junheng(&["run", "pipelines/tw-moe-elementary.toml", "--out", out.to_str().unwrap()]);
     assert_eq!(run.code, 0, "the two known rows are within the pipeline's tolerance\n{}\n{}", run.stdout, run.stderr);
     let source = records(data.join("tw-moe-elementary/113-107.csv"), b',');
+    // The file's path names no year (it comes from 學年度): its file-level warnings (unmapped
+    // columns) are filed under the year of its rows, never under a year 0.
+    for table in ["pupils", "teachers"] {
+        let years: Vec<String> = std::fs::read_dir(out.join("current/quarantine").join(table))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(years, ["year=2024"], "{table}");
+    }
+    // 一般地區 schools (地區屬性 empty) are unknown, not a made-up town: only 偏遠/特偏/極偏 are rural.
     let ctx = published(&out).await;
+    let areas =
+        rows(&ctx, "select count(distinct area_type) from staging_schools where area_type not in ('rural', 'unknown')")
+            .await;
+    assert_eq!(areas, vec![vec!["0".to_owned()]]);
     // 學年度 113 is 2024; 新北市 (縣市代碼 1): pupils of grades 1–6, boys and girls.
     let pupils = |r: &BTreeMap<String, String>| {
         (1..=6).map(|g| number(r, &format!("{g}年級男學生數")) + number(r, &format!("{g}年級女學生數"))).sum::<f64>()
