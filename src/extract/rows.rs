@@ -227,7 +227,7 @@ impl Mapper {
             once.push(false);
         }
         // 5. Columns the pipeline gives aliases for, which this file has under none of its names.
-        binding.lacking.extend(lacking_aliases(file, &binding));
+        binding.lacking.extend(lacking_declared(file, &binding));
         let refine = binding.columns.iter().map(|b| Refine::of(options, b.column.name)).collect();
         // 6. Columns whose cells mark rows to skip (a contract column, or a header of the file).
         let skip = skip_cells(options, &mut binding, &find, &mut used);
@@ -401,20 +401,29 @@ fn grade_cells(
     (per_grade, lacking)
 }
 
-/// The columns a pipeline gives aliases for that a file has under none of their names (and that
-/// neither its path, a constant nor `absent`/`optional` accounts for); required ones fail the
-/// file in [`check_binding`] instead.
-fn lacking_aliases(file: &SourceFile, binding: &Binding) -> Vec<String> {
+/// The columns a pipeline declares (an alias, a unit, an extraction, a padding) that a file has
+/// under none of their names, and that neither its path, a constant nor `absent`/`optional`
+/// accounts for; required ones fail the file in [`check_binding`] instead.
+fn lacking_declared(file: &SourceFile, binding: &Binding) -> Vec<String> {
     let options = &file.options;
     let mut lacking = Vec::new();
-    for name in options.aliases.keys() {
+    // A column is declared by an alias, a unit, an extraction or a padding: each says the files
+    // have it. (A value map does not: its "" entry fills a column the file lacks.)
+    let declared: std::collections::BTreeSet<&String> = options
+        .aliases
+        .keys()
+        .chain(options.units.keys())
+        .chain(options.extract.keys())
+        .chain(options.pad.keys())
+        .collect();
+    for name in declared {
         let Some(column) = file.table.column(name) else { continue };
         let from_path =
             (name == "year" && file.year.is_some()) || (name == "county_code" && file.county_code.is_some());
         if binding.get(name).is_some() || from_path || options.may_lack(name) || column.header_required() {
             continue;
         }
-        let mut names: Vec<&str> = options.aliases[name].iter().map(String::as_str).collect();
+        let mut names: Vec<&str> = options.aliases.get(name).into_iter().flatten().map(String::as_str).collect();
         names.insert(0, column.name);
         lacking.push(format!("{} (headers looked for: {})", column.label, names.join(", ")));
     }
@@ -952,5 +961,26 @@ mod tests {
         assert_eq!(mapper.binding().lacking, vec!["the column \"DISTRICT\" of skip_where".to_owned()]);
         assert_eq!(padded("1.0", 4), "0001");
         assert_eq!(padded("A12", 6), "A12");
+    }
+
+    #[test]
+    fn a_column_declared_by_its_unit_that_a_file_lacks_is_a_finding() {
+        // `units = { avg_teacher_salary = "万元" }` says the files have the column: one without it
+        // (and without an optional or absent saying so) is a finding, not a silent null.
+        let mut options = ReadOptions::default();
+        options.units.insert("avg_teacher_salary".into(), "万元".into());
+        let f = file(Table::Finance, options);
+        let index = HeaderIndex::new(Table::Finance, &f.options);
+        let headers = [
+            "财政经常性收入",
+            "教育财政拨款",
+            "小学生均教育事业费",
+            "初中生均教育事业费",
+            "小学生均公用经费",
+            "初中生均公用经费",
+        ];
+        let mapper = Mapper::new(&index, &strings(&headers), &f).unwrap();
+        assert_eq!(mapper.binding().lacking.len(), 1, "{:?}", mapper.binding().lacking);
+        assert!(mapper.binding().lacking[0].contains("教职工年人均工资"), "{:?}", mapper.binding().lacking);
     }
 }
