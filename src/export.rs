@@ -17,6 +17,7 @@ use crate::ledger::EvidenceRecord;
 use crate::marts::{self, Assessment, BalanceCv, PARTS, QualityItem, Status, gap_unit_zh, literal};
 use crate::query::Published;
 use crate::report::assessment::rule_text;
+use crate::report::format::Money;
 
 /// The sheets, in order.
 pub const SHEETS: [&str; 7] =
@@ -106,6 +107,8 @@ struct Contents {
     standards: Vec<Standards>,
     cvs: Vec<BalanceCv>,
     evidence: Vec<EvidenceRecord>,
+    /// The currency of the amounts (standards per pupil are written in it).
+    money: Money,
 }
 
 /// Write the application workbook of `county` (every county when None) for `year` (its latest
@@ -201,6 +204,7 @@ async fn contents(published: &Published, county_code: &str, year: i32) -> Result
             ),
         )
         .await?,
+        money: Money::of(&published.ledger),
         evidence: published
             .ledger
             .evidence
@@ -425,7 +429,7 @@ fn items_sheet(
             }
             _ => number(sheet, r, 3, item.value, failing, f)?,
         }
-        text(sheet, r, 4, &rule_text(item), false, f)?;
+        text(sheet, r, 4, &rule_text(item, c.money), false, f)?;
         number(sheet, r, 5, item.numerator, false, f)?;
         number(sheet, r, 6, item.denominator, false, f)?;
         for (col, n) in [(7, item.assessed), (8, item.failing), (9, item.missing)] {

@@ -106,6 +106,7 @@ pub async fn item(p: &Published, county: &str, year: i32, item: &str, stage: Opt
 
 async fn explain_row(p: &Published, row: &QualityItem, out: &mut String) -> Result<()> {
     let status = row.status();
+    let money = crate::report::format::Money::of(&p.ledger);
     let _ = writeln!(
         out,
         "quality_assessment · county {} · {} · {} · {} {}",
@@ -115,10 +116,10 @@ async fn explain_row(p: &Published, row: &QualityItem, out: &mut String) -> Resu
     let _ = writeln!(
         out,
         "published: value = {} (numerator {}, denominator {}); rule {}; status {} ({})",
-        assessment_value(unit, row.value),
+        assessment_value(unit, row.value, money),
         super::shown(row.numerator),
         super::shown(row.denominator),
-        rule_text(row),
+        rule_text(row, money),
         status.as_str(),
         status.label_zh()
     );

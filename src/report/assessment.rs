@@ -4,7 +4,7 @@
 //! what closing its gaps to the standards takes (差距清单). Everything is read from the published
 //! marts ([`crate::marts::Assessment`]) and the run's ledger; nothing is computed here.
 
-use super::format::{assessment_value, count, decimal, stage_zh};
+use super::format::{Money, assessment_value, count, decimal, stage_zh};
 use crate::ledger::{EvidenceRecord, Ledger};
 use crate::marts::{Assessment, PARTS, QualityItem, QualitySummary, Status, gap_unit_zh};
 
@@ -107,11 +107,12 @@ pub fn status_class(status: Status) -> &'static str {
 impl AssessmentSection {
     /// The section of a county-year.
     pub fn new(assessment: &Assessment, ledger: &Ledger, county_code: &str, year: i32) -> AssessmentSection {
+        let money = Money::of(ledger);
         let parts = PARTS
             .iter()
             .map(|(part, name)| PartTable {
                 name: (*name).to_owned(),
-                rows: assessment.items.iter().filter(|i| i.part == *part).map(item_row).collect(),
+                rows: assessment.items.iter().filter(|i| i.part == *part).map(|i| item_row(i, money)).collect(),
             })
             .collect();
         let failing = assessment
@@ -153,18 +154,18 @@ impl AssessmentSection {
 }
 
 /// The rule an item is held to, as the page words it.
-pub fn rule_text(item: &QualityItem) -> String {
+pub fn rule_text(item: &QualityItem, money: Money) -> String {
     match item.comparison.as_deref() {
         Some("=") => "全部达标".to_owned(),
         Some(op @ ("<=" | ">=")) => {
             let sign = if op == "<=" { "≤" } else { "≥" };
-            format!("{sign} {}", assessment_value(item.value_unit.as_deref(), item.threshold))
+            format!("{sign} {}", assessment_value(item.value_unit.as_deref(), item.threshold, money))
         }
         _ => "佐证材料".to_owned(),
     }
 }
 
-fn item_row(item: &QualityItem) -> ItemRow {
+fn item_row(item: &QualityItem, money: Money) -> ItemRow {
     let status = item.status();
     let units = match (item.assessed, item.failing, item.missing) {
         (Some(a), f, m) if item.counts_units() => {
@@ -175,14 +176,14 @@ fn item_row(item: &QualityItem) -> ItemRow {
     let value = if item.kind == "evidence" {
         format!("{} 个文件", item.files.unwrap_or(0))
     } else {
-        assessment_value(item.value_unit.as_deref(), item.value)
+        assessment_value(item.value_unit.as_deref(), item.value, money)
     };
     ItemRow {
         item: item.item.clone(),
         stage: stage_zh(&item.stage).to_owned(),
         name: item.item_zh.clone(),
         value,
-        rule: rule_text(item),
+        rule: rule_text(item, money),
         units,
         class: status_class(status),
         label: status.label_zh(),

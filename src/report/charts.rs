@@ -2,6 +2,7 @@
 //! 城区/镇区/乡村, retention and dropout, each difference coefficient with its threshold lines,
 //! the three funding legs, equipment and computers per pupil, and investment by category.
 
+use super::format::Money;
 use super::svg::{BarChart, LineChart, Series, Threshold, ValueFormat};
 use crate::contract::Stage;
 use crate::marts::{BalanceSummary, Funding, Point};
@@ -54,7 +55,7 @@ pub struct ChartData {
 }
 
 /// Every chart with data, as SVG.
-pub fn charts(data: &ChartData) -> Vec<String> {
+pub fn charts(data: &ChartData, money: Money) -> Vec<String> {
     let mut lines = vec![
         line(
             "enrolment-stage",
@@ -114,7 +115,7 @@ pub fn charts(data: &ChartData) -> Vec<String> {
         true,
     ));
     let mut svgs: Vec<String> = lines.iter().filter(|c| c.has_data()).map(LineChart::svg).collect();
-    let bars = investment_chart(&data.funding);
+    let bars = investment_chart(&data.funding, money);
     if bars.has_data() {
         svgs.push(bars.svg());
     }
@@ -192,7 +193,7 @@ fn funding_charts(funding: &[Funding]) -> Vec<LineChart> {
 }
 
 /// Investment by category, year by year.
-fn investment_chart(funding: &[Funding]) -> BarChart {
+fn investment_chart(funding: &[Funding], money: Money) -> BarChart {
     let category = |name: &str, r: &Funding| match name {
         "standardisation" => r.investment_standardisation,
         "new_building" => r.investment_new_building,
@@ -206,7 +207,11 @@ fn investment_chart(funding: &[Funding]) -> BarChart {
     };
     BarChart {
         id: "investment".into(),
-        title: "项目投入（按类别）".into(),
+        title: if money.is_yuan() {
+            "项目投入（按类别）".into()
+        } else {
+            format!("项目投入（按类别，{}）", money.unit())
+        },
         series: CATEGORIES
             .iter()
             .enumerate()
@@ -216,7 +221,8 @@ fn investment_chart(funding: &[Funding]) -> BarChart {
                 color: PALETTE[i % PALETTE.len()],
             })
             .collect(),
-        format: ValueFormat::TenThousandYuan,
+        // Amounts in another currency are drawn as they are, never as 万 (of yuan).
+        format: if money.is_yuan() { ValueFormat::TenThousandYuan } else { ValueFormat::Integer },
     }
 }
 

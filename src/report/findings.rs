@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::format::{fmt3, pct, plain, stage_zh};
+use super::format::{Money, fmt3, pct, plain, stage_zh};
 use crate::ledger::Ledger;
 use crate::marts::{ChangeCount, Shortcoming};
 
@@ -15,6 +15,7 @@ const LEGS: [(&str, &str); 3] =
 /// Every sentence of a county's 存在的不足, in the order the county report gives them.
 pub fn findings(county: &str, shortcomings: &[Shortcoming], ledger: &Ledger, changes: &[ChangeCount]) -> Vec<String> {
     let mut out = Vec::new();
+    let money = Money::of(ledger);
     let latest = |kind: &'static str| shortcomings.iter().filter(move |s| s.latest && s.shortcoming == kind);
     // Stage by stage (primary first), the balance verdicts of the latest year.
     let mut by_stage: Vec<&Shortcoming> = shortcomings
@@ -43,10 +44,10 @@ pub fn findings(county: &str, shortcomings: &[Shortcoming], ledger: &Ledger, cha
         out.push(format!("初中三年巩固率{}，低于{}。", pct(Some(s.value)), pct(s.threshold)));
     }
     for s in shortcomings.iter().filter(|s| s.shortcoming == "three_increases") {
-        out.push(three_increases(s));
+        out.push(three_increases(s, money));
     }
     if let Some(s) = shortcomings.iter().filter(|s| s.shortcoming == "arrears_outstanding").max_by_key(|s| s.year) {
-        out.push(format!("尚有欠拨教育经费{:.1}万元未补齐。", s.value / 10_000.0));
+        out.push(format!("尚有欠拨教育经费{}未补齐。", money.in_words(s.value as f64)));
     }
     for s in latest("large_classes") {
         out.push(format!("仍有大班额{}个（其中超大班额{}个）。", s.value, plain(s.huge_classes)));
@@ -63,7 +64,7 @@ pub fn findings(county: &str, shortcomings: &[Shortcoming], ledger: &Ledger, cha
 }
 
 /// A fiscal year whose three increases were not all met, and by how much leg 1 fell short.
-fn three_increases(s: &Shortcoming) -> String {
+fn three_increases(s: &Shortcoming, money: Money) -> String {
     let failed: Vec<&str> = s
         .detail
         .as_deref()
@@ -72,7 +73,7 @@ fn three_increases(s: &Shortcoming) -> String {
         .filter_map(|leg| LEGS.iter().find(|(n, _)| *n == leg).map(|(_, name)| *name))
         .collect();
     let gap =
-        s.gap.filter(|g| *g > 0.0).map_or(String::new(), |g| format!("，教育财政拨款应再增加{:.1}万元", g / 10_000.0));
+        s.gap.filter(|g| *g > 0.0).map_or(String::new(), |g| format!("，教育财政拨款应再增加{}", money.in_words(g)));
     format!("{}年未实现教育“三个增长”（{}未达到）{gap}。", s.year, failed.join("、"))
 }
 

@@ -48,15 +48,60 @@ pub fn ten_thousands(value: Option<f64>) -> String {
     value.map_or("—".into(), |v| format!("{:.1}", v / 10_000.0))
 }
 
+/// How the report writes amounts: in 万元 when they are yuan (as a county report does), else in
+/// whole units of the declared currency, named by its code — never converted, never called 元.
+#[derive(Debug, Clone, Copy)]
+pub struct Money(pub &'static crate::contract::Currency);
+
+impl Money {
+    /// The currency of a run's amounts (its pipeline's `[settings] currency`; CNY by default).
+    pub fn of(ledger: &crate::ledger::Ledger) -> Money {
+        let code = ledger.pipeline.settings.get("currency").and_then(|v| v.as_str()).unwrap_or("CNY");
+        Money(crate::contract::Currency::of(code).unwrap_or(&crate::contract::CURRENCIES[0]))
+    }
+
+    /// Whether the amounts are yuan.
+    pub fn is_yuan(self) -> bool {
+        self.0.code == "CNY"
+    }
+
+    /// What a column of amounts is headed with: 万元, or the currency's code.
+    pub fn unit(self) -> &'static str {
+        if self.is_yuan() { "万元" } else { self.0.code }
+    }
+
+    /// An amount in [`Money::unit`], or —.
+    pub fn amount(self, value: Option<f64>) -> String {
+        if self.is_yuan() {
+            ten_thousands(value)
+        } else {
+            value.map_or("—".into(), |v| svg::group_thousands(v.round() as i64))
+        }
+    }
+
+    /// An amount inside a sentence: `15.6万元`, or `827 USD`.
+    pub fn in_words(self, value: f64) -> String {
+        if self.is_yuan() {
+            format!("{:.1}万元", value / 10_000.0)
+        } else {
+            format!("{} {}", svg::group_thousands(value.round() as i64), self.0.code)
+        }
+    }
+
+    /// An amount per pupil, whole: `6,400 元`, or `6,400 USD`.
+    pub fn per_pupil(self, value: Option<f64>) -> String {
+        let unit = if self.is_yuan() { "元" } else { self.0.code };
+        value.map_or("—".into(), |v| format!("{} {unit}", svg::group_thousands(v.round() as i64)))
+    }
+}
+
 /// A value of `quality_assessment` in its `value_unit`: a CV with three decimals, a share or
-/// ratio as a percentage, 元 per pupil whole, a count of files as it is.
-pub fn assessment_value(value_unit: Option<&str>, value: Option<f64>) -> String {
+/// ratio as a percentage, an amount per pupil whole in its currency, a count of files as it is.
+pub fn assessment_value(value_unit: Option<&str>, value: Option<f64>, money: Money) -> String {
     match value_unit {
         Some("cv") => fmt3(value),
         Some("share" | "ratio") => pct(value),
-        Some("yuan_per_pupil") => {
-            value.map_or("—".into(), |v| format!("{} 元", svg::group_thousands(v.round() as i64)))
-        }
+        Some("yuan_per_pupil") => money.per_pupil(value),
         _ => int(value),
     }
 }
@@ -115,6 +160,8 @@ pub fn stage_zh(stage: &str) -> &str {
 mod tests {
     use super::*;
 
+    const YUAN: Money = Money(&crate::contract::CURRENCIES[0]);
+
     #[test]
     fn figures_are_written_as_the_county_report_writes_them() {
         assert_eq!(fmt3(Some(0.5482)), "0.548");
@@ -126,9 +173,16 @@ mod tests {
         assert_eq!(ten_thousands(Some(71_080_000.0)), "7108.0");
         assert_eq!((fmt3(None), plain::<f64>(None)), ("—".into(), String::new()));
         assert_eq!(Verdict::of(Some(false)).label(), "未达标");
-        assert_eq!(assessment_value(Some("cv"), Some(0.4512)), "0.451");
-        assert_eq!(assessment_value(Some("ratio"), Some(0.9848)), "98.5%");
-        assert_eq!(assessment_value(Some("yuan_per_pupil"), Some(6400.0)), "6,400 元");
-        assert_eq!(assessment_value(Some("files"), Some(2.0)), "2");
+        assert_eq!(assessment_value(Some("cv"), Some(0.4512), YUAN), "0.451");
+        assert_eq!(assessment_value(Some("ratio"), Some(0.9848), YUAN), "98.5%");
+        assert_eq!(assessment_value(Some("yuan_per_pupil"), Some(6400.0), YUAN), "6,400 元");
+        let dollars = Money(crate::contract::Currency::of("USD").unwrap());
+        assert_eq!(assessment_value(Some("yuan_per_pupil"), Some(6400.0), dollars), "6,400 USD");
+        assert_eq!(
+            (dollars.in_words(826.53), dollars.unit(), dollars.amount(Some(826.53))),
+            ("827 USD".into(), "USD", "827".into())
+        );
+        assert_eq!((YUAN.in_words(155_820_000.0), YUAN.unit()), ("15582.0万元".into(), "万元"));
+        assert_eq!(assessment_value(Some("files"), Some(2.0), YUAN), "2");
     }
 }

@@ -6,7 +6,7 @@ use datafusion::prelude::SessionContext;
 
 use super::assessment::AssessmentSection;
 use super::charts::{ChartData, charts};
-use super::format::{Verdict, count, decimal, fixed, fmt3, int, pct, plain, stage_zh, ten_thousands};
+use super::format::{Money, Verdict, count, decimal, fixed, fmt3, int, pct, plain, stage_zh};
 use super::{Page, findings};
 use crate::dictionary::{Dictionary, TableDoc};
 use crate::error::{Error, Result};
@@ -44,6 +44,8 @@ struct CountyPage<'a> {
     summary: Vec<SummaryRow>,
     units: Vec<UnitRow>,
     legs: Vec<LegRow>,
+    /// What the gap column of the legs is in: 万元, or the currency's code.
+    money_unit: &'static str,
     assessment: AssessmentSection,
     findings: Vec<String>,
 }
@@ -151,6 +153,7 @@ pub(super) async fn county(
         ),
     )
     .await?;
+    let money = Money::of(ledger);
     let page = CountyPage {
         title: format!("{} 义务教育均衡发展情况", county.county_name),
         name: &county.county_name,
@@ -159,11 +162,12 @@ pub(super) async fn county(
         run_id: &ledger.run_id,
         version: ledger.version,
         headline: headline(&overview, &summary),
-        charts: charts(&data),
+        charts: charts(&data, money),
         cvs: cvs.iter().map(cv_row).collect(),
         summary: summary.iter().map(summary_row).collect(),
         units: units.iter().map(unit_row).collect(),
-        legs: data.funding.iter().map(leg_row).collect(),
+        legs: data.funding.iter().map(|r| leg_row(r, money)).collect(),
+        money_unit: money.unit(),
         assessment: AssessmentSection::new(assessment, ledger, &county.county_code, latest),
         findings: findings::findings(&county.county_code, &shortcomings, ledger, &changes),
     };
@@ -307,14 +311,14 @@ fn unit_row(r: &SchoolStandards) -> UnitRow {
     }
 }
 
-fn leg_row(r: &Funding) -> LegRow {
+fn leg_row(r: &Funding, money: Money) -> LegRow {
     LegRow {
         year: r.year,
         leg1: Verdict::of(r.appropriation_outpaces_revenue),
         leg2: Verdict::of(r.per_pupil_expenditure_rises),
         leg3: Verdict::of(r.public_funds_and_salary_rise),
         met: Verdict::of(r.three_increases_met),
-        gap: ten_thousands(r.appropriation_gap),
+        gap: money.amount(r.appropriation_gap),
         never_decrease: Verdict::of(r.two_never_decrease),
     }
 }

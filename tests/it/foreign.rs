@@ -158,6 +158,10 @@ async fn two_schema_generations_chosen_by_years_publish_every_row() {
         "{}",
         run.stdout
     );
+    // The report writes the amounts in dollars, never as 万元.
+    let page = std::fs::read_to_string(out.join("current/report/002.html")).unwrap();
+    assert!(page.contains("应增拨（USD）") && page.contains("教育财政拨款应再增加827 USD"), "{page}");
+    assert!(!page.contains("万元"), "{page}");
     let dictionary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("current/dictionary.json")).unwrap()).unwrap();
     let unit = |table: &str, column: &str| {
