@@ -47,7 +47,7 @@ pub fn findings(county: &str, shortcomings: &[Shortcoming], ledger: &Ledger, cha
         out.push(three_increases(s, money));
     }
     if let Some(s) = shortcomings.iter().filter(|s| s.shortcoming == "arrears_outstanding").max_by_key(|s| s.year) {
-        out.push(format!("尚有欠拨教育经费{}未补齐。", money.in_words(s.value as f64)));
+        out.push(format!("尚有欠拨教育经费{}未补齐。", money.in_words(s.value)));
     }
     for s in latest("large_classes") {
         out.push(format!("仍有大班额{}个（其中超大班额{}个）。", s.value, plain(s.huge_classes)));
