@@ -1,11 +1,11 @@
 -- int_county_years: every (county, year) any table of a submission speaks of, with the county's name.
 -- Grain: one row per (county_code, year).
--- Inputs: stg_schools, stg_pupils, stg_finance, stg_survey, stg_investments
+-- Inputs: int_schools, stg_pupils, stg_finance, stg_survey, stg_investments
 -- Checks: unique (county_code, year)
 with
 
 spine as (
-    select county_code, year from stg_schools
+    select county_code, year from int_schools
     union
     select county_code, year from stg_pupils
     union
@@ -18,7 +18,7 @@ spine as (
 
 names as (
     select county_code, max(county_name) as county_name
-    from stg_schools
+    from int_schools
     group by county_code
 ),
 

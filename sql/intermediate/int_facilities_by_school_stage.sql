@@ -1,6 +1,6 @@
 -- int_facilities_by_school_stage: a school's facilities in one stage; a multi-stage school's facilities reported without a stage are apportioned by weighted enrolment.
 -- Grain: one row per (year, school_code, stage).
--- Inputs: stg_facilities, stg_schools, ref_school_type_stages, int_pupils_by_school_stage, ref_settings
+-- Inputs: stg_facilities, int_schools, ref_school_type_stages, int_pupils_by_school_stage, ref_settings
 -- Methodology: §1 — share_primary = P_pri / (P_pri + w·P_jun), share_junior = w·P_jun / (P_pri + w·P_jun), w = apportion_junior_weight, using the school's own pupils (before teaching points are merged)
 -- Checks: unique (year, school_code, stage)
 with
@@ -37,7 +37,7 @@ apportioned as (
         end as share,
         f.site_area_m2, f.building_area_m2, f.teaching_aux_area_m2, f.sports_area_m2, f.equipment_value, f.books, f.computers, f.multimedia_classrooms
     from stg_facilities as f
-    join stg_schools as s on f.year = s.year and f.school_code = s.school_code
+    join int_schools as s on f.year = s.year and f.school_code = s.school_code
     join ref_school_type_stages as t on s.school_type = t.school_type
     left join own_pupils as p on f.year = p.year and f.school_code = p.school_code
     cross join weight

@@ -1,6 +1,6 @@
 -- int_pupils_with_school: pupils by school, grade and year with the school's type, area and ownership.
 -- Grain: one row per (year, school_code, grade).
--- Inputs: stg_pupils, stg_schools
+-- Inputs: stg_pupils, int_schools
 -- Methodology: §4 (enrolment counts every school, private schools and teaching points included)
 -- Checks: unique (year, school_code, grade)
 with
@@ -11,7 +11,7 @@ pupils as (
 
 schools as (
     select year, school_code, school_name, school_type, area_type, is_public, parent_school_code
-    from stg_schools
+    from int_schools
 ),
 
 final as (

@@ -1,6 +1,6 @@
 -- int_unit_indicators: every school-stage unit with its pupils, numerators and the fifteen indicator values X_i.
 -- Grain: one row per (year, unit_id); unit_id = <school_code>:<stage>.
--- Inputs: int_unit_members, int_pupils_by_school_stage, stg_teachers, int_facilities_by_school_stage, stg_schools
+-- Inputs: int_unit_members, int_pupils_by_school_stage, int_teachers_by_school_stage, int_facilities_by_school_stage, int_schools
 -- Methodology: §1 (units: teaching points merged, private schools and units without pupils kept but out of balance); §2 b1–b8; §3 q1–q7 (X_i formulas, the only place they are written)
 -- Checks: unique (year, unit_id); not_null (is_public)
 with
@@ -41,7 +41,7 @@ member_numbers as (
     from members as m
     left join int_pupils_by_school_stage as p
         on m.year = p.year and m.school_code = p.school_code and m.stage = p.stage
-    left join stg_teachers as t
+    left join int_teachers_by_school_stage as t
         on m.year = t.year and m.school_code = t.school_code and m.stage = t.stage
     left join int_facilities_by_school_stage as f
         on m.year = f.year and m.school_code = f.school_code and m.stage = f.stage
@@ -99,7 +99,7 @@ member_lists as (
 ),
 
 main_school as (
-    select year, school_code, school_name, school_type, area_type, is_public from stg_schools
+    select year, school_code, school_name, school_type, area_type, is_public from int_schools
 ),
 
 school_size as (

@@ -1,6 +1,6 @@
 -- int_unit_members: which school-stage unit each school's stage belongs to (teaching points by the teaching_points setting).
 -- Grain: one row per (year, school_code, stage) of every school and the stages its type teaches.
--- Inputs: stg_schools, ref_school_type_stages, ref_settings, int_pupils_by_school_stage, stg_teachers, stg_facilities
+-- Inputs: int_schools, ref_school_type_stages, ref_settings, int_pupils_by_school_stage, int_teachers_by_school_stage, stg_facilities
 -- Methodology: §1 — nine-year, twelve-year and complete schools split by stage (a part exists when the school reports pupils, teachers or facilities for that stage); teaching points merge_into_parent (default: into the parent's primary unit), separate, or exclude
 -- Checks: unique (year, school_code, stage)
 with
@@ -17,14 +17,14 @@ stage_counts as (
 reported as (
     select year, school_code, stage from int_pupils_by_school_stage
     union
-    select year, school_code, stage from stg_teachers
+    select year, school_code, stage from int_teachers_by_school_stage where stage is not null
     union
     select year, school_code, stage from stg_facilities where stage is not null
 ),
 
 school_stages as (
     select s.*, t.stage
-    from stg_schools as s
+    from int_schools as s
     join ref_school_type_stages as t on s.school_type = t.school_type
     join stage_counts as c on s.school_type = c.school_type
     left join reported as r on s.year = r.year and s.school_code = r.school_code and t.stage = r.stage

@@ -1,6 +1,6 @@
 -- county_overview: the headline figures of a county's year, as in the first paragraph of a county report.
 -- Grain: one row per (county_code, year).
--- Inputs: int_county_years, stg_schools, int_pupils_with_school, stg_teachers, stg_facilities, stg_survey
+-- Inputs: int_county_years, int_schools, int_pupils_with_school, int_teachers_by_school_stage, stg_facilities, stg_survey
 -- Methodology: outputs.md county_overview; §4 (stage enrolment); §6 (pupils per computer)
 -- Checks: unique (county_code, year); not_null (county_code, year); students = students_primary + students_junior; students = students_urban + students_town + students_rural + students_unknown
 -- Columns:
@@ -65,7 +65,7 @@ schools as (
         sum(case when school_type = 'teaching_point' then 1 else 0 end) as schools_teaching_point,
         sum(case when not is_public then 1 else 0 end) as schools_private,
         sum(case when is_standardised and school_type <> 'teaching_point' then 1 else 0 end) as schools_standardised
-    from stg_schools
+    from int_schools
     group by county_code, year
 ),
 
@@ -98,7 +98,7 @@ teachers as (
         sum(full_time_teachers) as full_time_teachers,
         sum(posts_established) as posts_established,
         sum(staff_on_payroll) as staff_on_payroll
-    from stg_teachers
+    from int_teachers_by_school_stage
     group by county_code, year
 ),
 

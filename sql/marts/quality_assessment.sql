@@ -1,6 +1,6 @@
 -- quality_assessment: the quality-balance assessment (优质均衡, 教督〔2017〕6号) item by item — resources (q1–q7, the units meeting the standards), government (g1–g15), quality (e1–e9) and recognition (s1) — with each item's value, the rule it is held to and its status.
 -- Grain: one row per (county_code, year, item, stage), for every year the county submitted schools.
--- Inputs: stg_schools, stg_pupils, stg_teachers, stg_facilities, stg_finance, stg_survey, stg_school_funds, stg_county_facts, stg_monitoring, balance_cv, school_indicators, school_standards, school_conditions, retention, int_pupils_with_school, int_thresholds_wide, ref_assessment_items, ref_thresholds, ref_county_settings, ref_evidence
+-- Inputs: int_schools, stg_pupils, stg_teachers, stg_facilities, stg_finance, stg_survey, stg_school_funds, stg_county_facts, stg_monitoring, balance_cv, school_indicators, school_standards, school_conditions, retention, int_pupils_with_school, int_thresholds_wide, ref_assessment_items, ref_thresholds, ref_county_settings, ref_evidence
 -- Methodology: assessment.md §2 — q1–q7 CV ≤ {quality_cv_max}; items counting schools or rows (q_units, g3, g4, g5, g6, e4, e9) met when every assessed unit meets (value = 1), not_met when any fails, not_reported when none fails and one lacks a value, not_applicable when none is assessed; county ratios met when value ≥ threshold, not_reported when a needed value is missing, not_applicable on a zero denominator of g7 (pupils), g11b, g14, g15, e2; a table the county did not submit that year makes its items not_reported; evidence items submitted when a file is there
 -- Checks: unique (county_code, year, item, stage); not_null (county_code, year, part, item, stage, kind, status); status in ('met', 'not_met', 'not_reported', 'not_applicable', 'evidence_submitted', 'evidence_missing'); (kind = 'evidence') = (status in ('evidence_submitted', 'evidence_missing')); failing is null or failing <= assessed; missing is null or missing <= assessed
 -- Columns:
@@ -28,7 +28,7 @@
 with
 
 years as (
-    select distinct county_code, year from stg_schools
+    select distinct county_code, year from int_schools
 ),
 
 -- Which tables a county submitted in a year (a table it did not submit makes its items not_reported).
@@ -217,7 +217,7 @@ teacher_sums as (
             case when s.school_type <> 'teaching_point' and (t.certified_teachers is null or t.full_time_teachers is null) then 1 else 0 end
         ) as certified_gaps
     from stg_teachers as t
-    join stg_schools as s on t.year = s.year and t.school_code = s.school_code
+    join int_schools as s on t.year = s.year and t.school_code = s.school_code
     where s.is_public
     group by t.county_code, t.year
 ),
@@ -236,7 +236,7 @@ catchment as (
         sum(case when p.entrants_in_catchment is null or p.entrants is null then 1 else 0 end) as gaps
     from int_pupils_with_school as p
     join entry_grades as e on p.county_code = e.county_code and p.grade = e.grade
-    join stg_schools as s on p.year = s.year and p.school_code = s.school_code
+    join int_schools as s on p.year = s.year and p.school_code = s.school_code
     where p.is_public and p.area_type in ('urban', 'town') and not s.is_boarding
         and (p.school_type <> 'teaching_point' or p.stage = 'primary')
     group by p.county_code, p.year, p.stage

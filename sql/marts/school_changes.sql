@@ -1,6 +1,6 @@
 -- school_changes: schools that opened, closed, changed code, or whose enrolment changed more than threefold from one year to the next.
 -- Grain: one row per (county_code, year, school_code, event).
--- Inputs: stg_schools, int_pupils_with_school
+-- Inputs: int_schools, int_pupils_with_school
 -- Methodology: inputs.md "Rules across rows and tables" (year-on-year flags are warnings, never rejections); a school is followed within its county, so one that moved to another county (a redrawn boundary) is closed in the old county and opened in the new
 -- Checks: unique (county_code, year, school_code, event); not_null (county_code, year, school_code, event)
 -- Columns:
@@ -16,7 +16,7 @@
 with
 
 schools as (
-    select county_code, year, school_code, school_name, school_type from stg_schools
+    select county_code, year, school_code, school_name, school_type from int_schools
 ),
 
 enrolment as (

@@ -1,6 +1,6 @@
 -- school_conditions: each public school and teaching point against the school-level items of the quality-balance assessment — special rooms (g3), school size (g4), class size (g5), small schools' funding (g6), teacher training funds (e4) and catchment admission (g13).
 -- Grain: one row per (year, school_code).
--- Inputs: stg_schools, int_pupils_with_school, stg_facilities, stg_school_funds, stg_county_facts, int_thresholds_wide, ref_county_settings
+-- Inputs: int_schools, int_pupils_with_school, stg_facilities, stg_school_funds, stg_county_facts, int_thresholds_wide, ref_county_settings
 -- Methodology: assessment.md §2 — g3 rooms_required = ⌈classes ÷ {special_rooms_classes}⌉ of each kind; g4 students ≤ {school_size_max} ({school_size_max_multi_stage} nine-/twelve-year); g5 every grade's largest_class ≤ {class_size_max}; g6 rural primary schools and teaching points with 0 < pupils < {small_school_funding_pupils}: budget ≥ that many × the primary benchmark; e4 training ≥ {training_budget_share_min} × budget. A check is null outside its group, or when a needed value was not reported; a known failure wins over a gap
 -- Checks: unique (year, school_code); not_null (county_code, year, school_code); g3_met is null or g3_assessed; g4_met is null or g4_assessed; g6_met is null or g6_assessed; e4_met is null or e4_assessed
 -- Columns:
@@ -36,7 +36,7 @@ with
 
 schools as (
     select county_code, year, school_code, school_name, school_type, area_type, is_boarding
-    from stg_schools
+    from int_schools
     where is_public
 ),
 

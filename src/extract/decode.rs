@@ -86,7 +86,9 @@ pub fn sniff(
         .map_err(|e| fail(crate::contract::Rule::UnreadableFile, format!("cannot read: {e}")))?;
     let complete = head.len() < SNIFF_BYTES;
     let detected = detect(&head, file.options.encoding.as_deref(), complete).map_err(|e| match e {
-        Undetectable::UnknownLabel(msg) => fail(crate::contract::Rule::UnreadableFile, msg),
+        Undetectable::UnknownLabel(msg) | Undetectable::Invalid(msg) => {
+            fail(crate::contract::Rule::UnreadableFile, msg)
+        }
         Undetectable::Ambiguous(msg) => fail(crate::contract::Rule::EncodingUncertain, msg),
     })?;
     Ok((head, detected))
@@ -99,6 +101,8 @@ pub enum Undetectable {
     UnknownLabel(String),
     /// The bytes read sensibly in two encodings (the message names both and the `encoding` key).
     Ambiguous(String),
+    /// The bytes are valid in none of the encodings they could be (the message names the offset).
+    Invalid(String),
 }
 
 /// Pick the encoding: the declared one, a BOM, valid UTF-8, UTF-16 by its NULs, else what
@@ -139,6 +143,13 @@ pub fn detect(head: &[u8], declared: Option<&str>, complete: bool) -> Result<Det
     if superset(chinese) == superset(generic) {
         return Ok(Detected { encoding: superset(chinese), bom: 0, basis: EncodingBasis::Detector });
     }
+    // The readings disagree and the sample is not GBK either: neither UTF-8 nor GBK, and no
+    // single-byte reading both agree on — a damaged file (or not text), named by its first bad byte.
+    if let Some(offset) = first_invalid(GB18030, head, complete) {
+        return Err(Undetectable::Invalid(format!(
+            "the file is neither UTF-8 nor GBK/GB18030: the bytes at offset {offset} are invalid in both (save it as UTF-8, or declare its encoding in the pipeline file, e.g. encoding = \"windows-1252\")"
+        )));
+    }
     // Only the Chinese reading says GBK. Chinese text in GBK is made of GB2312 pairs (both bytes
     // 0xA1–0xFE); Western text read as GBK pairs an accented letter with the ASCII letter after
     // it, which GB2312 never does. A GBK reading with (almost) no GB2312 pair is ruled out.
@@ -153,6 +164,18 @@ pub fn detect(head: &[u8], declared: Option<&str>, complete: bool) -> Result<Det
         sample_in(head, generic),
         generic.name().to_ascii_lowercase(),
     )))
+}
+
+/// The offset of the first byte not valid in `encoding`, if any (an incomplete sequence at the
+/// end of a sample that is not the whole file is not counted).
+fn first_invalid(encoding: &'static Encoding, bytes: &[u8], complete: bool) -> Option<usize> {
+    let mut decoder = encoding.new_decoder_without_bom_handling();
+    let mut text = String::with_capacity(decoder.max_utf8_buffer_length_without_replacement(bytes.len())?);
+    let (result, read) = decoder.decode_to_string_without_replacement(bytes, &mut text, complete);
+    match result {
+        DecoderResult::Malformed(bad, after) => Some(read - after as usize - bad as usize),
+        _ => None,
+    }
 }
 
 /// Of the byte pairs a GBK reading makes, the share that are GB2312 (both bytes 0xA1–0xFE).
@@ -418,6 +441,16 @@ mod tests {
         }
         // Declared, it is read as declared.
         assert_eq!(decode_all(&bytes, Some("windows-1252")).unwrap(), text);
+    }
+
+    #[test]
+    fn bytes_valid_in_neither_utf8_nor_gbk_name_their_offset() {
+        // "ÿÿ" in a numeric column: 0xFF is no GBK lead byte; the detector's readings disagree.
+        let bytes = b"year,school_code,grade,students\n2018,9901020001,1,\xFF\xFF,1\n";
+        match detected(bytes) {
+            Err(Undetectable::Invalid(msg)) => assert!(msg.contains("offset 50"), "{msg}"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -97,10 +97,10 @@ pub fn charts(data: &ChartData, money: Money) -> Vec<String> {
     for stage in Stage::ALL {
         lines.push(cv_chart(&data.summary, stage.as_str(), stage.label()));
     }
-    lines.extend(funding_charts(&data.funding));
+    lines.extend(funding_charts(&data.funding, money));
     lines.push(line(
         "equipment",
-        "生均教学仪器设备值（元）",
+        &format!("生均教学仪器设备值（{}）", money.unit_of_amounts()),
         series_by(&data.equipment, &[PRIMARY, JUNIOR]),
         vec![],
         ValueFormat::Integer,
@@ -151,7 +151,7 @@ fn cv_chart(summary: &[BalanceSummary], stage: &str, label: &str) -> LineChart {
 }
 
 /// The three legs of 三个增长 year by year.
-fn funding_charts(funding: &[Funding]) -> Vec<LineChart> {
+fn funding_charts(funding: &[Funding], money: Money) -> Vec<LineChart> {
     type Column = (fn(&Funding) -> Option<f64>, &'static str, &'static str);
     let chart = |id: &str, title: &str, columns: &[Column], format| {
         let series = columns
@@ -176,13 +176,13 @@ fn funding_charts(funding: &[Funding]) -> Vec<LineChart> {
         ),
         chart(
             "funding-per-pupil",
-            "三个增长②：生均教育事业费（元）",
+            &format!("三个增长②：生均教育事业费（{}）", money.unit_of_amounts()),
             &[(|r| r.exp_per_pupil_primary, "小学", BLUE), (|r| r.exp_per_pupil_junior, "初中", ORANGE)],
             ValueFormat::Integer,
         ),
         chart(
             "funding-public",
-            "三个增长③：生均公用经费（元）",
+            &format!("三个增长③：生均公用经费（{}）", money.unit_of_amounts()),
             &[
                 (|r| r.public_funds_per_pupil_primary, "小学", BLUE),
                 (|r| r.public_funds_per_pupil_junior, "初中", ORANGE),

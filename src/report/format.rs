@@ -88,9 +88,14 @@ impl Money {
         }
     }
 
+    /// The unit of whole amounts: 元, or the currency's code.
+    pub fn unit_of_amounts(self) -> &'static str {
+        if self.is_yuan() { "元" } else { self.0.code }
+    }
+
     /// An amount per pupil, whole: `6,400 元`, or `6,400 USD`.
     pub fn per_pupil(self, value: Option<f64>) -> String {
-        let unit = if self.is_yuan() { "元" } else { self.0.code };
+        let unit = self.unit_of_amounts();
         value.map_or("—".into(), |v| format!("{} {unit}", svg::group_thousands(v.round() as i64)))
     }
 }

@@ -118,7 +118,7 @@ async fn two_schema_generations_chosen_by_years_publish_every_row() {
         out.to_str().unwrap(),
         "--format",
         "csv",
-        "select school_type, school_type_from_grades, count(*) as n from stg_schools group by 1, 2",
+        "select school_type, school_type_from_grades, count(*) as n from int_schools group by 1, 2",
     ]);
     assert_eq!(types.stdout.trim(), "school_type,school_type_from_grades,n\nprimary,true,16", "{}", types.stderr);
     let primary = common::rows(&ctx, "select sum(schools_primary) from county_overview").await;

@@ -147,7 +147,7 @@ async fn a_school_counted_once_has_its_teachers_split_by_its_pupils_in_whole_tea
         ("students", ints(vec![Some(45), Some(15), Some(30)])),
     ])
     .unwrap();
-    replace(&ctx, "pupils", pupils);
+    replace(&ctx, "int_pupils_by_school_stage", pupils);
     let empty = ctx.table("teachers").await.unwrap().schema().as_arrow().clone();
     let column = |name: &str| -> ArrayRef {
         match name {
@@ -165,9 +165,11 @@ async fn a_school_counted_once_has_its_teachers_split_by_its_pupils_in_whole_tea
     let columns: Vec<ArrayRef> = empty.fields().iter().map(|f| column(f.name())).collect();
     replace(&ctx, "teachers", RecordBatch::try_new(Arc::new(empty.clone()), columns).unwrap());
     run(&ctx, &models, "stg_teachers").await;
+    run(&ctx, &models, "int_teachers_by_school_stage").await;
     let got = rows(
         &ctx,
-        "select school_code, coalesce(stage, '-'), full_time_teachers, backbone_teachers, source_row from stg_teachers order by 1, 2 desc",
+        "select school_code, coalesce(stage, '-'), full_time_teachers, backbone_teachers, source_row \
+         from int_teachers_by_school_stage order by 1, 2 desc",
     )
     .await;
     let want = [
