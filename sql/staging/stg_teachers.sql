@@ -1,7 +1,7 @@
 -- stg_teachers: teaching staff by school, stage and year.
 -- Grain: one row per (year, school_code, stage).
--- Inputs: teachers (staging Parquet; stage filled for single-stage schools, null for a multi-stage school's row that gave none — int_teachers_by_school_stage apportions those)
--- Methodology: §2 (b6–b8), §3 (q1–q3), inputs.md teachers
+-- Inputs: teachers (staging Parquet; stage filled for single-stage schools)
+-- Methodology: §2 (b6–b8), §3 (q1–q3), inputs.md teachers; a multi-stage school's row without a stage keeps it empty here (int_teachers_by_school_stage apportions it)
 -- Checks: unique (year, school_code, stage)
 select
     county_code,
