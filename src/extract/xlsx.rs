@@ -124,6 +124,29 @@ pub fn column_letters(mut index: usize) -> String {
 
 /// Read one sheet of a workbook as the file's table.
 pub fn read(job: ReadJob<'_>) -> Result<FileReport, FileFailure> {
+    let file = job.file;
+    // The workbook readers can panic on damaged input (calamine multiplies a cell reference like
+    // `A99999999999` without checking, an overflow panic in debug builds): a damaged file fails
+    // alone with its name, never takes the run down.
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read_workbook(job))) {
+        Ok(result) => result,
+        Err(panic) => {
+            let why = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown".into());
+            Err(FileFailure::in_file(
+                file,
+                Rule::UnreadableFile,
+                format!("the workbook is damaged: its reader stopped ({why}); open it in Excel and save it again"),
+            ))
+        }
+    }
+}
+
+/// [`read`], without the guard.
+fn read_workbook(job: ReadJob<'_>) -> Result<FileReport, FileFailure> {
     let ReadJob { reader, file, index, on_batch } = job;
     let fail = |msg: String| FileFailure::in_file(file, Rule::UnreadableFile, msg);
     let bytes = read_bytes(reader).map_err(fail)?;
