@@ -99,15 +99,11 @@ pub async fn build(models: &[Model], ctx: &SessionContext) -> Result<Dictionary>
     }
     // Amounts are in the pipeline's currency, never converted: a source in USD documents its
     // money columns in USD, not 元.
-    #[derive(serde::Deserialize)]
-    struct Money {
-        currency: String,
-    }
-    let money: Vec<Money> = crate::marts::read(ctx, "select currency from ref_settings").await?;
-    if let Some(code) = money.first().map(|m| m.currency.as_str()).filter(|c| *c != "CNY") {
+    let money = crate::report::format::Money::of(ctx).await?;
+    if !money.is_yuan() {
         for column in tables.iter_mut().flat_map(|t| t.columns.iter_mut()) {
             if let Some(rest) = column.unit.strip_prefix('元') {
-                column.unit = format!("{code}{rest}");
+                column.unit = format!("{}{rest}", money.0.code);
             }
         }
     }

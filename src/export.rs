@@ -204,7 +204,7 @@ async fn contents(published: &Published, county_code: &str, year: i32) -> Result
             ),
         )
         .await?,
-        money: Money::of(&published.ledger),
+        money: Money::of(ctx).await?,
         evidence: published
             .ledger
             .evidence

@@ -32,6 +32,20 @@ pub async fn first<T: DeserializeOwned>(ctx: &SessionContext, sql: &str) -> Resu
     Ok(read(ctx, sql).await?.into_iter().next())
 }
 
+/// The currency of a session's amounts: `ref_settings.currency`, written from the run's pipeline
+/// (its `[settings] currency`), so every reader of an output — the run summary, the dictionary,
+/// the report, explain, the workbook — takes it from the one place.
+pub async fn currency(ctx: &SessionContext) -> Result<&'static crate::contract::Currency> {
+    #[derive(serde::Deserialize)]
+    struct Setting {
+        currency: String,
+    }
+    let setting: Option<Setting> = first(ctx, "select currency from ref_settings").await?;
+    // ref_settings holds one row, its code written from a `Currency`: CNY only for a session
+    // without reference tables.
+    Ok(setting.and_then(|s| crate::contract::Currency::of(&s.currency)).unwrap_or(&crate::contract::CURRENCIES[0]))
+}
+
 /// A text literal for SQL (`'231182'`), quotes doubled.
 pub fn literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))

@@ -290,8 +290,6 @@ pub struct Currency {
     pub code: &'static str,
     /// Its name in English.
     pub name: &'static str,
-    /// Its unit as the Chinese report writes it (元, 美元 …).
-    pub unit_zh: &'static str,
     /// Symbols and codes a cell may carry, before or after the amount (`$` is every dollar's).
     pub marks: &'static [&'static str],
 }
@@ -299,17 +297,15 @@ pub struct Currency {
 /// The currencies junheng knows. Amounts are never converted: a source is published in the
 /// currency it declares, and a mark of another currency in a cell is a finding.
 pub static CURRENCIES: &[Currency] = &[
-    Currency {
-        code: "CNY", name: "Chinese yuan", unit_zh: "元", marks: &["CNY", "RMB", "¥", "￥", "元", "人民币"]
-    },
-    Currency { code: "USD", name: "US dollar", unit_zh: "美元", marks: &["USD", "US$", "$"] },
-    Currency { code: "TWD", name: "New Taiwan dollar", unit_zh: "新台币元", marks: &["TWD", "NT$", "$", "元"] },
-    Currency { code: "HKD", name: "Hong Kong dollar", unit_zh: "港元", marks: &["HKD", "HK$", "$"] },
-    Currency { code: "EUR", name: "euro", unit_zh: "欧元", marks: &["EUR", "€"] },
-    Currency { code: "GBP", name: "pound sterling", unit_zh: "英镑", marks: &["GBP", "£"] },
-    Currency { code: "JPY", name: "Japanese yen", unit_zh: "日元", marks: &["JPY", "¥", "円"] },
-    Currency { code: "CAD", name: "Canadian dollar", unit_zh: "加元", marks: &["CAD", "C$", "$"] },
-    Currency { code: "AUD", name: "Australian dollar", unit_zh: "澳元", marks: &["AUD", "A$", "$"] },
+    Currency { code: "CNY", name: "Chinese yuan", marks: &["CNY", "RMB", "¥", "￥", "元", "人民币"] },
+    Currency { code: "USD", name: "US dollar", marks: &["USD", "US$", "$"] },
+    Currency { code: "TWD", name: "New Taiwan dollar", marks: &["TWD", "NT$", "$", "元"] },
+    Currency { code: "HKD", name: "Hong Kong dollar", marks: &["HKD", "HK$", "$"] },
+    Currency { code: "EUR", name: "euro", marks: &["EUR", "€"] },
+    Currency { code: "GBP", name: "pound sterling", marks: &["GBP", "£"] },
+    Currency { code: "JPY", name: "Japanese yen", marks: &["JPY", "¥", "円"] },
+    Currency { code: "CAD", name: "Canadian dollar", marks: &["CAD", "C$", "$"] },
+    Currency { code: "AUD", name: "Australian dollar", marks: &["AUD", "A$", "$"] },
 ];
 
 impl Currency {
@@ -321,9 +317,14 @@ impl Currency {
     /// An amount's text without a currency mark before or after it, and the mark, if any
     /// (longest marks first, so `US$` is not read as `$`).
     pub fn strip_mark(text: &str) -> (&str, Option<&'static str>) {
-        let mut marks: Vec<&'static str> = CURRENCIES.iter().flat_map(|c| c.marks.iter().copied()).collect();
-        marks.sort_by_key(|m| std::cmp::Reverse(m.len()));
-        for mark in marks {
+        // Every currency's marks, longest first: sorted once, not for every amount read.
+        static MARKS: std::sync::LazyLock<Vec<&'static str>> = std::sync::LazyLock::new(|| {
+            let mut marks: Vec<&'static str> = CURRENCIES.iter().flat_map(|c| c.marks.iter().copied()).collect();
+            marks.sort_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
+            marks.dedup();
+            marks
+        });
+        for &mark in MARKS.iter() {
             if let Some(rest) = text.strip_prefix(mark).or_else(|| text.strip_suffix(mark)) {
                 return (rest.trim(), Some(mark));
             }
@@ -331,8 +332,37 @@ impl Currency {
         (text, None)
     }
 
+    /// Whether it is the yuan, the currency the contract's amounts and standards are written in.
+    pub fn is_yuan(&self) -> bool {
+        *self == CURRENCIES[0]
+    }
+
     /// Whether a cell may carry this mark in this currency.
     pub fn accepts(&self, mark: &str) -> bool {
         self.marks.contains(&mark)
+    }
+}
+
+/// `[settings] currency` as written — its ISO code — and read back as the currency itself, so a
+/// code junheng does not know is an error where the pipeline file is read, and nothing downstream
+/// looks the code up again.
+pub mod currency_code {
+    use super::{CURRENCIES, Currency};
+
+    /// The code (`"CNY"`).
+    pub fn serialize<S: serde::Serializer>(currency: &&'static Currency, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(currency.code)
+    }
+
+    /// The currency of a code (case-insensitive), or an error listing the codes junheng knows.
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<&'static Currency, D::Error> {
+        let code = <String as serde::Deserialize>::deserialize(deserializer)?;
+        Currency::of(&code).ok_or_else(|| {
+            let known: Vec<&str> = CURRENCIES.iter().map(|c| c.code).collect();
+            serde::de::Error::custom(format!(
+                "currency {code:?} is not one junheng knows; use one of {}",
+                known.join(", ")
+            ))
+        })
     }
 }

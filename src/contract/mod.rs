@@ -17,6 +17,7 @@ use columns::{
 };
 pub use domain::{
     AREA_TYPE, AreaType, CATEGORY, CURRENCIES, Currency, EnumDef, SCHOOL_TYPE, STAGE, SchoolSystem, SchoolType, Stage,
+    currency_code,
 };
 pub use rule::Rule;
 pub use unit::Unit;

@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::marts::{self, QualityItem, literal};
 use crate::query::Published;
 use crate::report::assessment::rule_text;
-use crate::report::format::assessment_value;
+use crate::report::format::{Money, assessment_value};
 
 /// Where an item's inputs were submitted: (table, its columns shown, an extra filter).
 /// In a filter `{stage}` is the row's stage, `{assessed}` the schools the item assessed,
@@ -98,15 +98,15 @@ pub async fn item(p: &Published, county: &str, year: i32, item: &str, stage: Opt
         )));
     }
     let mut out = String::new();
+    let money = Money::of(ctx).await?;
     for row in &rows {
-        explain_row(p, row, &mut out).await?;
+        explain_row(p, row, money, &mut out).await?;
     }
     Ok(out)
 }
 
-async fn explain_row(p: &Published, row: &QualityItem, out: &mut String) -> Result<()> {
+async fn explain_row(p: &Published, row: &QualityItem, money: Money, out: &mut String) -> Result<()> {
     let status = row.status();
-    let money = crate::report::format::Money::of(&p.ledger);
     let _ = writeln!(
         out,
         "quality_assessment · county {} · {} · {} · {} {}",

@@ -390,14 +390,6 @@ fn check_settings(settings: &Settings) -> Result<(), String> {
     if settings.apportion_junior_weight.is_nan() || settings.apportion_junior_weight <= 0.0 {
         return Err("settings.apportion_junior_weight must be > 0".into());
     }
-    if crate::contract::Currency::of(&settings.currency).is_none() {
-        let known: Vec<&str> = crate::contract::CURRENCIES.iter().map(|c| c.code).collect();
-        return Err(format!(
-            "settings.currency = {:?} is not a currency junheng knows; use one of {}",
-            settings.currency,
-            known.join(", ")
-        ));
-    }
     for county in settings.school_system_by_county.keys() {
         if county.len() != 6 || !county.bytes().all(|b| b.is_ascii_digit()) {
             return Err(format!("settings.school_system_by_county: {county:?} is not a 6-digit county code"));

@@ -208,9 +208,11 @@ pub struct Settings {
     /// What a multi-stage school's teachers row without a stage means: an error (default), or
     /// the school's teachers, apportioned to its stages by its pupils.
     pub teachers_without_stage: TeachersWithoutStage,
-    /// The ISO 4217 currency of every amount (default CNY). Amounts are never converted: the
-    /// marts say which currency they are in, and standards in 元 are not applied to another.
-    pub currency: String,
+    /// The currency of every amount, written as its ISO 4217 code (default CNY). Amounts are
+    /// never converted: the marts say which currency they are in, and standards in 元 are not
+    /// applied to another.
+    #[serde(with = "crate::contract::currency_code")]
+    pub currency: &'static crate::contract::Currency,
 }
 
 impl Default for Settings {
@@ -222,18 +224,12 @@ impl Default for Settings {
             teaching_points: TeachingPoints::MergeIntoParent,
             retention_definition: RetentionDefinition::Cohort,
             teachers_without_stage: TeachersWithoutStage::Reject,
-            currency: "CNY".into(),
+            currency: &crate::contract::CURRENCIES[0],
         }
     }
 }
 
 impl Settings {
-    /// The declared currency (CNY when the code is not one junheng knows: the pipeline file is
-    /// checked when it is read, so that never happens to a loaded pipeline).
-    pub fn currency(&self) -> &'static crate::contract::Currency {
-        crate::contract::Currency::of(&self.currency).unwrap_or(&crate::contract::CURRENCIES[0])
-    }
-
     /// The school system of a county.
     pub fn school_system(&self, county_code: Option<&str>) -> SchoolSystem {
         county_code.and_then(|c| self.school_system_by_county.get(c).copied()).unwrap_or(self.school_system)
@@ -363,6 +359,15 @@ mod tests {
         let c = "[source]\nurl = \"data\"\nencoding = \"utf-8\"\n";
         assert_eq!(meaning_hash(a), meaning_hash(b));
         assert_ne!(meaning_hash(a), meaning_hash(c));
+    }
+
+    #[test]
+    fn the_currency_is_read_as_a_known_code_or_refused() {
+        let p = parse("[source]\nurl = \"x\"\n[settings]\ncurrency = \"usd\"\n").unwrap();
+        assert_eq!(p.settings.currency.code, "USD");
+        assert!(parse("[source]\nurl = \"x\"\n").unwrap().settings.currency.is_yuan());
+        let err = parse("[source]\nurl = \"x\"\n[settings]\ncurrency = \"XYZ\"\n").unwrap_err();
+        assert!(err.contains("\"XYZ\" is not one junheng knows") && err.contains("USD"), "{err}");
     }
 
     #[test]

@@ -48,12 +48,7 @@ pub async fn thresholds_failed(ctx: &SessionContext) -> Result<Vec<String>> {
          order by county_code, year",
     )
     .await?;
-    #[derive(serde::Deserialize)]
-    struct Money {
-        currency: String,
-    }
-    let money: Vec<Money> = marts::read(ctx, "select currency from ref_settings").await?;
-    Ok(lines(&rows, money.first().map_or("CNY", |m| m.currency.as_str())))
+    Ok(lines(&rows, crate::report::format::Money::of(ctx).await?))
 }
 
 /// What the marts could judge of a county's latest census year (null: no verdict).
@@ -97,7 +92,7 @@ pub async fn not_assessable(ctx: &SessionContext) -> Result<Vec<String>> {
 }
 
 /// The lines of [`thresholds_failed`] from the latest years' shortcomings.
-fn lines(rows: &[Shortcoming], currency: &str) -> Vec<String> {
+fn lines(rows: &[Shortcoming], money: crate::report::format::Money) -> Vec<String> {
     let of = |kind: &'static str| rows.iter().filter(move |r| r.shortcoming == kind);
     let mut balance: Vec<&Shortcoming> = rows
         .iter()
@@ -146,11 +141,11 @@ fn lines(rows: &[Shortcoming], currency: &str) -> Vec<String> {
     }
     for r in of("three_increases") {
         let legs = r.detail.as_deref().unwrap_or_default().replace(',', " and ");
-        let gap = r.gap.filter(|g| *g > 0.0).map_or(String::new(), |g| match currency {
-            "CNY" => format!(", appropriation short by {:.1}万元", g / 10_000.0),
-            // Amounts are never converted: a source in dollars is short by dollars.
-            other => format!(", appropriation short by {other} {g:.2}"),
-        });
+        // Amounts are never converted: a source in dollars is short by dollars.
+        let gap = r
+            .gap
+            .filter(|g| *g > 0.0)
+            .map_or(String::new(), |g| format!(", appropriation short by {}", money.exact(g)));
         out.push(format!("{} {}: three increases (三个增长) not met, leg {legs}{gap}", r.county_code, r.year));
     }
     out

@@ -106,8 +106,13 @@ pub fn status_class(status: Status) -> &'static str {
 
 impl AssessmentSection {
     /// The section of a county-year.
-    pub fn new(assessment: &Assessment, ledger: &Ledger, county_code: &str, year: i32) -> AssessmentSection {
-        let money = Money::of(ledger);
+    pub fn new(
+        assessment: &Assessment,
+        ledger: &Ledger,
+        county_code: &str,
+        year: i32,
+        money: Money,
+    ) -> AssessmentSection {
         let parts = PARTS
             .iter()
             .map(|(part, name)| PartTable {

@@ -13,9 +13,14 @@ const LEGS: [(&str, &str); 3] =
     [("1", "拨款增长高于经常性收入增长"), ("2", "生均教育事业费增长"), ("3", "生均公用经费和教师工资增长")];
 
 /// Every sentence of a county's 存在的不足, in the order the county report gives them.
-pub fn findings(county: &str, shortcomings: &[Shortcoming], ledger: &Ledger, changes: &[ChangeCount]) -> Vec<String> {
+pub fn findings(
+    county: &str,
+    shortcomings: &[Shortcoming],
+    ledger: &Ledger,
+    changes: &[ChangeCount],
+    money: Money,
+) -> Vec<String> {
     let mut out = Vec::new();
-    let money = Money::of(ledger);
     let latest = |kind: &'static str| shortcomings.iter().filter(move |s| s.latest && s.shortcoming == kind);
     // Stage by stage (primary first), the balance verdicts of the latest year.
     let mut by_stage: Vec<&Shortcoming> = shortcomings

@@ -54,15 +54,14 @@ pub fn ten_thousands(value: Option<f64>) -> String {
 pub struct Money(pub &'static crate::contract::Currency);
 
 impl Money {
-    /// The currency of a run's amounts (its pipeline's `[settings] currency`; CNY by default).
-    pub fn of(ledger: &crate::ledger::Ledger) -> Money {
-        let code = ledger.pipeline.settings.get("currency").and_then(|v| v.as_str()).unwrap_or("CNY");
-        Money(crate::contract::Currency::of(code).unwrap_or(&crate::contract::CURRENCIES[0]))
+    /// The currency of a session's amounts ([`crate::marts::currency`]).
+    pub async fn of(ctx: &datafusion::prelude::SessionContext) -> crate::error::Result<Money> {
+        Ok(Money(crate::marts::currency(ctx).await?))
     }
 
     /// Whether the amounts are yuan.
     pub fn is_yuan(self) -> bool {
-        self.0.code == "CNY"
+        self.0.is_yuan()
     }
 
     /// What a column of amounts is headed with: 万元, or the currency's code.
@@ -79,13 +78,19 @@ impl Money {
         }
     }
 
-    /// An amount inside a sentence: `15.6万元`, or `827 USD`.
+    /// An amount inside a sentence of the report: `15.6万元`, or `827 USD`.
     pub fn in_words(self, value: f64) -> String {
         if self.is_yuan() {
             format!("{:.1}万元", value / 10_000.0)
         } else {
             format!("{} {}", svg::group_thousands(value.round() as i64), self.0.code)
         }
+    }
+
+    /// An amount in the run summary, to the cent where it is not yuan: `15.6万元`, or
+    /// `USD 826.53`.
+    pub fn exact(self, value: f64) -> String {
+        if self.is_yuan() { self.in_words(value) } else { format!("{} {value:.2}", self.0.code) }
     }
 
     /// The unit of whole amounts: 元, or the currency's code.

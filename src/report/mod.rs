@@ -71,8 +71,11 @@ impl Report {
         let parallel = std::thread::available_parallelism().map_or(2, |n| n.get());
         let assessments = marts::Assessment::read_latest(ctx).await?;
         let none = marts::Assessment::default();
+        let money = format::Money::of(ctx).await?;
         let built: Vec<(Page, IndexRow)> = futures::stream::iter(
-            counties.iter().map(|c| page::county(ctx, ledger, c, assessments.get(&c.county_code).unwrap_or(&none))),
+            counties
+                .iter()
+                .map(|c| page::county(ctx, ledger, c, assessments.get(&c.county_code).unwrap_or(&none), money)),
         )
         .buffered(parallel)
         .try_collect()

@@ -128,6 +128,7 @@ pub(super) async fn county(
     ledger: &Ledger,
     county: &County,
     assessment: &Assessment,
+    money: Money,
 ) -> Result<(Page, IndexRow)> {
     let code = literal(&county.county_code);
     let latest = county.year;
@@ -153,7 +154,6 @@ pub(super) async fn county(
         ),
     )
     .await?;
-    let money = Money::of(ledger);
     let page = CountyPage {
         title: format!("{} 义务教育均衡发展情况", county.county_name),
         name: &county.county_name,
@@ -168,8 +168,8 @@ pub(super) async fn county(
         units: units.iter().map(unit_row).collect(),
         legs: data.funding.iter().map(|r| leg_row(r, money)).collect(),
         money_unit: money.unit(),
-        assessment: AssessmentSection::new(assessment, ledger, &county.county_code, latest),
-        findings: findings::findings(&county.county_code, &shortcomings, ledger, &changes),
+        assessment: AssessmentSection::new(assessment, ledger, &county.county_code, latest, money),
+        findings: findings::findings(&county.county_code, &shortcomings, ledger, &changes, money),
     };
     let html = rendered(&page, &county.county_code)?;
     let index_row = IndexRow {

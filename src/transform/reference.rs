@@ -80,7 +80,7 @@ pub fn thresholds(pipeline: &Pipeline) -> Result<Vec<Threshold>> {
     // A standard in 元 says nothing about amounts in another currency: for a source in USD or
     // TWD it is not applied (its verdicts are not assessable) unless the pipeline sets its own.
     let in_yuan = |t: &Threshold| t.unit.starts_with('元');
-    let foreign_money = pipeline.settings.currency().code != "CNY";
+    let foreign_money = !pipeline.settings.currency.is_yuan();
     let mut rows: Vec<Threshold> =
         catalogue.iter().filter(|(t, v)| *v && !(foreign_money && in_yuan(t))).map(|(t, _)| t.clone()).collect();
     for (id, by_stage) in &pipeline.standards {
@@ -94,7 +94,7 @@ pub fn thresholds(pipeline: &Pipeline) -> Result<Vec<Threshold>> {
                 unit: template
                     .as_ref()
                     .map(|t| match t.unit.strip_prefix('元') {
-                        Some(rest) if foreign_money => format!("{}{rest}", pipeline.settings.currency().code),
+                        Some(rest) if foreign_money => format!("{}{rest}", pipeline.settings.currency.code),
                         _ => t.unit.clone(),
                     })
                     .unwrap_or_default(),
@@ -185,7 +185,7 @@ pub fn register(
         ("apportion_junior_weight", Arc::new(Float64Array::from(vec![s.apportion_junior_weight])) as ArrayRef),
         ("teaching_points", Arc::new(StringArray::from(vec![enum_text(&s.teaching_points)])) as ArrayRef),
         ("retention_definition", Arc::new(StringArray::from(vec![enum_text(&s.retention_definition)])) as ArrayRef),
-        ("currency", Arc::new(StringArray::from(vec![s.currency().code])) as ArrayRef),
+        ("currency", Arc::new(StringArray::from(vec![s.currency.code])) as ArrayRef),
     ])
     .map_err(|e| Error::arrow("ref_settings", e))?;
     register_batch(ctx, "ref_settings", settings)?;

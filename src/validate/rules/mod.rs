@@ -53,7 +53,7 @@ pub fn check_batch(raw: RawBatch, ctx: &mut Context<'_>) -> CheckedBatch {
 /// family (the order is the order findings are listed in).
 fn check_rows(raw: RawBatch, settings: &Settings, registry: &SchoolRegistry) -> CheckedBatch {
     let mut c = Checker::new(raw);
-    cells::read_cells(&mut c, settings.currency());
+    cells::read_cells(&mut c, settings.currency);
     for row in 0..c.rows() {
         provenance::check_year(&mut c, row);
         provenance::check_county(&mut c, row);
