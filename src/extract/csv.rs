@@ -77,14 +77,12 @@ pub fn read(job: ReadJob<'_>) -> Result<FileReport, FileFailure> {
     let ReadJob { reader, file, index, on_batch } = job;
     let fail = |rule: Rule, msg: String| FileFailure::in_file(file, rule, msg);
     let (head, detected) = sniff(reader, file)?;
-    let (encoding, bom) = (detected.encoding, detected.bom);
     let delimiter = match file.options.delimiter.as_deref() {
         Some("\\t") | Some("\t") => b'\t',
         Some(d) => d.as_bytes()[0],
-        None => sniff_delimiter(&encoding.decode_without_bom_handling(&head[bom..]).0),
+        None => sniff_delimiter(&detected.encoding.decode_without_bom_handling(&head[detected.bom..]).0),
     };
-    let decoded =
-        DecodingReader::with_origin(Cursor::new(head).chain(reader), encoding, bom, file.options.encoding.is_none());
+    let decoded = DecodingReader::new(Cursor::new(head).chain(reader), &detected);
     let since_record = std::rc::Rc::new(std::cell::Cell::new(0));
     let breaks = std::rc::Rc::new(std::cell::RefCell::new(std::collections::VecDeque::new()));
     let decoded = RecordGuard { inner: decoded, since_record: since_record.clone(), offset: 0, breaks: breaks.clone() };

@@ -146,9 +146,7 @@ pub fn detect(head: &[u8], declared: Option<&str>, complete: bool) -> Result<Det
     // The readings disagree and the sample is not GBK either: neither UTF-8 nor GBK, and no
     // single-byte reading both agree on — a damaged file (or not text), named by its first bad byte.
     if let Some(offset) = first_invalid(GB18030, head, complete) {
-        return Err(Undetectable::Invalid(format!(
-            "the file is neither UTF-8 nor GBK/GB18030: the bytes at offset {offset} are invalid in both (save it as UTF-8, or declare its encoding in the pipeline file, e.g. encoding = \"windows-1252\")"
-        )));
+        return Err(Undetectable::Invalid(neither_utf8_nor_gbk(offset)));
     }
     // Only the Chinese reading says GBK. Chinese text in GBK is made of GB2312 pairs (both bytes
     // 0xA1–0xFE); Western text read as GBK pairs an accented letter with the ASCII letter after
@@ -164,6 +162,13 @@ pub fn detect(head: &[u8], declared: Option<&str>, complete: bool) -> Result<Det
         sample_in(head, generic),
         generic.name().to_ascii_lowercase(),
     )))
+}
+
+/// What a file that is neither UTF-8 nor GBK is told: where its first bad byte is, and what to do.
+fn neither_utf8_nor_gbk(offset: usize) -> String {
+    format!(
+        "the file is neither UTF-8 nor GBK/GB18030: the bytes at offset {offset} are invalid in both (save it as UTF-8, or declare its encoding in the pipeline file, e.g. encoding = \"windows-1252\")"
+    )
 }
 
 /// The offset of the first byte not valid in `encoding`, if any (an incomplete sequence at the
@@ -239,13 +244,10 @@ pub struct DecodingReader<R> {
 }
 
 impl<R: Read> DecodingReader<R> {
-    /// Decode `inner`; the first `skip` bytes (a BOM) are consumed without output.
-    pub fn new(inner: R, encoding: &'static Encoding, skip: usize) -> Self {
-        Self::with_origin(inner, encoding, skip, false)
-    }
-
-    /// As [`DecodingReader::new`], saying whether the encoding was detected (for messages).
-    pub fn with_origin(inner: R, encoding: &'static Encoding, skip: usize, detected: bool) -> Self {
+    /// Decode `inner` (the whole file, its sampled head first) as [`detect`] decided: its byte-order
+    /// mark is consumed without output, and how the encoding was decided words the error messages.
+    pub fn new(inner: R, detected: &Detected) -> Self {
+        let Detected { encoding, bom: skip, basis } = *detected;
         DecodingReader {
             inner,
             decoder: encoding.new_decoder_without_bom_handling(),
@@ -261,7 +263,7 @@ impl<R: Read> DecodingReader<R> {
             eof: false,
             finished: false,
             pending_cr: false,
-            detected,
+            detected: basis != EncodingBasis::Declared,
         }
     }
 
@@ -296,9 +298,7 @@ impl<R: Read> DecodingReader<R> {
                 let at = (self.input_start + read) as u64;
                 let offset = (self.offset_of_input + at).saturating_sub(after as u64 + bad as u64);
                 let message = if self.detected && self.encoding == GB18030 {
-                    format!(
-                        "the file is neither UTF-8 nor GBK/GB18030: the bytes at offset {offset} are invalid in both (save it as UTF-8, or declare its encoding in the pipeline file)"
-                    )
+                    neither_utf8_nor_gbk(offset as usize)
                 } else {
                     format!(
                         "the bytes at offset {offset} are not valid {} (if the file is in another encoding, declare it in the pipeline file, e.g. encoding = \"gbk\" or encoding = \"windows-1252\")",
@@ -378,7 +378,7 @@ mod tests {
         let head = &bytes[..bytes.len().min(SNIFF_BYTES)];
         let d = detect(head, declared, head.len() < SNIFF_BYTES).map_err(|e| format!("{e:?}"))?;
         let mut out = String::new();
-        DecodingReader::new(bytes, d.encoding, d.bom).read_to_string(&mut out).map_err(|e| e.to_string())?;
+        DecodingReader::new(bytes, &d).read_to_string(&mut out).map_err(|e| e.to_string())?;
         Ok(out)
     }
 
@@ -446,6 +446,8 @@ mod tests {
     #[test]
     fn bytes_valid_in_neither_utf8_nor_gbk_name_their_offset() {
         // "ÿÿ" in a numeric column: 0xFF is no GBK lead byte; the detector's readings disagree.
+        // The header line is 32 bytes with its line break, "2018,9901020001,1," 18 more: the first
+        // 0xFF is at offset 50.
         let bytes = b"year,school_code,grade,students\n2018,9901020001,1,\xFF\xFF,1\n";
         match detected(bytes) {
             Err(Undetectable::Invalid(msg)) => assert!(msg.contains("offset 50"), "{msg}"),

@@ -19,14 +19,8 @@ pub fn read(job: ReadJob<'_>) -> Result<FileReport, FileFailure> {
     let ReadJob { reader, file, index, on_batch } = job;
     let fail = |rule: Rule, msg: String| FileFailure::in_file(file, rule, msg);
     let (head, detected) = sniff(reader, file)?;
-    let (encoding, bom) = (detected.encoding, detected.bom);
-    let first = head[bom..].iter().copied().find(|b| !b.is_ascii_whitespace());
-    let decoded = DecodingReader::with_origin(
-        std::io::Cursor::new(head).chain(reader),
-        encoding,
-        bom,
-        file.options.encoding.is_none(),
-    );
+    let first = head[detected.bom..].iter().copied().find(|b| !b.is_ascii_whitespace());
+    let decoded = DecodingReader::new(std::io::Cursor::new(head).chain(reader), &detected);
     let mut rows = Rows::new(file.clone(), index.clone());
     let mut report = FileReport { header_row: None, ..FileReport::default() }.read_in(&detected);
     match first {
