@@ -120,6 +120,7 @@ async fn two_schema_generations_chosen_by_years_publish_every_row() {
         "csv",
         "select school_type, school_type_from_grades, count(*) as n from int_schools group by 1, 2",
     ]);
+    // 4 schools × 4 years = 16 school-years, each primary.
     assert_eq!(types.stdout.trim(), "school_type,school_type_from_grades,n\nprimary,true,16", "{}", types.stderr);
     let primary = common::rows(&ctx, "select sum(schools_primary) from county_overview").await;
     assert_eq!(primary, vec![vec!["16".to_owned()]]);
@@ -131,7 +132,9 @@ async fn two_schema_generations_chosen_by_years_publish_every_row() {
          from county_overview",
     )
     .await;
+    // 900 + 924 + 948 + 972 = 3 744 pupils over the four years (the header's figures).
     assert_eq!(areas, vec![vec!["3744".to_owned(), "3744".to_owned(), "0".to_owned()]]);
+    // District 001's page is of its latest year: 438 + 12 · (2018 − 2015) = 474 pupils.
     let page = std::fs::read_to_string(out.join("current/report/001.html")).unwrap();
     assert!(page.contains("在校生474人（学校未按城乡分类）") && !page.contains("城区0人"), "{page}");
 
@@ -160,6 +163,7 @@ async fn two_schema_generations_chosen_by_years_publish_every_row() {
     );
     // The report writes the amounts in dollars, never as 万元.
     let page = std::fs::read_to_string(out.join("current/report/002.html")).unwrap();
+    // The report rounds the 826.53 to whole dollars.
     assert!(page.contains("应增拨（USD）") && page.contains("教育财政拨款应再增加827 USD"), "{page}");
     assert!(!page.contains("万元"), "{page}");
     let dictionary: serde_json::Value =
@@ -295,7 +299,8 @@ fn a_file_whose_encoding_cannot_be_told_is_refused_until_declared() {
     let file = data.join("enrollment/2018.csv");
     let bytes = std::fs::read(&file).unwrap();
     let at = bytes.windows(5).position(|w| w == b"Clark").unwrap();
-    std::fs::write(&file, [&bytes[..at], b"Gr\xF6\xDFe \xC4\xD6", &bytes[at..]].concat()).unwrap();
+    let ambiguous = [&bytes[..at], b"Gr\xF6\xDFe \xC4\xD6", &bytes[at..]].concat();
+    std::fs::write(&file, &ambiguous).unwrap();
     let run = junheng(&["validate", pipeline.to_str().unwrap()]);
     assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
     for needle in ["enrollment/2018.csv", "encoding cannot be told", "GBK/GB18030", "encoding = \"windows-1252\""] {
@@ -303,8 +308,7 @@ fn a_file_whose_encoding_cannot_be_told_is_refused_until_declared() {
     }
     // Declared, the same bytes are read as declared: every row published.
     let (pipeline, _) = variant(dir.path(), |t| t.replace("[source]\n", "[source]\nencoding = \"windows-1252\"\n"));
-    std::fs::write(data.join("enrollment/2018.csv"), [&bytes[..at], b"Gr\xF6\xDFe \xC4\xD6", &bytes[at..]].concat())
-        .unwrap();
+    std::fs::write(&file, &ambiguous).unwrap();
     let out = dir.path().join("out");
     let run = junheng(&["run", pipeline.to_str().unwrap(), "--out", out.to_str().unwrap()]);
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);

@@ -303,6 +303,8 @@ mod tests {
             cells::read_cells(&mut c, crate::contract::Currency::of(currency).unwrap());
             c.finish()
         };
+        // The test batch numbers its rows from 2 (the header is row 1): "¥100", the fourth amount,
+        // is row 5; "$7,884" below, the third, is row 4.
         let usd = finance("USD", &["$7,884", "US$ 1,000.50", "12 USD", "¥100"]);
         let amounts: Vec<Option<f64>> = (0..3).map(|r| usd.column("recurrent_revenue").number(r)).collect();
         assert_eq!(amounts, [Some(7884.0), Some(1000.5), Some(12.0)]);
