@@ -40,10 +40,11 @@ pub async fn currency(ctx: &SessionContext) -> Result<&'static crate::contract::
     struct Setting {
         currency: String,
     }
+    // ref_settings holds one row, its code written from a `Currency`: anything else is a bug.
     let setting: Option<Setting> = first(ctx, "select currency from ref_settings").await?;
-    // ref_settings holds one row, its code written from a `Currency`: CNY only for a session
-    // without reference tables.
-    Ok(setting.and_then(|s| crate::contract::Currency::of(&s.currency)).unwrap_or(&crate::contract::CURRENCIES[0]))
+    let code = setting.map(|s| s.currency).unwrap_or_default();
+    crate::contract::Currency::of(&code)
+        .ok_or_else(|| crate::error::Error::SqlProject(format!("ref_settings names no known currency ({code:?})")))
 }
 
 /// A text literal for SQL (`'231182'`), quotes doubled.

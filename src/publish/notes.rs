@@ -7,7 +7,7 @@ use datafusion::prelude::SessionContext;
 
 use crate::error::Result;
 use crate::marts::{self, Shortcoming};
-use crate::report::format::{fmt3, pct, plain};
+use crate::report::format::{Money, fmt3, pct, plain};
 
 /// How many schools of a county an event concerns.
 #[derive(serde::Deserialize)]
@@ -48,7 +48,7 @@ pub async fn thresholds_failed(ctx: &SessionContext) -> Result<Vec<String>> {
          order by county_code, year",
     )
     .await?;
-    Ok(lines(&rows, crate::report::format::Money::of(ctx).await?))
+    Ok(lines(&rows, Money::of(ctx).await?))
 }
 
 /// What the marts could judge of a county's latest census year (null: no verdict).
@@ -92,7 +92,7 @@ pub async fn not_assessable(ctx: &SessionContext) -> Result<Vec<String>> {
 }
 
 /// The lines of [`thresholds_failed`] from the latest years' shortcomings.
-fn lines(rows: &[Shortcoming], money: crate::report::format::Money) -> Vec<String> {
+fn lines(rows: &[Shortcoming], money: Money) -> Vec<String> {
     let of = |kind: &'static str| rows.iter().filter(move |r| r.shortcoming == kind);
     let mut balance: Vec<&Shortcoming> = rows
         .iter()
