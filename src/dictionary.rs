@@ -9,8 +9,9 @@ use serde::Serialize;
 use crate::contract::{Kind, Table};
 use crate::error::{Error, Result};
 use crate::normalise::{self, quarantine};
+use crate::pipeline::TeacherCounts;
 use crate::transform::reference::{Threshold, with_thresholds};
-use crate::transform::{Layer, Model};
+use crate::transform::{Layer, Model, ModelVars};
 
 /// The whole dictionary.
 #[derive(Debug, Clone, Serialize)]
@@ -89,9 +90,11 @@ fn provenance_entry(name: &str, data_type: &str) -> Option<ColumnEntry> {
 /// for this run, so a pipeline that overrides a standard gets a dictionary that says so.
 pub async fn build(models: &[Model], ctx: &SessionContext) -> Result<Dictionary> {
     let thresholds: Vec<Threshold> = crate::marts::read(ctx, "select * from ref_thresholds").await?;
+    // Staff counts are typed as the session's run counted them (persons or full-time equivalents).
+    let counts = ModelVars::of(ctx).teacher_counts;
     let mut tables = Vec::new();
     for table in Table::ALL {
-        tables.push(staging_doc(table));
+        tables.push(staging_doc(table, counts));
         tables.push(quarantine_doc(table));
     }
     for model in models.iter().filter(|m| m.layer == Layer::Marts) {
@@ -111,12 +114,15 @@ pub async fn build(models: &[Model], ctx: &SessionContext) -> Result<Dictionary>
 }
 
 /// A staging table: its columns as the contract documents them, and provenance.
-fn staging_doc(table: Table) -> TableDoc {
+fn staging_doc(table: Table, counts: TeacherCounts) -> TableDoc {
     let mut columns = vec![provenance_entry("year", "int32").expect("documented")];
-    for field in normalise::schema(table).fields() {
+    for field in normalise::schema(table, counts).fields() {
         let name = field.name().as_str();
         let data_type = type_name(field.data_type());
         let doc = match (table.column(name), name) {
+            (Some(c), _) if counts == TeacherCounts::Fte && table.counts_staff(c) => {
+                entry(name, &data_type, "FTE", c.label, &format!("{}, in full-time equivalents", c.meaning))
+            }
             (Some(c), _) => entry(name, &data_type, c.unit().map_or("", |u| u.label()), c.label, c.meaning),
             (None, "county_code") => {
                 entry(name, &data_type, "", "县区代码", "6-digit county code (from the row, the path or the school)")

@@ -95,9 +95,10 @@ pub struct CountyOverview {
     pub schools_complete_secondary: Option<i64>,
     pub schools_twelve_year: Option<i64>,
     pub schools_teaching_point: Option<i64>,
-    pub posts_established: Option<i64>,
-    pub staff_on_payroll: Option<i64>,
-    pub posts_vacant: Option<i64>,
+    /// Staff are persons, or full-time equivalents (`[settings] teacher_counts = "fte"`).
+    pub posts_established: Option<f64>,
+    pub staff_on_payroll: Option<f64>,
+    pub posts_vacant: Option<f64>,
     pub students: Option<i64>,
     pub students_urban: Option<i64>,
     pub students_town: Option<i64>,

@@ -40,7 +40,8 @@ pub async fn open_location(out: Location) -> Result<Published> {
     let ledger = ledgers.iter().rev().find(|l| l.published).cloned().ok_or_else(|| {
         Error::NotFound(format!("{} has no committed run yet; run `junheng run … --out {url}` first", out.url))
     })?;
-    let ctx = transform::session(&out, &ledger.run_id).await?;
+    let pipeline = crate::pipeline::Pipeline::from_record(&ledger.pipeline)?;
+    let ctx = transform::session(&out, &ledger.run_id, pipeline.settings.teacher_counts).await?;
     let version = load::version_path(&ledger.run_id);
     for mart in &ledger.marts {
         transform::register_parquet(&ctx, &out, &format!("{version}/marts/{}/", mart.name), &mart.name, None, false)
@@ -54,7 +55,6 @@ pub async fn open_location(out: Location) -> Result<Published> {
     register_runs(&ctx, &ledgers)?;
     // The reference tables and the staging and intermediate models, as views over this version,
     // so reports and explanations read the same formulas the marts were built with.
-    let pipeline = crate::pipeline::Pipeline::from_record(&ledger.pipeline)?;
     let counties = ledger.slices.iter().map(|s| s.county_code.clone()).filter(|c| !c.is_empty()).collect();
     transform::reference::register(&ctx, &pipeline, &counties, &ledger.evidence)?;
     let models = transform::project(&ctx)?;

@@ -1,7 +1,7 @@
 -- int_teachers_by_school_stage: teaching staff by school, stage and year, a row without a stage split between the school's stages.
 -- Grain: one row per (year, school_code, stage); stage is null only for a school without pupils whose row gave none.
 -- Inputs: stg_teachers, int_pupils_by_school_stage
--- Methodology: §2 (b6–b8), §3 (q1–q3), inputs.md teachers; a row without a stage (a source that counts a school's teachers once: [settings] teachers_without_stage = apportion_by_pupils, or a school whose type is derived from its grades) is split between the stages the school has pupils in, in whole teachers: primary = round(T · P_primary / (P_primary + P_junior)), junior = T − primary
+-- Methodology: §2 (b6–b8), §3 (q1–q3), inputs.md teachers; a row without a stage (a source that counts a school's teachers once: [settings] teachers_without_stage = apportion_by_pupils, or a school whose type is derived from its grades) is split between the stages the school has pupils in, in whole teachers: primary = round(T · P_primary / (P_primary + P_junior)), junior = T − primary; with [settings] teacher_counts = fte, in hundredths of a full-time equivalent (round(…, 2)); the rounding and the type are the variables teacher_count_decimals and teacher_count_type of the run (transform::ModelVars)
 -- Checks: unique (year, school_code, stage)
 with
 
@@ -49,18 +49,18 @@ apportioned as (
         t.year,
         t.school_code,
         x.stage,
-        cast(case x.stage when 'primary' then round(t.posts_established * x.primary_share) else t.posts_established - round(t.posts_established * x.primary_share) end as bigint) as posts_established,
-        cast(case x.stage when 'primary' then round(t.staff_on_payroll * x.primary_share) else t.staff_on_payroll - round(t.staff_on_payroll * x.primary_share) end as bigint) as staff_on_payroll,
-        cast(case x.stage when 'primary' then round(t.full_time_teachers * x.primary_share) else t.full_time_teachers - round(t.full_time_teachers * x.primary_share) end as bigint) as full_time_teachers,
-        cast(case x.stage when 'primary' then round(t.teachers_above_degree * x.primary_share) else t.teachers_above_degree - round(t.teachers_above_degree * x.primary_share) end as bigint) as teachers_above_degree,
-        cast(case x.stage when 'primary' then round(t.teachers_mid_senior_title * x.primary_share) else t.teachers_mid_senior_title - round(t.teachers_mid_senior_title * x.primary_share) end as bigint) as teachers_mid_senior_title,
-        cast(case x.stage when 'primary' then round(t.backbone_teachers * x.primary_share) else t.backbone_teachers - round(t.backbone_teachers * x.primary_share) end as bigint) as backbone_teachers,
-        cast(case x.stage when 'primary' then round(t.pe_arts_teachers * x.primary_share) else t.pe_arts_teachers - round(t.pe_arts_teachers * x.primary_share) end as bigint) as pe_arts_teachers,
-        cast(case x.stage when 'primary' then round(t.teachers_exchanged * x.primary_share) else t.teachers_exchanged - round(t.teachers_exchanged * x.primary_share) end as bigint) as teachers_exchanged,
-        cast(case x.stage when 'primary' then round(t.backbone_exchanged * x.primary_share) else t.backbone_exchanged - round(t.backbone_exchanged * x.primary_share) end as bigint) as backbone_exchanged,
-        cast(case x.stage when 'primary' then round(t.certified_teachers * x.primary_share) else t.certified_teachers - round(t.certified_teachers * x.primary_share) end as bigint) as certified_teachers,
-        cast(case x.stage when 'primary' then round(t.trained_360h * x.primary_share) else t.trained_360h - round(t.trained_360h * x.primary_share) end as bigint) as trained_360h,
-        cast(case x.stage when 'primary' then round(t.exchange_eligible * x.primary_share) else t.exchange_eligible - round(t.exchange_eligible * x.primary_share) end as bigint) as exchange_eligible,
+        cast(case x.stage when 'primary' then round(t.posts_established * x.primary_share, {{ teacher_count_decimals }}) else t.posts_established - round(t.posts_established * x.primary_share, {{ teacher_count_decimals }}) end as {{ teacher_count_type }}) as posts_established,
+        cast(case x.stage when 'primary' then round(t.staff_on_payroll * x.primary_share, {{ teacher_count_decimals }}) else t.staff_on_payroll - round(t.staff_on_payroll * x.primary_share, {{ teacher_count_decimals }}) end as {{ teacher_count_type }}) as staff_on_payroll,
+        cast(case x.stage when 'primary' then round(t.full_time_teachers * x.primary_share, {{ teacher_count_decimals }}) else t.full_time_teachers - round(t.full_time_teachers * x.primary_share, {{ teacher_count_decimals }}) end as {{ teacher_count_type }}) as full_time_teachers,
+        cast(case x.stage when 'primary' then round(t.teachers_above_degree * x.primary_share, {{ teacher_count_decimals }}) else t.teachers_above_degree - round(t.teachers_above_degree * x.primary_share, {{ teacher_count_decimals }}) end as {{ teacher_count_type }}) as teachers_above_degree,
+        cast(case x.stage when 'primary' then round(t.teachers_mid_senior_title * x.primary_share, {{ teacher_count_decimals }}) else t.teachers_mid_senior_title - round(t.teachers_mid_senior_title * x.primary_share, {{ teacher_count_decimals }}) end as {{ teacher_count_type }}) as teachers_mid_senior_title,
+        cast(case x.stage when 'primary' then round(t.backbone_teachers * x.primary_share, {{ teacher_count_decimals }}) else t.backbone_teachers - round(t.backbone_teachers * x.primary_share, {{ teacher_count_decimals }}) end as {{ teacher_count_type }}) as backbone_teachers,
+        cast(case x.stage when 'primary' then round(t.pe_arts_teachers * x.primary_share, {{ teacher_count_decimals }}) else t.pe_arts_teachers - round(t.pe_arts_teachers * x.primary_share, {{ teacher_count_decimals }}) end as {{ teacher_count_type }}) as pe_arts_teachers,
+        cast(case x.stage when 'primary' then round(t.teachers_exchanged * x.primary_share, {{ teacher_count_decimals }}) else t.teachers_exchanged - round(t.teachers_exchanged * x.primary_share, {{ teacher_count_decimals }}) end as {{ teacher_count_type }}) as teachers_exchanged,
+        cast(case x.stage when 'primary' then round(t.backbone_exchanged * x.primary_share, {{ teacher_count_decimals }}) else t.backbone_exchanged - round(t.backbone_exchanged * x.primary_share, {{ teacher_count_decimals }}) end as {{ teacher_count_type }}) as backbone_exchanged,
+        cast(case x.stage when 'primary' then round(t.certified_teachers * x.primary_share, {{ teacher_count_decimals }}) else t.certified_teachers - round(t.certified_teachers * x.primary_share, {{ teacher_count_decimals }}) end as {{ teacher_count_type }}) as certified_teachers,
+        cast(case x.stage when 'primary' then round(t.trained_360h * x.primary_share, {{ teacher_count_decimals }}) else t.trained_360h - round(t.trained_360h * x.primary_share, {{ teacher_count_decimals }}) end as {{ teacher_count_type }}) as trained_360h,
+        cast(case x.stage when 'primary' then round(t.exchange_eligible * x.primary_share, {{ teacher_count_decimals }}) else t.exchange_eligible - round(t.exchange_eligible * x.primary_share, {{ teacher_count_decimals }}) end as {{ teacher_count_type }}) as exchange_eligible,
         t.source_uri,
         t.source_row
     from stg_teachers as t

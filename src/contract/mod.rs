@@ -123,6 +123,12 @@ impl Table {
         self.columns().iter().find(|c| c.name == name)
     }
 
+    /// Whether a column of this table counts staff (the teachers table's counts): persons by
+    /// default, full-time equivalents when the pipeline says `teacher_counts = "fte"`.
+    pub fn counts_staff(self, column: &Column) -> bool {
+        self == Table::Teachers && column.kind == Kind::Count
+    }
+
     /// The columns whose values must be unique together (None: no key, e.g. investments).
     pub fn key(self) -> Option<&'static [&'static str]> {
         match self {

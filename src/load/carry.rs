@@ -15,6 +15,7 @@ use crate::contract::Table;
 use crate::error::{Error, Result};
 use crate::ledger::{InputKey, InputRecord, Ledger, WrittenFile};
 use crate::normalise::{self, quarantine};
+use crate::pipeline::TeacherCounts;
 use crate::storage::Location;
 
 /// Copy or rewrite the parent's partitions so the new version holds the kept inputs' rows.
@@ -22,6 +23,7 @@ pub async fn carry_forward(
     out: &Location,
     parent: &Ledger,
     kept: &HashSet<InputKey>,
+    teacher_counts: TeacherCounts,
     writers: &mut PartitionWriters,
 ) -> Result<()> {
     // Parent rows are kept by the URI of the file they came from.
@@ -46,7 +48,11 @@ pub async fn carry_forward(
             writers.record_copy(&file.path, file.rows);
             continue;
         }
-        rewrite(out, parent, file, (area, table, year), &rows, writers).await?;
+        let schema = match area {
+            Area::Staging => normalise::schema(table, teacher_counts),
+            Area::Quarantine => quarantine::schema(table),
+        };
+        rewrite(out, parent, file, (area, table, year, &schema), &rows, writers).await?;
     }
     Ok(())
 }
@@ -89,14 +95,10 @@ async fn rewrite(
     out: &Location,
     parent: &Ledger,
     file: &WrittenFile,
-    (area, table, year): (Area, Table, i32),
+    (area, table, year, schema): (Area, Table, i32, &SchemaRef),
     rows: &RowFilter<'_>,
     writers: &mut PartitionWriters,
 ) -> Result<()> {
-    let schema = match area {
-        Area::Staging => normalise::schema(table),
-        Area::Quarantine => quarantine::schema(table),
-    };
     let path = out.child(&format!("{}/{}", version_path(&parent.run_id), file.path));
     let parquet_error = |source| Error::Parquet { location: path.to_string(), source };
     // One partition file, read compressed into memory and decoded a row group at a time.
@@ -112,7 +114,7 @@ async fn rewrite(
         if filtered.num_rows() == 0 {
             continue;
         }
-        let batch = conform(&filtered, &schema, &file.path)?;
+        let batch = conform(&filtered, schema, &file.path)?;
         writers.write(area, table.name(), year, &batch).await?;
     }
     Ok(())

@@ -16,9 +16,9 @@ use arrow::array::{
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
-use crate::contract::{AreaType, Kind, Table, Unit};
+use crate::contract::{AreaType, Column, Kind, Table, Unit};
 use crate::error::{Error, Result};
-use crate::pipeline::Settings;
+use crate::pipeline::{Settings, TeacherCounts};
 use crate::validate::{CheckedBatch, Decimal, Values};
 
 /// Precision and scale of money in staging: decimal(18,2), 元 with fen.
@@ -39,19 +39,25 @@ pub fn data_type(kind: Kind) -> DataType {
     }
 }
 
+/// The Arrow type a column of a table is published as: its kind's, but float64 for staff counted
+/// in full-time equivalents.
+pub fn column_type(table: Table, column: &Column, counts: TeacherCounts) -> DataType {
+    if counts == TeacherCounts::Fte && table.counts_staff(column) { DataType::Float64 } else { data_type(column.kind) }
+}
+
 /// The staging schema of a table, without the `year` partition column.
 ///
 /// `county_code` comes first (every staging table has it, derived from the school where the
 /// submission does not state it), then the contract columns, the pupils' derived `stage`, and
-/// provenance.
-pub fn schema(table: Table) -> SchemaRef {
+/// provenance. Staff counts are int64, or float64 when the pipeline counts full-time equivalents.
+pub fn schema(table: Table, counts: TeacherCounts) -> SchemaRef {
     let mut fields = vec![Field::new("county_code", DataType::Utf8, false)];
     for column in table.columns().iter().filter(|c| !matches!(c.name, "year" | "county_code")) {
         let nullable =
             // school_type may be null: a source without it (`absent`) has it derived in SQL.
             !matches!(column.name, "school_code" | "school_name" | "area_type" | "grade" | "is_public")
                 || (table == Table::Investments && column.name == "school_code");
-        fields.push(Field::new(column.name, data_type(column.kind), nullable));
+        fields.push(Field::new(column.name, column_type(table, column, counts), nullable));
         if table == Table::Pupils && column.name == "grade" {
             fields.push(Field::new("stage", DataType::Utf8, false));
         }
@@ -72,7 +78,8 @@ pub fn normalise(batch: &CheckedBatch, settings: &Settings, run_id: &str) -> Res
         // Accepted rows always have a year: it is required and read, or taken from the path.
         by_year.entry(batch.year(row).unwrap_or(0)).or_default().push(row);
     }
-    let schema = schema(table);
+    let schema = schema(table, settings.teacher_counts);
+    let fte = settings.teacher_counts == TeacherCounts::Fte;
     let mut out = Vec::with_capacity(by_year.len());
     for (year, rows) in by_year {
         let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
@@ -88,6 +95,9 @@ pub fn normalise(batch: &CheckedBatch, settings: &Settings, run_id: &str) -> Res
                         Arc::new(Int32Array::from_iter(rows.iter().map(|&r| values.int(r).map(|g| g as i32))))
                     }
                     Kind::Rate => {
+                        Arc::new(Float64Array::from_iter(rows.iter().map(|&r| decimal(values, r).map(Decimal::to_f64))))
+                    }
+                    Kind::Count if fte && table.counts_staff(column) => {
                         Arc::new(Float64Array::from_iter(rows.iter().map(|&r| decimal(values, r).map(Decimal::to_f64))))
                     }
                     Kind::Count => Arc::new(Int64Array::from_iter(rows.iter().map(|&r| values.int(r)))),
@@ -201,13 +211,29 @@ mod tests {
     #[test]
     fn every_staging_table_has_county_and_provenance() {
         for table in Table::ALL {
-            let s = schema(table);
+            let s = schema(table, TeacherCounts::Headcount);
             assert_eq!(s.field(0).name(), "county_code");
             assert!(s.field_with_name("year").is_err(), "year is the partition column");
             for p in PROVENANCE {
                 assert!(s.field_with_name(p).is_ok(), "{table} {p}");
             }
         }
-        assert!(schema(Table::Pupils).field_with_name("stage").is_ok());
+        assert!(schema(Table::Pupils, TeacherCounts::Headcount).field_with_name("stage").is_ok());
+    }
+
+    #[test]
+    fn staff_counted_in_full_time_equivalents_are_float64_and_nothing_else_changes() {
+        let persons = schema(Table::Teachers, TeacherCounts::Headcount);
+        let fte = schema(Table::Teachers, TeacherCounts::Fte);
+        for (p, f) in persons.fields().iter().zip(fte.fields()) {
+            let staff = Table::Teachers.column(p.name()).is_some_and(|c| Table::Teachers.counts_staff(c));
+            match staff {
+                true => assert_eq!((p.data_type(), f.data_type()), (&DataType::Int64, &DataType::Float64), "{p}"),
+                false => assert_eq!(p, f),
+            }
+        }
+        assert_eq!(fte.field_with_name("full_time_teachers").unwrap().data_type(), &DataType::Float64);
+        // Other tables' counts stay whole numbers.
+        assert_eq!(schema(Table::Pupils, TeacherCounts::Fte), schema(Table::Pupils, TeacherCounts::Headcount));
     }
 }

@@ -240,6 +240,11 @@ pub const SECTIONS: &[Section] = &[
                 "A multi-stage school's teachers row without a stage: a stage_required error (default), or the school's teachers split between its stages by its pupils, in whole teachers.",
             ),
             key(
+                "teacher_counts",
+                "\"headcount\" | \"fte\"",
+                "How the teachers table counts staff: persons, whole numbers (default), or full-time equivalents (`62.50`), published as float64; an apportioned school's FTE parts are rounded to hundredths.",
+            ),
+            key(
                 "currency",
                 "ISO 4217 code",
                 "The currency of every amount (default CNY; USD, TWD, HKD, EUR, GBP, JPY, CAD, AUD). Never converted: a cell may carry its marks (`$7,884`), another currency's is a finding; the marts say the currency; standards in 元 apply only to CNY.",

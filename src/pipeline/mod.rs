@@ -180,6 +180,19 @@ pub enum TeachersWithoutStage {
     ApportionByPupils,
 }
 
+/// How the teachers table counts its staff.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TeacherCounts {
+    /// Persons: whole numbers (`62.50` is a `not_a_whole_number` error), published as int64
+    /// (default; the census counts persons).
+    #[default]
+    Headcount,
+    /// Full-time equivalents, as most foreign sources state staff (`62.50`): numbers ≥ 0,
+    /// published as float64; an apportioned school's parts are rounded to hundredths.
+    Fte,
+}
+
 /// Which retention formula (methodology §4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -208,6 +221,8 @@ pub struct Settings {
     /// What a multi-stage school's teachers row without a stage means: an error (default), or
     /// the school's teachers, apportioned to its stages by its pupils.
     pub teachers_without_stage: TeachersWithoutStage,
+    /// Whether the teachers table counts persons (default) or full-time equivalents.
+    pub teacher_counts: TeacherCounts,
     /// The currency of every amount, written as its ISO 4217 code (default CNY). Amounts are
     /// never converted: the marts say which currency they are in, and standards in 元 are not
     /// applied to another.
@@ -224,6 +239,7 @@ impl Default for Settings {
             teaching_points: TeachingPoints::MergeIntoParent,
             retention_definition: RetentionDefinition::Cohort,
             teachers_without_stage: TeachersWithoutStage::Reject,
+            teacher_counts: TeacherCounts::Headcount,
             currency: &crate::contract::CURRENCIES[0],
         }
     }

@@ -25,6 +25,21 @@ pub fn count(value: Option<i64>) -> String {
     int(value.map(|v| v as f64))
 }
 
+/// Staff: persons (whole, thousands grouped), or full-time equivalents with up to two decimals
+/// (`62.5`) when the source counts them so.
+pub fn staff(value: Option<f64>) -> String {
+    match value {
+        // Hundredths, counted as whole numbers so that 62.5 is not 62.49999….
+        Some(v) if (v * 100.0).round() % 100.0 != 0.0 => {
+            let hundredths = (v.abs() * 100.0).round() as i64;
+            let sign = if v < 0.0 { "-" } else { "" };
+            let fraction = format!("{:02}", hundredths % 100);
+            format!("{sign}{}.{}", svg::group_thousands(hundredths / 100), fraction.trim_end_matches('0'))
+        }
+        _ => int(value),
+    }
+}
+
 /// An area or amount with up to two decimals, trailing zeros dropped.
 pub fn decimal(value: Option<f64>) -> String {
     value.map_or("—".into(), |v| {
@@ -171,6 +186,17 @@ mod tests {
     use super::*;
 
     const YUAN: Money = Money(&crate::contract::CURRENCIES[0]);
+
+    #[test]
+    fn staff_are_whole_persons_or_full_time_equivalents() {
+        assert_eq!(staff(Some(1234.0)), "1,234");
+        assert_eq!(staff(Some(1234.5)), "1,234.5");
+        assert_eq!(staff(Some(62.25)), "62.25");
+        assert_eq!(staff(Some(62.004)), "62");
+        // Vacant posts are negative when a county employs more staff than its posts.
+        assert_eq!(staff(Some(-0.5)), "-0.5");
+        assert_eq!(staff(None), "—");
+    }
 
     #[test]
     fn figures_are_written_as_the_county_report_writes_them() {

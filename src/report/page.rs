@@ -6,7 +6,7 @@ use datafusion::prelude::SessionContext;
 
 use super::assessment::AssessmentSection;
 use super::charts::{ChartData, charts};
-use super::format::{Money, Verdict, count, decimal, fixed, fmt3, int, pct, plain, stage_zh};
+use super::format::{Money, Verdict, count, decimal, fixed, fmt3, int, pct, plain, staff, stage_zh};
 use super::{Page, findings};
 use crate::dictionary::{Dictionary, TableDoc};
 use crate::error::{Error, Result};
@@ -254,9 +254,9 @@ fn headline(o: &CountyOverview, summary: &[BalanceSummary]) -> String {
         count(o.schools_nine_year),
         count(o.schools_junior),
         count(o.schools_teaching_point),
-        count(o.posts_established),
-        count(o.staff_on_payroll),
-        count(o.posts_vacant),
+        staff(o.posts_established),
+        staff(o.staff_on_payroll),
+        staff(o.posts_vacant),
         count(o.students),
         decimal(o.site_area_m2),
         decimal(o.building_area_m2),

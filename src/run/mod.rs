@@ -96,7 +96,7 @@ async fn publish_run(request: &Request, plan: Plan, out: &Location) -> Result<Ou
     let mut writers = PartitionWriters::new(out.clone(), &request.run_id);
     let Ingested { mut ledger, findings, findings_total, kept } = ingest(request, &plan, Some(&mut writers)).await?;
     if let Some(parent) = &plan.parent {
-        load::carry_forward(out, parent, &kept, &mut writers).await?;
+        load::carry_forward(out, parent, &kept, request.pipeline.settings.teacher_counts, &mut writers).await?;
     }
     let status = records::close_books(&mut ledger, request.pipeline.max_rejected_rows);
     // What validation remembered is not needed by the SQL: free it before the engine starts.

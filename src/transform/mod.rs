@@ -20,7 +20,7 @@ use datafusion::prelude::SessionContext;
 
 pub use groups::{CountyGroup, county_groups};
 pub use models::{model_runs, register_written, run_models};
-pub use project::{ColumnDoc, Header, Layer, Model, parse_header, project};
+pub use project::{ColumnDoc, Header, Layer, Model, ModelVars, parse_header, project};
 pub use session::{
     Engine, Memory, SessionSpec, new_session, register_parquet, register_views, session, session_on, views_session,
 };
@@ -57,6 +57,7 @@ pub async fn build(request: &Request, out: &Location, ledger: &Ledger) -> Result
     let spec = SessionSpec {
         engine: request.engine.clone(),
         memory: request.memory_limit.map_or(Memory::Unbounded, Memory::Spill),
+        teacher_counts: request.pipeline.settings.teacher_counts,
         ..SessionSpec::default()
     };
     let ctx = session_on(out, &request.run_id, &spec).await?;

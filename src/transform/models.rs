@@ -83,7 +83,7 @@ pub async fn run_models(
             replace_table(ctx, name, provider).map_err(|e| table_error(name, e))?;
         }
         for model in models.iter().filter(|m| m.layer == Layer::Staging) {
-            let df = ctx.sql(model.sql).await.map_err(|e| model.error(e))?;
+            let df = ctx.sql(&model.sql).await.map_err(|e| model.error(e))?;
             replace_table(ctx, &model.name, df.into_view()).map_err(|e| model.error(e))?;
         }
         register_written(ctx, out, run_id, models, None).await?;
@@ -142,7 +142,7 @@ async fn run_model(
     grouped: bool,
 ) -> Result<Option<WrittenFile>> {
     let sql_error = |e| model.error(e);
-    let df = ctx.sql(model.sql).await.map_err(sql_error)?;
+    let df = ctx.sql(&model.sql).await.map_err(sql_error)?;
     if model.layer == Layer::Staging {
         replace_table(ctx, &model.name, df.into_view()).map_err(sql_error)?;
         return Ok(None);

@@ -74,8 +74,8 @@ pub struct Model {
     pub layer: Layer,
     /// Path under `sql/`.
     pub path: &'static str,
-    /// The SQL (a single query).
-    pub sql: &'static str,
+    /// The SQL (a single query), its [`ModelVars`] filled in.
+    pub sql: String,
     /// Its header.
     pub header: Header,
     /// Models it reads.
@@ -86,6 +86,51 @@ impl Model {
     /// A DataFusion error in this model, naming it and its file.
     pub fn error(&self, e: datafusion::error::DataFusionError) -> Error {
         Error::sql(&self.name, format!("sql/{}", self.path), e)
+    }
+}
+
+/// What a model's SQL may leave to the run's settings, as dbt's `{{ var('…') }}`: the type and
+/// rounding of staff counts, which are persons (bigint) or full-time equivalents (double). Only
+/// these names exist; a model naming another is a project error.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ModelVars {
+    /// How the teachers table counts staff.
+    pub teacher_counts: crate::pipeline::TeacherCounts,
+}
+
+impl ModelVars {
+    /// The variables a session was made with (the defaults when it was made without).
+    pub fn of(ctx: &SessionContext) -> ModelVars {
+        ctx.state().config().get_extension::<ModelVars>().map_or_else(ModelVars::default, |v| *v)
+    }
+
+    /// The variables by name, with their values.
+    fn values(self) -> [(&'static str, &'static str); 2] {
+        use crate::pipeline::TeacherCounts::{Fte, Headcount};
+        match self.teacher_counts {
+            Headcount => [("teacher_count_type", "bigint"), ("teacher_count_decimals", "0")],
+            Fte => [("teacher_count_type", "double"), ("teacher_count_decimals", "2")],
+        }
+    }
+
+    /// A model's SQL with every `{{ name }}` replaced by its value.
+    pub fn fill(self, sql: &str) -> std::result::Result<String, String> {
+        let values = self.values();
+        let mut out = String::with_capacity(sql.len());
+        let mut rest = sql;
+        while let Some(start) = rest.find("{{") {
+            let end = rest[start..].find("}}").ok_or("a `{{` without its `}}`")? + start;
+            let name = rest[start + 2..end].trim();
+            let value = values.iter().find(|(n, _)| *n == name).map(|(_, v)| *v).ok_or_else(|| {
+                let known: Vec<&str> = values.iter().map(|(n, _)| *n).collect();
+                format!("unknown variable {{{{ {name} }}}} (the variables are {})", known.join(", "))
+            })?;
+            out.push_str(&rest[..start]);
+            out.push_str(value);
+            rest = &rest[end + 2..];
+        }
+        out.push_str(rest);
+        Ok(out)
     }
 }
 
@@ -132,8 +177,10 @@ pub fn parse_header(sql: &str) -> Header {
 
 /// The embedded SQL project, models in the order they must run.
 pub fn project(ctx: &SessionContext) -> Result<Vec<Model>> {
+    let vars = ModelVars::of(ctx);
     let mut models = Vec::new();
-    for (path, sql) in SQL_FILES.iter().filter(|(p, _)| p.ends_with(".sql")) {
+    for (path, text) in SQL_FILES.iter().filter(|(p, _)| p.ends_with(".sql")) {
+        let sql = vars.fill(text).map_err(|message| Error::SqlProject(format!("sql/{path}: {message}")))?;
         let (folder, file) = path
             .rsplit_once('/')
             .ok_or_else(|| Error::SqlProject(format!("{path}: models live in staging/, intermediate/ or marts/")))?;
@@ -146,7 +193,7 @@ pub fn project(ctx: &SessionContext) -> Result<Vec<Model>> {
         let name = file.trim_end_matches(".sql").to_owned();
         let statement = ctx
             .state()
-            .sql_to_statement(sql, &datafusion::config::Dialect::Generic)
+            .sql_to_statement(&sql, &datafusion::config::Dialect::Generic)
             .map_err(|e| Error::sql(&name, *path, e))?;
         let refs = ctx.state().resolve_table_references(&statement).map_err(|e| Error::sql(&name, *path, e))?;
         let depends_on: BTreeSet<String> = refs.iter().map(|r| r.table().to_owned()).collect();
@@ -154,8 +201,8 @@ pub fn project(ctx: &SessionContext) -> Result<Vec<Model>> {
             name,
             layer,
             path,
+            header: parse_header(&sql),
             sql,
-            header: parse_header(sql),
             depends_on: depends_on.into_iter().collect(),
         });
     }
@@ -211,6 +258,22 @@ pub fn reads_submissions(models: &[Model]) -> BTreeSet<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn model_variables_are_filled_from_the_settings_and_unknown_ones_refused() {
+        use crate::pipeline::TeacherCounts::{Fte, Headcount};
+        let sql = "select cast(round(t * s, {{ teacher_count_decimals }}) as {{teacher_count_type}}) from x";
+        let persons = ModelVars { teacher_counts: Headcount }.fill(sql).unwrap();
+        assert_eq!(persons, "select cast(round(t * s, 0) as bigint) from x");
+        let fte = ModelVars { teacher_counts: Fte }.fill(sql).unwrap();
+        assert_eq!(fte, "select cast(round(t * s, 2) as double) from x");
+        let unknown = ModelVars::default().fill("select {{ year_type }}").unwrap_err();
+        assert!(
+            unknown.contains("unknown variable {{ year_type }}") && unknown.contains("teacher_count_type"),
+            "{unknown}"
+        );
+        assert!(ModelVars::default().fill("select {{ teacher_count_type").is_err());
+    }
 
     #[test]
     fn headers_are_parsed() {

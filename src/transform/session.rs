@@ -14,11 +14,12 @@ use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use futures::StreamExt;
 
-use super::project::{Layer, Model, project};
+use super::project::{Layer, Model, ModelVars, project};
 use super::{OUTPUT_STORE_URL, reference};
 use crate::contract::Table;
 use crate::error::{Error, Result};
 use crate::load;
+use crate::pipeline::TeacherCounts;
 use crate::storage::Location;
 
 /// Where the SQL models run.
@@ -91,6 +92,8 @@ pub struct SessionSpec {
     pub string_views: bool,
     /// The catalog and schema unqualified table names resolve in (`serve`: `junheng.public`).
     pub default_schema: Option<(String, String)>,
+    /// How the version's teachers table counts staff (its staging type, and the models' rounding).
+    pub teacher_counts: TeacherCounts,
 }
 
 impl Default for SessionSpec {
@@ -104,6 +107,7 @@ impl Default for SessionSpec {
             // codes kept in a hash table could hold many pages.
             string_views: false,
             default_schema: None,
+            teacher_counts: TeacherCounts::Headcount,
         }
     }
 }
@@ -117,7 +121,8 @@ struct TableBase(String);
 pub async fn new_session(out: Option<&Location>, spec: &SessionSpec) -> Result<SessionContext> {
     let mut config = SessionConfig::new()
         .with_target_partitions(spec.target_partitions)
-        .with_information_schema(spec.information_schema);
+        .with_information_schema(spec.information_schema)
+        .with_extension(Arc::new(ModelVars { teacher_counts: spec.teacher_counts }));
     config.options_mut().execution.parquet.schema_force_view_types = spec.string_views;
     if let Some((catalog, schema)) = &spec.default_schema {
         config = config.with_default_catalog_and_schema(catalog, schema).with_create_default_catalog_and_schema(true);
@@ -157,16 +162,17 @@ fn shared_base(out: &Location) -> Result<String> {
     Ok(base.to_owned())
 }
 
-/// A session over a version of the output, its staging Parquet tables registered by name.
-pub async fn session(out: &Location, run_id: &str) -> Result<SessionContext> {
-    session_on(out, run_id, &SessionSpec::default()).await
+/// A session over a version of the output, its staging Parquet tables registered by name (staff
+/// counted as the version's run counted them).
+pub async fn session(out: &Location, run_id: &str, teacher_counts: TeacherCounts) -> Result<SessionContext> {
+    session_on(out, run_id, &SessionSpec { teacher_counts, ..SessionSpec::default() }).await
 }
 
 /// [`session`] as `spec` says (a run's engine and memory).
 pub async fn session_on(out: &Location, run_id: &str, spec: &SessionSpec) -> Result<SessionContext> {
     let ctx = new_session(Some(out), spec).await?;
     for table in Table::ALL {
-        let file_schema = crate::normalise::schema(table);
+        let file_schema = crate::normalise::schema(table, spec.teacher_counts);
         let folder = format!("{}/staging/{}/", load::version_path(run_id), table.name());
         if spec.engine.is_distributed() && !has_objects(out, &folder).await? {
             register_empty(&ctx, out, run_id, table, &file_schema).await?;
@@ -298,7 +304,7 @@ pub async fn register_parquet(
 pub async fn register_views(ctx: &SessionContext, models: &[Model], through: Layer) -> Result<()> {
     for model in models.iter().filter(|m| m.layer <= through) {
         let err = |e| Error::sql(&model.name, format!("sql/{}", model.path), e);
-        let df = ctx.sql(model.sql).await.map_err(err)?;
+        let df = ctx.sql(&model.sql).await.map_err(err)?;
         ctx.register_table(model.name.as_str(), df.into_view()).map_err(err)?;
     }
     Ok(())
@@ -311,10 +317,11 @@ pub async fn views_session(
     pipeline: &crate::pipeline::Pipeline,
     counties: &BTreeSet<String>,
 ) -> Result<(SessionContext, Vec<Model>)> {
-    let spec = SessionSpec { target_partitions: 2, ..SessionSpec::default() };
+    let teacher_counts = pipeline.settings.teacher_counts;
+    let spec = SessionSpec { target_partitions: 2, teacher_counts, ..SessionSpec::default() };
     let ctx = new_session(None, &spec).await?;
     for table in Table::ALL {
-        let schema = with_year(&crate::normalise::schema(table), true);
+        let schema = with_year(&crate::normalise::schema(table, teacher_counts), true);
         let err = |e| Error::sql(table.name(), "empty staging", e);
         let empty = datafusion::datasource::MemTable::try_new(schema, vec![vec![]]).map_err(err)?;
         ctx.register_table(table.name(), Arc::new(empty)).map_err(err)?;

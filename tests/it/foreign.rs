@@ -19,7 +19,7 @@ use crate::common::{self, junheng};
 /// change the files too); returns the pipeline's path and the copy's folder.
 fn variant(dir: &Path, edit: impl Fn(String) -> String) -> (PathBuf, PathBuf) {
     let data = dir.join("foreign");
-    for folder in ["enrollment", "finance"] {
+    for folder in ["enrollment", "finance", "staff"] {
         std::fs::create_dir_all(data.join(folder)).unwrap();
         for entry in std::fs::read_dir(common::repo().join("fixtures/foreign").join(folder)).unwrap() {
             let entry = entry.unwrap();
@@ -53,9 +53,9 @@ async fn two_schema_generations_chosen_by_years_publish_every_row() {
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     let ledger = common::ledger(&out);
     let t = &ledger["totals"];
-    // 4 schools × 4 years, and 6 grades of each: 16 + 96 rows, and 2 districts' finance in
-    // 2017–2018: 4 rows; none rejected.
-    assert_eq!((t["rows_read"].as_u64(), t["rows_published"].as_u64()), (Some(116), Some(116)), "{t}");
+    // 4 schools × 4 years, and 6 grades of each: 16 + 96 rows, 2 districts' finance in
+    // 2017–2018: 4 rows, and 4 schools' staff in 2017–2018: 8 rows; none rejected.
+    assert_eq!((t["rows_read"].as_u64(), t["rows_published"].as_u64()), (Some(124), Some(124)), "{t}");
     assert_eq!(t["rows_quarantined"], 0);
     assert!(rules_of(&ledger, "errors").as_object().is_none_or(|m| m.is_empty()), "{t}");
     // A constant that quotes a cell (county_name = "District {DISTRICT}") reads that cell: it is
@@ -134,6 +134,20 @@ async fn two_schema_generations_chosen_by_years_publish_every_row() {
     .await;
     // 900 + 924 + 948 + 972 = 3 744 pupils over the four years (the header's figures).
     assert_eq!(areas, vec![vec!["3744".to_owned(), "3744".to_owned(), "0".to_owned()]]);
+    // Staff are full-time equivalents (teacher_counts = "fte"): read as written, published as
+    // float64, never rounded to persons. Each year's sum is the staff file's own Grand Total row
+    // (2017: 12.50 + 15.00 + 17.75 + 20.25 = 65.50; 2018: 13.00 + 15.50 + 18.25 + 20.75 = 67.50).
+    let staff = common::rows(
+        &ctx,
+        "select year, cast(sum(full_time_teachers) as varchar), cast(sum(teachers_above_degree) as varchar), \
+         arrow_typeof(sum(full_time_teachers)) from county_overview o join (select county_code, year, \
+         sum(teachers_above_degree) as teachers_above_degree from staging_teachers group by 1, 2) t using (county_code, year) \
+         group by year order by year",
+    )
+    .await;
+    let want = [["2017", "65.5", "30.75", "Float64"], ["2018", "67.5", "32.5", "Float64"]];
+    let got: Vec<Vec<&str>> = staff.iter().map(|r| r.iter().map(String::as_str).collect()).collect();
+    assert_eq!(got, want.map(|r| r.to_vec()).to_vec());
     // District 001's page is of its latest year: 438 + 12 · (2018 − 2015) = 474 pupils.
     let page = std::fs::read_to_string(out.join("current/report/001.html")).unwrap();
     assert!(page.contains("在校生474人（学校未按城乡分类）") && !page.contains("城区0人"), "{page}");
@@ -233,9 +247,9 @@ fn a_declared_column_a_file_lacks_is_a_finding() {
     assert!(run.stdout.contains("grade 4 (column \"Gr4\" of wide.columns.students)"), "{}", run.stdout);
     assert!(run.stdout.contains("enrollment/2015.csv: the pipeline file declares"), "{}", run.stdout);
     // Rows are still accounted for: 2018 has 5 grade rows a school now (4 × 5 = 20, not 24), so
-    // 112 − 4 enrolment rows, and the 4 finance rows: 112.
+    // 112 − 4 enrolment rows, the 4 finance rows and the 8 staff rows: 120.
     let t = &ledger["totals"];
-    assert_eq!(t["rows_read"], 112);
+    assert_eq!(t["rows_read"], 120);
     assert_eq!(
         t["rows_read"].as_u64(),
         Some(t["rows_published"].as_u64().unwrap() + t["rows_quarantined"].as_u64().unwrap())
@@ -248,7 +262,7 @@ fn a_source_with_nothing_to_read_is_not_a_success() {
     let run = junheng(&["validate", "--source", "fixtures/foreign"]);
     assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
     for needle in
-        ["nothing to read", "6 file(s) that no table claims", "enrollment/2015.csv", "expected: the standard layout"]
+        ["nothing to read", "8 file(s) that no table claims", "enrollment/2015.csv", "expected: the standard layout"]
     {
         assert!(run.stderr.contains(needle), "no {needle:?} in: {}", run.stderr);
     }
@@ -325,7 +339,7 @@ fn a_file_whose_encoding_cannot_be_told_is_refused_until_declared() {
 fn dollar_amounts_under_the_default_currency_are_findings_never_yuan() {
     let dir = tempfile::tempdir().unwrap();
     // Without `currency = "USD"` the pipeline's amounts are 元: "$7,884" is not read as 7 884 元.
-    let (pipeline, _) = variant(dir.path(), |t| t.replace("[settings]\ncurrency = \"USD\"\n", ""));
+    let (pipeline, _) = variant(dir.path(), |t| t.replace("currency = \"USD\"\n", ""));
     let run = junheng(&["validate", pipeline.to_str().unwrap()]);
     assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
     assert!(

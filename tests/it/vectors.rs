@@ -21,7 +21,7 @@ fn replace(ctx: &SessionContext, name: &str, batch: RecordBatch) {
 /// Run a model's SQL and register its result under its name (so the next model reads it).
 async fn run(ctx: &SessionContext, models: &[Model], name: &str) {
     let model = models.iter().find(|m| m.name == name).unwrap();
-    let df = ctx.sql(model.sql).await.unwrap();
+    let df = ctx.sql(&model.sql).await.unwrap();
     let schema = Arc::new(df.schema().as_arrow().clone());
     let batches = df.collect().await.unwrap();
     ctx.deregister_table(name).unwrap();
@@ -130,14 +130,13 @@ async fn quality_fails_on_one_indicator_although_the_mean_is_low() {
     assert_eq!(q2, vec![vec!["0.5", "false"]]);
 }
 
-#[tokio::test]
-async fn a_school_counted_once_has_its_teachers_split_by_its_pupils_in_whole_teachers() {
-    // A nine-year school with 45 primary and 15 junior pupils reports 9 full-time teachers and 4
-    // backbone teachers without a stage: primary round(9 · 45/60) = round(6.75) = 7, junior
-    // 9 − 7 = 2; backbone round(4 · 0.75) = 3 and 1. A primary school's row with its stage
-    // passes through unchanged; a row of a school without pupils keeps its null stage.
+/// `int_teachers_by_school_stage` over three schools' teachers rows — A (nine-year, 45 primary and
+/// 15 junior pupils, no stage), B (primary, its stage given, 30 pupils), C (no pupils, no stage) —
+/// with `full` full-time and `backbone` backbone teachers each (staging typed as `pipeline`
+/// counts staff): (school, stage or "-", full-time, backbone, source row), ordered.
+async fn teachers_split(pipeline: &Pipeline, full: [ArrayRef; 2]) -> Vec<Vec<String>> {
     use datafusion::arrow::array::{Int32Array, Int64Array};
-    let (ctx, models) = session().await;
+    let (ctx, models) = views_session(pipeline, &BTreeSet::new()).await.unwrap();
     let ints = |v: Vec<Option<i64>>| Arc::new(Int64Array::from(v)) as ArrayRef;
     let texts = |v: Vec<Option<&str>>| Arc::new(StringArray::from(v)) as ArrayRef;
     let pupils = RecordBatch::try_from_iter(vec![
@@ -149,14 +148,15 @@ async fn a_school_counted_once_has_its_teachers_split_by_its_pupils_in_whole_tea
     .unwrap();
     replace(&ctx, "int_pupils_by_school_stage", pupils);
     let empty = ctx.table("teachers").await.unwrap().schema().as_arrow().clone();
+    let [full_time, backbone] = full;
     let column = |name: &str| -> ArrayRef {
         match name {
             "county_code" => texts(vec![Some("340100"); 3]),
             "year" => Arc::new(Int32Array::from(vec![2023; 3])),
             "school_code" => texts(vec![Some("A"), Some("B"), Some("C")]),
             "stage" => texts(vec![None, Some("primary"), None]),
-            "full_time_teachers" => ints(vec![Some(9), Some(3), Some(2)]),
-            "backbone_teachers" => ints(vec![Some(4), Some(1), None]),
+            "full_time_teachers" => full_time.clone(),
+            "backbone_teachers" => backbone.clone(),
             "source_uri" | "run_id" => texts(vec![Some("t.csv"); 3]),
             "source_row" => ints(vec![Some(2), Some(3), Some(4)]),
             other => datafusion::arrow::array::new_null_array(empty.field_with_name(other).unwrap().data_type(), 3),
@@ -166,17 +166,57 @@ async fn a_school_counted_once_has_its_teachers_split_by_its_pupils_in_whole_tea
     replace(&ctx, "teachers", RecordBatch::try_new(Arc::new(empty.clone()), columns).unwrap());
     run(&ctx, &models, "stg_teachers").await;
     run(&ctx, &models, "int_teachers_by_school_stage").await;
-    let got = rows(
+    rows(
         &ctx,
-        "select school_code, coalesce(stage, '-'), full_time_teachers, backbone_teachers, source_row \
-         from int_teachers_by_school_stage order by 1, 2 desc",
+        "select school_code, coalesce(stage, '-'), full_time_teachers, backbone_teachers, source_row, \
+         arrow_typeof(full_time_teachers) from int_teachers_by_school_stage order by 1, 2 desc",
     )
-    .await;
+    .await
+}
+
+#[tokio::test]
+async fn a_school_counted_once_has_its_teachers_split_by_its_pupils_in_whole_teachers() {
+    // School A reports 9 full-time teachers and 4 backbone teachers without a stage: primary
+    // round(9 · 45/60) = round(6.75) = 7, junior 9 − 7 = 2; backbone round(4 · 0.75) = 3 and 1.
+    // B's row with its stage passes through unchanged; C's, without pupils, keeps its null stage.
+    use datafusion::arrow::array::Int64Array;
+    let ints = |v: Vec<Option<i64>>| Arc::new(Int64Array::from(v)) as ArrayRef;
+    let full = [ints(vec![Some(9), Some(3), Some(2)]), ints(vec![Some(4), Some(1), None])];
+    let got = teachers_split(&Pipeline::standard("unused"), full).await;
     let want = [
-        ["A", "primary", "7", "3", "2"],
-        ["A", "junior", "2", "1", "2"],
-        ["B", "primary", "3", "1", "3"],
-        ["C", "-", "2", "", "4"],
+        ["A", "primary", "7", "3", "2", "Int64"],
+        ["A", "junior", "2", "1", "2", "Int64"],
+        ["B", "primary", "3", "1", "3", "Int64"],
+        ["C", "-", "2", "", "4", "Int64"],
     ];
     assert_eq!(got, want.map(|r| r.map(str::to_owned).to_vec()).to_vec());
+}
+
+#[tokio::test]
+async fn full_time_equivalents_are_split_in_hundredths_and_stay_fractional() {
+    // With teacher_counts = "fte", A reports 9.5 FTE and 4.25 backbone FTE without a stage:
+    // primary round(9.5 · 0.75, 2) = round(7.125, 2) = 7.13 (half away from zero), junior
+    // 9.5 − 7.13 = 2.37; backbone round(4.25 · 0.75, 2) = round(3.1875, 2) = 3.19 and 1.06. The
+    // parts still add up to what was reported; B's 3.5 and C's 2.25 pass through.
+    let mut pipeline = Pipeline::standard("unused");
+    pipeline.settings.teacher_counts = junheng::pipeline::TeacherCounts::Fte;
+    let floats = |v: Vec<Option<f64>>| Arc::new(Float64Array::from(v)) as ArrayRef;
+    let full = [floats(vec![Some(9.5), Some(3.5), Some(2.25)]), floats(vec![Some(4.25), Some(1.0), None])];
+    let got = teachers_split(&pipeline, full).await;
+    let number = |s: &str| s.parse::<f64>().ok();
+    let near = |a: Option<f64>, b: Option<f64>| match (a, b) {
+        (Some(a), Some(b)) => (a - b).abs() < 1e-9,
+        (a, b) => a == b,
+    };
+    let want = [
+        ("A", "primary", Some(7.13), Some(3.19)),
+        ("A", "junior", Some(2.37), Some(1.06)),
+        ("B", "primary", Some(3.5), Some(1.0)),
+        ("C", "-", Some(2.25), None),
+    ];
+    assert_eq!(got.len(), want.len(), "{got:?}");
+    for (row, (school, stage, full_time, backbone)) in got.iter().zip(want) {
+        assert_eq!((row[0].as_str(), row[1].as_str(), row[5].as_str()), (school, stage, "Float64"), "{got:?}");
+        assert!(near(number(&row[2]), full_time) && near(number(&row[3]), backbone), "{got:?}");
+    }
 }

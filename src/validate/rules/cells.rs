@@ -20,7 +20,8 @@ pub(super) fn read_cells(c: &mut Checker, currency: &'static Currency) {
         if column.kind == Kind::Grade {
             continue;
         }
-        let reading = Reading::of(&options, &binding, column, currency);
+        let fractional = c.fte && c.table.counts_staff(column);
+        let reading = Reading { fractional, ..Reading::of(&options, &binding, column, currency) };
         // The pipeline's value for an empty cell (`values = { area_type = { "" = "urban" } }`).
         let fill = options.values.get(column.name).and_then(|m| m.get(""));
         for row in 0..c.rows() {
@@ -67,8 +68,13 @@ pub(super) fn read_cells(c: &mut Checker, currency: &'static Currency) {
                     c.bad_cell(row, ci, text, Rule::CurrencyMismatch, message);
                 }
                 Err(problem) => {
-                    let message =
+                    let mut message =
                         format!("{}: \"{}\" {}", c.place(row, Some(ci)), shown(text), problem_message(problem, column));
+                    if problem == Problem::NotWholeNumber && c.table.counts_staff(column) {
+                        message.push_str(
+                            "; if the source counts staff in full-time equivalents, declare [settings] teacher_counts = \"fte\"",
+                        );
+                    }
                     c.bad_cell(row, ci, text, problem_rule(problem, column.kind), message);
                 }
             }
@@ -142,6 +148,8 @@ struct Reading<'a> {
     values: Option<&'a std::collections::BTreeMap<String, String>>,
     pattern: Option<&'a regex::Regex>,
     roc: bool,
+    /// A staff count in full-time equivalents: a number ≥ 0, not only a whole one.
+    fractional: bool,
     /// The pipeline's currency: an amount may carry its marks (`$`, `¥`), never another's.
     currency: &'static Currency,
 }
@@ -160,6 +168,7 @@ impl<'a> Reading<'a> {
                 _ => None,
             },
             roc: options.roc_years.unwrap_or(false),
+            fractional: false,
             currency,
         }
     }
@@ -188,6 +197,8 @@ impl<'a> Reading<'a> {
             Kind::Count | Kind::Money | Kind::Area if self.sum => self.read_sum(mapped, system),
             // A count stated in 万 (万人) is read as persons.
             Kind::Count if self.unit == Some(Unit::TenThousand) => read_ten_thousands(mapped),
+            // Full-time equivalents (`62.50`) are read as written, as areas are.
+            Kind::Count if self.fractional => read_value(mapped, Kind::Area, self.roc, system),
             _ => read_value(mapped, self.kind, self.roc, system),
         }
     }
@@ -243,6 +254,9 @@ impl Value {
         match (values, self) {
             (Values::Int(v), Value::Int(x)) => v[row] = Some(x),
             (Values::Decimal(v), Value::Decimal(x)) => v[row] = Some(x),
+            // A whole number in a column of decimals (persons in 万 in a column of full-time
+            // equivalents, a sum of whole parts).
+            (Values::Decimal(v), Value::Int(x)) => v[row] = Some(Decimal { mantissa: x.into(), scale: 0 }),
             (Values::Text(v), Value::Text(x)) => v[row] = Some(x),
             (Values::Bool(v), Value::Bool(x)) => v[row] = Some(x),
             // Unreachable: `Values::for_kind` and `read_value` follow the same column kind.
@@ -283,6 +297,32 @@ mod tests {
         let mut c = Checker::new(batch(Table::Pupils, options, headers, rows));
         cells::read_cells(&mut c, &crate::contract::CURRENCIES[0]);
         c.finish()
+    }
+
+    #[test]
+    fn staff_in_full_time_equivalents_are_numbers_and_persons_are_whole() {
+        use crate::pipeline::TeacherCounts;
+        let teachers = |counts: TeacherCounts, cells: &[&str]| {
+            let rows: Vec<Vec<&str>> = cells.iter().map(|v| vec!["2318000001", "primary", *v, "12 + 0.5"]).collect();
+            let rows: Vec<&[&str]> = rows.iter().map(|r| &r[..]).collect();
+            let headers = ["school_code", "stage", "full_time_teachers", "backbone_teachers=sum"];
+            let mut c = Checker::with_staff(batch(Table::Teachers, ReadOptions::default(), &headers, &rows), counts);
+            cells::read_cells(&mut c, &crate::contract::CURRENCIES[0]);
+            c.finish()
+        };
+        // Rows from 2: "abc" is row 4, "-1" row 5.
+        let fte = teachers(TeacherCounts::Fte, &["62.50", "8", "abc", "-1"]);
+        let read: Vec<Option<f64>> = (0..2).map(|r| fte.column("full_time_teachers").number(r)).collect();
+        assert_eq!(read, [Some(62.5), Some(8.0)]);
+        // A sum of parts adds full-time equivalents too (12 + 0.5).
+        assert_eq!(fte.column("backbone_teachers").number(0), Some(12.5));
+        assert_eq!(rules(&fte), [(4, "not_a_number"), (5, "negative_value")]);
+        // Counted in persons, 62.50 is not a whole number, and the message says how to declare FTE.
+        let persons = teachers(TeacherCounts::Headcount, &["62.50", "8"]);
+        assert_eq!(persons.column("full_time_teachers").number(1), Some(8.0));
+        let whole: Vec<_> = rules(&persons).into_iter().filter(|(row, _)| *row == 2).collect();
+        assert_eq!(whole, [(2, "not_a_whole_number"), (2, "not_a_whole_number")]);
+        assert!(persons.findings[0].message.contains("teacher_counts = \"fte\""), "{}", persons.findings[0].message);
     }
 
     #[test]

@@ -30,7 +30,7 @@ use super::registry::{KeySet, SchoolRegistry};
 use super::{CheckedBatch, Finding, Values, place};
 use crate::contract::{Column, Rule, SchoolType, Severity, Table};
 use crate::extract::RawBatch;
-use crate::pipeline::Settings;
+use crate::pipeline::{Settings, TeacherCounts};
 
 /// Everything a batch is checked against besides its own rows.
 pub struct Context<'a> {
@@ -52,7 +52,7 @@ pub fn check_batch(raw: RawBatch, ctx: &mut Context<'_>) -> CheckedBatch {
 /// Read every cell and apply every rule that needs only this row and the registry, family by
 /// family (the order is the order findings are listed in).
 fn check_rows(raw: RawBatch, settings: &Settings, registry: &SchoolRegistry) -> CheckedBatch {
-    let mut c = Checker::new(raw);
+    let mut c = Checker::with_staff(raw, settings.teacher_counts);
     cells::read_cells(&mut c, settings.currency);
     for row in 0..c.rows() {
         provenance::check_year(&mut c, row);
@@ -74,6 +74,8 @@ pub(super) struct Checker {
     raw: RawBatch,
     table: Table,
     columns: &'static [Column],
+    /// Whether the table's staff counts are full-time equivalents (read as numbers ≥ 0).
+    fte: bool,
     /// Where each contract column's text comes from: its position among the raw cells.
     bound: Vec<Option<usize>>,
     values: Vec<Values>,
@@ -86,8 +88,16 @@ pub(super) struct Checker {
 }
 
 impl Checker {
+    /// A checker of a batch whose staff are counted in persons (the default).
+    #[cfg(test)]
     fn new(raw: RawBatch) -> Checker {
+        Checker::with_staff(raw, TeacherCounts::Headcount)
+    }
+
+    /// A checker of a batch whose staff are counted as the pipeline says.
+    fn with_staff(raw: RawBatch, counts: TeacherCounts) -> Checker {
         let table = raw.file.table;
+        let fte = counts == TeacherCounts::Fte;
         let columns = table.columns();
         let rows = raw.len();
         let bound = columns.iter().map(|c| raw.binding.columns.iter().position(|b| b.column.name == c.name)).collect();
@@ -95,8 +105,19 @@ impl Checker {
         Checker {
             table,
             columns,
+            fte,
             bound,
-            values: columns.iter().map(|c| Values::for_kind(c.kind, rows)).collect(),
+            // Full-time equivalents are kept as written (`62.50`), as money and areas are.
+            values: columns
+                .iter()
+                .map(|c| {
+                    if fte && table.counts_staff(c) {
+                        Values::Decimal(vec![None; rows])
+                    } else {
+                        Values::for_kind(c.kind, rows)
+                    }
+                })
+                .collect(),
             bad_cell: vec![vec![false; rows]; columns.len()],
             rejected: vec![false; rows],
             county,
