@@ -95,9 +95,13 @@ pub struct CountyOverview {
     pub schools_complete_secondary: Option<i64>,
     pub schools_twelve_year: Option<i64>,
     pub schools_teaching_point: Option<i64>,
-    /// Staff are persons, or full-time equivalents (`[settings] teacher_counts = "fte"`).
+    /// Staff are persons (int64), or full-time equivalents (float64, `[settings] teacher_counts =
+    /// "fte"`): read as either.
+    #[serde(default, deserialize_with = "staff_figure")]
     pub posts_established: Option<f64>,
+    #[serde(default, deserialize_with = "staff_figure")]
     pub staff_on_payroll: Option<f64>,
+    #[serde(default, deserialize_with = "staff_figure")]
     pub posts_vacant: Option<f64>,
     pub students: Option<i64>,
     pub students_urban: Option<i64>,
@@ -117,6 +121,22 @@ pub struct CountyOverview {
     pub building_area_per_pupil: Option<f64>,
     pub satisfaction_rate: Option<f64>,
     pub computers_per_pupil: Option<f64>,
+}
+
+/// A staff figure of a mart as f64, whether the run counted persons (int64) or full-time
+/// equivalents (float64): serde_arrow reads a column only as its own type, so the value is taken
+/// as whatever number it is.
+fn staff_figure<'de, D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Option<f64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Figure {
+        Persons(i64),
+        Equivalents(f64),
+    }
+    Ok(Option::<Figure>::deserialize(deserializer)?.map(|f| match f {
+        Figure::Persons(n) => n as f64,
+        Figure::Equivalents(x) => x,
+    }))
 }
 
 /// A row of `balance_summary`.
@@ -586,5 +606,31 @@ impl SchoolCondition {
             ),
             _ => String::new(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn staff_figures_read_as_persons_or_full_time_equivalents() {
+        // A run counting persons publishes int64 staff, one counting FTE float64: both read.
+        let ctx = SessionContext::new();
+        let persons: Vec<CountyOverview> = read(
+            &ctx,
+            "select cast(1575 as bigint) as posts_established, cast(1481 as bigint) as staff_on_payroll, \
+             cast(null as bigint) as posts_vacant",
+        )
+        .await
+        .unwrap();
+        let p = &persons[0];
+        assert_eq!((p.posts_established, p.staff_on_payroll, p.posts_vacant), (Some(1575.0), Some(1481.0), None));
+        let fte: Vec<CountyOverview> =
+            read(&ctx, "select 62.5 as posts_established, 60.25 as staff_on_payroll, 2.25 as posts_vacant")
+                .await
+                .unwrap();
+        let f = &fte[0];
+        assert_eq!((f.posts_established, f.staff_on_payroll, f.posts_vacant), (Some(62.5), Some(60.25), Some(2.25)));
     }
 }
