@@ -120,7 +120,7 @@ fn staging_doc(table: Table, counts: TeacherCounts) -> TableDoc {
         let name = field.name().as_str();
         let data_type = type_name(field.data_type());
         let doc = match (table.column(name), name) {
-            (Some(c), _) if counts == TeacherCounts::Fte && table.counts_staff(c) => {
+            (Some(c), _) if counts.fractional(table, c) => {
                 entry(name, &data_type, "FTE", c.label, &format!("{}, in full-time equivalents", c.meaning))
             }
             (Some(c), _) => entry(name, &data_type, c.unit().map_or("", |u| u.label()), c.label, c.meaning),

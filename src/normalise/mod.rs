@@ -42,7 +42,7 @@ pub fn data_type(kind: Kind) -> DataType {
 /// The Arrow type a column of a table is published as: its kind's, but float64 for staff counted
 /// in full-time equivalents.
 pub fn column_type(table: Table, column: &Column, counts: TeacherCounts) -> DataType {
-    if counts == TeacherCounts::Fte && table.counts_staff(column) { DataType::Float64 } else { data_type(column.kind) }
+    if counts.fractional(table, column) { DataType::Float64 } else { data_type(column.kind) }
 }
 
 /// The staging schema of a table, without the `year` partition column.
@@ -79,7 +79,6 @@ pub fn normalise(batch: &CheckedBatch, settings: &Settings, run_id: &str) -> Res
         by_year.entry(batch.year(row).unwrap_or(0)).or_default().push(row);
     }
     let schema = schema(table, settings.teacher_counts);
-    let fte = settings.teacher_counts == TeacherCounts::Fte;
     let mut out = Vec::with_capacity(by_year.len());
     for (year, rows) in by_year {
         let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
@@ -94,13 +93,14 @@ pub fn normalise(batch: &CheckedBatch, settings: &Settings, run_id: &str) -> Res
                     Kind::Grade | Kind::Level => {
                         Arc::new(Int32Array::from_iter(rows.iter().map(|&r| values.int(r).map(|g| g as i32))))
                     }
-                    Kind::Rate => {
-                        Arc::new(Float64Array::from_iter(rows.iter().map(|&r| decimal(values, r).map(Decimal::to_f64))))
-                    }
-                    Kind::Count if fte && table.counts_staff(column) => {
-                        Arc::new(Float64Array::from_iter(rows.iter().map(|&r| decimal(values, r).map(Decimal::to_f64))))
-                    }
-                    Kind::Count => Arc::new(Int64Array::from_iter(rows.iter().map(|&r| values.int(r)))),
+                    Kind::Rate | Kind::Count => match values {
+                        // Rates, and the counts validation kept as decimals (full-time
+                        // equivalents, TeacherCounts::fractional), are float64.
+                        Values::Decimal(_) => Arc::new(Float64Array::from_iter(
+                            rows.iter().map(|&r| decimal(values, r).map(Decimal::to_f64)),
+                        )),
+                        _ => Arc::new(Int64Array::from_iter(rows.iter().map(|&r| values.int(r)))),
+                    },
                     Kind::Area => {
                         let factor = area_factor(unit_of(batch, column.name));
                         Arc::new(Float64Array::from_iter(

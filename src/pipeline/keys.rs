@@ -237,7 +237,7 @@ pub const SECTIONS: &[Section] = &[
             key(
                 "teachers_without_stage",
                 "\"reject\" | \"apportion_by_pupils\"",
-                "A multi-stage school's teachers row without a stage: a stage_required error (default), or the school's teachers split between its stages by its pupils, in whole teachers.",
+                "A multi-stage school's teachers row without a stage: a stage_required error (default), or the school's teachers split between its stages by its pupils, in whole teachers (hundredths with teacher_counts = \"fte\").",
             ),
             key(
                 "teacher_counts",

@@ -176,7 +176,8 @@ pub enum TeachersWithoutStage {
     #[default]
     Reject,
     /// The school's teachers, split between its stages by its pupils in whole teachers
-    /// (primary = round(T · P_primary / (P_primary + P_junior)), junior = T − primary).
+    /// (primary = round(T · P_primary / (P_primary + P_junior)), junior = T − primary), or in
+    /// hundredths of a full-time equivalent with [`TeacherCounts::Fte`].
     ApportionByPupils,
 }
 
@@ -191,6 +192,15 @@ pub enum TeacherCounts {
     /// Full-time equivalents, as most foreign sources state staff (`62.50`): numbers ≥ 0,
     /// published as float64; an apportioned school's parts are rounded to hundredths.
     Fte,
+}
+
+impl TeacherCounts {
+    /// Whether a column of a table holds fractions under this setting: the staff counts of the
+    /// teachers table when they are full-time equivalents. Validation, the staging schema and the
+    /// dictionary all ask this one question.
+    pub fn fractional(self, table: Table, column: &crate::contract::Column) -> bool {
+        self == TeacherCounts::Fte && table.counts_staff(column)
+    }
 }
 
 /// Which retention formula (methodology §4).

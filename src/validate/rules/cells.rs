@@ -20,7 +20,8 @@ pub(super) fn read_cells(c: &mut Checker, currency: &'static Currency) {
         if column.kind == Kind::Grade {
             continue;
         }
-        let fractional = c.fte && c.table.counts_staff(column);
+        // A count the checker keeps as decimals is in full-time equivalents.
+        let fractional = column.kind == Kind::Count && matches!(c.values[ci], Values::Decimal(_));
         let reading = Reading { fractional, ..Reading::of(&options, &binding, column, currency) };
         // The pipeline's value for an empty cell (`values = { area_type = { "" = "urban" } }`).
         let fill = options.values.get(column.name).and_then(|m| m.get(""));
@@ -254,8 +255,8 @@ impl Value {
         match (values, self) {
             (Values::Int(v), Value::Int(x)) => v[row] = Some(x),
             (Values::Decimal(v), Value::Decimal(x)) => v[row] = Some(x),
-            // A whole number in a column of decimals (persons in 万 in a column of full-time
-            // equivalents, a sum of whole parts).
+            // A whole number in a column of decimals: a count in 万 (read as whole persons) in a
+            // column of full-time equivalents.
             (Values::Decimal(v), Value::Int(x)) => v[row] = Some(Decimal { mantissa: x.into(), scale: 0 }),
             (Values::Text(v), Value::Text(x)) => v[row] = Some(x),
             (Values::Bool(v), Value::Bool(x)) => v[row] = Some(x),
@@ -317,7 +318,8 @@ mod tests {
         // A sum of parts adds full-time equivalents too (12 + 0.5).
         assert_eq!(fte.column("backbone_teachers").number(0), Some(12.5));
         assert_eq!(rules(&fte), [(4, "not_a_number"), (5, "negative_value")]);
-        // Counted in persons, 62.50 is not a whole number, and the message says how to declare FTE.
+        // Counted in persons, 62.50 is not a whole number, and the message says how to declare FTE;
+        // row 2's backbone sum 12 + 0.5 is the second finding of that row.
         let persons = teachers(TeacherCounts::Headcount, &["62.50", "8"]);
         assert_eq!(persons.column("full_time_teachers").number(1), Some(8.0));
         let whole: Vec<_> = rules(&persons).into_iter().filter(|(row, _)| *row == 2).collect();

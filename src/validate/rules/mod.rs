@@ -74,8 +74,6 @@ pub(super) struct Checker {
     raw: RawBatch,
     table: Table,
     columns: &'static [Column],
-    /// Whether the table's staff counts are full-time equivalents (read as numbers ≥ 0).
-    fte: bool,
     /// Where each contract column's text comes from: its position among the raw cells.
     bound: Vec<Option<usize>>,
     values: Vec<Values>,
@@ -97,7 +95,6 @@ impl Checker {
     /// A checker of a batch whose staff are counted as the pipeline says.
     fn with_staff(raw: RawBatch, counts: TeacherCounts) -> Checker {
         let table = raw.file.table;
-        let fte = counts == TeacherCounts::Fte;
         let columns = table.columns();
         let rows = raw.len();
         let bound = columns.iter().map(|c| raw.binding.columns.iter().position(|b| b.column.name == c.name)).collect();
@@ -105,17 +102,14 @@ impl Checker {
         Checker {
             table,
             columns,
-            fte,
             bound,
-            // Full-time equivalents are kept as written (`62.50`), as money and areas are.
+            // Full-time equivalents are kept as written (`62.50`), as money and areas are: the
+            // column's values say so to every later step.
             values: columns
                 .iter()
-                .map(|c| {
-                    if fte && table.counts_staff(c) {
-                        Values::Decimal(vec![None; rows])
-                    } else {
-                        Values::for_kind(c.kind, rows)
-                    }
+                .map(|c| match counts.fractional(table, c) {
+                    true => Values::Decimal(vec![None; rows]),
+                    false => Values::for_kind(c.kind, rows),
                 })
                 .collect(),
             bad_cell: vec![vec![false; rows]; columns.len()],
