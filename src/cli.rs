@@ -329,6 +329,11 @@ pub struct ReportArgs {
     /// Folder to write the pages into.
     #[arg(long, value_name = "DIR", default_value = "junheng-report")]
     pub to: PathBuf,
+
+    /// Language of the pages: zh (Chinese) or en (English). Default: the language the run's
+    /// pipeline gave in `[report] language`, else zh.
+    #[arg(long, value_name = "LANG")]
+    pub language: Option<junheng::report::Language>,
 }
 
 /// `export` arguments.

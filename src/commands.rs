@@ -229,7 +229,8 @@ async fn report(args: ReportArgs, quiet: bool) -> Result<ExitStatus, Error> {
     let url = output_of(args.published.pipeline.as_deref(), args.published.out.as_deref())?;
     let published = junheng::query::open(&url).await?;
     let dictionary = junheng::dictionary::build(&junheng::transform::project(&published.ctx)?, &published.ctx).await?;
-    let pages = junheng::report::build(&published.ctx, &published.ledger, &dictionary).await?;
+    let language = args.language.unwrap_or(published.ledger.pipeline.report_language);
+    let pages = junheng::report::build(&published.ctx, &published.ledger, &dictionary, language).await?;
     junheng::storage::create_folder(&args.to)?;
     for (name, html) in &pages {
         let path = args.to.join(name);

@@ -106,7 +106,7 @@ pub async fn build(models: &[Model], ctx: &SessionContext) -> Result<Dictionary>
     if !money.is_yuan() {
         for column in tables.iter_mut().flat_map(|t| t.columns.iter_mut()) {
             if let Some(rest) = column.unit.strip_prefix('元') {
-                column.unit = format!("{}{rest}", money.0.code);
+                column.unit = format!("{}{rest}", money.currency.code);
             }
         }
     }

@@ -429,7 +429,7 @@ fn items_sheet(
             }
             _ => number(sheet, r, 3, item.value, failing, f)?,
         }
-        text(sheet, r, 4, &rule_text(item, c.money), false, f)?;
+        text(sheet, r, 4, &rule_text(item, &crate::report::words::ZH, c.money), false, f)?;
         number(sheet, r, 5, item.numerator, false, f)?;
         number(sheet, r, 6, item.denominator, false, f)?;
         for (col, n) in [(7, item.assessed), (8, item.failing), (9, item.missing)] {

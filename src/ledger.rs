@@ -264,6 +264,9 @@ pub struct PipelineRecord {
     pub settings: serde_json::Value,
     /// Threshold and standard overrides in effect.
     pub standards: serde_json::Value,
+    /// The language of the run's report (`zh` when an older ledger does not say).
+    #[serde(default)]
+    pub report_language: crate::report::Language,
 }
 
 /// One input file.

@@ -321,14 +321,12 @@ impl Status {
 
     /// As a county's application writes it: 达标, 未达标, 待填报, 不适用, 已提交佐证, 缺佐证材料.
     pub fn label_zh(self) -> &'static str {
-        match self {
-            Status::Met => "达标",
-            Status::NotMet => "未达标",
-            Status::NotReported => "待填报",
-            Status::NotApplicable => "不适用",
-            Status::EvidenceSubmitted => "已提交佐证",
-            Status::EvidenceMissing => "缺佐证材料",
-        }
+        self.label(&crate::report::words::ZH)
+    }
+
+    /// In the words of a report's language.
+    pub fn label(self, words: &'static crate::report::words::Words) -> &'static str {
+        words.statuses.iter().find(|(code, _)| *code == self.as_str()).map_or(self.as_str(), |(_, w)| *w)
     }
 
     /// Whether the item needs the county's attention (not met, not reported, evidence missing).
@@ -338,8 +336,7 @@ impl Status {
 }
 
 /// The four parts of the assessment, in order: (part, Chinese name).
-pub const PARTS: [(&str, &str); 4] =
-    [("resources", "资源配置"), ("government", "政府保障程度"), ("quality", "教育质量"), ("recognition", "社会认可度")];
+pub const PARTS: [(&str, &str); 4] = crate::report::words::ZH.parts;
 
 /// A row of `quality_assessment`: one item (and stage) of a county-year.
 #[derive(Debug, Clone, Deserialize)]
@@ -478,13 +475,7 @@ pub struct Gap {
 
 /// The Chinese word for a `standards_gap` unit (teachers → 名教师, classrooms → 间教室, m² → 平方米).
 pub fn gap_unit_zh(unit: Option<&str>) -> &str {
-    match unit {
-        Some("teachers") => "名教师",
-        Some("classrooms") => "间教室",
-        Some("m²") => "平方米",
-        Some(other) => other,
-        None => "",
-    }
+    unit.map_or("", |u| crate::report::words::lookup(crate::report::words::ZH.gap_units, u))
 }
 
 /// A row of `standards_gap_totals`: a county's gap to one standard, per stage.
@@ -578,36 +569,6 @@ pub type SchoolCheck = fn(&SchoolCondition) -> Option<bool>;
 /// The school-level items of `school_conditions` and the check each publishes.
 pub const SCHOOL_CHECKS: [(&str, SchoolCheck); 5] =
     [("g3", |c| c.g3_met), ("g4", |c| c.g4_met), ("g5", |c| c.g5_met), ("g6", |c| c.g6_met), ("e4", |c| c.e4_met)];
-
-impl SchoolCondition {
-    /// What the school lacks for a school-level item, in the words of an application.
-    pub fn shortfall_zh(&self, item: &str) -> String {
-        let n = |v: Option<i64>| v.map_or("—".to_owned(), |v| v.to_string());
-        let x = |v: Option<f64>| v.map_or("—".to_owned(), |v| format!("{v:.0}"));
-        match item {
-            "g3" => format!(
-                "{} 个班，音乐专用教室 {} 间、美术专用教室 {} 间，各应有 {} 间",
-                n(self.classes),
-                n(self.music_rooms),
-                n(self.art_rooms),
-                n(self.rooms_required)
-            ),
-            "g4" => format!("在校生 {} 人，规模上限 {} 人", n(self.students), x(self.size_limit)),
-            "g5" => format!("{} 个年级的最大班额超过标准", n(self.grades_over_class_limit)),
-            "g6" => format!(
-                "公用经费预算 {} 元，低于小规模学校按规定人数核定的 {} 元",
-                x(self.public_funds_budget),
-                x(self.small_school_minimum)
-            ),
-            "e4" => format!(
-                "教师培训经费 {} 元，占公用经费预算 {}",
-                x(self.training_expenditure),
-                self.training_share.map_or("—".to_owned(), |v| format!("{:.1}%", v * 100.0))
-            ),
-            _ => String::new(),
-        }
-    }
-}
 
 #[cfg(test)]
 mod tests {

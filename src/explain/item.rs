@@ -119,7 +119,7 @@ async fn explain_row(p: &Published, row: &QualityItem, money: Money, out: &mut S
         assessment_value(unit, row.value, money),
         super::shown(row.numerator),
         super::shown(row.denominator),
-        rule_text(row, money),
+        rule_text(row, &crate::report::words::ZH, money),
         status.as_str(),
         status.label_zh()
     );

@@ -41,6 +41,7 @@ pub fn new_ledger(
             output_url: out.map(|o| o.url.clone()).unwrap_or_default(),
             settings: pipeline.settings_record()?,
             standards: pipeline.standards_record()?,
+            report_language: pipeline.report_language,
         },
         ..Ledger::default()
     };

@@ -35,7 +35,15 @@ struct PipelineToml {
 #[serde(deny_unknown_fields)]
 struct ReportToml {
     /// Write report/ with each run (default true).
+    #[serde(default = "yes")]
     enabled: bool,
+    /// The report's language: `zh` (default) or `en`.
+    #[serde(default)]
+    language: crate::report::Language,
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Debug, Deserialize)]
@@ -139,7 +147,8 @@ pub(super) fn parse(text: &str, base_dir: &Path, default_name: &str) -> Result<P
         output: file.output.as_ref().map(|o| crate::storage::resolve_relative(&o.url, base_dir)),
         output_storage: file.output.map(|o| o.storage).unwrap_or_default(),
         schedule: file.schedule.map(|s| s.cron),
-        report: file.report.is_none_or(|r| r.enabled),
+        report: file.report.as_ref().is_none_or(|r| r.enabled),
+        report_language: file.report.map(|r| r.language).unwrap_or_default(),
         settings: file.settings,
         standards,
         max_rejected_rows: file.quality.max_rejected_rows,

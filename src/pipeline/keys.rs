@@ -269,7 +269,14 @@ pub const SECTIONS: &[Section] = &[
     Section {
         name: "report",
         about: "The HTML report each run writes into its version (report/).",
-        keys: &[key("enabled", "true/false", "Write the report with each run (default true).")],
+        keys: &[
+            key("enabled", "true/false", "Write the report with each run (default true)."),
+            key(
+                "language",
+                "`zh` or `en`",
+                "The report's language: Chinese (default, with English glosses under its headings) or English, for a source that is not Chinese.",
+            ),
+        ],
     },
 ];
 

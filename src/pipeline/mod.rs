@@ -47,6 +47,8 @@ pub struct Pipeline {
     pub schedule: Option<String>,
     /// Whether a run writes the HTML report into the version it publishes (default true).
     pub report: bool,
+    /// The language the report is written in (default Chinese).
+    pub report_language: crate::report::Language,
     /// Methodology settings (methodology.md), recorded in every run ledger.
     pub settings: Settings,
     /// Overrides of the reference thresholds and standards (`sql/reference/thresholds.csv`),
@@ -289,6 +291,7 @@ impl Pipeline {
             output_storage: Default::default(),
             schedule: None,
             report: true,
+            report_language: crate::report::Language::Chinese,
             settings: Settings::default(),
             standards: BTreeMap::new(),
             max_rejected_rows: 0,
@@ -327,6 +330,7 @@ impl Pipeline {
         p.hash = record.hash.clone();
         p.settings = serde_json::from_value(record.settings.clone()).map_err(|e| json("settings", e))?;
         p.standards = serde_json::from_value(record.standards.clone()).map_err(|e| json("standards", e))?;
+        p.report_language = record.report_language;
         Ok(p)
     }
 

@@ -69,7 +69,7 @@ async fn write_report(
 ) -> Result<()> {
     let (ctx, run_id) = (&built.ctx, &request.run_id);
     let several = built.groups.len() > 1;
-    let mut report = crate::report::Report::default();
+    let mut report = crate::report::Report::new(request.pipeline.report_language);
     for index in 0..built.groups.len() {
         if several {
             transform::register_written(ctx, out, run_id, &built.models, Some(index)).await?;

@@ -4,6 +4,7 @@
 
 use super::format::Money;
 use super::svg::{BarChart, LineChart, Series, Threshold, ValueFormat};
+use super::words::{Language, Words, fill, lookup};
 use crate::contract::Stage;
 use crate::marts::{BalanceSummary, Funding, Point};
 
@@ -13,24 +14,12 @@ const GREEN: &str = "#2ca02c";
 const RED: &str = "#d62728";
 const PURPLE: &str = "#9467bd";
 const GREY: &str = "#7f7f7f";
-/// The two stages' series: their canonical value, their name, their colour.
-const PRIMARY: (&str, &str, &str) = (Stage::Primary.as_str(), "小学", BLUE);
-const JUNIOR: (&str, &str, &str) = (Stage::Junior.as_str(), "初中", ORANGE);
+/// The series of a chart by key: (the mart's value, its colour); the name comes from the words.
+type Keys = [(&'static str, &'static str)];
+/// The two stages' series.
+const STAGES: [(&str, &str); 2] = [(Stage::Primary.as_str(), BLUE), (Stage::Junior.as_str(), ORANGE)];
 const PALETTE: [&str; 9] =
     ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#17becf"];
-
-/// The investment categories of the funding mart, with their Chinese names.
-const CATEGORIES: [(&str, &str); 9] = [
-    ("standardisation", "标准化建设"),
-    ("new_building", "新建校舍"),
-    ("renovation", "维修改造"),
-    ("equipment", "仪器设备"),
-    ("ict", "信息化"),
-    ("teacher_training", "教师培训"),
-    ("student_aid", "学生资助"),
-    ("safety", "校园安全"),
-    ("other", "其他"),
-];
 
 /// What a county's charts are drawn from.
 pub struct ChartData {
@@ -55,27 +44,30 @@ pub struct ChartData {
 }
 
 /// Every chart with data, as SVG.
-pub fn charts(data: &ChartData, money: Money) -> Vec<String> {
+pub fn charts(data: &ChartData, w: &'static Words, money: Money) -> Vec<String> {
+    let unit = money.unit_of_amounts();
+    let titled = |id: &str, unit: &str| fill(w.chart(id), &[("unit", unit)]);
+    let stage_names = |keys: &Keys| -> Vec<(&'static str, &'static str, &'static str)> {
+        keys.iter().map(|(key, color)| (*key, w.stage(key), *color)).collect()
+    };
+    let mut retention_series = stage_names(&STAGES);
+    retention_series.push(("nine_year", w.chart("nine-year-retention"), GREEN));
     let mut lines = vec![
         line(
             "enrolment-stage",
-            "在校生人数（按学段）",
-            series_by(&data.by_stage, &[PRIMARY, JUNIOR, ("all", "合计", GREY)]),
+            w.chart("enrolment-stage"),
+            series_by(&data.by_stage, &stage_names(&[STAGES[0], STAGES[1], ("all", GREY)])),
             vec![],
             ValueFormat::Integer,
             true,
         ),
         line(
             "enrolment-area",
-            "在校生人数（按城乡）",
+            w.chart("enrolment-area"),
             series_by(
                 &data.by_area,
-                &[
-                    ("urban", "城区", BLUE),
-                    ("town", "镇区", GREEN),
-                    ("rural", "乡村", ORANGE),
-                    ("unknown", "城乡类型不详", GREY),
-                ],
+                &[("urban", BLUE), ("town", GREEN), ("rural", ORANGE), ("unknown", GREY)]
+                    .map(|(key, color)| (key, lookup(&w.areas, key), color)),
             ),
             vec![],
             ValueFormat::Integer,
@@ -83,39 +75,50 @@ pub fn charts(data: &ChartData, money: Money) -> Vec<String> {
         ),
         line(
             "retention",
-            "巩固率",
-            series_by(&data.retention, &[PRIMARY, JUNIOR, ("nine_year", "九年", GREEN)]),
+            w.chart("retention"),
+            series_by(&data.retention, &retention_series),
             data.junior_retention_min
-                .map(|v| Threshold { value: v, label: format!("初中标准 {:.0}%", v * 100.0), color: RED })
+                .map(|v| Threshold {
+                    value: v,
+                    label: fill(w.chart("retention-standard"), &[("value", &format!("{:.0}%", v * 100.0))]),
+                    color: RED,
+                })
                 .into_iter()
                 .collect(),
             ValueFormat::Percent,
             false,
         ),
-        line("dropout", "辍学率", series_by(&data.dropout, &[PRIMARY, JUNIOR]), vec![], ValueFormat::Percent, true),
+        line(
+            "dropout",
+            w.chart("dropout"),
+            series_by(&data.dropout, &stage_names(&STAGES)),
+            vec![],
+            ValueFormat::Percent,
+            true,
+        ),
     ];
     for stage in Stage::ALL {
-        lines.push(cv_chart(&data.summary, stage.as_str(), stage.label()));
+        lines.push(cv_chart(&data.summary, stage.as_str(), w));
     }
-    lines.extend(funding_charts(&data.funding, money));
+    lines.extend(funding_charts(&data.funding, w, unit));
     lines.push(line(
         "equipment",
-        &format!("生均教学仪器设备值（{}）", money.unit_of_amounts()),
-        series_by(&data.equipment, &[PRIMARY, JUNIOR]),
+        &titled("equipment", unit),
+        series_by(&data.equipment, &stage_names(&STAGES)),
         vec![],
         ValueFormat::Integer,
         true,
     ));
     lines.push(line(
         "computers",
-        "每百名学生拥有计算机台数",
-        series_by(&data.computers, &[PRIMARY, JUNIOR]),
+        w.chart("computers"),
+        series_by(&data.computers, &stage_names(&STAGES)),
         vec![],
         ValueFormat::Decimal2,
         true,
     ));
     let mut svgs: Vec<String> = lines.iter().filter(|c| c.has_data()).map(LineChart::svg).collect();
-    let bars = investment_chart(&data.funding, money);
+    let bars = investment_chart(&data.funding, w, money);
     if bars.has_data() {
         svgs.push(bars.svg());
     }
@@ -123,26 +126,28 @@ pub fn charts(data: &ChartData, money: Money) -> Vec<String> {
 }
 
 /// A stage's composite and largest quality CV, with the thresholds of its latest year.
-fn cv_chart(summary: &[BalanceSummary], stage: &str, label: &str) -> LineChart {
+fn cv_chart(summary: &[BalanceSummary], stage: &str, w: &Words) -> LineChart {
     let rows: Vec<&BalanceSummary> = summary.iter().filter(|r| r.stage == stage).collect();
     let series = |name: &str, value: fn(&BalanceSummary) -> Option<f64>, color| Series {
         name: name.into(),
         points: rows.iter().map(|r| (r.year, value(r))).collect(),
         color,
     };
+    let threshold =
+        |id: &str, v: f64, color| Threshold { value: v, label: fill(w.chart(id), &[("value", &v.to_string())]), color };
     let mut thresholds = Vec::new();
     if let Some(v) = rows.iter().rev().find_map(|r| r.basic_threshold) {
-        thresholds.push(Threshold { value: v, label: format!("基本均衡标准 {v}"), color: RED });
+        thresholds.push(threshold("basic-standard", v, RED));
     }
     if let Some(v) = rows.iter().rev().find_map(|r| r.quality_threshold) {
-        thresholds.push(Threshold { value: v, label: format!("优质均衡标准 {v}"), color: ORANGE });
+        thresholds.push(threshold("quality-standard", v, ORANGE));
     }
     line(
         &format!("cv-{stage}"),
-        &format!("差异系数（{label}）"),
+        &fill(w.chart("cv"), &[("stage", w.stage(stage))]),
         vec![
-            series("综合差异系数", |r| r.basic_composite_cv, BLUE),
-            series("优质均衡最大差异系数", |r| r.quality_max_cv, PURPLE),
+            series(w.chart("composite-cv"), |r| r.basic_composite_cv, BLUE),
+            series(w.chart("largest-quality-cv"), |r| r.quality_max_cv, PURPLE),
         ],
         thresholds,
         ValueFormat::Decimal3,
@@ -151,9 +156,9 @@ fn cv_chart(summary: &[BalanceSummary], stage: &str, label: &str) -> LineChart {
 }
 
 /// The three legs of 三个增长 year by year.
-fn funding_charts(funding: &[Funding], money: Money) -> Vec<LineChart> {
+fn funding_charts(funding: &[Funding], w: &'static Words, unit: &str) -> Vec<LineChart> {
     type Column = (fn(&Funding) -> Option<f64>, &'static str, &'static str);
-    let chart = |id: &str, title: &str, columns: &[Column], format| {
+    let chart = |id: &str, columns: &[Column], format| {
         let series = columns
             .iter()
             .map(|(value, name, color)| Series {
@@ -162,30 +167,28 @@ fn funding_charts(funding: &[Funding], money: Money) -> Vec<LineChart> {
                 color,
             })
             .collect();
-        line(id, title, series, vec![], format, true)
+        line(id, &fill(w.chart(id), &[("unit", unit)]), series, vec![], format, true)
     };
+    let (primary, junior) = (w.stage("primary"), w.stage("junior"));
     vec![
         chart(
             "funding-growth",
-            "三个增长①：教育拨款增长与经常性收入增长",
             &[
-                (|r| r.revenue_growth, "经常性收入增长率", GREY),
-                (|r| r.appropriation_growth, "教育财政拨款增长率", BLUE),
+                (|r| r.revenue_growth, w.chart("revenue-growth"), GREY),
+                (|r| r.appropriation_growth, w.chart("appropriation-growth"), BLUE),
             ],
             ValueFormat::Percent,
         ),
         chart(
             "funding-per-pupil",
-            &format!("三个增长②：生均教育事业费（{}）", money.unit_of_amounts()),
-            &[(|r| r.exp_per_pupil_primary, "小学", BLUE), (|r| r.exp_per_pupil_junior, "初中", ORANGE)],
+            &[(|r| r.exp_per_pupil_primary, primary, BLUE), (|r| r.exp_per_pupil_junior, junior, ORANGE)],
             ValueFormat::Integer,
         ),
         chart(
             "funding-public",
-            &format!("三个增长③：生均公用经费（{}）", money.unit_of_amounts()),
             &[
-                (|r| r.public_funds_per_pupil_primary, "小学", BLUE),
-                (|r| r.public_funds_per_pupil_junior, "初中", ORANGE),
+                (|r| r.public_funds_per_pupil_primary, primary, BLUE),
+                (|r| r.public_funds_per_pupil_junior, junior, ORANGE),
             ],
             ValueFormat::Integer,
         ),
@@ -193,7 +196,7 @@ fn funding_charts(funding: &[Funding], money: Money) -> Vec<LineChart> {
 }
 
 /// Investment by category, year by year.
-fn investment_chart(funding: &[Funding], money: Money) -> BarChart {
+fn investment_chart(funding: &[Funding], w: &Words, money: Money) -> BarChart {
     let category = |name: &str, r: &Funding| match name {
         "standardisation" => r.investment_standardisation,
         "new_building" => r.investment_new_building,
@@ -205,14 +208,13 @@ fn investment_chart(funding: &[Funding], money: Money) -> BarChart {
         "safety" => r.investment_safety,
         _ => r.investment_other,
     };
+    // A Chinese chart's ticks say 万 of yuan; any other is titled with the unit of its ticks.
+    let chinese_yuan = money.is_yuan() && w.language == Language::Chinese;
     BarChart {
         id: "investment".into(),
-        title: if money.is_yuan() {
-            "项目投入（按类别）".into()
-        } else {
-            format!("项目投入（按类别，{}）", money.unit())
-        },
-        series: CATEGORIES
+        title: fill(w.chart(if chinese_yuan { "investment" } else { "investment-in" }), &[("unit", money.unit())]),
+        series: w
+            .categories
             .iter()
             .enumerate()
             .map(|(i, (name, label))| Series {
@@ -222,7 +224,11 @@ fn investment_chart(funding: &[Funding], money: Money) -> BarChart {
             })
             .collect(),
         // Amounts in another currency are drawn as they are, never as 万 (of yuan).
-        format: if money.is_yuan() { ValueFormat::TenThousandYuan } else { ValueFormat::Integer },
+        format: match (money.is_yuan(), chinese_yuan) {
+            (true, true) => ValueFormat::TenThousandYuan,
+            (true, false) => ValueFormat::TenThousands,
+            (false, _) => ValueFormat::Integer,
+        },
     }
 }
 
@@ -237,7 +243,7 @@ fn line(
     LineChart { id: id.into(), title: title.into(), series, thresholds, format, from_zero }
 }
 
-/// A series per value of `key` from points (year, key, value).
+/// A series per value of `key` from points (year, key, value): (key, name, colour).
 fn series_by(points: &[Point], names: &[(&str, &str, &'static str)]) -> Vec<Series> {
     names
         .iter()

@@ -3,7 +3,7 @@
 //! published (None when not reported) and gives the text a page shows.
 
 use super::svg;
-use crate::contract::Stage;
+use super::words::Language;
 
 /// Three decimals, or — when there is no value.
 pub fn fmt3(value: Option<f64>) -> String {
@@ -64,24 +64,40 @@ pub fn ten_thousands(value: Option<f64>) -> String {
 }
 
 /// How the report writes amounts: in 万元 when they are yuan (as a county report does), else in
-/// whole units of the declared currency, named by its code — never converted, never called 元.
+/// whole units of the declared currency, named by its code — never converted, never called 元 —
+/// in the words of the report's language.
 #[derive(Debug, Clone, Copy)]
-pub struct Money(pub &'static crate::contract::Currency);
+pub struct Money {
+    /// The currency of every amount.
+    pub currency: &'static crate::contract::Currency,
+    /// The language amounts are written in.
+    pub language: Language,
+}
 
 impl Money {
-    /// The currency of a session's amounts ([`crate::marts::currency`]).
+    /// Amounts in a currency, written in Chinese.
+    pub fn new(currency: &'static crate::contract::Currency) -> Money {
+        Money { currency, language: Language::Chinese }
+    }
+
+    /// The currency of a session's amounts ([`crate::marts::currency`]), written in Chinese.
     pub async fn of(ctx: &datafusion::prelude::SessionContext) -> crate::error::Result<Money> {
-        Ok(Money(crate::marts::currency(ctx).await?))
+        Ok(Money::new(crate::marts::currency(ctx).await?))
+    }
+
+    /// The same amounts written in another language.
+    pub fn in_language(self, language: Language) -> Money {
+        Money { language, ..self }
     }
 
     /// Whether the amounts are yuan.
     pub fn is_yuan(self) -> bool {
-        self.0.is_yuan()
+        self.currency.is_yuan()
     }
 
     /// What a column of amounts is headed with: 万元, or the currency's code.
     pub fn unit(self) -> &'static str {
-        if self.is_yuan() { "万元" } else { self.0.code }
+        if self.is_yuan() { self.language.words().ten_thousand_yuan } else { self.currency.code }
     }
 
     /// An amount in [`Money::unit`], or —.
@@ -93,24 +109,27 @@ impl Money {
         }
     }
 
-    /// An amount inside a sentence of the report: `15.6万元`, or `827 USD`.
+    /// An amount inside a sentence of the report: `15.6万元`, `156,000 yuan` (to the same
+    /// thousand yuan), or `827 USD`.
     pub fn in_words(self, value: f64) -> String {
-        if self.is_yuan() {
-            format!("{:.1}万元", value / 10_000.0)
-        } else {
-            format!("{} {}", svg::group_thousands(value.round() as i64), self.0.code)
+        match (self.is_yuan(), self.language) {
+            (true, Language::Chinese) => format!("{:.1}万元", value / 10_000.0),
+            (true, Language::English) => {
+                format!("{} yuan", svg::group_thousands((value / 1_000.0).round() as i64 * 1_000))
+            }
+            (false, _) => format!("{} {}", svg::group_thousands(value.round() as i64), self.currency.code),
         }
     }
 
     /// An amount in the run summary, to the cent where it is not yuan: `15.6万元`, or
     /// `USD 826.53`.
     pub fn exact(self, value: f64) -> String {
-        if self.is_yuan() { self.in_words(value) } else { format!("{} {value:.2}", self.0.code) }
+        if self.is_yuan() { self.in_words(value) } else { format!("{} {value:.2}", self.currency.code) }
     }
 
     /// The unit of whole amounts: 元, or the currency's code.
     pub fn unit_of_amounts(self) -> &'static str {
-        if self.is_yuan() { "元" } else { self.0.code }
+        if self.is_yuan() { self.language.words().yuan } else { self.currency.code }
     }
 
     /// An amount per pupil, whole: `6,400 元`, or `6,400 USD`.
@@ -161,31 +180,27 @@ impl Verdict {
         }
     }
 
-    /// Its words.
+    /// Its words in Chinese.
     pub fn label(self) -> &'static str {
-        match self {
-            Verdict::Pass => "达标",
-            Verdict::Fail => "未达标",
-            Verdict::Unknown => "—",
-        }
+        super::words::ZH.verdict(self)
+    }
+
+    /// Its words in a report's language.
+    pub fn label_in(&self, words: &super::words::Words) -> &'static str {
+        words.verdict(*self)
     }
 }
 
 /// The Chinese name of a stage (or of `nine_year`, `all`).
 pub fn stage_zh(stage: &str) -> &str {
-    match (Stage::parse(stage), stage) {
-        (Some(s), _) => s.label(),
-        (None, "nine_year") => "九年一贯",
-        (None, "all") => "合计",
-        (None, other) => other,
-    }
+    super::words::ZH.stage(stage)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const YUAN: Money = Money(&crate::contract::CURRENCIES[0]);
+    const YUAN: Money = Money { currency: &crate::contract::CURRENCIES[0], language: Language::Chinese };
 
     #[test]
     fn staff_are_whole_persons_or_full_time_equivalents() {
@@ -212,7 +227,7 @@ mod tests {
         assert_eq!(assessment_value(Some("cv"), Some(0.4512), YUAN), "0.451");
         assert_eq!(assessment_value(Some("ratio"), Some(0.9848), YUAN), "98.5%");
         assert_eq!(assessment_value(Some("yuan_per_pupil"), Some(6400.0), YUAN), "6,400 元");
-        let dollars = Money(crate::contract::Currency::of("USD").unwrap());
+        let dollars = Money::new(crate::contract::Currency::of("USD").unwrap());
         assert_eq!(assessment_value(Some("yuan_per_pupil"), Some(6400.0), dollars), "6,400 USD");
         assert_eq!(
             (dollars.in_words(826.53), dollars.unit(), dollars.amount(Some(826.53))),
@@ -220,5 +235,11 @@ mod tests {
         );
         assert_eq!((YUAN.in_words(155_820_000.0), YUAN.unit()), ("15582.0万元".into(), "万元"));
         assert_eq!(assessment_value(Some("files"), Some(2.0), YUAN), "2");
+        // In English, yuan in a sentence are whole thousands (the 万元 figure's precision).
+        let english = YUAN.in_language(Language::English);
+        assert_eq!((english.in_words(155_820_000.0), english.unit()), ("155,820,000 yuan".into(), "10,000 yuan"));
+        assert_eq!(english.in_words(1_234_567.0), "1,235,000 yuan");
+        assert_eq!(assessment_value(Some("yuan_per_pupil"), Some(6400.0), english), "6,400 yuan");
+        assert_eq!(Verdict::of(Some(true)).label(), "达标");
     }
 }

@@ -1,5 +1,5 @@
 //! The human report: a self-contained HTML page per county (and an index over counties) in
-//! Chinese, drafted from the marts as a county statistician writes the yearly report — the
+//! Chinese (or, for a source that is not Chinese, in English: [`words::Language`]), drafted from the marts as a county statistician writes the yearly report — the
 //! headline paragraph of the latest year, trend charts (inline SVG), indicator tables with
 //! pass/fail, school standards per unit, and the shortcomings (存在的不足) the data show.
 //!
@@ -11,8 +11,10 @@ pub mod assessment;
 pub mod charts;
 pub mod findings;
 pub mod format;
+pub mod names;
 mod page;
 pub mod svg;
+pub mod words;
 
 use datafusion::prelude::SessionContext;
 
@@ -21,6 +23,7 @@ use crate::error::Result;
 use crate::ledger::Ledger;
 use crate::marts::{self, County};
 pub use page::IndexRow;
+pub use words::Language;
 
 /// The pages' style sheet (inline: pages are self-contained).
 pub const STYLE: &str = r#"
@@ -40,9 +43,15 @@ ul.findings li { margin: 6px 0; } .en { color: #777; font-size: 12px; }
 /// One page of the report: its file name under `report/` and its HTML.
 pub type Page = (String, String);
 
-/// Build every page: `index.html`, one `<county_code>.html` per county, `dictionary.html`.
-pub async fn build(ctx: &SessionContext, ledger: &Ledger, dictionary: &Dictionary) -> Result<Vec<Page>> {
-    let mut report = Report::default();
+/// Build every page in a language: `index.html`, one `<county_code>.html` per county,
+/// `dictionary.html`.
+pub async fn build(
+    ctx: &SessionContext,
+    ledger: &Ledger,
+    dictionary: &Dictionary,
+    language: Language,
+) -> Result<Vec<Page>> {
+    let mut report = Report::new(language);
     let mut pages = report.county_pages(ctx, ledger).await?;
     pages.extend(report.finish(ledger, dictionary)?);
     Ok(pages)
@@ -55,9 +64,15 @@ pub async fn build(ctx: &SessionContext, ledger: &Ledger, dictionary: &Dictionar
 #[derive(Debug, Default)]
 pub struct Report {
     index_rows: Vec<IndexRow>,
+    language: Language,
 }
 
 impl Report {
+    /// A report in a language, with no pages yet.
+    pub fn new(language: Language) -> Report {
+        Report { index_rows: Vec::new(), language }
+    }
+
     /// One `<county_code>.html` page per county of the session's `county_overview`, two
     /// counties at a time (a page is many small queries: one core would wait on the other).
     pub async fn county_pages(&mut self, ctx: &SessionContext, ledger: &Ledger) -> Result<Vec<Page>> {
@@ -71,11 +86,13 @@ impl Report {
         let parallel = std::thread::available_parallelism().map_or(2, |n| n.get());
         let assessments = marts::Assessment::read_latest(ctx).await?;
         let none = marts::Assessment::default();
-        let money = format::Money::of(ctx).await?;
+        let money = format::Money::of(ctx).await?.in_language(self.language);
+        let names = names::Names::read(ctx, self.language).await?;
+        let wording = words::Wording { words: self.language.words(), money, names: &names };
         let built: Vec<(Page, IndexRow)> = futures::stream::iter(
             counties
                 .iter()
-                .map(|c| page::county(ctx, ledger, c, assessments.get(&c.county_code).unwrap_or(&none), money)),
+                .map(|c| page::county(ctx, ledger, c, assessments.get(&c.county_code).unwrap_or(&none), wording)),
         )
         .buffered(parallel)
         .try_collect()
@@ -90,9 +107,10 @@ impl Report {
 
     /// `index.html` (a row per county, in the order their pages were built) and `dictionary.html`.
     pub fn finish(self, ledger: &Ledger, dictionary: &Dictionary) -> Result<Vec<Page>> {
+        let words = self.language.words();
         Ok(vec![
-            ("index.html".into(), page::index(ledger, self.index_rows)?),
-            ("dictionary.html".into(), page::dictionary(dictionary)?),
+            ("index.html".into(), page::index(ledger, self.index_rows, words)?),
+            ("dictionary.html".into(), page::dictionary(dictionary, words)?),
         ])
     }
 }

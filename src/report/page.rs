@@ -6,7 +6,8 @@ use datafusion::prelude::SessionContext;
 
 use super::assessment::AssessmentSection;
 use super::charts::{ChartData, charts};
-use super::format::{Money, Verdict, count, decimal, fixed, fmt3, int, pct, plain, staff, stage_zh};
+use super::format::{Verdict, count, decimal, fixed, fmt3, int, pct, plain, staff};
+use super::words::{Wording, Words, fill};
 use super::{Page, findings};
 use crate::dictionary::{Dictionary, TableDoc};
 use crate::error::{Error, Result};
@@ -32,9 +33,10 @@ pub struct IndexRow {
 #[derive(Template)]
 #[template(path = "report/county.html")]
 struct CountyPage<'a> {
+    w: &'static Words,
     title: String,
-    name: &'a str,
-    code: &'a str,
+    heading: String,
+    meta: String,
     latest: i32,
     run_id: &'a str,
     version: u64,
@@ -44,8 +46,8 @@ struct CountyPage<'a> {
     summary: Vec<SummaryRow>,
     units: Vec<UnitRow>,
     legs: Vec<LegRow>,
-    /// What the gap column of the legs is in: 万元, or the currency's code.
-    money_unit: &'static str,
+    /// The heading of the legs' gap column, with its unit: 万元, or the currency's code.
+    gap_column: String,
     assessment: AssessmentSection,
     findings: Vec<String>,
 }
@@ -104,6 +106,7 @@ struct LegRow {
 #[derive(Template)]
 #[template(path = "report/index.html")]
 struct IndexPage<'a> {
+    w: &'static Words,
     title: &'a str,
     run_id: &'a str,
     version: u64,
@@ -114,6 +117,7 @@ struct IndexPage<'a> {
 #[derive(Template)]
 #[template(path = "report/dictionary.html")]
 struct DictionaryPage<'a> {
+    w: &'static Words,
     title: &'a str,
     tables: &'a [TableDoc],
 }
@@ -128,8 +132,9 @@ pub(super) async fn county(
     ledger: &Ledger,
     county: &County,
     assessment: &Assessment,
-    money: Money,
+    wording: Wording<'_>,
 ) -> Result<(Page, IndexRow)> {
+    let (w, money) = (wording.words, wording.money);
     let code = literal(&county.county_code);
     let latest = county.year;
     let this_year = format!("county_code = {code} and year = {latest}");
@@ -154,22 +159,24 @@ pub(super) async fn county(
         ),
     )
     .await?;
+    let name = [("name", county.county_name.as_str()), ("code", county.county_code.as_str())];
     let page = CountyPage {
-        title: format!("{} 义务教育均衡发展情况", county.county_name),
-        name: &county.county_name,
-        code: &county.county_code,
+        w,
+        title: fill(w.county_title, &name),
+        heading: fill(w.county_heading, &name),
+        meta: fill(w.county_meta, &[("year", &latest.to_string())]),
         latest,
         run_id: &ledger.run_id,
         version: ledger.version,
-        headline: headline(&overview, &summary),
-        charts: charts(&data, money),
-        cvs: cvs.iter().map(cv_row).collect(),
-        summary: summary.iter().map(summary_row).collect(),
-        units: units.iter().map(unit_row).collect(),
+        headline: headline(&overview, &summary, w),
+        charts: charts(&data, w, money),
+        cvs: cvs.iter().map(|r| cv_row(r, wording)).collect(),
+        summary: summary.iter().map(|r| summary_row(r, w)).collect(),
+        units: units.iter().map(|r| unit_row(r, w)).collect(),
         legs: data.funding.iter().map(|r| leg_row(r, money)).collect(),
-        money_unit: money.unit(),
-        assessment: AssessmentSection::new(assessment, ledger, &county.county_code, latest, money),
-        findings: findings::findings(&county.county_code, &shortcomings, ledger, &changes, money),
+        gap_column: fill(w.leg_columns[5], &[("unit", money.unit())]),
+        assessment: AssessmentSection::new(assessment, ledger, &county.county_code, latest, wording),
+        findings: findings::findings(&county.county_code, &shortcomings, ledger, &changes, w, money),
     };
     let html = rendered(&page, &county.county_code)?;
     let index_row = IndexRow {
@@ -181,18 +188,26 @@ pub(super) async fn county(
         teaching_points: plain(overview.schools_teaching_point),
         cvs: summary
             .iter()
-            .map(|r| (stage_zh(&r.stage).to_owned(), fmt3(r.basic_composite_cv), Verdict::of(r.basic_passes)))
+            .map(|r| (w.stage(&r.stage).to_owned(), fmt3(r.basic_composite_cv), Verdict::of(r.basic_passes)))
             .collect(),
-        readiness: index_readiness(assessment.summary.as_ref()),
+        readiness: index_readiness(assessment.summary.as_ref(), w),
     };
     Ok(((format!("{}.html", county.county_code), html), index_row))
 }
 
 /// The index's glance at a county's quality-balance readiness: met / not met / to fill in.
-fn index_readiness(summary: Option<&marts::QualitySummary>) -> String {
+fn index_readiness(summary: Option<&marts::QualitySummary>, w: &Words) -> String {
     summary.map_or("—".into(), |s| {
         let (met, not_met, not_reported) = s.totals();
-        format!("达标 {met} · 未达标 {not_met} · 待填报 {not_reported} · 缺佐证 {}", s.evidence_missing)
+        fill(
+            w.index_readiness,
+            &[
+                ("met", &met.to_string()),
+                ("not_met", &not_met.to_string()),
+                ("not_reported", &not_reported.to_string()),
+                ("missing", &s.evidence_missing.to_string()),
+            ],
+        )
     })
 }
 
@@ -221,12 +236,11 @@ struct JuniorMin {
 }
 
 /// The headline paragraph of the latest year, in the words of the county report.
-fn headline(o: &CountyOverview, summary: &[BalanceSummary]) -> String {
+fn headline(o: &CountyOverview, summary: &[BalanceSummary], w: &Words) -> String {
     let sum = |a: Option<i64>, b: Option<i64>| a.zip(b).map(|(a, b)| a + b);
     let cv_of = |stage: &str| fmt3(summary.iter().find(|r| r.stage == stage).and_then(|r| r.basic_composite_cv));
-    let secondary = sum(o.schools_complete_secondary, o.schools_twelve_year);
-    let secondary = match secondary {
-        Some(n) if n > 0 => format!("、完全中学及十二年一贯制学校{}所", count(Some(n))),
+    let secondary = match sum(o.schools_complete_secondary, o.schools_twelve_year) {
+        Some(n) if n > 0 => fill(w.headline_secondary, &[("schools", &count(Some(n)))]),
         _ => String::new(),
     };
     // Pupils of schools the source does not classify are in no urban, town or rural figure:
@@ -234,45 +248,54 @@ fn headline(o: &CountyOverview, summary: &[BalanceSummary]) -> String {
     let unknown = o.students_unknown.unwrap_or(0);
     let classified = o.students.unwrap_or(0) - unknown;
     let by_area = if unknown > 0 && classified <= 0 {
-        "（学校未按城乡分类）".to_owned()
+        w.headline_unclassified.to_owned()
     } else {
-        let split = format!(
-            "：城区{}人（小学{}人，初中{}人），镇区和乡村{}人（小学{}人，初中{}人）",
-            count(o.students_urban),
-            count(o.students_primary_urban),
-            count(o.students_junior_urban),
-            count(sum(o.students_town, o.students_rural)),
-            count(sum(o.students_primary_town, o.students_primary_rural)),
-            count(sum(o.students_junior_town, o.students_junior_rural)),
+        let split = fill(
+            w.headline_by_area,
+            &[
+                ("urban", &count(o.students_urban)),
+                ("urban_primary", &count(o.students_primary_urban)),
+                ("urban_junior", &count(o.students_junior_urban)),
+                ("outside", &count(sum(o.students_town, o.students_rural))),
+                ("outside_primary", &count(sum(o.students_primary_town, o.students_primary_rural))),
+                ("outside_junior", &count(sum(o.students_junior_town, o.students_junior_rural))),
+            ],
         );
-        if unknown > 0 { format!("{split}，城乡类型不详{}人", count(Some(unknown))) } else { split }
+        if unknown > 0 { split + &fill(w.headline_unknown_area, &[("students", &count(Some(unknown)))]) } else { split }
     };
-    format!(
-        "全县（市、区）共有义务教育学校{}所：小学{}所、九年一贯制学校{}所、初级中学{}所{secondary}，另有教学点{}个。义务教育教职工核定编制{}名，实有在编教职工{}人，空编{}人。在校生{}人{by_area}。校园面积{}平方米，校舍面积{}平方米，生均校舍建筑面积{}平方米。校际间均衡差异系数小学为{}，初中为{}；公众满意度为{}；生均计算机{}台。",
-        count(o.schools),
-        count(o.schools_primary),
-        count(o.schools_nine_year),
-        count(o.schools_junior),
-        count(o.schools_teaching_point),
-        staff(o.posts_established),
-        staff(o.staff_on_payroll),
-        staff(o.posts_vacant),
-        count(o.students),
-        decimal(o.site_area_m2),
-        decimal(o.building_area_m2),
-        fixed(o.building_area_per_pupil, 2),
-        cv_of("primary"),
-        cv_of("junior"),
-        o.satisfaction_rate.map_or("—".into(), |v| format!("{:.0}%", v * 100.0)),
-        fixed(o.computers_per_pupil, 3),
+    let satisfaction = o
+        .satisfaction_rate
+        .map_or("—".into(), |v| fill(w.headline_satisfaction, &[("percent", &format!("{:.0}", v * 100.0))]));
+    fill(
+        w.headline,
+        &[
+            ("schools", &count(o.schools)),
+            ("primary", &count(o.schools_primary)),
+            ("nine_year", &count(o.schools_nine_year)),
+            ("junior", &count(o.schools_junior)),
+            ("secondary", &secondary),
+            ("teaching_points", &count(o.schools_teaching_point)),
+            ("posts", &staff(o.posts_established)),
+            ("staff", &staff(o.staff_on_payroll)),
+            ("vacant", &staff(o.posts_vacant)),
+            ("students", &count(o.students)),
+            ("by_area", &by_area),
+            ("site_area", &decimal(o.site_area_m2)),
+            ("building_area", &decimal(o.building_area_m2)),
+            ("building_per_pupil", &fixed(o.building_area_per_pupil, 2)),
+            ("cv_primary", &cv_of("primary")),
+            ("cv_junior", &cv_of("junior")),
+            ("satisfaction", &satisfaction),
+            ("computers", &fixed(o.computers_per_pupil, 3)),
+        ],
     )
 }
 
-fn cv_row(r: &BalanceCv) -> CvRow {
+fn cv_row(r: &BalanceCv, wording: Wording<'_>) -> CvRow {
     CvRow {
-        stage: stage_zh(&r.stage).to_owned(),
+        stage: wording.words.stage(&r.stage).to_owned(),
         indicator: r.indicator.clone(),
-        name: r.indicator_name.clone().unwrap_or_default(),
+        name: wording.names.indicator(&r.indicator, r.indicator_name.as_deref().unwrap_or_default()).to_owned(),
         units: r.units,
         students: int(Some(r.students as f64)),
         mean: fixed(r.mean, 3),
@@ -282,9 +305,9 @@ fn cv_row(r: &BalanceCv) -> CvRow {
     }
 }
 
-fn summary_row(r: &BalanceSummary) -> SummaryRow {
+fn summary_row(r: &BalanceSummary, w: &Words) -> SummaryRow {
     SummaryRow {
-        stage: stage_zh(&r.stage).to_owned(),
+        stage: w.stage(&r.stage).to_owned(),
         composite: fmt3(r.basic_composite_cv),
         threshold: plain(r.basic_threshold),
         basic: Verdict::of(r.basic_passes),
@@ -298,11 +321,11 @@ fn summary_row(r: &BalanceSummary) -> SummaryRow {
     }
 }
 
-fn unit_row(r: &SchoolStandards) -> UnitRow {
+fn unit_row(r: &SchoolStandards, w: &Words) -> UnitRow {
     UnitRow {
         unit_id: r.unit_id.clone(),
         school: r.school_name.clone().unwrap_or_default(),
-        stage: stage_zh(&r.stage).to_owned(),
+        stage: w.stage(&r.stage).to_owned(),
         students: int(r.students.map(|s| s as f64)),
         ratios: r.ratios().iter().map(|v| fixed(*v, 2)).collect(),
         met: plain(r.standards_met),
@@ -311,7 +334,7 @@ fn unit_row(r: &SchoolStandards) -> UnitRow {
     }
 }
 
-fn leg_row(r: &Funding, money: Money) -> LegRow {
+fn leg_row(r: &Funding, money: super::format::Money) -> LegRow {
     LegRow {
         year: r.year,
         leg1: Verdict::of(r.appropriation_outpaces_revenue),
@@ -324,9 +347,10 @@ fn leg_row(r: &Funding, money: Money) -> LegRow {
 }
 
 /// `index.html`: a row per county.
-pub(super) fn index(ledger: &Ledger, rows: Vec<IndexRow>) -> Result<String> {
+pub(super) fn index(ledger: &Ledger, rows: Vec<IndexRow>, w: &'static Words) -> Result<String> {
     let page = IndexPage {
-        title: "县域义务教育均衡发展报告",
+        w,
+        title: w.index_title,
         run_id: &ledger.run_id,
         version: ledger.version,
         finished_at: &ledger.finished_at,
@@ -336,6 +360,6 @@ pub(super) fn index(ledger: &Ledger, rows: Vec<IndexRow>) -> Result<String> {
 }
 
 /// `dictionary.html`: every published table and column.
-pub(super) fn dictionary(dictionary: &Dictionary) -> Result<String> {
-    rendered(&DictionaryPage { title: "数据字典", tables: &dictionary.tables }, "dictionary.html")
+pub(super) fn dictionary(dictionary: &Dictionary, w: &'static Words) -> Result<String> {
+    rendered(&DictionaryPage { w, title: w.dictionary_heading.text, tables: &dictionary.tables }, "dictionary.html")
 }

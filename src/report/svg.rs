@@ -40,8 +40,10 @@ pub enum ValueFormat {
     Decimal3,
     /// Fractions shown as percentages with one decimal.
     Percent,
-    /// Money in 万元 (the values are 元).
+    /// Money in 万元 (the values are 元), each tick marked 万.
     TenThousandYuan,
+    /// Money in tens of thousands (the values are 元), unmarked: the chart's title names the unit.
+    TenThousands,
     /// Two decimals.
     Decimal2,
 }
@@ -54,16 +56,20 @@ impl ValueFormat {
             ValueFormat::Decimal3 => format!("{v:.3}"),
             ValueFormat::Decimal2 => format!("{v:.2}"),
             ValueFormat::Percent => format!("{:.1}%", v * 100.0),
-            ValueFormat::TenThousandYuan => {
-                // 34,582.5万; a round axis tick reads 2,000万.
-                let text = format!("{:.1}", v.abs() / 10_000.0);
-                let sign = if v < 0.0 && text != "0.0" { "-" } else { "" };
-                let (whole, tenths) = text.split_once('.').unwrap_or((&text, "0"));
-                let whole = group_thousands(whole.parse().unwrap_or(0));
-                if tenths == "0" { format!("{sign}{whole}万") } else { format!("{sign}{whole}.{tenths}万") }
-            }
+            ValueFormat::TenThousandYuan => format!("{}万", ten_thousands(v)),
+            ValueFormat::TenThousands => ten_thousands(v),
         }
     }
+}
+
+/// An amount in tens of thousands with one decimal, grouped, the decimal left out when it is
+/// zero: 34,582.5; a round axis tick reads 2,000.
+fn ten_thousands(v: f64) -> String {
+    let text = format!("{:.1}", v.abs() / 10_000.0);
+    let sign = if v < 0.0 && text != "0.0" { "-" } else { "" };
+    let (whole, tenths) = text.split_once('.').unwrap_or((&text, "0"));
+    let whole = group_thousands(whole.parse().unwrap_or(0));
+    if tenths == "0" { format!("{sign}{whole}") } else { format!("{sign}{whole}.{tenths}") }
 }
 
 /// `12515` → `12,515`.
@@ -409,5 +415,6 @@ mod tests {
         assert_eq!(ValueFormat::TenThousandYuan.format(71_080_000.0), "7,108万");
         assert_eq!(ValueFormat::TenThousandYuan.format(345_825_000.0), "34,582.5万");
         assert_eq!(ValueFormat::TenThousandYuan.format(-15_000.0), "-1.5万");
+        assert_eq!(ValueFormat::TenThousands.format(345_825_000.0), "34,582.5");
     }
 }

@@ -349,3 +349,78 @@ fn dollar_amounts_under_the_default_currency_are_findings_never_yuan() {
     );
     assert!(run.stdout.contains("currency_mismatch 12"), "3 amounts × 2 districts × 2 years: {}", run.stdout);
 }
+
+/// Whether a text has a Chinese character (CJK ideographs, or the full-width punctuation of
+/// Chinese sentences: ，。（）：).
+fn has_chinese(text: &str) -> bool {
+    text.chars().any(|c| {
+        ('\u{4e00}'..='\u{9fff}').contains(&c)
+            || ('\u{3000}'..='\u{303f}').contains(&c)
+            || ('\u{ff00}'..='\u{ffef}').contains(&c)
+    })
+}
+
+#[test]
+fn a_source_that_is_not_chinese_gets_its_report_in_english() {
+    let dir = tempfile::tempdir().unwrap();
+    let (pipeline, _) = variant(dir.path(), |text| text + "\n[report]\nlanguage = \"en\"\n");
+    let out = dir.path().join("out");
+    let run = junheng(&["run", pipeline.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    // The ledger says which language the report is in, so `junheng report` writes it again so.
+    assert_eq!(common::ledger(&out)["pipeline"]["report_language"], "en");
+    let page = |folder: &Path, name: &str| std::fs::read_to_string(folder.join(name)).unwrap();
+    let published = out.join("current/report");
+    // Not a Chinese character on the index or a county page: the state's names are English, and
+    // every word of the page is the English table's (the 32 items' words from the catalogue).
+    for name in ["index.html", "001.html", "002.html"] {
+        let html = page(&published, name);
+        assert!(
+            !has_chinese(&html),
+            "{name}: {:?}",
+            html.chars().filter(|c| has_chinese(&c.to_string())).collect::<String>()
+        );
+        assert!(html.contains("<html lang=\"en\">"), "{name}");
+    }
+    // District 001's headline, of its latest year: 438 + 12 · 3 = 474 pupils, in no area type.
+    let first = page(&published, "001.html");
+    assert!(first.contains("It has 474 pupils (the schools are not classified as urban, town or rural)."), "{first}");
+    assert!(first.contains("Balance indicators, 2018: enrolment-weighted difference coefficients"), "{first}");
+    // The first assessment item as the catalogue words it, and a status in English.
+    assert!(first.contains("Teachers above the required qualification per 100 pupils (difference coefficient)"));
+    assert!(first.contains("\">to fill in</span>"), "{first}");
+    // District 002 is short 826.53 dollars (see the first test): in dollars, rounded, never 万.
+    let second = page(&published, "002.html");
+    assert!(second.contains("Appropriation short (USD)"), "{second}");
+    assert!(second.contains("the education appropriation should rise by a further 827 USD."), "{second}");
+    // The dictionary's units are English too; its column of Chinese names is what it says it is.
+    let dictionary = page(&published, "dictionary.html");
+    assert!(dictionary.contains("<td class=\"text\">persons</td><td class=\"text\">在校生数</td>"));
+    assert!(dictionary.contains("<th class=\"text\">Chinese name</th>"));
+
+    // `junheng report` takes the run's language, or the one asked for.
+    let again = dir.path().join("again");
+    let report = junheng(&["report", "--out", out.to_str().unwrap(), "--to", again.to_str().unwrap()]);
+    assert_eq!(report.code, 0, "{}", report.stderr);
+    assert_eq!(page(&again, "001.html"), first, "the same page from the same version");
+    let chinese = dir.path().join("zh");
+    let report =
+        junheng(&["report", "--out", out.to_str().unwrap(), "--to", chinese.to_str().unwrap(), "--language", "zh"]);
+    assert_eq!(report.code, 0, "{}", report.stderr);
+    assert!(page(&chinese, "001.html").contains("在校生474人（学校未按城乡分类）"));
+    let wrong =
+        junheng(&["report", "--out", out.to_str().unwrap(), "--to", chinese.to_str().unwrap(), "--language", "fr"]);
+    assert_eq!(wrong.code, 2, "{}", wrong.stderr);
+    assert!(wrong.stderr.contains("use zh or en"), "{}", wrong.stderr);
+
+    // A browser lays the English page out as a document in English.
+    let Some(chromium) = crate::surface::chromium() else { return };
+    let dom = crate::surface::headless(&chromium, &dir.path().join("profile"))
+        .arg("--dump-dom")
+        .arg(format!("file://{}", published.join("001.html").display()))
+        .output()
+        .unwrap();
+    assert!(dom.status.success(), "{}", String::from_utf8_lossy(&dom.stderr));
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    assert!(dom.contains("id=\"headline\"") && dom.contains("It has 474 pupils"), "{dom}");
+}
