@@ -184,10 +184,19 @@ fn writes_ddl_and_file_access_are_refused() {
         format!("copy (select * from schools) to '{}'", copied.display()),
         "CREATE EXTERNAL TABLE secrets STORED AS CSV LOCATION '/etc/passwd'".to_owned(),
         "set datafusion.runtime.memory_limit = '100G'".to_owned(),
+        // The guard reads the parsed name: quoting that DataFusion normalises does not pass.
+        "SET \"datafusion\".runtime.memory_limit = '100G'".to_owned(),
+        "SET \"DataFusion\".execution.batch_size = 2000000000".to_owned(),
+        "SET work_mem = '1GB'".to_owned(),
     ] {
         let (ok, _, stderr) = psql(&url, &sql, None);
         assert!(!ok && stderr.contains("refused"), "{sql} was not refused: {stderr}");
     }
+    // What drivers send on connecting still passes.
+    assert_eq!(
+        psql_ok(&url, "SET extra_float_digits = 3; SET TIME ZONE 'UTC'; SET application_name = 'bi'; select 1"),
+        "SET\nSET\nSET\n1"
+    );
     assert!(!copied.exists(), "COPY wrote a file");
     assert_eq!(
         psql_ok(&url, "select count(*) from information_schema.tables where table_name in ('t', 't2', 'v', 'secrets')"),
