@@ -414,6 +414,50 @@ pub struct SliceRecord {
     pub warnings_by_rule: BTreeMap<String, u64>,
     /// Whether a file of this slice could not be read at all.
     pub file_failed: bool,
+    /// A digest of the slice's source rows (their row numbers and cells), for files holding
+    /// several counties and for schools: a re-read of a changed file keeps the slices whose
+    /// digest is the parent's ([`RowsDigest`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rows_digest: Option<String>,
+    /// The run whose rows this slice keeps: set when a changed file was re-read and this
+    /// county-year of it was not (its rows, digest and counts are that run's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kept_from: Option<String>,
+}
+
+/// A digest of a set of source rows that does not depend on how they were batched: the sum,
+/// modulo 2¹²⁸, of the first 128 bits of each row's SHA-256. Two reads of the same rows (same
+/// row numbers, same cells) give the same digest; a changed, added, removed or moved row another.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RowsDigest(pub u128);
+
+impl RowsDigest {
+    /// Add one row, given as the bytes that identify it.
+    pub fn add_row(&mut self, row: &[u8]) {
+        use sha2::Digest as _;
+        let hash = sha2::Sha256::digest(row);
+        let mut first = [0u8; 16];
+        first.copy_from_slice(&hash[..16]);
+        self.0 = self.0.wrapping_add(u128::from_be_bytes(first));
+    }
+
+    /// As the ledger writes it (32 hex digits).
+    pub fn hex(self) -> String {
+        format!("{:032x}", self.0)
+    }
+
+    /// As the ledger wrote it, if it is one.
+    pub fn parse(hex: &str) -> Option<RowsDigest> {
+        u128::from_str_radix(hex, 16).ok().map(RowsDigest)
+    }
+
+    /// The sum of two written digests (absent ones count as none).
+    fn merge(a: Option<&str>, b: Option<&str>) -> Option<String> {
+        match (a.and_then(RowsDigest::parse), b.and_then(RowsDigest::parse)) {
+            (None, None) => None,
+            (x, y) => Some(RowsDigest(x.unwrap_or_default().0.wrapping_add(y.unwrap_or_default().0)).hex()),
+        }
+    }
 }
 
 /// Totals of a run.
@@ -456,6 +500,7 @@ impl SliceRecord {
         self.rows_published += other.rows_published;
         self.rows_quarantined += other.rows_quarantined;
         self.file_failed |= other.file_failed;
+        self.rows_digest = RowsDigest::merge(self.rows_digest.as_deref(), other.rows_digest.as_deref());
         for (rule, n) in &other.quarantined_by_rule {
             *self.quarantined_by_rule.entry(rule.clone()).or_default() += n;
         }
@@ -481,6 +526,10 @@ impl Ledger {
                     })
                     .absorb(s);
             }
+        }
+        // A county-year's slice sums its inputs' counts; digests belong to one input's rows.
+        for s in slices.values_mut() {
+            s.rows_digest = None;
         }
         self.slices = slices.into_values().collect();
         let mut t = Totals { files: self.inputs.len() as u64, ..Totals::default() };

@@ -54,6 +54,9 @@ pub fn summary_text(outcome: &Outcome) -> String {
         let rules: Vec<String> = t.warnings_by_rule.iter().map(|(r, n)| format!("{r} {n}")).collect();
         let _ = writeln!(out, "  warnings by rule: {}", rules.join(", "));
     }
+    if let Some(line) = slices_kept_line(l) {
+        let _ = writeln!(out, "  {line}");
+    }
     if !l.marts.is_empty() {
         let marts: Vec<String> = l.marts.iter().map(|m| format!("{} ({})", m.name, m.rows)).collect();
         let _ = writeln!(out, "  marts: {}", marts.join(", "));
@@ -110,6 +113,38 @@ pub fn summary_text(outcome: &Outcome) -> String {
         );
     }
     out
+}
+
+/// What a re-read of changed files holding several counties replaced, county-year by county-year,
+/// and what it kept, if some file kept any.
+fn slices_kept_line(l: &crate::ledger::Ledger) -> Option<String> {
+    let partly: Vec<&crate::ledger::InputRecord> = l
+        .inputs
+        .iter()
+        .filter(|i| i.state == crate::ledger::InputState::Read && i.slices.iter().any(|s| s.kept_from.is_some()))
+        .collect();
+    if partly.is_empty() {
+        return None;
+    }
+    // Rows read, or kept: a slice holding only a finding about the whole file is neither.
+    let slices = || {
+        partly
+            .iter()
+            .flat_map(|i| i.slices.iter().map(move |s| (i, s)))
+            .filter(|(_, s)| s.rows_read > 0 || s.kept_from.is_some())
+    };
+    let changed: Vec<String> = slices()
+        .filter(|(_, s)| s.kept_from.is_none())
+        .map(|(i, s)| format!("{} {} {}", s.county_code, s.year, i.table))
+        .collect();
+    let kept = slices().filter(|(_, s)| s.kept_from.is_some()).count();
+    let shown = changed.iter().take(5).cloned().collect::<Vec<_>>().join(", ");
+    let more = if changed.len() > 5 { format!(" and {} more", changed.len() - 5) } else { String::new() };
+    Some(format!(
+        "changed files holding several counties ({}): {} county-years changed ({shown}{more}), {kept} unchanged and kept as published",
+        partly.len(),
+        changed.len()
+    ))
 }
 
 /// The run history of an output, newest last: one line per run.

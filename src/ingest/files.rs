@@ -80,6 +80,10 @@ async fn receive(run: &mut Ingest<'_>, file: &SourceFile, mut rx: mpsc::Receiver
     }
     match &report {
         Ok(_) => {
+            let kept = run.unchanged_slices(file, &pending, &file_findings);
+            if !kept.is_empty() {
+                pending = run.keep_slices(file, pending, &kept)?;
+            }
             for output in pending {
                 run.take(file.key(), output).await?;
             }

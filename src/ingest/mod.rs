@@ -14,7 +14,7 @@ mod schools;
 
 use std::collections::{HashMap, HashSet};
 
-use arrow::array::RecordBatch;
+use arrow::array::{Array, RecordBatch};
 
 use crate::contract::{Rule, Severity, Table};
 use crate::error::Result;
@@ -22,7 +22,7 @@ use crate::extract::layout::Discovery;
 use crate::extract::{FileFailure, SourceFile};
 use crate::job::Request;
 use crate::ledger::{InputKey, InputState, Ledger, SliceRecord};
-use crate::load::{Area, PartitionWriters};
+use crate::load::{Area, KeptSlices, PartitionWriters};
 use crate::normalise::{self, quarantine};
 use crate::storage::Location;
 use crate::validate::{CheckedBatch, Finding};
@@ -41,6 +41,9 @@ pub struct Inputs<'a> {
     pub source: &'a Location,
     /// The SHA-256 of evidence files the plan already knows, by path.
     pub evidence_sha: &'a HashMap<String, String>,
+    /// Whether a changed file's unchanged county-years may keep the parent's rows: not when
+    /// everything is read again (first run, `--force`, another pipeline, settings or junheng).
+    pub keep_unchanged_slices: bool,
 }
 
 /// What ingest hands the next stages.
@@ -53,6 +56,9 @@ pub struct Ingested {
     pub findings_total: u64,
     /// Inputs whose rows the parent version holds and this version keeps.
     pub kept: HashSet<InputKey>,
+    /// Inputs read again of which some county-years were unchanged: the parent's rows of those
+    /// county-years are kept.
+    pub kept_slices: HashMap<InputKey, KeptSlices>,
 }
 
 /// Ingest the plan's inputs into the partition writers (or only check them, with none).
@@ -74,6 +80,8 @@ pub async fn ingest(
         collector: Collector { findings_limit: request.findings_limit, ..Collector::default() },
         writers,
         kept: HashSet::new(),
+        kept_slices: HashMap::new(),
+        changed_schools: HashSet::new(),
     };
     // One record per input (about 760 bytes each): allocated once, not by doubling.
     run.ledger.inputs.reserve_exact(files.len() + inputs.discovery.conflicts.len());
@@ -81,6 +89,7 @@ pub async fn ingest(
     run.ledger.warnings.extend(unread_data_files(&inputs.discovery.ignored));
     run.conflicts();
     let registry = schools::ingest_schools(&mut run).await?;
+    run.changed_schools = run.changed_school_slices();
     run.unchanged();
     files::ingest_files(&mut run, registry).await?;
     run.missing();
@@ -89,10 +98,10 @@ pub async fn ingest(
     run.ledger.evidence = records;
     run.ledger.evidence_removed = removed;
     run.ledger.warnings.extend(warnings);
-    let Ingest { ledger, collector, kept, .. } = run;
+    let Ingest { ledger, collector, kept, kept_slices, .. } = run;
     let mut findings = collector.findings;
     findings.sort_by(|a, b| (&a.source_file, a.source_row, a.rule).cmp(&(&b.source_file, b.source_row, b.rule)));
-    Ok(Ingested { ledger, findings, findings_total: collector.findings_total, kept })
+    Ok(Ingested { ledger, findings, findings_total: collector.findings_total, kept, kept_slices })
 }
 
 /// The state of one ingest: the ledger being written, the findings, the writers.
@@ -104,9 +113,31 @@ struct Ingest<'a> {
     collector: Collector,
     writers: Option<&'a mut PartitionWriters>,
     kept: HashSet<InputKey>,
+    kept_slices: HashMap<InputKey, KeptSlices>,
+    /// The county-years whose schools differ from the parent's (their other rows are checked
+    /// against other schools, so none of them is kept).
+    changed_schools: HashSet<(String, i32)>,
 }
 
 impl Ingest<'_> {
+    /// The county-years whose schools rows differ from the parent version's: compared slice by
+    /// slice (digests of the rows as read), both ways, so a county-year that lost its schools
+    /// counts too.
+    fn changed_school_slices(&self) -> HashSet<(String, i32)> {
+        let digests = |slices: &mut dyn Iterator<Item = &SliceRecord>| -> HashMap<(String, i32), Option<String>> {
+            slices
+                .filter(|s| s.table == Table::Schools.name())
+                .map(|s| ((s.county_code.clone(), s.year), s.rows_digest.clone()))
+                .collect()
+        };
+        let now = digests(&mut self.ledger.inputs.iter().flat_map(|i| &i.slices));
+        let before = digests(&mut self.previous.values().flat_map(|i| &i.slices));
+        let mut changed: HashSet<(String, i32)> =
+            now.iter().filter(|(k, d)| d.is_none() || before.get(*k) != Some(*d)).map(|(k, _)| k.clone()).collect();
+        changed.extend(before.keys().filter(|k| !now.contains_key(*k)).cloned());
+        changed
+    }
+
     fn publish(&self) -> bool {
         self.writers.is_some()
     }
@@ -167,9 +198,95 @@ impl Ingest<'_> {
         }
     }
 
+    /// The county-years of a changed file holding several counties that are as the parent
+    /// version read them: the same source rows (by digest and count), no finding about the
+    /// whole file among them, and their schools unchanged. Their rows are kept rather than
+    /// published again; none are when everything is read again, or when only checking.
+    fn unchanged_slices(
+        &self,
+        file: &SourceFile,
+        pending: &[BatchOutput],
+        file_findings: &[Finding],
+    ) -> HashSet<SliceKey> {
+        let eligible = self.publish() && self.inputs.keep_unchanged_slices && file.county_code.is_none();
+        let Some(previous) = self.previous.get(&file.key()).filter(|p| eligible && p.failure.is_none()) else {
+            return HashSet::new();
+        };
+        let mut now = Slices::new();
+        for output in pending {
+            for (key, s) in &output.slices {
+                records::slice_entry(&mut now, key.clone()).absorb(s);
+            }
+        }
+        let filed: HashSet<SliceKey> = records::file_finding_slices(file_findings, file).into_keys().collect();
+        now.into_iter()
+            .filter(|(key, s)| {
+                let (_, county, year) = key;
+                let before = previous.slices.iter().find(|p| p.county_code == *county && p.year == *year);
+                before.is_some_and(|p| {
+                    p.rows_digest.is_some()
+                        && p.rows_digest == s.rows_digest
+                        && p.rows_read == s.rows_read
+                        && !p.file_failed
+                }) && !filed.contains(key)
+                    && !self.changed_schools.contains(&(county.clone(), *year))
+            })
+            .map(|(key, _)| key)
+            .collect()
+    }
+
+    /// Keep the parent's rows of a re-read file's unchanged county-years: take their rows out
+    /// of the batches to write, and file the parent's records of them (saying which run's rows
+    /// they are) for the input's ledger record and for carry-forward.
+    fn keep_slices(
+        &mut self,
+        file: &SourceFile,
+        pending: Vec<BatchOutput>,
+        kept: &HashSet<SliceKey>,
+    ) -> Result<Vec<BatchOutput>> {
+        let mut rows: HashSet<u64> = HashSet::new();
+        for output in &pending {
+            for (key, slice_rows) in &output.rows_by_slice {
+                if kept.contains(key) {
+                    rows.extend(slice_rows);
+                }
+            }
+        }
+        let mut outputs = Vec::with_capacity(pending.len());
+        for mut output in pending {
+            output.slices.retain(|key, _| !kept.contains(key));
+            output.findings.retain(|f| f.source_row.is_none_or(|r| !rows.contains(&r)));
+            for (_, batch) in output.staging.iter_mut().chain(output.quarantine.iter_mut()) {
+                *batch = without_rows(batch, &rows)?;
+            }
+            output.staging.retain(|(_, b)| b.num_rows() > 0);
+            output.quarantine.retain(|(_, b)| b.num_rows() > 0);
+            outputs.push(output);
+        }
+        let parent_run = self.parent().map(|p| p.run_id.clone());
+        let previous = self.previous.get(&file.key());
+        let mut records = Slices::new();
+        for key in kept {
+            let (_, county, year) = key;
+            let before = previous.and_then(|p| p.slices.iter().find(|s| s.county_code == *county && s.year == *year));
+            if let Some(before) = before {
+                let mut record = before.clone();
+                record.kept_from = before.kept_from.clone().or_else(|| parent_run.clone());
+                records.insert(key.clone(), record);
+            }
+        }
+        self.collector.kept.insert(file.key(), records);
+        let years = kept.iter().map(|(_, _, year)| *year).collect();
+        self.kept_slices.insert(file.key(), KeptSlices { uri: file.uri.clone(), rows, years });
+        Ok(outputs)
+    }
+
     /// Record a file that was read (or failed): its ledger record, its progress tick.
     fn record(&mut self, file: &SourceFile, report: &std::result::Result<crate::extract::FileReport, FileFailure>) {
-        let slices = self.collector.per_file.remove(&file.key());
+        let mut slices = self.collector.per_file.remove(&file.key());
+        if let Some(kept) = self.collector.kept.remove(&file.key()) {
+            slices.get_or_insert_default().extend(kept);
+        }
         let record = records::input_record(file, report, slices, &mut self.ledger);
         let parent = self.inputs.parent;
         self.ledger.inputs.push(records::keep_on_failure(record, &self.previous, parent, &mut self.kept));
@@ -197,8 +314,14 @@ impl Ingest<'_> {
             s.file_failed = true;
         }
         let quarantine = quarantine::batches(file.table, std::slice::from_ref(&finding), None, &self.request.run_id)?;
-        let output =
-            BatchOutput { table: file.table, staging: Vec::new(), quarantine, slices, findings: vec![finding] };
+        let output = BatchOutput {
+            table: file.table,
+            staging: Vec::new(),
+            quarantine,
+            slices,
+            findings: vec![finding],
+            rows_by_slice: HashMap::new(),
+        };
         self.take(file.key(), output).await
     }
 
@@ -209,7 +332,14 @@ impl Ingest<'_> {
         }
         let quarantine = quarantine::batches(file.table, &findings, None, &self.request.run_id)?;
         let slices = records::file_finding_slices(&findings, file);
-        let output = BatchOutput { table: file.table, staging: Vec::new(), quarantine, slices, findings };
+        let output = BatchOutput {
+            table: file.table,
+            staging: Vec::new(),
+            quarantine,
+            slices,
+            findings,
+            rows_by_slice: HashMap::new(),
+        };
         self.take(file.key(), output).await
     }
 }
@@ -218,6 +348,8 @@ impl Ingest<'_> {
 #[derive(Default)]
 struct Collector {
     per_file: HashMap<InputKey, Slices>,
+    /// The parent's records of the county-years a re-read file keeps.
+    kept: HashMap<InputKey, Slices>,
     findings: Vec<Finding>,
     findings_total: u64,
     findings_limit: usize,
@@ -249,6 +381,39 @@ struct BatchOutput {
     quarantine: Vec<(i32, RecordBatch)>,
     slices: Slices,
     findings: Vec<Finding>,
+    /// The source rows of each slice, for a file holding several counties (whose unchanged
+    /// slices a re-read may keep): empty for other files.
+    rows_by_slice: HashMap<SliceKey, Vec<u64>>,
+}
+
+/// A slice: (table, county, year).
+type SliceKey = (Table, String, i32);
+
+/// Whether a file's slices are digested: a file holding several counties (its unchanged
+/// county-years may be kept when it changes) and every schools file (whether a county-year's
+/// schools changed decides whether its other rows may be kept).
+fn digests_slices(file: &SourceFile) -> bool {
+    file.county_code.is_none() || file.table == Table::Schools
+}
+
+/// The bytes that identify a source row as read: its sheet, row number, and each bound
+/// column's name and cell (an absent cell told apart from an empty one).
+fn row_identity(raw: &crate::extract::RawBatch, row: usize, buffer: &mut Vec<u8>) {
+    buffer.clear();
+    buffer.extend_from_slice(raw.sheet.as_deref().unwrap_or_default().as_bytes());
+    buffer.push(0);
+    buffer.extend_from_slice(&raw.source_rows[row].to_le_bytes());
+    for (bound, cells) in raw.binding.columns.iter().zip(&raw.cells) {
+        buffer.extend_from_slice(bound.column.name.as_bytes());
+        if cells.is_null(row) {
+            buffer.push(0);
+        } else {
+            buffer.push(1);
+            let text = cells.value(row);
+            buffer.extend_from_slice(&(text.len() as u64).to_le_bytes());
+            buffer.extend_from_slice(text.as_bytes());
+        }
+    }
 }
 
 /// Normalise and quarantine a checked batch and count it per slice (quarantine and staging are
@@ -261,14 +426,30 @@ fn finish_batch(batch: &CheckedBatch, request: &Request, publish: bool) -> Resul
     let key = |row: usize| {
         (table, batch.county[row].clone().unwrap_or_else(|| path_county.clone()), batch.year(row).unwrap_or(path_year))
     };
+    let digested = digests_slices(&batch.raw.file);
+    let keep_rows = digested && table != Table::Schools;
+    let mut digests: HashMap<SliceKey, crate::ledger::RowsDigest> = HashMap::new();
+    let mut rows_by_slice: HashMap<SliceKey, Vec<u64>> = HashMap::new();
+    let mut identity = Vec::new();
     for row in 0..batch.raw.len() {
-        let s = records::slice_entry(&mut slices, key(row));
+        let slice = key(row);
+        if digested {
+            row_identity(&batch.raw, row, &mut identity);
+            digests.entry(slice.clone()).or_default().add_row(&identity);
+        }
+        if keep_rows {
+            rows_by_slice.entry(slice.clone()).or_default().push(batch.raw.source_rows[row]);
+        }
+        let s = records::slice_entry(&mut slices, slice);
         s.rows_read += 1;
         if batch.rejected[row] {
             s.rows_quarantined += 1;
         } else {
             s.rows_published += 1;
         }
+    }
+    for (slice, digest) in digests {
+        records::slice_entry(&mut slices, slice).rows_digest = Some(digest.hex());
     }
     for f in &batch.findings {
         let at = f.batch_row.map(key).unwrap_or((table, path_county.clone(), path_year));
@@ -283,7 +464,20 @@ fn finish_batch(batch: &CheckedBatch, request: &Request, publish: bool) -> Resul
     } else {
         (Vec::new(), Vec::new())
     };
-    Ok(BatchOutput { table, staging, quarantine, slices, findings: batch.findings.clone() })
+    Ok(BatchOutput { table, staging, quarantine, slices, findings: batch.findings.clone(), rows_by_slice })
+}
+
+/// A batch of staging or quarantine rows without those of some source rows.
+fn without_rows(batch: &RecordBatch, rows: &HashSet<u64>) -> Result<RecordBatch> {
+    let Some(column) = batch.column_by_name("source_row") else { return Ok(batch.clone()) };
+    let Some(source_rows) = column.as_any().downcast_ref::<arrow::array::Int64Array>() else {
+        return Ok(batch.clone());
+    };
+    let keep: arrow::array::BooleanArray = (0..batch.num_rows())
+        .map(|i| Some(source_rows.is_null(i) || !rows.contains(&(source_rows.value(i) as u64))))
+        .collect();
+    arrow::compute::filter_record_batch(batch, &keep)
+        .map_err(|e| crate::error::Error::arrow("keeping unchanged county-years", e))
 }
 
 /// Parallel workers for reading and validating files.

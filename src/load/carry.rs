@@ -1,11 +1,12 @@
 //! Carrying rows forward: a run that reads only what changed takes the rows of every other input
-//! from the parent version. A partition filled only by kept inputs is copied whole (a hard link
-//! locally, a server-side copy on object stores); a partition mixing kept and replaced rows is
-//! read back and rewritten without the replaced inputs' rows.
+//! from the parent version — and, of a changed file holding several counties, the rows of the
+//! county-years that did not change. A partition filled only by kept inputs is copied whole (a
+//! hard link locally, a server-side copy on object stores); a partition mixing kept and replaced
+//! rows is read back and rewritten without the replaced rows.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 
-use arrow::array::{ArrayRef, BooleanArray, RecordBatch, StringArray};
+use arrow::array::{Array, ArrayRef, BooleanArray, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, SchemaRef};
 use object_store::ObjectStoreExt;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -18,19 +19,44 @@ use crate::normalise::{self, quarantine};
 use crate::pipeline::TeacherCounts;
 use crate::storage::Location;
 
+/// The county-years of a re-read file whose rows the parent version holds and this version
+/// keeps: the file, its rows (by source row number) and the years they are in.
+#[derive(Debug, Clone, Default)]
+pub struct KeptSlices {
+    /// The file's URI (the rows' `source_uri`).
+    pub uri: String,
+    /// The source rows of the kept county-years.
+    pub rows: HashSet<u64>,
+    /// The years of the kept county-years.
+    pub years: BTreeSet<i32>,
+}
+
+/// What the new version keeps of the parent's rows: whole inputs, and county-years of inputs
+/// read again.
+#[derive(Debug, Clone, Copy)]
+pub struct Keep<'a> {
+    /// Inputs whose every row is kept.
+    pub inputs: &'a HashSet<InputKey>,
+    /// Inputs read again, with the county-years of them that are kept.
+    pub slices: &'a HashMap<InputKey, KeptSlices>,
+}
+
 /// Copy or rewrite the parent's partitions so the new version holds the kept inputs' rows.
 pub async fn carry_forward(
     out: &Location,
     parent: &Ledger,
-    kept: &HashSet<InputKey>,
+    keep: Keep<'_>,
     teacher_counts: TeacherCounts,
     writers: &mut PartitionWriters,
 ) -> Result<()> {
-    // Parent rows are kept by the URI of the file they came from.
+    let kept = keep.inputs;
+    // Parent rows are kept by the URI of the file they came from (and, of a file read again,
+    // by their row in it).
     let kept_uris: HashSet<&str> =
         parent.inputs.iter().filter(|i| kept.contains(&i.key())).map(|i| i.uri.as_str()).collect();
+    let kept_rows: HashMap<&str, &HashSet<u64>> = keep.slices.values().map(|k| (k.uri.as_str(), &k.rows)).collect();
     let all_uris: HashSet<&str> = parent.inputs.iter().map(|i| i.uri.as_str()).collect();
-    let rows = RowFilter { kept_uris, all_uris };
+    let rows = RowFilter { kept_uris, kept_rows, all_uris };
     for file in &parent.files_written {
         let Some((area, table, year)) = partition_of(file) else { continue };
         // Which inputs filled this partition (from the parent's per-input slices).
@@ -39,7 +65,10 @@ pub async fn carry_forward(
             .iter()
             .filter(|i| i.table == table.name() && i.slices.iter().any(|s| s.year == year))
             .collect();
-        if sources.iter().all(|i| !kept.contains(&i.key())) {
+        let keeps_some = |i: &InputRecord| {
+            kept.contains(&i.key()) || keep.slices.get(&i.key()).is_some_and(|k| k.years.contains(&year))
+        };
+        if !sources.iter().any(|i| keeps_some(i)) {
             continue; // every row of it is replaced or removed
         }
         let all_kept = sources.iter().all(|i| kept.contains(&i.key()));
@@ -70,10 +99,12 @@ fn partition_of(file: &WrittenFile) -> Option<(Area, Table, i32)> {
     Some((area, table, year))
 }
 
-/// Which rows of a parent partition stay: those of kept inputs, and those whose file the parent
-/// no longer knows (they cannot be replaced).
+/// Which rows of a parent partition stay: those of kept inputs, those of the kept county-years
+/// of inputs read again (by their source row), and those whose file the parent no longer knows
+/// (they cannot be replaced).
 struct RowFilter<'a> {
     kept_uris: HashSet<&'a str>,
+    kept_rows: HashMap<&'a str, &'a HashSet<u64>>,
     all_uris: HashSet<&'a str>,
 }
 
@@ -82,9 +113,22 @@ impl RowFilter<'_> {
         let Some(column) = batch.column_by_name("source_uri") else { return Ok(None) };
         let uris = arrow::compute::cast(column, &DataType::Utf8).map_err(|e| Error::arrow("carry-forward", e))?;
         let Some(uris) = uris.as_any().downcast_ref::<StringArray>() else { return Ok(None) };
+        let source_rows = match batch.column_by_name("source_row") {
+            Some(c) => Some(arrow::compute::cast(c, &DataType::Int64).map_err(|e| Error::arrow("carry-forward", e))?),
+            None => None,
+        };
+        let source_rows = source_rows.as_ref().and_then(|c| c.as_any().downcast_ref::<Int64Array>());
+        let row_kept = |uri: &str, i: usize| {
+            self.kept_rows
+                .get(uri)
+                .is_some_and(|rows| source_rows.is_some_and(|r| !r.is_null(i) && rows.contains(&(r.value(i) as u64))))
+        };
         Ok(Some(
             uris.iter()
-                .map(|u| Some(u.is_none_or(|u| self.kept_uris.contains(u) || !self.all_uris.contains(u))))
+                .enumerate()
+                .map(|(i, u)| {
+                    Some(u.is_none_or(|u| self.kept_uris.contains(u) || row_kept(u, i) || !self.all_uris.contains(u)))
+                })
                 .collect(),
         ))
     }

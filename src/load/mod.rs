@@ -18,7 +18,7 @@ use parquet::file::properties::WriterProperties;
 
 mod carry;
 
-pub use carry::carry_forward;
+pub use carry::{Keep, KeptSlices, carry_forward};
 
 use crate::error::{Error, Result};
 use crate::ledger::WrittenFile;

@@ -94,9 +94,11 @@ async fn publish_run(request: &Request, plan: Plan, out: &Location) -> Result<Ou
     publish::repair_current(out).await?;
     let stage = Stage::start("ingest");
     let mut writers = PartitionWriters::new(out.clone(), &request.run_id);
-    let Ingested { mut ledger, findings, findings_total, kept } = ingest(request, &plan, Some(&mut writers)).await?;
+    let Ingested { mut ledger, findings, findings_total, kept, kept_slices } =
+        ingest(request, &plan, Some(&mut writers)).await?;
     if let Some(parent) = &plan.parent {
-        load::carry_forward(out, parent, &kept, request.pipeline.settings.teacher_counts, &mut writers).await?;
+        let keep = load::Keep { inputs: &kept, slices: &kept_slices };
+        load::carry_forward(out, parent, keep, request.pipeline.settings.teacher_counts, &mut writers).await?;
     }
     let status = records::close_books(&mut ledger, request.pipeline.max_rejected_rows);
     // What validation remembered is not needed by the SQL: free it before the engine starts.
@@ -128,6 +130,7 @@ async fn ingest(request: &Request, plan: &Plan, writers: Option<&mut PartitionWr
         parent: plan.parent.as_ref(),
         source: &plan.source,
         evidence_sha: &plan.evidence_sha,
+        keep_unchanged_slices: plan.parent.is_some() && plan.full_reason.is_none(),
     };
     ingest::ingest(request, inputs, ledger, writers).await
 }

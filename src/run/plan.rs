@@ -77,6 +77,15 @@ impl Plan {
             if self.read.len() > 50 {
                 let _ = writeln!(out, "  … and {} more", self.read.len() - 50);
             }
+            let several =
+                self.discovery.files.iter().any(|f| f.county_code.is_none() && self.to_read.contains(&f.key()));
+            if several {
+                let _ = writeln!(
+                    out,
+                    "  (a file holding several counties is read whole; its county-years whose rows and schools \
+                     are unchanged keep the rows published before)"
+                );
+            }
         }
         for path in &self.removed {
             let what = if allow_removals {

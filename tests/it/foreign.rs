@@ -424,3 +424,135 @@ fn a_source_that_is_not_chinese_gets_its_report_in_english() {
     let dom = String::from_utf8_lossy(&dom.stdout);
     assert!(dom.contains("id=\"headline\"") && dom.contains("It has 474 pupils"), "{dom}");
 }
+
+/// `junheng query --format csv` over an output.
+fn query_csv(out: &Path, sql: &str) -> common::Output {
+    junheng(&["query", "--out", out.to_str().unwrap(), "--format", "csv", sql])
+}
+
+/// Each line of a CSV answer, sorted (two runs may write a mart's rows in another order).
+fn sorted_lines(csv: &str) -> Vec<String> {
+    let mut lines: Vec<String> = csv.lines().map(str::to_owned).collect();
+    lines.sort();
+    lines
+}
+
+#[test]
+fn a_changed_file_of_several_counties_republishes_only_the_county_years_that_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    // One rejected cell (2017, Adams, grade 1: "13x") is tolerated, so that a kept county-year's
+    // quarantine is seen to be kept too.
+    let (pipeline, data) = variant(dir.path(), |text| text + "\n[quality]\nmax_rejected_rows = 1\n");
+    edit_file(&data.join("enrollment/2017.csv"), "Adams Elementary,13,", "Adams Elementary,13x,");
+    let (out, full) = (dir.path().join("out"), dir.path().join("full"));
+    let run = |out: &Path, extra: &[&str]| {
+        let mut args = vec!["run", pipeline.to_str().unwrap(), "--out", out.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let run = junheng(&args);
+        assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+        run
+    };
+    run(&out, &[]);
+    let first = common::ledger(&out)["run_id"].as_str().unwrap().to_owned();
+    // District 002 corrects two of its 2018 grade-1 figures (Clark 16 → 17, Dunn 17 → 16): its
+    // total, and so the file's Grand Total row, stays as it was; district 001's rows are untouched.
+    let file = data.join("enrollment/2018.csv");
+    edit_file(&file, "Clark Elementary,16,", "Clark Elementary,17,");
+    edit_file(&file, "Elementary,17,27,37,47,57,67,4", "Elementary,16,27,37,47,57,67,4");
+    let second = run(&out, &[]);
+    let ledger = common::ledger(&out);
+    let id = ledger["run_id"].as_str().unwrap().to_owned();
+    // The file is read whole; of its pupils only 002/2018's rows are published again. 001/2018
+    // keeps the first run's rows, digest and counts, and says so.
+    let input = ledger["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["path"] == "enrollment/2018.csv" && i["table"] == "pupils")
+        .unwrap();
+    let slice =
+        |county: &str| input["slices"].as_array().unwrap().iter().find(|s| s["county_code"] == county).unwrap().clone();
+    assert_eq!(
+        (slice("001")["kept_from"].as_str(), slice("001")["rows_read"].as_u64()),
+        (Some(first.as_str()), Some(12))
+    );
+    assert_eq!((slice("002")["kept_from"].as_str(), slice("002")["rows_read"].as_u64()), (None, Some(12)));
+    assert_ne!(slice("001")["rows_digest"], slice("002")["rows_digest"]);
+    // The other years' files were read again (the schools file holds both districts, so the
+    // plan cannot tell which county-years' schools changed) and kept every county-year.
+    assert!(
+        second.stdout.contains("1 county-years changed (002 2018 pupils), 15 unchanged and kept as published"),
+        "{}",
+        second.stdout
+    );
+    // Every row is counted once: read = published + quarantined, the rejected cell among them.
+    let t = &ledger["totals"];
+    assert_eq!(
+        (t["rows_read"].as_u64(), t["rows_published"].as_u64(), t["rows_quarantined"].as_u64()),
+        (Some(124), Some(123), Some(1)),
+        "{t}"
+    );
+    let rejected = query_csv(
+        &out,
+        "select county_code, year, source_row, rule, run_id from quarantine_pupils where severity = 'error'",
+    );
+    let want = format!("county_code,year,source_row,rule,run_id\n001,2017,3,not_a_whole_number,{first}");
+    assert_eq!(rejected.stdout.trim(), want, "{}", rejected.stderr);
+    let loaded =
+        query_csv(&out, "select county_code, year, run_id, count(*) as n from pupils group by 1, 2, 3 order by 1, 2");
+    let want: Vec<String> = ["001", "002"]
+        .iter()
+        .flat_map(|c| (2015..=2018).map(move |y| (c, y)))
+        .map(|(c, y)| {
+            let by = if (*c, y) == ("002", 2018) { &id } else { &first };
+            // Adams's grade-1 row of 2017 is in quarantine.
+            let n = if (*c, y) == ("001", 2017) { 11 } else { 12 };
+            format!("{c},{y},{by},{n}")
+        })
+        .collect();
+    assert_eq!(loaded.stdout.lines().skip(1).collect::<Vec<_>>(), want, "{}", loaded.stderr);
+    // 002's 2018 pupils are as corrected: grade 1 is 17 + 16 = 33, as before the edit (16 + 17).
+    let grade_one = query_csv(
+        &out,
+        "select school_code, students from pupils where year = 2018 and grade = 1 and county_code = '002' order by 1",
+    );
+    assert_eq!(grade_one.stdout.trim(), "school_code,students\n002003,17\n002041,16", "{}", grade_one.stderr);
+
+    // A county-year whose schools change is checked against its new schools: 002 renames Clark
+    // (a schools column; the pupils entry does not read the name), so 002/2018's pupils are
+    // published again though their own cells did not change, and 001's stay the first run's.
+    edit_file(&file, "Clark Elementary", "Clarke Elementary");
+    run(&out, &[]);
+    let third = common::ledger(&out)["run_id"].as_str().unwrap().to_owned();
+    let by_county = query_csv(
+        &out,
+        "select county_code, min(run_id) as run_id from pupils where year = 2018 group by 1 order by 1",
+    );
+    assert_eq!(
+        by_county.stdout.trim(),
+        format!("county_code,run_id\n001,{first}\n002,{third}"),
+        "{}",
+        by_county.stderr
+    );
+
+    // The marts equal those of a full rebuild of the same source.
+    run(&full, &["--force"]);
+    for mart in
+        ["county_overview", "enrolment_trend", "retention", "funding", "quality_assessment", "school_indicators"]
+    {
+        let sql = format!("select * from {mart}");
+        let of = |o: &Path| query_csv(o, &sql).stdout;
+        assert_eq!(sorted_lines(&of(&out)), sorted_lines(&of(&full)), "{mart}");
+    }
+    // A run told to read everything again keeps nothing: every row is its own.
+    run(&out, &["--force"]);
+    let rebuilt = common::ledger(&out);
+    assert!(
+        rebuilt["inputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|i| i["slices"].as_array().unwrap())
+            .all(|s| s.get("kept_from").is_none())
+    );
+}
