@@ -151,7 +151,8 @@ pub enum Error {
     #[error("sql/: {0}")]
     SqlProject(String),
 
-    /// The run was already committed to the output (its ledger exists).
+    /// The run may not commit: it was already committed, another run published its version, or
+    /// its lock was taken over while it ran.
     #[error("{0}")]
     Conflict(String),
 

@@ -1,7 +1,8 @@
 //! Publish: the commit that makes a version the one readers see, and the output's housekeeping.
 //!
 //! Publishing is one small object: the run ledger `runs/<run_id>.json`, created with
-//! put-if-absent, names the version. Readers that go through junheng (and [`latest`]) trust only
+//! put-if-absent, names the version — after its number is claimed, also with put-if-absent
+//! (`_commits/<version>.json`), so that two runs can never both publish one version. Readers that go through junheng (and [`latest`]) trust only
 //! committed ledgers. For local output folders the documented paths (`<out>/staging`,
 //! `<out>/marts`, …) are symlinks through `<out>/current`, which is switched to the new version
 //! with one atomic rename after the commit: a reader sees the old version or the new one, never
@@ -25,7 +26,13 @@ use crate::transform::{self, Built};
 
 /// Publish what the transform built: the run's notes, the dictionary and the report go into the
 /// version, then the ledger commits it and readers are pointed at it. Returns the committed ledger.
-pub async fn publish(request: &Request, out: &Location, mut ledger: Ledger, built: &Built) -> Result<Ledger> {
+pub async fn publish(
+    request: &Request,
+    out: &Location,
+    mut ledger: Ledger,
+    built: &Built,
+    lock: &lock::Lock,
+) -> Result<Ledger> {
     let ctx = &built.ctx;
     // Each step's own seconds go to the log (bench/profile.py reads them).
     let mut started = std::time::Instant::now();
@@ -50,10 +57,22 @@ pub async fn publish(request: &Request, out: &Location, mut ledger: Ledger, buil
     }
     ledger.published = true;
     ledger.finished_at = chrono::Utc::now().to_rfc3339();
-    commit(out, &ledger).await?;
+    // A run whose lock was taken over publishes nothing (the taker may be publishing).
+    lock.check_held().await?;
+    commit(out, &mut ledger).await?;
     step("ledger");
-    write_pointer(out, &ledger).await?;
-    switch_current(out, &request.run_id)?;
+    // A version committed above this one (this run lost a race it could not see) keeps the
+    // pointers: they never go back.
+    if superseded(out, &ledger).await? {
+        tracing::warn!(
+            "run {} committed version {}, but a later version exists: the pointers stay",
+            ledger.run_id,
+            ledger.version
+        );
+    } else {
+        write_pointer(out, &ledger).await?;
+        switch_current(out, &request.run_id)?;
+    }
     request.tell(ProgressEvent::Finished);
     Ok(ledger)
 }
@@ -90,13 +109,98 @@ async fn write_report(
     Ok(())
 }
 
-/// Commit a run: create its ledger with put-if-absent. After this the version is published.
-pub async fn commit(out: &Location, ledger: &Ledger) -> Result<()> {
+/// Where version numbers are claimed: `_commits/<version, 10 digits>.json`.
+pub const COMMITS: &str = "_commits";
+
+/// Who claimed a version number.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct Claim {
+    run_id: String,
+    claimed_at: String,
+}
+
+fn claim_path(out: &Location, version: u64) -> object_store::path::Path {
+    out.child(&format!("{COMMITS}/{version:010}.json"))
+}
+
+/// Claim the ledger's version number with put-if-absent. A number claimed by a run that
+/// committed it means another run published this version while this one ran: a conflict,
+/// nothing published. A number claimed by a run that never committed (killed between its claim
+/// and its ledger) is skipped, and the next one claimed: a paused claimant that wakes up later
+/// commits a version below this one, which the pointers never go back to.
+async fn claim_version(out: &Location, ledger: &mut Ledger) -> Result<()> {
+    let body = |ledger: &Ledger| {
+        let claim = Claim { run_id: ledger.run_id.clone(), claimed_at: chrono::Utc::now().to_rfc3339() };
+        serde_json::to_vec(&claim).map_err(|source| Error::Json { context: "version claim".into(), source })
+    };
+    for _ in 0..1000 {
+        let path = claim_path(out, ledger.version);
+        let create = PutOptions { mode: PutMode::Create, ..PutOptions::default() };
+        match out.store.put_opts(&path, PutPayload::from(body(ledger)?), create).await {
+            Ok(_) => return Ok(()),
+            Err(object_store::Error::AlreadyExists { .. }) => {}
+            Err(e) => return Err(Error::store("claim", &path, e)),
+        }
+        let bytes = out.store.get(&path).await.map_err(|e| Error::store("read", &path, e))?;
+        let bytes = bytes.bytes().await.map_err(|e| Error::store("read", &path, e))?;
+        let claim: Claim = serde_json::from_slice(&bytes)
+            .map_err(|source| Error::Json { context: format!("the version claim {path}"), source })?;
+        if claim.run_id == ledger.run_id {
+            return Ok(()); // our own claim, from a commit being retried
+        }
+        let theirs = out.child(&format!("{RUNS}/{}.json", claim.run_id));
+        match out.store.head(&theirs).await {
+            Ok(_) => {
+                return Err(Error::Conflict(format!(
+                    "version {} of {} was published by run {} while run {} ran (its lock must have been taken \
+                     over): nothing of this run is published; run it again",
+                    ledger.version, out.url, claim.run_id, ledger.run_id
+                )));
+            }
+            Err(object_store::Error::NotFound { .. }) => {
+                tracing::warn!(
+                    "version {} was claimed by run {}, which never committed it: claiming the next",
+                    ledger.version,
+                    claim.run_id
+                );
+                ledger.version += 1;
+            }
+            Err(e) => return Err(Error::store("read", &theirs, e)),
+        }
+    }
+    Err(Error::Conflict(format!("no free version number for run {} in {}", ledger.run_id, out.url)))
+}
+
+/// Whether a version above the ledger's was claimed and committed.
+async fn superseded(out: &Location, ledger: &Ledger) -> Result<bool> {
+    let prefix = out.child(COMMITS);
+    let claims: Vec<object_store::ObjectMeta> =
+        out.store.list(Some(&prefix)).try_collect().await.map_err(|e| Error::store("list", &prefix, e))?;
+    let above = claims.iter().filter_map(|meta| {
+        let name = meta.location.filename()?;
+        name.strip_suffix(".json")?.parse::<u64>().ok().filter(|v| *v > ledger.version).map(|_| meta.location.clone())
+    });
+    for path in above {
+        let bytes = out.store.get(&path).await.map_err(|e| Error::store("read", &path, e))?;
+        let bytes = bytes.bytes().await.map_err(|e| Error::store("read", &path, e))?;
+        let Ok(claim) = serde_json::from_slice::<Claim>(&bytes) else { continue };
+        let theirs = out.child(&format!("{RUNS}/{}.json", claim.run_id));
+        if out.store.head(&theirs).await.is_ok() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Commit a run: claim its version number, then create its ledger with put-if-absent. After
+/// this the version is published. The ledger's version is the one claimed.
+pub async fn commit(out: &Location, ledger: &mut Ledger) -> Result<()> {
+    claim_version(out, ledger).await?;
     let path = out.child(&format!("{RUNS}/{}.json", ledger.run_id));
     // Written into blocks, not one growing buffer: a national ledger is a few hundred MB of JSON,
     // and a doubling Vec would hold up to twice that at once.
     let mut payload = Blocks(object_store::PutPayloadMut::new().with_block_size(1 << 20));
-    serde_json::to_writer_pretty(&mut payload, ledger)
+    serde_json::to_writer_pretty(&mut payload, &*ledger)
         .map_err(|source| Error::Json { context: "run ledger".into(), source })?;
     let options = PutOptions { mode: PutMode::Create, ..PutOptions::default() };
     match out.store.put_opts(&path, payload.0.freeze(), options).await {
@@ -229,4 +333,36 @@ pub async fn repair_current(out: &Location) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ledger(run_id: &str, version: u64) -> Ledger {
+        Ledger { run_id: run_id.into(), version, published: true, ..Ledger::default() }
+    }
+
+    #[tokio::test]
+    async fn a_version_is_published_once_and_a_dead_claim_is_skipped() {
+        let out = crate::storage::open("memory://commit-test/out", true).unwrap();
+        commit(&out, &mut ledger("run-a", 1)).await.unwrap();
+        // Run b started from the same parent (its lock was taken over, it went on): refused.
+        let err = commit(&out, &mut ledger("run-b", 1)).await.unwrap_err().to_string();
+        assert!(err.contains("version 1") && err.contains("published by run run-a"), "{err}");
+        assert!(out.store.head(&out.child("runs/run-b.json")).await.is_err(), "run b committed nothing");
+        // A run killed between its claim and its ledger: its number is skipped.
+        let ghost = serde_json::to_vec(&Claim { run_id: "ghost".into(), claimed_at: String::new() }).unwrap();
+        out.store.put(&claim_path(&out, 2), PutPayload::from(ghost)).await.unwrap();
+        let mut next = ledger("run-c", 2);
+        commit(&out, &mut next).await.unwrap();
+        assert_eq!(next.version, 3);
+        let written: Ledger =
+            serde_json::from_slice(&out.store.get(&out.child("runs/run-c.json")).await.unwrap().bytes().await.unwrap())
+                .unwrap();
+        assert_eq!(written.version, 3);
+        // Should the ghost wake and commit version 2 after all, the pointers stay on version 3.
+        assert!(!superseded(&out, &next).await.unwrap());
+        assert!(superseded(&out, &ledger("ghost", 2)).await.is_ok_and(|s| s));
+    }
 }

@@ -73,7 +73,7 @@ pub async fn execute(request: &Request, plan: Plan) -> Result<Outcome> {
         return validate_only(request, plan).await;
     };
     let lock = publish::lock::acquire(&out, &request.run_id, request.wait_for_lock).await?;
-    let result = publish_run(request, plan, &out).await;
+    let result = publish_run(request, plan, &out, &lock).await;
     // The run's own error matters more than a lock that could not be released (it goes stale).
     if let Err(e) = lock.release().await {
         tracing::warn!("{e}");
@@ -82,7 +82,7 @@ pub async fn execute(request: &Request, plan: Plan) -> Result<Outcome> {
 }
 
 /// Under the lock: ingest, load, transform and publish a new version.
-async fn publish_run(request: &Request, plan: Plan, out: &Location) -> Result<Outcome> {
+async fn publish_run(request: &Request, plan: Plan, out: &Location, lock: &publish::lock::Lock) -> Result<Outcome> {
     // Another run may have committed while we waited: plan again under the lock.
     let plan = match publish::latest(out).await? {
         Some(latest) if plan.parent.as_ref().map(|p| &p.run_id) != Some(&latest.run_id) => self::plan(request).await?,
@@ -107,7 +107,7 @@ async fn publish_run(request: &Request, plan: Plan, out: &Location) -> Result<Ou
     let stage = stage.next("transform");
     let built = transform::build(request, out, &ledger).await?;
     let stage = stage.next("publish");
-    let ledger = publish::publish(request, out, ledger, &built).await?;
+    let ledger = publish::publish(request, out, ledger, &built, lock).await?;
     stage.end();
     Ok(Outcome { ledger, findings, findings_total, status, output: Some(out.clone()), nothing_changed: false })
 }

@@ -57,3 +57,67 @@ fn a_killed_run_never_leaves_a_partial_or_mixed_state() {
     let final_version = assert_consistent(&out);
     assert!(!versions.contains(&final_version) || versions.len() > 1);
 }
+
+/// Every committed ledger of an output folder: (version, run id), in version order.
+fn committed(out: &Path) -> Vec<(u64, String)> {
+    let mut all: Vec<(u64, String)> = std::fs::read_dir(out.join("runs"))
+        .unwrap()
+        .map(|e| {
+            let ledger: serde_json::Value = serde_json::from_slice(&std::fs::read(e.unwrap().path()).unwrap()).unwrap();
+            (ledger["version"].as_u64().unwrap(), ledger["run_id"].as_str().unwrap().to_owned())
+        })
+        .collect();
+    all.sort();
+    all
+}
+
+#[test]
+fn a_run_whose_lock_was_taken_over_publishes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let source = ["run", "--source", "fixtures/wudalianchi", "--out", out.to_str().unwrap(), "--force"];
+    let first = junheng(&source);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    // Run A starts and is paused (SIGSTOP) once it holds the lock.
+    let a = Command::new(env!("CARGO_BIN_EXE_junheng"))
+        .args(source)
+        .current_dir(repo())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lock = out.join("_lock.json");
+    let started = std::time::Instant::now();
+    while !lock.exists() {
+        assert!(started.elapsed() < Duration::from_secs(60), "run A never took the lock");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let pid = a.id().to_string();
+    assert!(Command::new("kill").args(["-STOP", &pid]).status().unwrap().success());
+    // Seen from another host, A's heartbeat is ten minutes old: run B takes the lock over and
+    // publishes version 2. (On this host a live process keeps its lock however long it is
+    // paused, so the record is made to say another host, as a run on another machine would.)
+    let mut record: serde_json::Value = serde_json::from_slice(&std::fs::read(&lock).unwrap()).unwrap();
+    record["host"] = "another-host".into();
+    record["heartbeat"] = (chrono::Utc::now() - chrono::Duration::seconds(600)).to_rfc3339().into();
+    std::fs::write(&lock, serde_json::to_vec(&record).unwrap()).unwrap();
+    let b = junheng(&source);
+    assert_eq!(b.code, 0, "{}", b.stderr);
+    let b_run = crate::common::ledger(&out)["run_id"].as_str().unwrap().to_owned();
+    // A wakes up, finishes its work, and finds before committing that the lock is no longer its
+    // own: it fails, and publishes nothing.
+    assert!(Command::new("kill").args(["-CONT", &pid]).status().unwrap().success());
+    let a = a.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&a.stderr);
+    assert_eq!(a.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("was lost") && stderr.contains("nothing of this run is published"), "{stderr}");
+    // One ledger per version; the pointers name B's; the version numbers were claimed once each.
+    let versions = committed(&out);
+    assert_eq!(versions.iter().map(|v| v.0).collect::<Vec<_>>(), vec![1, 2], "{versions:?}");
+    assert_eq!(versions[1].1, b_run);
+    assert_eq!(assert_consistent(&out), b_run);
+    let pointer: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("current.json")).unwrap()).unwrap();
+    assert_eq!(pointer["run_id"], b_run.as_str());
+    assert!(out.join("_commits/0000000001.json").exists() && out.join("_commits/0000000002.json").exists());
+    assert!(!lock.exists(), "B released its lock and A did not write it back");
+}
