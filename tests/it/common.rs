@@ -28,7 +28,11 @@ pub fn junheng(args: &[&str]) -> Output {
         .output()
         .expect("run junheng");
     Output {
-        code: out.status.code().unwrap_or(-1),
+        // A process ended by a signal: minus the signal's number (-9 for SIGKILL).
+        code: out
+            .status
+            .code()
+            .unwrap_or_else(|| -std::os::unix::process::ExitStatusExt::signal(&out.status).unwrap_or(1)),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
