@@ -82,7 +82,7 @@ async fn receive(run: &mut Ingest<'_>, file: &SourceFile, mut rx: mpsc::Receiver
         Ok(_) => {
             let kept = run.unchanged_slices(file, &pending, &file_findings);
             if !kept.is_empty() {
-                pending = run.keep_slices(file, pending, &kept)?;
+                pending = run.keep_slices(file, pending, kept)?;
             }
             for output in pending {
                 run.take(file.key(), output).await?;

@@ -202,16 +202,14 @@ impl Ingest<'_> {
     /// version read them: the same source rows (by digest and count), no finding about the
     /// whole file among them, and their schools unchanged. Their rows are kept rather than
     /// published again; none are when everything is read again, or when only checking.
-    fn unchanged_slices(
-        &self,
-        file: &SourceFile,
-        pending: &[BatchOutput],
-        file_findings: &[Finding],
-    ) -> HashSet<SliceKey> {
+    fn unchanged_slices(&self, file: &SourceFile, pending: &[BatchOutput], file_findings: &[Finding]) -> Slices {
         let eligible = self.publish() && self.inputs.keep_unchanged_slices && file.county_code.is_none();
         let Some(previous) = self.previous.get(&file.key()).filter(|p| eligible && p.failure.is_none()) else {
-            return HashSet::new();
+            return Slices::new();
         };
+        // The parent's slices of this input, by county-year (looked up once per slice).
+        let before: HashMap<(&str, i32), &SliceRecord> =
+            previous.slices.iter().map(|p| ((p.county_code.as_str(), p.year), p)).collect();
         let mut now = Slices::new();
         for output in pending {
             for (key, s) in &output.slices {
@@ -220,41 +218,33 @@ impl Ingest<'_> {
         }
         let filed: HashSet<SliceKey> = records::file_finding_slices(file_findings, file).into_keys().collect();
         now.into_iter()
-            .filter(|(key, s)| {
-                let (_, county, year) = key;
-                let before = previous.slices.iter().find(|p| p.county_code == *county && p.year == *year);
-                before.is_some_and(|p| {
-                    p.rows_digest.is_some()
-                        && p.rows_digest == s.rows_digest
-                        && p.rows_read == s.rows_read
-                        && !p.file_failed
-                }) && !filed.contains(key)
-                    && !self.changed_schools.contains(&(county.clone(), *year))
+            .filter(|(key, _)| !filed.contains(key) && !self.changed_schools.contains(&(key.1.clone(), key.2)))
+            .filter_map(|(key, s)| {
+                let p = before.get(&(key.1.as_str(), key.2))?;
+                let same = p.rows_digest.is_some()
+                    && p.rows_digest == s.rows_digest
+                    && p.rows_read == s.rows_read
+                    && !p.file_failed;
+                same.then(|| (key, (*p).clone()))
             })
-            .map(|(key, _)| key)
             .collect()
     }
 
-    /// Keep the parent's rows of a re-read file's unchanged county-years: take their rows out
-    /// of the batches to write, and file the parent's records of them (saying which run's rows
-    /// they are) for the input's ledger record and for carry-forward.
-    fn keep_slices(
-        &mut self,
-        file: &SourceFile,
-        pending: Vec<BatchOutput>,
-        kept: &HashSet<SliceKey>,
-    ) -> Result<Vec<BatchOutput>> {
+    /// Keep the parent's rows of a re-read file's unchanged county-years (with the parent's
+    /// records of them): take their rows out of the batches to write, and file the records
+    /// (saying which run's rows they are) for the input's ledger record and for carry-forward.
+    fn keep_slices(&mut self, file: &SourceFile, pending: Vec<BatchOutput>, kept: Slices) -> Result<Vec<BatchOutput>> {
         let mut rows: HashSet<u64> = HashSet::new();
         for output in &pending {
             for (key, slice_rows) in &output.rows_by_slice {
-                if kept.contains(key) {
+                if kept.contains_key(key) {
                     rows.extend(slice_rows);
                 }
             }
         }
         let mut outputs = Vec::with_capacity(pending.len());
         for mut output in pending {
-            output.slices.retain(|key, _| !kept.contains(key));
+            output.slices.retain(|key, _| !kept.contains_key(key));
             output.findings.retain(|f| f.source_row.is_none_or(|r| !rows.contains(&r)));
             for (_, batch) in output.staging.iter_mut().chain(output.quarantine.iter_mut()) {
                 *batch = without_rows(batch, &rows)?;
@@ -264,19 +254,12 @@ impl Ingest<'_> {
             outputs.push(output);
         }
         let parent_run = self.parent().map(|p| p.run_id.clone());
-        let previous = self.previous.get(&file.key());
-        let mut records = Slices::new();
-        for key in kept {
-            let (_, county, year) = key;
-            let before = previous.and_then(|p| p.slices.iter().find(|s| s.county_code == *county && s.year == *year));
-            if let Some(before) = before {
-                let mut record = before.clone();
-                record.kept_from = before.kept_from.clone().or_else(|| parent_run.clone());
-                records.insert(key.clone(), record);
-            }
+        let years = kept.keys().map(|(_, _, year)| *year).collect();
+        let mut records = kept;
+        for record in records.values_mut() {
+            record.kept_from = record.kept_from.take().or_else(|| parent_run.clone());
         }
         self.collector.kept.insert(file.key(), records);
-        let years = kept.iter().map(|(_, _, year)| *year).collect();
         self.kept_slices.insert(file.key(), KeptSlices { uri: file.uri.clone(), rows, years });
         Ok(outputs)
     }

@@ -123,6 +123,21 @@ fn claim_path(out: &Location, version: u64) -> object_store::path::Path {
     out.child(&format!("{COMMITS}/{version:010}.json"))
 }
 
+/// A version claim, and whether the run it names committed its ledger.
+async fn read_claim(out: &Location, path: &object_store::path::Path) -> Result<(Claim, bool)> {
+    let bytes = out.store.get(path).await.map_err(|e| Error::store("read", path, e))?;
+    let bytes = bytes.bytes().await.map_err(|e| Error::store("read", path, e))?;
+    let claim: Claim = serde_json::from_slice(&bytes)
+        .map_err(|source| Error::Json { context: format!("the version claim {path}"), source })?;
+    let theirs = out.child(&format!("{RUNS}/{}.json", claim.run_id));
+    let committed = match out.store.head(&theirs).await {
+        Ok(_) => true,
+        Err(object_store::Error::NotFound { .. }) => false,
+        Err(e) => return Err(Error::store("read", &theirs, e)),
+    };
+    Ok((claim, committed))
+}
+
 /// Claim the ledger's version number with put-if-absent. A number claimed by a run that
 /// committed it means another run published this version while this one ran: a conflict,
 /// nothing published. A number claimed by a run that never committed (killed between its claim
@@ -141,32 +156,23 @@ async fn claim_version(out: &Location, ledger: &mut Ledger) -> Result<()> {
             Err(object_store::Error::AlreadyExists { .. }) => {}
             Err(e) => return Err(Error::store("claim", &path, e)),
         }
-        let bytes = out.store.get(&path).await.map_err(|e| Error::store("read", &path, e))?;
-        let bytes = bytes.bytes().await.map_err(|e| Error::store("read", &path, e))?;
-        let claim: Claim = serde_json::from_slice(&bytes)
-            .map_err(|source| Error::Json { context: format!("the version claim {path}"), source })?;
+        let (claim, committed) = read_claim(out, &path).await?;
         if claim.run_id == ledger.run_id {
             return Ok(()); // our own claim, from a commit being retried
         }
-        let theirs = out.child(&format!("{RUNS}/{}.json", claim.run_id));
-        match out.store.head(&theirs).await {
-            Ok(_) => {
-                return Err(Error::Conflict(format!(
-                    "version {} of {} was published by run {} while run {} ran (its lock must have been taken \
-                     over): nothing of this run is published; run it again",
-                    ledger.version, out.url, claim.run_id, ledger.run_id
-                )));
-            }
-            Err(object_store::Error::NotFound { .. }) => {
-                tracing::warn!(
-                    "version {} was claimed by run {}, which never committed it: claiming the next",
-                    ledger.version,
-                    claim.run_id
-                );
-                ledger.version += 1;
-            }
-            Err(e) => return Err(Error::store("read", &theirs, e)),
+        if committed {
+            return Err(Error::Conflict(format!(
+                "version {} of {} was published by run {} while run {} ran (its lock must have been taken \
+                 over): nothing of this run is published; run it again",
+                ledger.version, out.url, claim.run_id, ledger.run_id
+            )));
         }
+        tracing::warn!(
+            "version {} was claimed by run {}, which never committed it: claiming the next",
+            ledger.version,
+            claim.run_id
+        );
+        ledger.version += 1;
     }
     Err(Error::Conflict(format!("no free version number for run {} in {}", ledger.run_id, out.url)))
 }
@@ -181,11 +187,8 @@ async fn superseded(out: &Location, ledger: &Ledger) -> Result<bool> {
         name.strip_suffix(".json")?.parse::<u64>().ok().filter(|v| *v > ledger.version).map(|_| meta.location.clone())
     });
     for path in above {
-        let bytes = out.store.get(&path).await.map_err(|e| Error::store("read", &path, e))?;
-        let bytes = bytes.bytes().await.map_err(|e| Error::store("read", &path, e))?;
-        let Ok(claim) = serde_json::from_slice::<Claim>(&bytes) else { continue };
-        let theirs = out.child(&format!("{RUNS}/{}.json", claim.run_id));
-        if out.store.head(&theirs).await.is_ok() {
+        // A claim that cannot be read names no committed version.
+        if let Ok((_, true)) = read_claim(out, &path).await {
             return Ok(true);
         }
     }

@@ -479,7 +479,9 @@ fn a_changed_file_of_several_counties_republishes_only_the_county_years_that_cha
     assert_eq!((slice("002")["kept_from"].as_str(), slice("002")["rows_read"].as_u64()), (None, Some(12)));
     assert_ne!(slice("001")["rows_digest"], slice("002")["rows_digest"]);
     // The other years' files were read again (the schools file holds both districts, so the
-    // plan cannot tell which county-years' schools changed) and kept every county-year.
+    // plan cannot tell which county-years' schools changed) and kept every county-year: pupils
+    // 2 districts × 4 years − 002/2018 = 7, staff and finance 2 districts × 2017–2018 = 4 each,
+    // so 7 + 4 + 4 = 15 kept.
     assert!(
         second.stdout.contains("1 county-years changed (002 2018 pupils), 15 unchanged and kept as published"),
         "{}",
@@ -496,6 +498,7 @@ fn a_changed_file_of_several_counties_republishes_only_the_county_years_that_cha
         &out,
         "select county_code, year, source_row, rule, run_id from quarantine_pupils where severity = 'error'",
     );
+    // Adams is line 3 of the 2017 file (header, district heading, then Adams).
     let want = format!("county_code,year,source_row,rule,run_id\n001,2017,3,not_a_whole_number,{first}");
     assert_eq!(rejected.stdout.trim(), want, "{}", rejected.stderr);
     let loaded =
