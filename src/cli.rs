@@ -132,19 +132,45 @@ In the pipeline file:
     /// versions at once. Only reads are accepted: INSERT, UPDATE, DELETE, CREATE, DROP, COPY … are
     /// refused with SQLSTATE 25006.
     ///
-    /// Login: user JUNHENG_SERVE_USER (default `junheng`) with password JUNHENG_SERVE_PASSWORD
-    /// (SCRAM-SHA-256), both from the environment — never a flag, so they stay out of `ps` and shell
-    /// history. Without a password it only listens on loopback, and anyone on this machine may read.
+    /// Logins: those of --users users.toml, each seeing only the counties of its areas (made
+    /// with `junheng serve-user`); or one login, user JUNHENG_SERVE_USER (default `junheng`) with
+    /// password JUNHENG_SERVE_PASSWORD, which sees every area — from the environment, never a flag,
+    /// so they stay out of `ps` and shell history; or --no-auth on loopback. Passwords are checked
+    /// with SCRAM-SHA-256 (-PLUS with TLS). Beyond loopback TLS is required. Every statement goes
+    /// to an audit log beside the output.
     #[command(after_long_help = "EXAMPLES:
-  junheng serve --out out/wudalianchi
+  junheng serve --out out/wudalianchi --no-auth
   psql \"postgresql://junheng@127.0.0.1:5433/junheng\" -c \"select * from balance_summary\"
 
-  JUNHENG_SERVE_PASSWORD=… junheng serve --out s3://bucket/published --listen 0.0.0.0:5433 \\
+  junheng serve --out s3://bucket/published --users users.toml --listen 0.0.0.0:5433 \\
       --tls-cert /etc/junheng/server.crt --tls-key /etc/junheng/server.key
+  psql \"postgresql://heihe@HOST:5433/junheng?sslmode=verify-full&sslrootcert=ca.crt\"
 
 SQLAlchemy / Superset: postgresql+psycopg://junheng:PASSWORD@HOST:5433/junheng
 Metabase, Grafana: a PostgreSQL data source, host HOST, port 5433, database junheng, user junheng")]
     Serve(ServeArgs),
+
+    /// Print a login for `serve --users`: its name, its password hashed, and the areas it sees.
+    ///
+    /// The password is read from JUNHENG_SERVE_PASSWORD, or else from the first line of standard
+    /// input (never a flag); it needs at least 12 characters. The hash is PBKDF2-SHA-256 with a
+    /// fresh salt (SCRAM-SHA-256's salted password): not the password, but a client can log in
+    /// with it, so keep users.toml readable by the server only.
+    #[command(after_long_help = "EXAMPLES:
+  junheng serve-user wudalianchi --area 231182 >> users.toml     # a county
+  junheng serve-user heihe --area 2311 >> users.toml             # a city: every county of it
+  junheng serve-user heilongjiang --area 23 --area 15 >> users.toml
+  junheng serve-user analyst --area '*' >> users.toml            # every area
+  junheng serve --out out/province --users users.toml --listen 0.0.0.0:5433 --tls-cert … --tls-key …
+
+A role gives several logins the same areas:
+  [roles.heihe]
+  areas = [\"2311\"]
+  [[users]]
+  name = \"heihe-finance\"
+  password = \"pbkdf2-sha256$4096$…\"
+  roles = [\"heihe\"]")]
+    ServeUser(ServeUserArgs),
 
     /// Write the bundled example county's submission (generated deterministically).
     ///
@@ -291,17 +317,43 @@ pub struct ServeArgs {
     pub published: PublishedArgs,
 
     /// Address and port to listen on (port 0 picks a free one). Anything but loopback needs
-    /// JUNHENG_SERVE_PASSWORD.
+    /// logins and TLS.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:5433")]
     pub listen: std::net::SocketAddr,
 
-    /// TLS certificate (PEM); with --tls-key, clients can use sslmode=require.
+    /// The logins and the areas each may see (TOML; lines made by `junheng serve-user`). Without
+    /// it, JUNHENG_SERVE_USER/JUNHENG_SERVE_PASSWORD is one login that sees every area.
+    #[arg(long, value_name = "FILE")]
+    pub users: Option<PathBuf>,
+
+    /// Let anyone on this machine read, under any name, without a password (loopback only).
+    #[arg(long, conflicts_with = "users")]
+    pub no_auth: bool,
+
+    /// TLS certificate (PEM); with --tls-key, clients connect with sslmode=verify-full.
     #[arg(long, value_name = "FILE", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
 
     /// TLS private key (PEM, PKCS#8).
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+
+    /// Refuse clients that do not ask for TLS (always so when listening beyond loopback).
+    #[arg(long)]
+    pub require_tls: bool,
+
+    /// Longest a client may take from connecting to being logged in, like 10s.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = duration)]
+    pub startup_timeout: Duration,
+
+    /// Connections from one address that may be logging in at once; more are refused.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub max_startups_per_address: usize,
+
+    /// Write the audit log (one JSON line per statement) to this file instead of
+    /// `_audit/serve-<date>.jsonl` beside the output (`_audit/serve/<date>/` on an object store).
+    #[arg(long, value_name = "FILE")]
+    pub audit_log: Option<PathBuf>,
 
     /// Longest a statement may run (planning and sending its rows), like 30s, 5m.
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = duration)]
@@ -318,6 +370,18 @@ pub struct ServeArgs {
     /// How often to look for a newly committed run, like 1s, 1m.
     #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = duration)]
     pub refresh: Duration,
+}
+
+/// `serve-user` arguments.
+#[derive(Debug, Args)]
+pub struct ServeUserArgs {
+    /// The login name.
+    pub name: String,
+
+    /// An area the login sees: a province (`23`), city (`2311`) or county (`231182`) code, or
+    /// `*` for all; give it again for several.
+    #[arg(long = "area", value_name = "CODE", required = true)]
+    pub areas: Vec<String>,
 }
 
 /// `report` arguments.

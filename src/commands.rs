@@ -12,7 +12,7 @@ use junheng::{Error, summary};
 
 use crate::cli::{
     Cli, Command, ExplainArgs, ExplainWhat, ExportArgs, GenerateArgs, QueryArgs, ReportArgs, RunArgs, RunsArgs,
-    ScheduleArgs, ServeArgs, SourceArgs, VacuumArgs,
+    ScheduleArgs, ServeArgs, ServeUserArgs, SourceArgs, VacuumArgs,
 };
 
 /// What stops a command: the library's errors, and the generators' (which are not the
@@ -48,6 +48,7 @@ pub async fn execute(cli: Cli) -> Result<ExitStatus, Failure> {
         Command::Explain(args) => explain(args).await?,
         Command::Export(args) => export(args, quiet).await?,
         Command::Serve(args) => serve(args, quiet).await?,
+        Command::ServeUser(args) => serve_user(args)?,
         Command::Runs(args) => runs(args).await?,
         Command::Vacuum(args) => vacuum(args, quiet).await?,
         Command::Schedule(args) => schedule(args, quiet).await?,
@@ -273,36 +274,101 @@ async fn export(args: ExportArgs, quiet: bool) -> Result<ExitStatus, Error> {
     Ok(ExitStatus::Success)
 }
 
+/// The logins of `serve`: a users file, the one login of the environment, or `--no-auth`.
+fn serve_logins(args: &ServeArgs) -> Result<(junheng::serve::Logins, String), Error> {
+    use junheng::serve::{Logins, MIN_PASSWORD_CHARS, Users};
+    let password = std::env::var("JUNHENG_SERVE_PASSWORD").ok().filter(|p| !p.is_empty());
+    let user = std::env::var("JUNHENG_SERVE_USER").ok().filter(|u| !u.is_empty()).unwrap_or("junheng".into());
+    if let Some(path) = &args.users {
+        if password.is_some() {
+            return Err(Error::Usage(
+                "give either --users or JUNHENG_SERVE_PASSWORD, not both (a users file holds every login)".into(),
+            ));
+        }
+        let users = Users::read(path)?;
+        return Ok((Logins::Users(std::sync::Arc::new(users)), format!("the logins of {}", path.display())));
+    }
+    match password {
+        Some(password) if password.chars().count() < MIN_PASSWORD_CHARS => {
+            Err(Error::Usage(format!("JUNHENG_SERVE_PASSWORD needs at least {MIN_PASSWORD_CHARS} characters")))
+        }
+        Some(password) => {
+            let users = Users::one(&user, &password);
+            Ok((Logins::Users(std::sync::Arc::new(users)), format!("login {user}, every area")))
+        }
+        None if args.no_auth => Ok((Logins::NoAuth, "no login: anyone on this machine can read (--no-auth)".into())),
+        None => Err(Error::Usage(
+            "junheng serve needs logins: --users users.toml (each login with its areas; see `junheng serve-user`), \
+             or JUNHENG_SERVE_PASSWORD for one login that sees every area, or --no-auth to let anyone on this \
+             machine read (loopback only)"
+                .into(),
+        )),
+    }
+}
+
 /// `junheng serve`: the committed version over the PostgreSQL wire protocol.
 async fn serve(args: ServeArgs, quiet: bool) -> Result<ExitStatus, Error> {
     let url = output_of(args.published.pipeline.as_deref(), args.published.out.as_deref())?;
+    let (logins, who) = serve_logins(&args)?;
+    let tls = args.tls_cert.is_some();
     let options = junheng::serve::ServeOptions {
         out: url.clone(),
         listen: args.listen,
-        user: std::env::var("JUNHENG_SERVE_USER").ok().filter(|u| !u.is_empty()).unwrap_or("junheng".into()),
+        logins,
         tls: args.tls_cert.zip(args.tls_key),
+        require_tls: args.require_tls,
+        startup_timeout: args.startup_timeout,
+        max_startups_per_address: args.max_startups_per_address,
+        audit_log: args.audit_log,
         statement_timeout: args.statement_timeout,
         memory_limit: args.memory_limit,
         max_connections: args.max_connections,
         refresh: args.refresh,
-        password: std::env::var("JUNHENG_SERVE_PASSWORD").ok().filter(|p| !p.is_empty()),
     };
-    let (user, secured, tls) = (options.user.clone(), options.password.is_some(), options.tls.is_some());
     junheng::serve::serve(options, |addr, snapshot| {
         if quiet {
             return;
         }
         let database = junheng::serve::DATABASE;
-        let mode = if tls { "?sslmode=require" } else { "" };
+        let mode = if tls { "?sslmode=verify-full" } else { "" };
         let (run, version) = (&snapshot.run_id, snapshot.version);
-        println!("serving {url} (run {run}, version {version}) on postgresql://{user}@{addr}/{database}{mode}");
-        if !secured {
-            println!("  no JUNHENG_SERVE_PASSWORD: anyone on this machine can read (loopback only)");
-        }
+        println!("serving {url} (run {run}, version {version}) on postgresql://USER@{addr}/{database}{mode}");
+        println!("  {who}; every statement is in the audit log");
         println!("  read-only; new runs appear without a restart; Ctrl-C stops");
     })
     .await?;
     Ok(ExitStatus::Success)
+}
+
+/// `junheng serve-user`: a users-file entry with the password hashed.
+fn serve_user(args: ServeUserArgs) -> Result<ExitStatus, Error> {
+    let password = match std::env::var("JUNHENG_SERVE_PASSWORD").ok().filter(|p| !p.is_empty()) {
+        Some(p) => p,
+        None => {
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line).map_err(|source| Error::Io {
+                operation: "read",
+                path: "standard input".into(),
+                source,
+            })?;
+            line.trim_end_matches(['\r', '\n']).to_owned()
+        }
+    };
+    let hash = junheng::serve::hash_password(&password).map_err(Error::Usage)?;
+    let text = format!(
+        "[[users]]\nname = {}\npassword = \"{hash}\"\nareas = [{}]\n",
+        toml_string(&args.name),
+        args.areas.iter().map(|a| toml_string(a)).collect::<Vec<_>>().join(", ")
+    );
+    // The same checks `serve --users` makes, so a bad name or area is told now.
+    junheng::serve::Users::parse(&text).map_err(Error::Usage)?;
+    print!("{text}");
+    Ok(ExitStatus::Success)
+}
+
+/// A TOML basic string.
+fn toml_string(text: &str) -> String {
+    toml::Value::String(text.to_owned()).to_string()
 }
 
 /// `junheng runs`: the run history of an output.

@@ -3,6 +3,7 @@
 //! quarantine as `quarantine_<table>`, and the run history as `runs`. Only committed data is
 //! visible: the tables are the files the latest ledger lists.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, BooleanArray, Int64Array, RecordBatch, StringArray};
@@ -26,6 +27,8 @@ pub struct Published {
     pub ledger: Ledger,
     /// The output it belongs to.
     pub out: Location,
+    /// Every run of the output, as the `runs` table shows them.
+    pub history: RunHistory,
 }
 
 /// Open the latest committed version of an output.
@@ -52,43 +55,145 @@ pub async fn open_location(out: Location) -> Result<Published> {
         let dir = format!("{version}/quarantine/{}/", table.name());
         transform::register_parquet(&ctx, &out, &dir, &name, Some(quarantine::schema(table)), true).await?;
     }
-    register_runs(&ctx, &ledgers)?;
+    let history = RunHistory::of(&ledgers);
+    ctx.register_table("runs", history.table(None)?).map_err(|e| Error::sql("runs", "ledgers", e))?;
     // The reference tables and the staging and intermediate models, as views over this version,
     // so reports and explanations read the same formulas the marts were built with.
     let counties = ledger.slices.iter().map(|s| s.county_code.clone()).filter(|c| !c.is_empty()).collect();
     transform::reference::register(&ctx, &pipeline, &counties, &ledger.evidence)?;
     let models = transform::project(&ctx)?;
     transform::register_views(&ctx, &models, transform::Layer::Intermediate).await?;
-    Ok(Published { ctx, ledger, out })
+    Ok(Published { ctx, ledger, out, history })
 }
 
-/// The run history as a table `runs`.
-fn register_runs(ctx: &SessionContext, ledgers: &[Ledger]) -> Result<()> {
-    let text =
-        |f: &dyn Fn(&Ledger) -> String| -> ArrayRef { Arc::new(StringArray::from_iter_values(ledgers.iter().map(f))) };
-    let number = |f: &dyn Fn(&Ledger) -> u64| -> ArrayRef {
-        Arc::new(Int64Array::from_iter_values(ledgers.iter().map(|l| f(l) as i64)))
-    };
-    let batch = RecordBatch::try_from_iter(vec![
-        ("run_id", text(&|l| l.run_id.clone())),
-        ("version", number(&|l| l.version)),
-        ("published", Arc::new(BooleanArray::from_iter(ledgers.iter().map(|l| Some(l.published)))) as ArrayRef),
-        ("status", text(&|l| l.status.as_str().to_owned())),
-        ("started_at", text(&|l| l.started_at.clone())),
-        ("finished_at", text(&|l| l.finished_at.clone())),
-        ("pipeline", text(&|l| l.pipeline.name.clone())),
-        ("inputs", number(&|l| l.inputs.len() as u64)),
-        ("inputs_read", number(&|l| l.inputs.iter().filter(|i| i.state == InputState::Read).count() as u64)),
-        ("rows_read", number(&|l| l.totals.rows_read)),
-        ("rows_published", number(&|l| l.totals.rows_published)),
-        ("rows_quarantined", number(&|l| l.totals.rows_quarantined)),
-        ("warnings", number(&|l| l.totals.warnings)),
-        ("exit_code", number(&|l| l.exit_code.max(0) as u64)),
-    ])
-    .map_err(|e| Error::arrow("runs", e))?;
-    let table = MemTable::try_new(batch.schema(), vec![vec![batch]]).map_err(|e| Error::sql("runs", "ledgers", e))?;
-    ctx.register_table("runs", Arc::new(table)).map_err(|e| Error::sql("runs", "ledgers", e))?;
-    Ok(())
+/// One run as the `runs` table shows it, with its counts by county so that the table can be
+/// shown for some counties only (`serve --users`).
+#[derive(Debug, Clone)]
+struct RunSummary {
+    run_id: String,
+    version: u64,
+    published: bool,
+    status: String,
+    started_at: String,
+    finished_at: String,
+    pipeline: String,
+    inputs: u64,
+    inputs_read: u64,
+    totals: Counts,
+    exit_code: u64,
+    by_county: BTreeMap<String, Counts>,
+}
+
+/// Rows read, published and quarantined, and warnings.
+#[derive(Debug, Clone, Copy, Default)]
+struct Counts {
+    rows_read: u64,
+    rows_published: u64,
+    rows_quarantined: u64,
+    warnings: u64,
+}
+
+impl std::ops::AddAssign for Counts {
+    fn add_assign(&mut self, other: Counts) {
+        self.rows_read += other.rows_read;
+        self.rows_published += other.rows_published;
+        self.rows_quarantined += other.rows_quarantined;
+        self.warnings += other.warnings;
+    }
+}
+
+/// The run history of an output: the rows of the `runs` table.
+#[derive(Debug, Clone, Default)]
+pub struct RunHistory {
+    runs: Vec<RunSummary>,
+}
+
+impl RunHistory {
+    /// The history of these ledgers, oldest first.
+    pub fn of(ledgers: &[Ledger]) -> RunHistory {
+        let runs = ledgers
+            .iter()
+            .map(|l| {
+                let mut by_county: BTreeMap<String, Counts> = BTreeMap::new();
+                for slice in l.slices.iter().filter(|s| !s.county_code.is_empty()) {
+                    *by_county.entry(slice.county_code.clone()).or_default() += Counts {
+                        rows_read: slice.rows_read,
+                        rows_published: slice.rows_published,
+                        rows_quarantined: slice.rows_quarantined,
+                        warnings: slice.warnings_by_rule.values().sum(),
+                    };
+                }
+                RunSummary {
+                    run_id: l.run_id.clone(),
+                    version: l.version,
+                    published: l.published,
+                    status: l.status.as_str().to_owned(),
+                    started_at: l.started_at.clone(),
+                    finished_at: l.finished_at.clone(),
+                    pipeline: l.pipeline.name.clone(),
+                    inputs: l.inputs.len() as u64,
+                    inputs_read: l.inputs.iter().filter(|i| i.state == InputState::Read).count() as u64,
+                    totals: Counts {
+                        rows_read: l.totals.rows_read,
+                        rows_published: l.totals.rows_published,
+                        rows_quarantined: l.totals.rows_quarantined,
+                        warnings: l.totals.warnings,
+                    },
+                    exit_code: l.exit_code.max(0) as u64,
+                    by_county,
+                }
+            })
+            .collect();
+        RunHistory { runs }
+    }
+
+    /// The `runs` table. With `counties`, only those counties' rows are counted (the sums of
+    /// their county-years in each ledger), and the input counts, which cannot be split by
+    /// county, are NULL: a login that sees some counties learns nothing of the others.
+    pub fn table(&self, counties: Option<&dyn Fn(&str) -> bool>) -> Result<Arc<MemTable>> {
+        let runs = &self.runs;
+        let counts = |r: &RunSummary| -> Counts {
+            match counties {
+                None => r.totals,
+                Some(shown) => {
+                    let mut sum = Counts::default();
+                    for (_, c) in r.by_county.iter().filter(|(county, _)| shown(county)) {
+                        sum += *c;
+                    }
+                    sum
+                }
+            }
+        };
+        let text = |f: &dyn Fn(&RunSummary) -> String| -> ArrayRef {
+            Arc::new(StringArray::from_iter_values(runs.iter().map(f)))
+        };
+        let number = |f: &dyn Fn(&RunSummary) -> u64| -> ArrayRef {
+            Arc::new(Int64Array::from_iter_values(runs.iter().map(|r| f(r) as i64)))
+        };
+        let whole_output = |f: &dyn Fn(&RunSummary) -> u64| -> ArrayRef {
+            Arc::new(Int64Array::from_iter(runs.iter().map(|r| counties.is_none().then(|| f(r) as i64))))
+        };
+        let batch = RecordBatch::try_from_iter(vec![
+            ("run_id", text(&|r| r.run_id.clone())),
+            ("version", number(&|r| r.version)),
+            ("published", Arc::new(BooleanArray::from_iter(runs.iter().map(|r| Some(r.published)))) as ArrayRef),
+            ("status", text(&|r| r.status.clone())),
+            ("started_at", text(&|r| r.started_at.clone())),
+            ("finished_at", text(&|r| r.finished_at.clone())),
+            ("pipeline", text(&|r| r.pipeline.clone())),
+            ("inputs", whole_output(&|r| r.inputs)),
+            ("inputs_read", whole_output(&|r| r.inputs_read)),
+            ("rows_read", number(&|r| counts(r).rows_read)),
+            ("rows_published", number(&|r| counts(r).rows_published)),
+            ("rows_quarantined", number(&|r| counts(r).rows_quarantined)),
+            ("warnings", number(&|r| counts(r).warnings)),
+            ("exit_code", number(&|r| r.exit_code)),
+        ])
+        .map_err(|e| Error::arrow("runs", e))?;
+        Ok(Arc::new(
+            MemTable::try_new(batch.schema(), vec![vec![batch]]).map_err(|e| Error::sql("runs", "ledgers", e))?,
+        ))
+    }
 }
 
 /// Output formats of `junheng query`.

@@ -1,5 +1,6 @@
-//! Who gets in: one user with a SCRAM-SHA-256 password (or, without one, anyone on loopback),
-//! and TLS when a certificate is given — never a silent fall-back to plain text.
+//! Who gets in: the logins of a users file or the one user of the environment, with SCRAM-SHA-256
+//! passwords (or, with `--no-auth`, anyone on loopback), and TLS when a certificate is given —
+//! never a silent fall-back to plain text.
 
 use std::fmt::Debug;
 use std::sync::Arc;
@@ -9,46 +10,49 @@ use datafusion_postgres::pgwire;
 use futures::Sink;
 use pgwire::api::auth::noop::NoopStartupHandler;
 use pgwire::api::auth::sasl::SASLAuthStartupHandler;
-use pgwire::api::auth::sasl::scram::gen_salted_password;
 use pgwire::api::auth::{AuthSource, DefaultServerParameterProvider, LoginInfo, Password, StartupHandler};
 use pgwire::api::{ClientInfo, ConnectionManager};
 use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
 
+use super::access::Users;
 use crate::error::{Error, Result};
 
-/// The password check: one user, its password salted and hashed for SCRAM-SHA-256.
+/// The password check against the logins of a [`Users`] list. A name that is not a login gets a
+/// made-up salt (the same one each time) and fails at the proof, as a wrong password does: which
+/// names exist is nobody's business.
 #[derive(Debug)]
-pub(super) struct OneUser {
-    pub(super) user: String,
-    pub(super) password: String,
+pub(super) struct Passwords {
+    pub(super) users: Arc<Users>,
+    /// A secret of this server process, from which the made-up salts are derived.
+    pub(super) secret: [u8; 16],
 }
 
 #[async_trait]
-impl AuthSource for OneUser {
+impl AuthSource for Passwords {
     async fn get_password(&self, login: &LoginInfo) -> PgWireResult<Password> {
-        if login.user() != Some(self.user.as_str()) {
-            // The same error as a wrong password: which user names exist is nobody's business.
-            return Err(PgWireError::InvalidPassword(login.user().unwrap_or_default().to_owned()));
+        let name = login.user().unwrap_or_default();
+        match self.users.get(name) {
+            Some(user) => Ok(Password::new(Some(user.salt.clone()), user.salted_password.clone())),
+            None => {
+                use sha2::Digest as _;
+                let made_up = |what: &[u8]| -> Vec<u8> {
+                    sha2::Sha256::new()
+                        .chain_update(self.secret)
+                        .chain_update(what)
+                        .chain_update(name)
+                        .finalize()
+                        .to_vec()
+                };
+                Ok(Password::new(Some(made_up(b"salt")[..16].to_vec()), made_up(b"password")))
+            }
         }
-        let salt: [u8; 16] = rand_salt();
-        Ok(Password::new(Some(salt.to_vec()), gen_salted_password(&self.password, &salt, SCRAM_ITERATIONS)))
     }
 }
 
-pub(super) const SCRAM_ITERATIONS: usize = 4096;
-
-/// Sixteen bytes that differ per login (SCRAM's salt need not be secret, only fresh).
-pub(super) fn rand_salt() -> [u8; 16] {
-    use std::hash::{BuildHasher, Hasher};
-    let mut salt = [0u8; 16];
-    for chunk in salt.chunks_mut(8) {
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
-        chunk.copy_from_slice(&h.finish().to_le_bytes());
-    }
-    salt
-}
+/// How long a failed login waits before it is told: guessing passwords is slow, and a wrong
+/// name and a wrong password take the same time.
+pub(super) const FAILED_LOGIN_DELAY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Loopback without a password.
 pub(super) struct OpenDoor {
@@ -62,9 +66,16 @@ impl NoopStartupHandler for OpenDoor {
 }
 
 /// How a connection logs in.
-pub(super) enum Login {
+pub(super) enum LoginWith {
     Open(OpenDoor),
     Scram(SASLAuthStartupHandler<DefaultServerParameterProvider>),
+}
+
+/// A connection's login, which says when it has succeeded (the listener then lifts the
+/// start-up timeout and frees the address's start-up place).
+pub(super) struct Login {
+    pub(super) how: LoginWith,
+    pub(super) logged_in: tokio::sync::watch::Sender<bool>,
 }
 
 #[async_trait]
@@ -75,10 +86,20 @@ impl StartupHandler for Login {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        match self {
-            Login::Open(door) => door.on_startup(client, message).await,
-            Login::Scram(scram) => scram.on_startup(client, message).await,
+        let result = match &self.how {
+            LoginWith::Open(door) => door.on_startup(client, message).await,
+            LoginWith::Scram(scram) => {
+                let result = scram.on_startup(client, message).await;
+                if result.is_err() {
+                    tokio::time::sleep(FAILED_LOGIN_DELAY).await;
+                }
+                result
+            }
+        };
+        if result.is_ok() && matches!(client.state(), pgwire::api::PgWireConnectionState::ReadyForQuery) {
+            self.logged_in.send_replace(true);
         }
+        result
     }
 }
 

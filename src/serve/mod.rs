@@ -13,7 +13,13 @@
 //! queries, `EXPLAIN`, `SHOW`, `SET` (of client settings, not of DataFusion's limits),
 //! transactions and cursors pass. Tables cannot be registered in the pinned schema either.
 //! Each statement has a time limit and each connection a memory limit; connections are capped.
+//!
+//! Who sees what: each login of a users file sees the counties of its areas only — every table
+//! through a `county_code` filter inside the plan ([`access`]) — and every statement is written
+//! to an audit log ([`audit`]).
 
+mod access;
+mod audit;
 mod auth;
 mod catalog;
 mod guard;
@@ -24,8 +30,10 @@ mod versions;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
+pub use access::{Areas, HASH_ITERATIONS, MIN_PASSWORD_CHARS, User, Users, hash_password};
 pub use guard::refusal;
 pub use listener::{check, serve};
 pub use rewrite::rewrite_for_datafusion;
@@ -34,6 +42,15 @@ pub use versions::Snapshot;
 /// The database name clients see (`current_database()`), and the catalog the tables are in.
 pub const DATABASE: &str = "junheng";
 
+/// Who may log in.
+#[derive(Debug, Clone)]
+pub enum Logins {
+    /// `--no-auth`: anyone on this machine, under any name, sees every area (loopback only).
+    NoAuth,
+    /// The logins of a users file, or the one login of `JUNHENG_SERVE_USER`/`_PASSWORD`.
+    Users(Arc<Users>),
+}
+
 /// How `junheng serve` runs.
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
@@ -41,12 +58,18 @@ pub struct ServeOptions {
     pub out: String,
     /// Address to listen on (`127.0.0.1:5433`; port 0 picks a free port).
     pub listen: SocketAddr,
-    /// The one user name clients log in with.
-    pub user: String,
-    /// The password (SCRAM-SHA-256); `None` lets anyone on this machine in, loopback only.
-    pub password: Option<String>,
+    /// Who may log in and what each login sees.
+    pub logins: Logins,
     /// TLS certificate and private key (PEM files).
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// Refuse clients that do not ask for TLS (always so beyond loopback).
+    pub require_tls: bool,
+    /// Longest a client may take from connecting to being logged in.
+    pub startup_timeout: Duration,
+    /// Connections from one address that may be waiting to log in at once.
+    pub max_startups_per_address: usize,
+    /// Where the audit log goes instead of `_audit/` beside the output.
+    pub audit_log: Option<PathBuf>,
     /// Longest a statement may run, planning and streaming its rows included.
     pub statement_timeout: Duration,
     /// Memory one connection's queries may hold (DataFusion's memory pool).

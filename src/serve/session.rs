@@ -26,6 +26,9 @@ use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
 use pgwire::messages::data::DataRow;
 
+use super::Logins;
+use super::access::Areas;
+use super::audit::{Audit, Entry, Span};
 use super::auth::Login;
 use super::guard::{refusal, unparsed_refusal};
 use super::rewrite::rewrite_for_datafusion;
@@ -45,12 +48,14 @@ pub(super) fn timeout_error(limit: Duration) -> PgWireError {
     )
 }
 
-/// A row stream that ends with a timeout error once the statement's deadline passes.
+/// A row stream that ends with a timeout error once the statement's deadline passes, and counts
+/// its rows and outcome into the statement's audit [`Span`].
 pub(super) struct Deadline<S> {
     pub(super) rows: S,
     pub(super) sleep: Pin<Box<tokio::time::Sleep>>,
     pub(super) limit: Duration,
     pub(super) done: bool,
+    pub(super) span: Arc<Span>,
 }
 
 impl<S: Stream<Item = PgWireResult<DataRow>> + Unpin> Stream for Deadline<S> {
@@ -62,20 +67,50 @@ impl<S: Stream<Item = PgWireResult<DataRow>> + Unpin> Stream for Deadline<S> {
         }
         if self.sleep.as_mut().poll(cx).is_ready() {
             self.done = true;
+            self.span.ended("timeout", Some(timeout_error(self.limit).to_string()));
             return Poll::Ready(Some(Err(timeout_error(self.limit))));
         }
-        Pin::new(&mut self.rows).poll_next(cx)
+        let next = Pin::new(&mut self.rows).poll_next(cx);
+        match &next {
+            Poll::Ready(Some(Ok(_))) => self.span.row(),
+            Poll::Ready(Some(Err(e))) => self.span.ended("error", Some(e.to_string())),
+            Poll::Ready(None) => self.done = true,
+            Poll::Pending => {}
+        }
+        next
     }
 }
 
-/// Bound the rows of a query response by the statement's deadline.
-pub(super) fn bounded(response: Response, deadline: tokio::time::Instant, limit: Duration) -> Response {
+impl<S> Drop for Deadline<S> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.span.ended("incomplete", None);
+        }
+    }
+}
+
+/// Bound the rows of a query response by the statement's deadline and count them into `span`.
+pub(super) fn bounded(
+    response: Response,
+    deadline: tokio::time::Instant,
+    limit: Duration,
+    span: &Arc<Span>,
+) -> Response {
     match response {
         Response::Query(mut query) => {
             let rows = std::mem::replace(&mut query.data_rows, Box::pin(futures::stream::empty()));
-            query.data_rows =
-                Box::pin(Deadline { rows, sleep: Box::pin(tokio::time::sleep_until(deadline)), limit, done: false });
+            query.data_rows = Box::pin(Deadline {
+                rows,
+                sleep: Box::pin(tokio::time::sleep_until(deadline)),
+                limit,
+                done: false,
+                span: span.clone(),
+            });
             Response::Query(query)
+        }
+        Response::Error(e) => {
+            span.ended("error", Some(e.message.clone()));
+            Response::Error(e)
         }
         other => other,
     }
@@ -149,25 +184,63 @@ pub(super) struct GuardedParser {
     pub(super) pinned: Arc<PinnedSchema>,
     pub(super) versions: Arc<Versions>,
     pub(super) sql_parser: PostgresCompatibilityParser,
+    pub(super) logins: Arc<Logins>,
+    pub(super) audit: Audit,
+}
+
+/// A statement let through: who sent it and the version it reads.
+pub(super) struct Admitted {
+    pub(super) entry: Entry,
 }
 
 impl GuardedParser {
-    /// Refuse what a reader may not run, then pin the connection to the committed version.
-    pub(super) async fn admit(&self, sql: &str) -> PgWireResult<()> {
-        match self.sql_parser.parse(sql) {
-            Ok(statements) => {
-                if let Some(why) = statements.iter().find_map(refusal) {
-                    return Err(user_error("25006", why));
-                }
-            }
-            Err(_) => {
-                if let Some(why) = unparsed_refusal(sql) {
-                    return Err(user_error("25006", why));
-                }
-            }
+    /// The login of this connection and the areas it sees.
+    fn login<C: ClientInfo>(&self, client: &C) -> PgWireResult<(String, Areas)> {
+        let user = client.metadata().get(pgwire::api::METADATA_USER).cloned().unwrap_or_default();
+        match self.logins.as_ref() {
+            Logins::NoAuth => Ok((user, Areas::All)),
+            Logins::Users(users) => match users.get(&user) {
+                Some(login) => Ok((user, login.areas.clone())),
+                None => Err(user_error("28000", format!("no login `{user}` on this server"))),
+            },
         }
-        self.pinned.pin(self.versions.current().await);
-        Ok(())
+    }
+
+    /// Refuse what a reader may not run, then pin the connection to the committed version as
+    /// its login sees it. A refusal is logged here; what is let through is logged when answered.
+    pub(super) async fn admit<C: ClientInfo>(&self, client: &C, sql: &str) -> PgWireResult<Admitted> {
+        let (user, areas) = self.login(client)?;
+        let mut entry = Entry::start(&user, &client.socket_addr().to_string(), areas.codes(), sql);
+        let refused = match self.sql_parser.parse(sql) {
+            Ok(statements) => statements.iter().find_map(refusal).or_else(|| {
+                let explains = statements.iter().any(|s| matches!(s, Statement::Explain { .. }));
+                (explains && areas != Areas::All).then(|| {
+                    "EXPLAIN is refused for a login that sees only some areas: its plans and counts would show the \
+                     others' files"
+                        .to_owned()
+                })
+            }),
+            Err(_) => unparsed_refusal(sql),
+        };
+        if let Some(why) = refused {
+            entry.outcome = "refused";
+            entry.error = Some(why.clone());
+            self.audit.record(entry);
+            return Err(user_error("25006", why));
+        }
+        let snapshot = match self.versions.current_for(&areas).await {
+            Ok(s) => s,
+            Err(e) => {
+                entry.outcome = "error";
+                entry.error = Some(e.to_string());
+                self.audit.record(entry);
+                return Err(user_error("58030", format!("cannot open the served version: {e}")));
+            }
+        };
+        entry.run_id = snapshot.run_id.clone();
+        entry.version = snapshot.version;
+        self.pinned.pin(snapshot);
+        Ok(Admitted { entry })
     }
 }
 
@@ -179,7 +252,7 @@ impl QueryParser for GuardedParser {
     where
         C: ClientInfo + Unpin + Send + Sync,
     {
-        self.admit(sql).await?;
+        self.admit(client, sql).await?;
         let rewritten = rewrite_for_datafusion(sql);
         self.inner.parse_sql(client, rewritten.as_deref().unwrap_or(sql), types).await
     }
@@ -202,14 +275,35 @@ impl SimpleQueryHandler for Session {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        self.parser.admit(query).await?;
+        let admitted = self.parser.admit(client, query).await?;
+        let span = Span::new(&self.parser.audit, admitted.entry);
         let deadline = tokio::time::Instant::now() + self.limit;
         let rewritten = rewrite_for_datafusion(query);
         let query = rewritten.as_deref().unwrap_or(query);
-        let responses = tokio::time::timeout_at(deadline, SimpleQueryHandler::do_query(&self.inner, client, query))
-            .await
-            .map_err(|_| timeout_error(self.limit))??;
-        Ok(responses.into_iter().map(|r| bounded(r, deadline, self.limit)).collect())
+        let answered =
+            tokio::time::timeout_at(deadline, SimpleQueryHandler::do_query(&self.inner, client, query)).await;
+        let responses = ended(answered, &span, self.limit)?;
+        Ok(responses.into_iter().map(|r| bounded(r, deadline, self.limit, &span)).collect())
+    }
+}
+
+/// The result of answering a statement, with a timeout or an error noted in its span.
+fn ended<T>(
+    answered: Result<PgWireResult<T>, tokio::time::error::Elapsed>,
+    span: &Span,
+    limit: Duration,
+) -> PgWireResult<T> {
+    match answered {
+        Err(_) => {
+            let error = timeout_error(limit);
+            span.ended("timeout", Some(error.to_string()));
+            Err(error)
+        }
+        Ok(Err(e)) => {
+            span.ended("error", Some(e.to_string()));
+            Err(e)
+        }
+        Ok(Ok(answer)) => Ok(answer),
     }
 }
 
@@ -230,12 +324,18 @@ impl ExtendedQueryHandler for Session {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         // The plan was made (and pinned to a version) when the statement was parsed.
+        let (user, areas) = self.parser.login(client)?;
+        let mut entry =
+            Entry::start(&user, &client.socket_addr().to_string(), areas.codes(), &portal.statement.statement.0);
+        let pinned = self.parser.pinned.snapshot();
+        (entry.run_id, entry.version) = (pinned.run_id.clone(), pinned.version);
+        let span = Span::new(&self.parser.audit, entry);
         let deadline = tokio::time::Instant::now() + self.limit;
-        let response =
+        let answered =
             tokio::time::timeout_at(deadline, ExtendedQueryHandler::do_query(&self.inner, client, portal, max_rows))
-                .await
-                .map_err(|_| timeout_error(self.limit))??;
-        Ok(bounded(response, deadline, self.limit))
+                .await;
+        let response = ended(answered, &span, self.limit)?;
+        Ok(bounded(response, deadline, self.limit, &span))
     }
 }
 

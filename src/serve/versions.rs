@@ -2,6 +2,7 @@
 //! re-read (one small `current.json` object) at most every `refresh`; each statement pins its
 //! connection's `public` schema to the version committed when it started.
 
+use std::collections::HashMap;
 use std::fmt::Debug;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -11,9 +12,11 @@ use datafusion::catalog::{MemorySchemaProvider, SchemaProvider, TableProvider};
 use datafusion::common::DataFusionError;
 use tracing::{info, warn};
 
+use super::access::{Areas, restricted};
 use super::catalog::information_schema;
 use crate::contract::Table;
 use crate::error::{Error, Result};
+use crate::query::RunHistory;
 use crate::storage::Location;
 
 /// What is served at one moment: one committed version's tables.
@@ -28,9 +31,22 @@ pub struct Snapshot {
     /// `information_schema` (tables, columns, schemata, views) for this version, with
     /// PostgreSQL's type names, which BI tools read to decide what a column is.
     pub(super) information_schema: Arc<MemorySchemaProvider>,
+    /// The run history, from which a restricted login's `runs` is made.
+    pub(super) history: Arc<RunHistory>,
 }
 
 impl Snapshot {
+    /// A version with no tables: what a connection sees before its first statement is admitted.
+    pub(super) fn empty() -> Snapshot {
+        Snapshot {
+            run_id: String::new(),
+            version: 0,
+            schema: Arc::new(MemorySchemaProvider::new()),
+            information_schema: Arc::new(MemorySchemaProvider::new()),
+            history: Arc::new(RunHistory::default()),
+        }
+    }
+
     /// Open the latest committed version of `out` and keep the tables readers may see: staging
     /// tables, marts, `quarantine_<table>` and `runs`.
     pub(super) async fn open(out: &Location) -> Result<Snapshot> {
@@ -58,6 +74,41 @@ impl Snapshot {
             version: published.ledger.version,
             schema,
             information_schema,
+            history: Arc::new(published.history),
+        })
+    }
+
+    /// This version as a login restricted to `areas` sees it: every table with a `county_code`
+    /// through its area filter, `runs` counting those areas only, and no table that cannot be
+    /// filtered (nor its columns in `information_schema`).
+    pub(super) async fn scoped(&self, areas: &Areas) -> Result<Snapshot> {
+        let err = |name: &str, e: DataFusionError| Error::Sql {
+            model: name.to_owned(),
+            file: "serve".into(),
+            source: Box::new(e),
+        };
+        let schema = Arc::new(MemorySchemaProvider::new());
+        let mut names = self.schema.table_names();
+        names.sort();
+        for name in names {
+            let provider = if name == "runs" {
+                let shown = |county: &str| areas.allows(county);
+                Some(self.history.table(Some(&shown))? as Arc<dyn TableProvider>)
+            } else {
+                let Some(table) = self.schema.table(&name).await.map_err(|e| err(&name, e))? else { continue };
+                restricted(&name, table, areas).map_err(|e| err(&name, e))?
+            };
+            if let Some(provider) = provider {
+                schema.register_table(name.clone(), provider).map_err(|e| err(&name, e))?;
+            }
+        }
+        let information_schema = information_schema(&schema).await?;
+        Ok(Snapshot {
+            run_id: self.run_id.clone(),
+            version: self.version,
+            schema,
+            information_schema,
+            history: self.history.clone(),
         })
     }
 }
@@ -67,6 +118,8 @@ pub(super) struct Versions {
     pub(super) out: Location,
     pub(super) refresh: Duration,
     pub(super) state: tokio::sync::Mutex<(Arc<Snapshot>, Instant)>,
+    /// The current version as each restricted set of areas sees it (emptied on a new version).
+    pub(super) scoped: tokio::sync::Mutex<HashMap<Areas, Arc<Snapshot>>>,
 }
 
 impl Versions {
@@ -88,6 +141,22 @@ impl Versions {
             }
         }
         state.0.clone()
+    }
+
+    /// The committed version as a login that sees `areas` sees it.
+    pub(super) async fn current_for(&self, areas: &Areas) -> Result<Arc<Snapshot>> {
+        let whole = self.current().await;
+        if *areas == Areas::All {
+            return Ok(whole);
+        }
+        let mut scoped = self.scoped.lock().await;
+        if let Some(found) = scoped.get(areas).filter(|s| s.run_id == whole.run_id) {
+            return Ok(found.clone());
+        }
+        scoped.retain(|_, s| s.run_id == whole.run_id);
+        let made = Arc::new(whole.scoped(areas).await?);
+        scoped.insert(areas.clone(), made.clone());
+        Ok(made)
     }
 }
 
@@ -127,11 +196,16 @@ impl PinnedSchema {
         }
     }
 
-    pub(super) fn pinned(&self) -> Arc<MemorySchemaProvider> {
-        let snapshot = match self.snapshot.read() {
+    /// The version pinned now.
+    pub(super) fn snapshot(&self) -> Arc<Snapshot> {
+        match self.snapshot.read() {
             Ok(s) => s.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
-        };
+        }
+    }
+
+    pub(super) fn pinned(&self) -> Arc<MemorySchemaProvider> {
+        let snapshot = self.snapshot();
         if self.information_schema { snapshot.information_schema.clone() } else { snapshot.schema.clone() }
     }
 }

@@ -15,14 +15,23 @@ use crate::interop::python;
 struct Server {
     child: Child,
     addr: String,
+    /// Where the audit log goes when the test does not say (not into the shared outputs).
+    _audit: tempfile::TempDir,
 }
 
 impl Server {
+    /// Start serving `out`; without a password or `--users`, with `--no-auth`.
     fn start(out: &Path, args: &[&str], password: Option<&str>) -> Server {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_junheng"));
-        cmd.args(["serve", "--out", out.to_str().unwrap(), "--listen", "127.0.0.1:0"])
-            .args(args)
-            .env_remove("RUST_LOG")
+        let audit = tempfile::tempdir().unwrap();
+        cmd.args(["serve", "--out", out.to_str().unwrap(), "--listen", "127.0.0.1:0"]).args(args);
+        if password.is_none() && !args.contains(&"--users") {
+            cmd.arg("--no-auth");
+        }
+        if !args.contains(&"--audit-log") && !args.contains(&"--users") {
+            cmd.arg("--audit-log").arg(audit.path().join("audit.jsonl"));
+        }
+        cmd.env_remove("RUST_LOG")
             .env_remove("JUNHENG_SERVE_PASSWORD")
             .env_remove("JUNHENG_SERVE_USER")
             .stdout(Stdio::piped())
@@ -41,7 +50,7 @@ impl Server {
         };
         // Keep draining its output so it never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        Server { child, addr }
+        Server { child, addr, _audit: audit }
     }
 
     fn url(&self, user_password: &str) -> String {
@@ -224,20 +233,39 @@ fn passwords_are_required_when_set_and_before_leaving_loopback() {
     if !psql_available() {
         return;
     }
-    let server = Server::start(&seed_output(), &[], Some("s3cret-pass"));
+    let server = Server::start(&seed_output(), &[], Some("s3cret-password"));
     let url = server.url("junheng");
-    let (ok, stdout, stderr) = psql(&url, "select count(*) from runs", Some("s3cret-pass"));
+    let (ok, stdout, stderr) = psql(&url, "select count(*) from runs", Some("s3cret-password"));
     assert!(ok && stdout == "1", "{stderr}");
     let (ok, _, stderr) = psql(&url, "select 1", Some("wrong"));
     assert!(!ok && stderr.to_lowercase().contains("password"), "{stderr}");
-    let (ok, _, stderr) = psql(&server.url("postgres"), "select 1", Some("s3cret-pass"));
+    let (ok, _, stderr) = psql(&server.url("postgres"), "select 1", Some("s3cret-password"));
     assert!(!ok && stderr.to_lowercase().contains("password"), "another user name got in: {stderr}");
     let (ok, _, _) = psql(&url, "select 1", None);
     assert!(!ok, "no password got in");
-    // Any address but loopback needs a password; the message says how to give one.
-    let open = junheng(&["serve", "--out", seed_output().to_str().unwrap(), "--listen", "0.0.0.0:0"]);
+    // No logins at all is refused, and the message says how to give them.
+    let out = seed_output();
+    let none = junheng(&["serve", "--out", out.to_str().unwrap(), "--listen", "127.0.0.1:0"]);
+    assert_eq!(none.code, 2);
+    assert!(none.stderr.contains("--users") && none.stderr.contains("JUNHENG_SERVE_PASSWORD"), "{}", none.stderr);
+    // --no-auth is for loopback only; any other address needs logins and TLS.
+    let open = junheng(&["serve", "--out", out.to_str().unwrap(), "--listen", "0.0.0.0:0", "--no-auth"]);
     assert_eq!(open.code, 2);
-    assert!(open.stderr.contains("JUNHENG_SERVE_PASSWORD"), "{}", open.stderr);
+    assert!(open.stderr.contains("--no-auth"), "{}", open.stderr);
+    let plain = Command::new(env!("CARGO_BIN_EXE_junheng"))
+        .args(["serve", "--out", out.to_str().unwrap(), "--listen", "0.0.0.0:0"])
+        .env("JUNHENG_SERVE_PASSWORD", "s3cret-password")
+        .output()
+        .unwrap();
+    assert_eq!(plain.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&plain.stderr).contains("needs TLS"), "{plain:?}");
+    // Short passwords are refused.
+    let short = Command::new(env!("CARGO_BIN_EXE_junheng"))
+        .args(["serve", "--out", out.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+        .env("JUNHENG_SERVE_PASSWORD", "short")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&short.stderr).contains("at least 12 characters"), "{short:?}");
 }
 
 #[test]
@@ -248,7 +276,8 @@ fn tls_is_used_when_a_certificate_is_configured() {
     let dir = tempfile::tempdir().unwrap();
     let (cert, key) = (dir.path().join("server.crt"), dir.path().join("server.key"));
     let made = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost", "-keyout"])
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost"])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost", "-keyout"])
         .arg(&key)
         .arg("-out")
         .arg(&cert)
@@ -257,14 +286,21 @@ fn tls_is_used_when_a_certificate_is_configured() {
     assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
     let server = Server::start(
         &seed_output(),
-        &["--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()],
-        Some("tls-pass"),
+        &["--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap(), "--require-tls"],
+        Some("tls-password-1"),
     );
-    let url = format!("{}?sslmode=require", server.url("junheng"));
-    let (ok, stdout, stderr) = psql(&url, "\\conninfo", Some("tls-pass"));
+    // verify-full checks the certificate and the host; channel_binding=require makes libpq use
+    // SCRAM-SHA-256-PLUS, which binds the login to this server's certificate.
+    let url =
+        format!("{}?sslmode=verify-full&sslrootcert={}&channel_binding=require", server.url("junheng"), cert.display());
+    let (ok, stdout, stderr) = psql(&url, "\\conninfo", Some("tls-password-1"));
     assert!(ok && stdout.contains("SSL connection"), "{stdout}\n{stderr}");
-    let (ok, stdout, _) = psql(&url, "select count(*) from runs", Some("tls-pass"));
+    let (ok, stdout, _) = psql(&url, "select count(*) from runs", Some("tls-password-1"));
     assert!(ok && stdout == "1");
+    // --require-tls: a client that does not ask for TLS is told so, and not let in.
+    let plain = format!("{}?sslmode=disable", server.url("junheng"));
+    let (ok, _, stderr) = psql(&plain, "select 1", Some("tls-password-1"));
+    assert!(!ok && stderr.contains("requires TLS"), "{stderr}");
     // A certificate that cannot be read stops the server instead of serving in plain text.
     std::fs::write(&key, "not a key").unwrap();
     let bad = junheng(&[
@@ -277,6 +313,7 @@ fn tls_is_used_when_a_certificate_is_configured() {
         cert.to_str().unwrap(),
         "--tls-key",
         key.to_str().unwrap(),
+        "--no-auth",
     ]);
     assert_eq!(bad.code, 2, "{}", bad.stdout);
     assert!(bad.stderr.contains("TLS"), "{}", bad.stderr);
@@ -393,4 +430,173 @@ fn readers_during_a_commit_see_the_old_or_the_new_version_never_a_mix() {
     assert!(mixed.is_empty(), "answers from neither version: {mixed:?}");
     assert!(seen.contains(&old) && seen.contains(&new), "{} answers", seen.len());
     eprintln!("{} answers during the commit: old {old}, new {new}", seen.len());
+}
+
+/// A users-file entry made by `junheng serve-user` (the password from the environment).
+fn serve_user(name: &str, areas: &[&str], password: &str) -> String {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_junheng"));
+    cmd.args(["serve-user", name]).env("JUNHENG_SERVE_PASSWORD", password);
+    for area in areas {
+        cmd.args(["--area", area]);
+    }
+    let made = cmd.output().unwrap();
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let text = String::from_utf8(made.stdout).unwrap();
+    assert!(!text.contains(password), "the plaintext password is in the users file");
+    text
+}
+
+#[test]
+fn each_login_sees_only_the_counties_of_its_areas_and_is_audited() {
+    if !psql_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (source, out) = (dir.path().join("national"), dir.path().join("out"));
+    let generated =
+        junheng(&["generate", "national", "--counties", "6", "--years", "2", "--out", source.to_str().unwrap()]);
+    assert_eq!(generated.code, 0, "{}", generated.stderr);
+    let run = junheng(&["run", "--quiet", "--source", source.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert!(run.code <= 1, "{}", run.stderr);
+    // The expected counts are worked out from the Parquet itself, read with DataFusion.
+    let ctx = tokio::runtime::Runtime::new().unwrap().block_on(published(&out));
+    let parquet = |sql: &str| {
+        let ctx = ctx.clone();
+        let sql = sql.to_owned();
+        std::thread::spawn(move || tokio::runtime::Runtime::new().unwrap().block_on(rows(&ctx, &sql))).join().unwrap()
+    };
+    let counties: Vec<String> = parquet("select distinct county_code from staging_schools order by 1")
+        .into_iter()
+        .map(|r| r[0].clone())
+        .collect();
+    assert!(counties.len() >= 6, "{counties:?}");
+    let county = counties[0].clone();
+    let province = county[..2].to_owned();
+    let in_province = counties.iter().filter(|c| c.starts_with(&province)).count();
+    let password = "a county's long password";
+    let users = dir.path().join("users.toml");
+    std::fs::write(
+        &users,
+        [
+            serve_user("county", &[&county], password),
+            serve_user("province", &[&province], password),
+            serve_user("everyone", &["*"], password),
+        ]
+        .join("\n"),
+    )
+    .unwrap();
+    let server = Server::start(&out, &["--users", users.to_str().unwrap()], None);
+    let as_user = |user: &str, sql: &str| {
+        let (ok, stdout, stderr) = psql(&server.url(user), sql, Some(password));
+        assert!(ok, "{user}: {sql}: {stderr}");
+        stdout
+    };
+    // Every table the whole output has: a county login counts exactly its own rows in each.
+    let tables = as_user("everyone", "select table_name from information_schema.tables order by 1");
+    let with_county: Vec<&str> = tables
+        .lines()
+        .filter(|t| {
+            as_user("everyone", &format!("select count(*) from information_schema.columns where table_name = '{t}' and column_name = 'county_code'")) == "1"
+        })
+        .collect();
+    assert!(with_county.len() > 30, "{with_county:?}");
+    let staging = ["schools", "pupils", "teachers", "facilities", "finance", "investments", "survey", "monitoring"];
+    for table in &with_county {
+        // The analyst's paths name staging tables staging_<table>; marts and quarantine as served.
+        let path_name = if staging.contains(table)
+            || !std::path::Path::new(&out.join("marts").join(table)).exists() && !table.starts_with("quarantine_")
+        {
+            format!("staging_{table}")
+        } else {
+            table.to_string()
+        };
+        // A quarantine with no rows has no files, so no path to read: nothing to count.
+        let on_disk = !table.starts_with("quarantine_")
+            || out.join("quarantine").join(table.trim_start_matches("quarantine_")).exists();
+        let theirs = if on_disk {
+            parquet(&format!("select count(*) from {path_name} where county_code = '{county}'"))[0][0].clone()
+        } else {
+            "0".to_owned()
+        };
+        assert_eq!(as_user("county", &format!("select count(*) from {table}")), theirs, "{table}");
+        let others = format!("select count(*) from {table} where county_code is null or county_code <> '{county}'");
+        assert_eq!(as_user("county", &others), "0", "{table}");
+    }
+    // Joins, subqueries and unions see the same filter.
+    assert_eq!(
+        as_user(
+            "county",
+            "select count(distinct s.county_code) from pupils p join schools s on p.school_code = s.school_code"
+        ),
+        "1"
+    );
+    assert_eq!(
+        as_user(
+            "county",
+            "select count(*) from (select county_code from pupils union all select county_code from balance_cv) t \
+                           where county_code not in (select county_code from schools)"
+        ),
+        "0"
+    );
+    assert_eq!(as_user("province", "select count(distinct county_code) from schools"), in_province.to_string());
+    assert_eq!(as_user("everyone", "select count(distinct county_code) from schools"), counties.len().to_string());
+    // information_schema lists only what can be filtered; runs counts only the login's rows.
+    let county_tables = as_user("county", "select table_name from information_schema.tables order by 1");
+    let mut expected: Vec<&str> = with_county.clone();
+    expected.push("runs");
+    expected.sort();
+    assert_eq!(county_tables.lines().collect::<Vec<_>>(), expected);
+    let ledger = crate::common::ledger(&out);
+    let county_rows: u64 = ledger["slices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["county_code"] == county.as_str())
+        .map(|s| s["rows_read"].as_u64().unwrap())
+        .sum();
+    assert_eq!(as_user("county", "select rows_read, inputs is null from runs"), format!("{county_rows}|t"));
+    assert_eq!(
+        as_user("everyone", "select rows_read from runs"),
+        ledger["totals"]["rows_read"].as_u64().unwrap().to_string()
+    );
+    // EXPLAIN (whose plans name files) is refused to a restricted login.
+    let (ok, _, stderr) = psql(&server.url("county"), "explain select * from pupils", Some(password));
+    assert!(!ok && stderr.contains("EXPLAIN is refused"), "{stderr}");
+    // A wrong password and an unknown name fail alike, and each takes a second.
+    let started = Instant::now();
+    let (ok, _, wrong) = psql(&server.url("county"), "select 1", Some("not the password at all"));
+    let (ok2, _, unknown) = psql(&server.url("nobody"), "select 1", Some(password));
+    assert!(!ok && !ok2 && started.elapsed() >= Duration::from_secs(2), "{wrong}\n{unknown}");
+    assert_eq!(wrong.replace("county", "USER"), unknown.replace("nobody", "USER"));
+    // pandas through SQLAlchemy sees the same one county.
+    if let Some(python) = python() {
+        let script = "import sys, pandas, sqlalchemy\n\
+                      engine = sqlalchemy.create_engine(sys.argv[1])\n\
+                      frame = pandas.read_sql('select distinct county_code from balance_cv', engine)\n\
+                      print(','.join(sorted(frame['county_code'])))\n";
+        let url = format!(
+            "postgresql+psycopg://county:{}@{}/junheng",
+            password.replace(' ', "%20").replace('\'', "%27"),
+            server.addr
+        );
+        let read = Command::new(python).args(["-c", script, &url]).output().unwrap();
+        assert!(read.status.success(), "{}", String::from_utf8_lossy(&read.stderr));
+        assert_eq!(String::from_utf8_lossy(&read.stdout).trim(), county);
+    }
+    // The audit log beside the output: who, what, the version, the rows.
+    drop(server);
+    let audit_dir = out.join("_audit");
+    let text: String =
+        std::fs::read_dir(&audit_dir).unwrap().map(|f| std::fs::read_to_string(f.unwrap().path()).unwrap()).collect();
+    let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let joined = lines
+        .iter()
+        .find(|l| l["user"] == "county" && l["statement"].as_str().unwrap().contains("count(distinct s.county_code)"))
+        .expect("the join is in the audit log");
+    assert_eq!((joined["rows"].as_u64(), joined["outcome"].as_str()), (Some(1), Some("ok")));
+    assert_eq!(joined["areas"][0].as_str(), Some(county.as_str()));
+    assert_eq!(joined["run_id"], ledger["run_id"]);
+    let refused = lines.iter().find(|l| l["statement"] == "explain select * from pupils").unwrap();
+    assert_eq!(refused["outcome"], "refused");
+    assert!(lines.iter().all(|l| !l.to_string().contains(password)));
 }
