@@ -367,6 +367,11 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = 32)]
     pub max_connections: usize,
 
+    /// Statements one login may have running at once; more wait their turn within their
+    /// --statement-timeout.
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub max_statements_per_login: usize,
+
     /// How often to look for a newly committed run, like 1s, 1m.
     #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = duration)]
     pub refresh: Duration,

@@ -323,6 +323,7 @@ async fn serve(args: ServeArgs, quiet: bool) -> Result<ExitStatus, Error> {
         statement_timeout: args.statement_timeout,
         memory_limit: args.memory_limit,
         max_connections: args.max_connections,
+        max_statements_per_login: args.max_statements_per_login,
         refresh: args.refresh,
     };
     junheng::serve::serve(options, |addr, snapshot| {

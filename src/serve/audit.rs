@@ -211,6 +211,11 @@ impl Span {
         })
     }
 
+    /// The login whose statement this is.
+    pub(super) fn user(&self) -> String {
+        self.entry.lock().map(|e| e.user.clone()).unwrap_or_default()
+    }
+
     /// Count one row sent.
     pub(super) fn row(&self) {
         self.rows.fetch_add(1, Ordering::Relaxed);

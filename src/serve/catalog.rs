@@ -498,6 +498,8 @@ pub(super) async fn connection_context(
     for udf in constant_catalog_udfs() {
         ctx.register_udf(udf);
     }
+    // Last, so that the capped functions replace DataFusion's (and any registered above).
+    super::bounds::cap_functions(&ctx, memory_limit / 4);
     if let Some(base) = catalog.schema("pg_catalog") {
         let overlay = CatalogOverlay::new(&ctx, base).await.map_err(sql)?;
         catalog.register_schema("pg_catalog", Arc::new(overlay)).map_err(sql)?;

@@ -26,6 +26,7 @@ use tracing::{info, warn};
 use super::access::{HASH_ITERATIONS, random_bytes};
 use super::audit::Audit;
 use super::auth::{Login, LoginWith, OpenDoor, Passwords, tls_acceptor};
+use super::bounds::Running;
 use super::catalog::connection_context;
 use super::session::{Connection, GuardedParser, SavepointHook, Session};
 use super::versions::{PinnedSchema, Snapshot, Versions};
@@ -137,8 +138,10 @@ pub fn check(options: &ServeOptions) -> Result<()> {
             "{why} needs TLS, so that passwords and rows do not cross the network in clear: give --tls-cert and --tls-key"
         )));
     }
-    if options.max_connections == 0 || options.max_startups_per_address == 0 {
-        return Err(Error::Usage("--max-connections and --max-startups-per-address must be at least 1".into()));
+    if options.max_connections == 0 || options.max_startups_per_address == 0 || options.max_statements_per_login == 0 {
+        return Err(Error::Usage(
+            "--max-connections, --max-startups-per-address and --max-statements-per-login must be at least 1".into(),
+        ));
     }
     Ok(())
 }
@@ -222,6 +225,7 @@ struct Shared {
     auth: Option<Arc<Passwords>>,
     certificate: Option<Vec<u8>>,
     audit: Audit,
+    running: Arc<Running>,
 }
 
 /// Serve until the process is stopped (SIGINT or SIGTERM end it cleanly). `on_listening` is told
@@ -263,6 +267,7 @@ pub async fn serve(options: ServeOptions, on_listening: impl FnOnce(SocketAddr, 
         Logins::Users(users) => Some(Arc::new(Passwords { users: users.clone(), secret: random_bytes() })),
     };
     let require_tls = options.require_tls || !options.listen.ip().is_loopback();
+    let running_per_login = options.max_statements_per_login;
     let shared = Arc::new(Shared {
         out,
         versions,
@@ -272,6 +277,7 @@ pub async fn serve(options: ServeOptions, on_listening: impl FnOnce(SocketAddr, 
         auth,
         certificate,
         audit,
+        running: Arc::new(Running { per_login: running_per_login, by_login: Default::default() }),
     });
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|source| Error::Io { operation: "handle signals of", path: "the process".into(), source })?;
@@ -378,7 +384,13 @@ async fn new_connection(shared: &Shared, logged_in: tokio::sync::watch::Sender<b
         logins: shared.logins.clone(),
         audit: shared.audit.clone(),
     });
-    let session = Arc::new(Session { inner, parser, limit: options.statement_timeout });
+    let session = Arc::new(Session {
+        inner,
+        parser,
+        limit: options.statement_timeout,
+        running: shared.running.clone(),
+        statement_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+    });
     let connections = &shared.connections;
     let how = match &shared.auth {
         None => LoginWith::Open(OpenDoor { connections: connections.clone() }),
@@ -425,6 +437,7 @@ mod tests {
             statement_timeout: Duration::from_secs(60),
             memory_limit: 1 << 30,
             max_connections: 8,
+            max_statements_per_login: 4,
             refresh: Duration::from_secs(1),
         }
     }

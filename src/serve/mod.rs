@@ -21,6 +21,7 @@
 mod access;
 mod audit;
 mod auth;
+mod bounds;
 mod catalog;
 mod guard;
 mod listener;
@@ -76,6 +77,8 @@ pub struct ServeOptions {
     pub memory_limit: usize,
     /// Connections open at once; more are refused with SQLSTATE 53300.
     pub max_connections: usize,
+    /// Statements one login may have running at once; more wait for a turn within their timeout.
+    pub max_statements_per_login: usize,
     /// How often to look for a newly committed version.
     pub refresh: Duration,
 }

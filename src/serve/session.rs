@@ -30,6 +30,7 @@ use super::Logins;
 use super::access::Areas;
 use super::audit::{Audit, Entry, Span};
 use super::auth::Login;
+use super::bounds::{self, Entered, StatementRuntime, drive};
 use super::guard::{refusal, unparsed_refusal};
 use super::rewrite::rewrite_for_datafusion;
 use super::versions::{PinnedSchema, Versions};
@@ -52,6 +53,8 @@ pub(super) fn timeout_error(limit: Duration) -> PgWireError {
 /// its rows and outcome into the statement's audit [`Span`].
 pub(super) struct Deadline<S> {
     pub(super) rows: S,
+    /// The statement's runtime, shut down once the last of its row streams is gone.
+    pub(super) _runtime: Arc<StatementRuntime>,
     pub(super) sleep: Pin<Box<tokio::time::Sleep>>,
     pub(super) limit: Duration,
     pub(super) done: bool,
@@ -89,27 +92,35 @@ impl<S> Drop for Deadline<S> {
     }
 }
 
-/// Bound the rows of a query response by the statement's deadline and count them into `span`.
-pub(super) fn bounded(
-    response: Response,
-    deadline: tokio::time::Instant,
-    limit: Duration,
-    span: &Arc<Span>,
-) -> Response {
+/// What a statement runs with: its deadline and time limit, its audit span, its runtime and
+/// its login's share of running statements.
+pub(super) struct Running {
+    pub(super) deadline: tokio::time::Instant,
+    pub(super) limit: Duration,
+    pub(super) span: Arc<Span>,
+    pub(super) runtime: Arc<StatementRuntime>,
+    pub(super) permit: Arc<tokio::sync::OwnedSemaphorePermit>,
+}
+
+/// Bound the rows of a query response by the statement's deadline, produce them on its
+/// runtime and count them into its span.
+pub(super) fn bounded(response: Response, running: &Running) -> Response {
     match response {
         Response::Query(mut query) => {
             let rows = std::mem::replace(&mut query.data_rows, Box::pin(futures::stream::empty()));
+            let rows = drive(&running.runtime, rows, running.permit.clone());
             query.data_rows = Box::pin(Deadline {
                 rows,
-                sleep: Box::pin(tokio::time::sleep_until(deadline)),
-                limit,
+                _runtime: running.runtime.clone(),
+                sleep: Box::pin(tokio::time::sleep_until(running.deadline)),
+                limit: running.limit,
                 done: false,
-                span: span.clone(),
+                span: running.span.clone(),
             });
             Response::Query(query)
         }
         Response::Error(e) => {
-            span.ended("error", Some(e.message.clone()));
+            running.span.ended("error", Some(e.message.clone()));
             Response::Error(e)
         }
         other => other,
@@ -176,6 +187,28 @@ pub(super) struct Session {
     pub(super) inner: DfSessionService,
     pub(super) parser: Arc<GuardedParser>,
     pub(super) limit: Duration,
+    /// Statements running, by login.
+    pub(super) running: Arc<bounds::Running>,
+    /// Worker threads of each statement's runtime.
+    pub(super) statement_threads: usize,
+}
+
+impl Session {
+    /// Start a statement of `entry`'s login: its share of running statements, its runtime, its span.
+    async fn start(&self, entry: Entry) -> PgWireResult<Running> {
+        let span = Span::new(&self.parser.audit, entry);
+        let user = span.user();
+        let deadline = tokio::time::Instant::now() + self.limit;
+        let permit = self.running.acquire(&user, deadline).await.map_err(|why| {
+            span.ended("timeout", Some(why.clone()));
+            user_error("57014", why)
+        })?;
+        let runtime = StatementRuntime::new(self.statement_threads).map_err(|e| {
+            span.ended("error", Some(e.to_string()));
+            user_error("53000", format!("cannot start a runtime for the statement: {e}"))
+        })?;
+        Ok(Running { deadline, limit: self.limit, span, runtime, permit: Arc::new(permit) })
+    }
 }
 
 /// The extended protocol's parser: the same checks and pinning before datafusion-postgres's.
@@ -211,7 +244,7 @@ impl GuardedParser {
     pub(super) async fn admit<C: ClientInfo>(&self, client: &C, sql: &str) -> PgWireResult<Admitted> {
         let (user, areas) = self.login(client)?;
         let mut entry = Entry::start(&user, &client.socket_addr().to_string(), areas.codes(), sql);
-        let refused = match self.sql_parser.parse(sql) {
+        let refused = bounds::oversized(sql).or_else(|| match self.sql_parser.parse(sql) {
             Ok(statements) => statements.iter().find_map(refusal).or_else(|| {
                 let explains = statements.iter().any(|s| matches!(s, Statement::Explain { .. }));
                 (explains && areas != Areas::All).then(|| {
@@ -221,7 +254,7 @@ impl GuardedParser {
                 })
             }),
             Err(_) => unparsed_refusal(sql),
-        };
+        });
         if let Some(why) = refused {
             entry.outcome = "refused";
             entry.error = Some(why.clone());
@@ -276,14 +309,16 @@ impl SimpleQueryHandler for Session {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         let admitted = self.parser.admit(client, query).await?;
-        let span = Span::new(&self.parser.audit, admitted.entry);
-        let deadline = tokio::time::Instant::now() + self.limit;
+        let running = self.start(admitted.entry).await?;
         let rewritten = rewrite_for_datafusion(query);
         let query = rewritten.as_deref().unwrap_or(query);
-        let answered =
-            tokio::time::timeout_at(deadline, SimpleQueryHandler::do_query(&self.inner, client, query)).await;
-        let responses = ended(answered, &span, self.limit)?;
-        Ok(responses.into_iter().map(|r| bounded(r, deadline, self.limit, &span)).collect())
+        let answer = Entered {
+            handle: running.runtime.handle(),
+            future: Box::pin(SimpleQueryHandler::do_query(&self.inner, client, query)),
+        };
+        let answered = tokio::time::timeout_at(running.deadline, answer).await;
+        let responses = ended(answered, &running.span, self.limit)?;
+        Ok(responses.into_iter().map(|r| bounded(r, &running)).collect())
     }
 }
 
@@ -329,13 +364,14 @@ impl ExtendedQueryHandler for Session {
             Entry::start(&user, &client.socket_addr().to_string(), areas.codes(), &portal.statement.statement.0);
         let pinned = self.parser.pinned.snapshot();
         (entry.run_id, entry.version) = (pinned.run_id.clone(), pinned.version);
-        let span = Span::new(&self.parser.audit, entry);
-        let deadline = tokio::time::Instant::now() + self.limit;
-        let answered =
-            tokio::time::timeout_at(deadline, ExtendedQueryHandler::do_query(&self.inner, client, portal, max_rows))
-                .await;
-        let response = ended(answered, &span, self.limit)?;
-        Ok(bounded(response, deadline, self.limit, &span))
+        let running = self.start(entry).await?;
+        let answer = Entered {
+            handle: running.runtime.handle(),
+            future: Box::pin(ExtendedQueryHandler::do_query(&self.inner, client, portal, max_rows)),
+        };
+        let answered = tokio::time::timeout_at(running.deadline, answer).await;
+        let response = ended(answered, &running.span, self.limit)?;
+        Ok(bounded(response, &running))
     }
 }
 

@@ -600,3 +600,84 @@ fn each_login_sees_only_the_counties_of_its_areas_and_is_audited() {
     assert_eq!(refused["outcome"], "refused");
     assert!(lines.iter().all(|l| !l.to_string().contains(password)));
 }
+
+/// The server's peak resident memory so far (VmHWM), in MiB.
+fn peak_mib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() / 1024
+}
+
+#[test]
+fn no_statement_takes_the_server_down_or_holds_up_another() {
+    if !psql_available() {
+        return;
+    }
+    let limits = ["--memory-limit", "64MiB", "--statement-timeout", "3s"];
+    let server = Server::start(&seed_output(), &limits, None);
+    let pid = server.child.id();
+    // Another connection asks `select 1` every 200 ms throughout; the slowest answer is kept.
+    let (stop, slowest) = (Arc::new(AtomicBool::new(false)), Arc::new(Mutex::new(Duration::ZERO)));
+    let pinger = {
+        let (url, stop, slowest) = (server.url("pinger"), stop.clone(), slowest.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                let started = Instant::now();
+                let (ok, stdout, stderr) = psql(&url, "select 1", None);
+                assert!(ok && stdout == "1", "{stderr}");
+                let took = started.elapsed();
+                let mut slowest = slowest.lock().unwrap();
+                *slowest = (*slowest).max(took);
+                drop(slowest);
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        })
+    };
+    let url = server.url("junheng");
+    for (sql, error) in [
+        // Values a function would build past its cap: refused before they are built.
+        ("select length(repeat('x', 1000000000))", "over this server's cap"),
+        ("select length(repeat('x', 2000000000))", "over this server's cap"),
+        ("select length(lpad('x', 300000000))", "over this server's cap"),
+        ("select cardinality(array_repeat(1, 100000000))", "over this server's cap"),
+        ("select cardinality(range(1, 100000000))", "over this server's cap"),
+        ("select length(repeat(school_code, 100000)) from pupils", "over this server's cap"),
+        // An aggregate of values that are each allowed: the memory pool stops it.
+        ("select length(string_agg(repeat('x', 8000), ',')) from pupils, pupils p2", "Resources exhausted"),
+        // A literal as large as the values a function may not build.
+        (&format!("select length(string_agg('{}', ',')) from pupils", "x".repeat(100_000)), "a literal of"),
+        // A nested-loop join that does not yield: the client is answered at its timeout.
+        (
+            "select count(*) from generate_series(1, 40000) a join generate_series(1, 40000) b on a.value < b.value",
+            "statement timeout",
+        ),
+        ("select count(*) from generate_series(1, 20000000000)", "statement timeout"),
+    ] {
+        let started = Instant::now();
+        let (ok, _, stderr) = psql(&url, sql, None);
+        let took = started.elapsed();
+        let shown: String = sql.chars().take(80).collect();
+        assert!(!ok && stderr.contains(error), "{shown}: {stderr}");
+        assert!(took < Duration::from_secs(4), "{shown} took {took:?}, past its 3 s timeout and a second");
+    }
+    stop.store(true, Ordering::Relaxed);
+    pinger.join().unwrap();
+    let slowest = *slowest.lock().unwrap();
+    assert!(slowest < Duration::from_secs(1), "select 1 on another connection took {slowest:?}");
+    let peak = peak_mib(pid);
+    eprintln!("server peak RSS {peak} MiB; slowest select 1 on another connection {slowest:?}");
+    assert!(peak < 600, "the server's peak RSS was {peak} MiB under a 64 MiB limit");
+    // One login runs 4 statements at once (the default): six from one login wait their turn
+    // (unit test bounds::tests) and every one still ends by its timeout.
+    let started = Instant::now();
+    let greedy: Vec<_> = (0..6)
+        .map(|_| {
+            let url = server.url("greedy");
+            std::thread::spawn(move || psql(&url, "select count(*) from generate_series(1, 20000000000)", None).2)
+        })
+        .collect();
+    let errors: Vec<String> = greedy.into_iter().map(|t| t.join().unwrap()).collect();
+    assert!(errors.iter().all(|e| e.contains("statement timeout")), "{errors:?}");
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert_eq!(psql_ok(&url, "select count(*) from runs"), "1");
+}
