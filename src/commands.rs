@@ -388,6 +388,13 @@ async fn runs(args: RunsArgs) -> Result<ExitStatus, Error> {
 
 /// `junheng vacuum`: delete versions no reader can still be using.
 async fn vacuum(args: VacuumArgs, quiet: bool) -> Result<ExitStatus, Error> {
+    if args.keep < junheng::publish::vacuum::MIN_KEEP {
+        return Err(Error::Usage(format!(
+            "--keep {} is too short: a reader (query, serve, a BI tool) that opened a version just before it was \
+             superseded needs time to finish; give at least 1m (for example --keep 7d)",
+            humantime::format_duration(args.keep)
+        )));
+    }
     let url = output_of(args.pipeline.as_deref(), args.out.as_deref())?;
     let out = junheng::storage::open(&url, false)?;
     let lock = junheng::publish::lock::acquire(&out, "vacuum", Some(Duration::from_secs(600))).await?;

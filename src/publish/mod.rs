@@ -322,20 +322,47 @@ pub fn switch_current(out: &Location, run_id: &str) -> Result<()> {
     Ok(())
 }
 
-/// Make sure the local `current` link names the latest committed version (repairs a run that
-/// was killed between its commit and the switch).
-pub async fn repair_current(out: &Location) -> Result<()> {
-    if out.local_root.is_none() {
-        return Ok(());
-    }
-    if let Some(latest) = latest(out).await? {
-        let root = out.local_root.as_ref().expect("checked");
-        let target = std::fs::read_link(root.join("current")).ok();
-        if target.as_deref() != Some(std::path::Path::new(&version_path(&latest.run_id))) {
-            switch_current(out, &latest.run_id)?;
-        }
+/// The latest committed run, when the local `current` link does not name it (a run was killed
+/// between its commit and the switch); `None` when the link is right or the output is remote.
+pub async fn stale_current(out: &Location) -> Result<Option<String>> {
+    let Some(root) = &out.local_root else { return Ok(None) };
+    let Some(latest) = latest(out).await? else { return Ok(None) };
+    let target = std::fs::read_link(root.join("current")).ok();
+    Ok((target.as_deref() != Some(std::path::Path::new(&version_path(&latest.run_id)))).then_some(latest.run_id))
+}
+
+/// Make sure the local `current` link names the latest committed version. Only the holder of
+/// the output's lock may switch it (`_held` says so), so a repair never races a commit.
+pub async fn repair_current(out: &Location, _held: &lock::Lock) -> Result<()> {
+    if let Some(run_id) = stale_current(out).await? {
+        switch_current(out, &run_id)?;
     }
     Ok(())
+}
+
+/// The runs the pointers name: `current.json` and the local `current` link (which `vacuum`
+/// must never delete, whatever the ledgers say).
+pub async fn pointed_runs(out: &Location) -> Result<Vec<String>> {
+    use object_store::ObjectStoreExt;
+    let mut runs = Vec::new();
+    let path = out.child("current.json");
+    match out.store.get(&path).await {
+        Ok(found) => {
+            let bytes = found.bytes().await.map_err(|e| Error::store("read", &path, e))?;
+            let pointer: serde_json::Value =
+                serde_json::from_slice(&bytes).map_err(|source| Error::Json { context: path.to_string(), source })?;
+            runs.extend(pointer["run_id"].as_str().map(str::to_owned));
+        }
+        Err(object_store::Error::NotFound { .. }) => {}
+        Err(e) => return Err(Error::store("read", &path, e)),
+    }
+    if let Some(root) = &out.local_root
+        && let Ok(target) = std::fs::read_link(root.join("current"))
+        && let Some(name) = target.file_name()
+    {
+        runs.push(name.to_string_lossy().into_owned());
+    }
+    Ok(runs)
 }
 
 #[cfg(test)]

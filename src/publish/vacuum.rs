@@ -28,6 +28,10 @@ pub struct VacuumReport {
     pub objects: u64,
 }
 
+/// The shortest retention `vacuum` accepts: a reader (`query`, `serve`, a BI tool) that opened
+/// a version just before it was superseded needs time to finish.
+pub const MIN_KEEP: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Delete versions superseded for longer than `keep`, and abandoned ones older than `keep`.
 pub async fn vacuum(out: &Location, keep: Duration, now: DateTime<Utc>, dry_run: bool) -> Result<VacuumReport> {
     let keep = chrono::Duration::from_std(keep).unwrap_or(chrono::Duration::MAX);
@@ -54,10 +58,13 @@ pub async fn vacuum(out: &Location, keep: Duration, now: DateTime<Utc>, dry_run:
         entry.0 = entry.0.max(meta.last_modified);
         entry.1.push(meta.location);
     }
-    let latest: BTreeSet<&str> = published.last().map(|l| l.run_id.as_str()).into_iter().collect();
+    // The latest committed version, and whatever a pointer names (a reader follows those).
+    let pointed = super::pointed_runs(out).await?;
+    let mut latest: BTreeSet<&str> = published.last().map(|l| l.run_id.as_str()).into_iter().collect();
+    latest.extend(pointed.iter().map(String::as_str));
     for (id, (newest, paths)) in folders {
         let verdict = match superseded.get(&id) {
-            _ if latest.contains(id.as_str()) => Err("the latest committed version".to_owned()),
+            _ if latest.contains(id.as_str()) => Err("the latest committed version, or one a pointer names".to_owned()),
             Some(Some(at)) if now - *at > keep => Ok(format!("superseded at {}", at.to_rfc3339())),
             Some(Some(at)) => Err(format!("superseded at {}, within the retention period", at.to_rfc3339())),
             Some(None) => Err("the latest committed version".to_owned()),

@@ -64,8 +64,15 @@ pub async fn run(request: Request) -> Result<Outcome> {
 /// Carry out a plan: read what changed, keep what did not, rebuild the marts and commit.
 pub async fn execute(request: &Request, plan: Plan) -> Result<Outcome> {
     if let Some(parent) = plan.parent.clone().filter(|_| plan.nothing_changed()) {
-        if let Some(out) = &plan.output {
-            publish::repair_current(out).await?;
+        if let Some(out) = &plan.output
+            && publish::stale_current(out).await?.is_some()
+        {
+            let lock = publish::lock::acquire(out, &request.run_id, request.wait_for_lock).await?;
+            let repaired = publish::repair_current(out, &lock).await;
+            if let Err(e) = lock.release().await {
+                tracing::warn!("{e}");
+            }
+            repaired?;
         }
         return Ok(Outcome::nothing_to_do(parent, plan.output));
     }
@@ -91,7 +98,7 @@ async fn publish_run(request: &Request, plan: Plan, out: &Location, lock: &publi
     if let Some(parent) = plan.parent.clone().filter(|_| plan.nothing_changed()) {
         return Ok(Outcome::nothing_to_do(parent, Some(out.clone())));
     }
-    publish::repair_current(out).await?;
+    publish::repair_current(out, lock).await?;
     let stage = Stage::start("ingest");
     let mut writers = PartitionWriters::new(out.clone(), &request.run_id);
     let Ingested { mut ledger, findings, findings_total, kept, kept_slices } =

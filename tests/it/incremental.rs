@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use crate::common::{junheng, ledger, published, repo, rows, value};
 
@@ -161,16 +162,36 @@ fn vacuum_deletes_superseded_and_abandoned_versions_but_never_the_latest() {
     let keep = junheng(&["vacuum", "--out", out.to_str().unwrap(), "--keep", "7d"]);
     assert_eq!(keep.code, 0, "{}", keep.stderr);
     assert!(keep.stdout.contains("deleted 0 versions"), "{}", keep.stdout);
-    let dry = junheng(&["vacuum", "--out", out.to_str().unwrap(), "--keep", "0", "--dry-run"]);
-    assert!(dry.stdout.contains("would delete 3 versions"), "{}", dry.stdout);
+    // A retention shorter than a minute would delete versions under running readers: refused.
+    let zero = junheng(&["vacuum", "--out", out.to_str().unwrap(), "--keep", "0"]);
+    assert_eq!(zero.code, 2);
+    assert!(zero.stderr.contains("too short"), "{}", zero.stderr);
+    // Two hours from now with a minute's retention: the two superseded versions and the dead one go.
+    let location = junheng::storage::open(out.to_str().unwrap(), false).unwrap();
+    let later = chrono::Utc::now() + chrono::Duration::hours(2);
+    let vacuum = |dry_run: bool| {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(junheng::publish::vacuum::vacuum(&location, Duration::from_secs(60), later, dry_run)).unwrap()
+    };
+    assert_eq!(vacuum(true).deleted.len(), 3);
     assert_eq!(std::fs::read_dir(out.join("versions")).unwrap().count(), 4);
-    let now = junheng(&["vacuum", "--out", out.to_str().unwrap(), "--keep", "0"]);
-    assert!(now.stdout.contains("deleted 3 versions"), "{}", now.stdout);
+    // A pointer that names an older run (a reader follows it) keeps that run's version.
+    let latest = ledger(&out)["run_id"].as_str().unwrap().to_owned();
+    let runs_listed = junheng(&["runs", "--out", out.to_str().unwrap(), "--json"]);
+    let all: serde_json::Value = serde_json::from_str(&runs_listed.stdout).unwrap();
+    let first = all[0]["run_id"].as_str().unwrap().to_owned();
+    let pointer = std::fs::read_to_string(out.join("current.json")).unwrap();
+    std::fs::write(out.join("current.json"), pointer.replace(&latest, &first)).unwrap();
+    let report = vacuum(false);
+    assert_eq!(report.deleted.len(), 2, "{report:?}");
+    assert!(report.kept.iter().any(|(id, why)| *id == first && why.contains("a pointer names")), "{report:?}");
+    std::fs::write(out.join("current.json"), pointer).unwrap();
+    assert_eq!(vacuum(false).deleted.len(), 1);
     let left: Vec<String> = std::fs::read_dir(out.join("versions"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(left, [ledger(&out)["run_id"].as_str().unwrap().to_owned()]);
+    assert_eq!(left, [latest]);
     assert!(out.join("marts/county_overview/part-0.parquet").exists(), "the published version is intact");
     // The history keeps every run.
     let runs = junheng(&["runs", "--out", out.to_str().unwrap()]);
