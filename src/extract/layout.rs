@@ -30,6 +30,9 @@ pub struct Discovery {
     /// Evidence files (佐证材料) of the quality-balance assessment, sorted by path: never read as
     /// data, only recorded.
     pub evidence: Vec<EvidenceFile>,
+    /// Files of a local source reached through a symbolic link (relative path, where it points):
+    /// never read, so that a link cannot publish a file from outside the source folder.
+    pub links: Vec<(String, String)>,
 }
 
 /// A file under a county-year's evidence folder (`{county_code}/{year}/evidence/{item}…/`).
@@ -129,6 +132,35 @@ fn evidence_file(
     })
 }
 
+/// Where `relative` (a file under the local folder `root`) leads when it, or a folder on its way,
+/// is a symbolic link; `None` for a plain file. Folders found plain are remembered.
+fn linked(
+    root: &std::path::Path,
+    relative: &str,
+    plain_folders: &mut std::collections::HashSet<String>,
+) -> Option<String> {
+    let parts: Vec<&str> = relative.split('/').collect();
+    for depth in 1..=parts.len() {
+        let prefix = parts[..depth].join("/");
+        let is_file = depth == parts.len();
+        if !is_file && plain_folders.contains(&prefix) {
+            continue;
+        }
+        let path = root.join(&prefix);
+        match std::fs::symlink_metadata(&path) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                let target = std::fs::read_link(&path).map(|t| t.display().to_string()).unwrap_or_default();
+                return Some(target);
+            }
+            Ok(_) if !is_file => {
+                plain_folders.insert(prefix);
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
 /// List the source root and classify every object.
 pub async fn discover(source: &Location, pipeline: &Pipeline) -> Result<Discovery> {
     let patterns = patterns(pipeline)?;
@@ -143,12 +175,20 @@ pub async fn discover(source: &Location, pipeline: &Pipeline) -> Result<Discover
     let mut found: BTreeMap<(i32, String, Table, String), Arc<SourceFile>> = BTreeMap::new();
     let mut ignored = Vec::new();
     let mut overlaps = Vec::new();
+    let mut links = Vec::new();
+    let mut plain_folders = std::collections::HashSet::new();
     for meta in objects {
         let Some(relative) = source.relative(&meta.location) else {
             continue;
         };
         if relative.split('/').any(|part| part.starts_with('.') || part.starts_with('_')) {
             continue; // hidden files and folders (.DS_Store, _SUCCESS, ~$ lock files below)
+        }
+        if let Some(root) = &source.local_root
+            && let Some(target) = linked(root, &relative, &mut plain_folders)
+        {
+            links.push((relative, target));
+            continue;
         }
         if let Some(caps) = evidence_root.captures(&relative) {
             evidence.push(evidence_file(source, &meta, &relative, &caps)?);
@@ -254,7 +294,7 @@ pub async fn discover(source: &Location, pipeline: &Pipeline) -> Result<Discover
         (a.year, &a.county_code, a.table, &a.relative).cmp(&(b.year, &b.county_code, b.table, &b.relative))
     });
     evidence.sort_by(|a, b| a.relative.cmp(&b.relative));
-    Ok(Discovery { files, ignored, conflicts, evidence })
+    Ok(Discovery { files, ignored, conflicts, evidence, links })
 }
 
 /// Whether a pattern's entry claims the year its path captured (an entry without `years` claims all).

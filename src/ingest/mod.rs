@@ -87,6 +87,12 @@ pub async fn ingest(
     run.ledger.inputs.reserve_exact(files.len() + inputs.discovery.conflicts.len());
     run.ledger.ignored_files = inputs.discovery.ignored.clone();
     run.ledger.warnings.extend(unread_data_files(&inputs.discovery.ignored));
+    run.ledger.warnings.extend(inputs.discovery.links.iter().map(|(path, target)| {
+        format!(
+            "{path}: a symbolic link (to {target}), so it was not read — junheng reads only the files inside the \
+             source folder, so that a link cannot publish a file from elsewhere; copy the file there instead"
+        )
+    }));
     run.conflicts();
     let registry = schools::ingest_schools(&mut run).await?;
     run.changed_schools = run.changed_school_slices();

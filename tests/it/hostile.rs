@@ -131,3 +131,48 @@ async fn each_hostile_file_fails_alone_in_bounded_time() {
     assert!(skipped.contains("1048574 blank rows"), "{skipped}");
     assert_eq!(value(&ctx, "select count(*) from quarantine_schools where rule = 'unreadable_file'").await, "5");
 }
+
+/// Copy a folder tree.
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_symbolic_link_in_the_source_is_not_followed_and_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let (src, out) = (dir.path().join("src"), dir.path().join("out"));
+    copy_tree(&crate::common::repo().join("fixtures/wudalianchi"), &src);
+    // A file link to a file outside the source, and a folder link to a copy of a real year.
+    let outside = dir.path().join("secret.csv");
+    std::fs::write(&outside, "school_code,school_name\nroot:x:0:0,secret\n").unwrap();
+    std::os::unix::fs::symlink(&outside, src.join("231182/2018/monitoring_extra.csv")).unwrap();
+    std::fs::remove_file(src.join("231182/2018/survey.csv")).unwrap();
+    std::os::unix::fs::symlink(&outside, src.join("231182/2018/survey.csv")).unwrap();
+    copy_tree(&src.join("231182/2018"), &dir.path().join("elsewhere-2019"));
+    std::os::unix::fs::symlink(dir.path().join("elsewhere-2019"), src.join("231182/2019")).unwrap();
+    let run = junheng(&["run", "--quiet", "--source", src.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert!(run.code <= 1, "{}\n{}", run.stdout, run.stderr);
+    let ledger = ledger(&out);
+    let warnings = ledger["warnings"].to_string();
+    assert!(warnings.contains("231182/2018/survey.csv: a symbolic link"), "{warnings}");
+    assert!(warnings.contains("231182/2019/schools.csv: a symbolic link"), "{warnings}");
+    // Nothing of the linked files was read: no input names them, no row holds their text.
+    let inputs = ledger["inputs"].to_string();
+    assert!(!inputs.contains("2018/survey.csv") && !inputs.contains("231182/2019"), "{inputs}");
+    let years: Vec<i64> = ledger["slices"].as_array().unwrap().iter().map(|s| s["year"].as_i64().unwrap()).collect();
+    assert!(!years.contains(&2019), "{years:?}");
+    let everything = String::from_utf8_lossy(
+        &std::process::Command::new("grep").args(["-r", "-l", "root:x:0"]).arg(&out).output().unwrap().stdout,
+    )
+    .into_owned();
+    assert!(everything.is_empty(), "the linked file's text was published in {everything}");
+}
