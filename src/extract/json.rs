@@ -9,10 +9,36 @@ use std::sync::Arc;
 use serde::de::{DeserializeSeed, Deserializer, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
+use super::csv::MAX_RECORD_BYTES;
 use super::decode::{DecodingReader, sniff};
 use super::rows::Mapper;
 use super::{BATCH_ROWS, BatchBuilder, FileFailure, FileReport, HeaderIndex, RawBatch, ReadJob, SourceFile};
 use crate::contract::Rule;
+
+/// Counts the bytes read since the last complete row and stops the read beyond
+/// [`MAX_RECORD_BYTES`] (as for CSV): a 1 GiB line or value is refused before it is held.
+struct RowGuard<R> {
+    inner: R,
+    since_row: std::rc::Rc<std::cell::Cell<usize>>,
+}
+
+impl<R: Read> Read for RowGuard<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let total = self.since_row.get() + n;
+        self.since_row.set(total);
+        if total > MAX_RECORD_BYTES {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "more than {} MB without the end of a row; is this a JSON file of rows?",
+                    MAX_RECORD_BYTES >> 20
+                ),
+            ));
+        }
+        Ok(n)
+    }
+}
 
 /// Read a JSON or NDJSON file (see the module doc).
 pub fn read(job: ReadJob<'_>) -> Result<FileReport, FileFailure> {
@@ -20,7 +46,11 @@ pub fn read(job: ReadJob<'_>) -> Result<FileReport, FileFailure> {
     let fail = |rule: Rule, msg: String| FileFailure::in_file(file, rule, msg);
     let (head, detected) = sniff(reader, file)?;
     let first = head[detected.bom..].iter().copied().find(|b| !b.is_ascii_whitespace());
-    let decoded = DecodingReader::new(std::io::Cursor::new(head).chain(reader), &detected);
+    let since_row = std::rc::Rc::new(std::cell::Cell::new(0usize));
+    let decoded = RowGuard {
+        inner: DecodingReader::new(std::io::Cursor::new(head).chain(reader), &detected),
+        since_row: since_row.clone(),
+    };
     let mut rows = Rows::new(file.clone(), index.clone());
     let mut report = FileReport { header_row: None, ..FileReport::default() }.read_in(&detected);
     match first {
@@ -28,7 +58,8 @@ pub fn read(job: ReadJob<'_>) -> Result<FileReport, FileFailure> {
         Some(b'[') => {
             let mut de = serde_json::Deserializer::from_reader(decoded);
             let mut error: Option<FileFailure> = None;
-            de.deserialize_seq(ArrayVisitor { rows: &mut rows, on_batch, error: &mut error }).map_err(|e| {
+            let visitor = ArrayVisitor { rows: &mut rows, on_batch, error: &mut error, since_row: since_row.clone() };
+            de.deserialize_seq(visitor).map_err(|e| {
                 error.take().unwrap_or_else(|| fail(Rule::UnreadableFile, format!("not valid JSON: {e}")))
             })?;
             if let Some(e) = error {
@@ -44,6 +75,7 @@ pub fn read(job: ReadJob<'_>) -> Result<FileReport, FileFailure> {
                 let object: Map<String, Value> = serde_json::from_str(&line)
                     .map_err(|e| fail(Rule::UnreadableFile, format!("line {} is not a JSON object: {e}", i + 1)))?;
                 rows.push(i as u64 + 1, object, on_batch)?;
+                since_row.set(0);
             }
         }
     }
@@ -154,6 +186,8 @@ struct ArrayVisitor<'a> {
     rows: &'a mut Rows,
     on_batch: &'a mut dyn FnMut(RawBatch) -> Result<(), String>,
     error: &'a mut Option<FileFailure>,
+    /// Bytes read since the last row ([`RowGuard`]), reset at each element.
+    since_row: std::rc::Rc<std::cell::Cell<usize>>,
 }
 
 impl<'de> Visitor<'de> for ArrayVisitor<'_> {
@@ -167,6 +201,7 @@ impl<'de> Visitor<'de> for ArrayVisitor<'_> {
         let mut position = 0u64;
         while let Some(object) = seq.next_element_seed(ObjectSeed)? {
             position += 1;
+            self.since_row.set(0);
             if let Err(e) = self.rows.push(position, object, self.on_batch) {
                 *self.error = Some(e);
                 return Err(serde::de::Error::custom("stopped"));
@@ -259,5 +294,17 @@ mod tests {
         assert_eq!(err.rule, Rule::UnreadableFile);
         let err = read_all("[{\"grade\": 1, \"students\": 2, \"classes\": 1}]", Table::Pupils).unwrap_err();
         assert_eq!(err.rule, Rule::MissingRequiredColumn);
+    }
+
+    #[test]
+    fn a_line_or_value_longer_than_a_row_may_be_is_refused_before_it_is_held() {
+        let huge = "x".repeat(MAX_RECORD_BYTES + 10);
+        for text in [
+            format!("{{\"school_code\":\"{huge}\"}}\n"),
+            format!("[{{\"school_code\":\"2311820001\"}}, {{\"school_code\":\"{huge}\"}}]"),
+        ] {
+            let error = read_all(&text, Table::Schools).unwrap_err();
+            assert!(format!("{error:?}").contains("without the end of a row"), "{error:?}");
+        }
     }
 }

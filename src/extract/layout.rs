@@ -237,7 +237,7 @@ pub async fn discover(source: &Location, pipeline: &Pipeline) -> Result<Discover
             // A workbook's tables are its sheets, named after them (or the one the pipeline names).
             let tables: Vec<(Table, Option<String>)> = match (format, pattern.table) {
                 (Format::Workbook, table) if file.options.sheet.is_none() => {
-                    match workbook_sheets(source, &meta.location).await {
+                    match workbook_sheets(source, &meta.location, meta.size).await {
                         Ok(sheets) => {
                             let mut out = Vec::new();
                             for sheet in sheets {
@@ -408,8 +408,13 @@ fn patterns(pipeline: &Pipeline) -> Result<Vec<Pattern>> {
 async fn workbook_sheets(
     source: &Location,
     location: &object_store::path::Path,
+    size: u64,
 ) -> std::result::Result<Vec<String>, String> {
     use object_store::ObjectStoreExt;
+    // Too large to hold: not fetched at all (reading it fails it later, with the same limit).
+    if size > super::xlsx::MAX_WORKBOOK_BYTES {
+        return Err("too large".into());
+    }
     let result = source.store.get(location).await.map_err(|e| e.to_string())?;
     let bytes = result.bytes().await.map_err(|e| e.to_string())?;
     if bytes.len() as u64 > super::xlsx::MAX_WORKBOOK_BYTES {

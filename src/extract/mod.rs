@@ -252,6 +252,14 @@ pub fn read_file(
     on_batch: &mut dyn FnMut(RawBatch) -> Result<(), String>,
 ) -> Result<FileReport, FileFailure> {
     let unreadable = |e: String| FileFailure::new(Rule::UnreadableFile, format!("{}: {e}", file.relative));
+    // A workbook is read into memory whole: one the listing says is too large is not opened.
+    if file.format == Format::Workbook && file.size > xlsx::MAX_WORKBOOK_BYTES {
+        return Err(unreadable(format!(
+            "the workbook has {} MB, more than {} MB; split it by county and year",
+            file.size >> 20,
+            xlsx::MAX_WORKBOOK_BYTES >> 20
+        )));
+    }
     let result = handle.block_on(store.get(&file.location)).map_err(|e| unreadable(format!("cannot read: {e}")))?;
     let reader: Box<dyn Read + Send> = match result.payload {
         GetResultPayload::File(f, _) => Box::new(f),

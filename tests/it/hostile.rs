@@ -176,3 +176,19 @@ fn a_symbolic_link_in_the_source_is_not_followed_and_is_reported() {
     .into_owned();
     assert!(everything.is_empty(), "the linked file's text was published in {everything}");
 }
+
+#[test]
+fn a_workbook_too_large_to_hold_is_refused_without_reading_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (src, out) = (dir.path().join("src"), dir.path().join("out"));
+    write(&src.join("990410/2018.xlsx"), &workbook("990410"));
+    // 3 GB of nothing (a sparse file: no disk is used): the listing's size refuses it.
+    std::fs::create_dir_all(src.join("990411")).unwrap();
+    std::fs::File::create(src.join("990411/2018.xlsx")).unwrap().set_len(3 << 30).unwrap();
+    let started = Instant::now();
+    let run = junheng(&["run", "--quiet", "--source", src.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert!(started.elapsed() < Duration::from_secs(60), "{:?}", started.elapsed());
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    let inputs = ledger(&out)["inputs"].to_string();
+    assert!(inputs.contains("the workbook has 3072 MB, more than 200 MB"), "{inputs}");
+}
