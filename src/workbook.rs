@@ -48,7 +48,7 @@ pub fn write(findings: &[Finding], dir: &Path) -> Result<Vec<PathBuf>> {
                 b.rule,
             ))
         });
-        let path = dir.join(format!("{county}_{year}_问题清单.xlsx"));
+        let path = dir.join(format!("{}_{year}_问题清单.xlsx", crate::text::file_name_part(&county)));
         write_one(&group, &path, &county, year)?;
         written.push(path);
     }

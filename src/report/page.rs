@@ -21,6 +21,8 @@ use crate::marts::{
 #[derive(Debug, Clone)]
 pub struct IndexRow {
     code: String,
+    /// The county page's file name (from the code, made safe for a file name).
+    page: String,
     name: String,
     latest: i32,
     students: String,
@@ -181,6 +183,7 @@ pub(super) async fn county(
     let html = rendered(&page, &county.county_code)?;
     let index_row = IndexRow {
         code: county.county_code.clone(),
+        page: format!("{}.html", crate::text::file_name_part(&county.county_code)),
         name: county.county_name.clone(),
         latest,
         students: plain(overview.students),
@@ -192,7 +195,7 @@ pub(super) async fn county(
             .collect(),
         readiness: index_readiness(assessment.summary.as_ref(), w),
     };
-    Ok(((format!("{}.html", county.county_code), html), index_row))
+    Ok(((index_row.page.clone(), html), index_row))
 }
 
 /// The index's glance at a county's quality-balance readiness: met / not met / to fill in.
