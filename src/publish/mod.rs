@@ -332,30 +332,37 @@ pub async fn stale_current(out: &Location) -> Result<Option<String>> {
 }
 
 /// Make sure the local `current` link names the latest committed version. Only the holder of
-/// the output's lock may switch it (`_held` says so), so a repair never races a commit.
-pub async fn repair_current(out: &Location, _held: &lock::Lock) -> Result<()> {
+/// the output's lock may switch it, and it checks it still holds it just before: a run paused
+/// between reading the latest version and switching, whose lock was taken over meanwhile, would
+/// otherwise point the link back at a version older than the new owner's commit.
+pub async fn repair_current(out: &Location, held: &lock::Lock) -> Result<()> {
     if let Some(run_id) = stale_current(out).await? {
+        held.check_held().await?;
         switch_current(out, &run_id)?;
     }
     Ok(())
 }
 
-/// The runs the pointers name: `current.json` and the local `current` link (which `vacuum`
-/// must never delete, whatever the ledgers say).
-pub async fn pointed_runs(out: &Location) -> Result<Vec<String>> {
+/// The run `current.json` names, if there is one.
+pub async fn pointer_run_id(out: &Location) -> Result<Option<String>> {
     use object_store::ObjectStoreExt;
-    let mut runs = Vec::new();
     let path = out.child("current.json");
     match out.store.get(&path).await {
         Ok(found) => {
             let bytes = found.bytes().await.map_err(|e| Error::store("read", &path, e))?;
             let pointer: serde_json::Value =
                 serde_json::from_slice(&bytes).map_err(|source| Error::Json { context: path.to_string(), source })?;
-            runs.extend(pointer["run_id"].as_str().map(str::to_owned));
+            Ok(pointer["run_id"].as_str().map(str::to_owned))
         }
-        Err(object_store::Error::NotFound { .. }) => {}
-        Err(e) => return Err(Error::store("read", &path, e)),
+        Err(object_store::Error::NotFound { .. }) => Ok(None),
+        Err(e) => Err(Error::store("read", &path, e)),
     }
+}
+
+/// The runs the pointers name: `current.json` and the local `current` link (which `vacuum`
+/// must never delete, whatever the ledgers say).
+pub async fn pointed_runs(out: &Location) -> Result<Vec<String>> {
+    let mut runs: Vec<String> = pointer_run_id(out).await?.into_iter().collect();
     if let Some(root) = &out.local_root
         && let Ok(target) = std::fs::read_link(root.join("current"))
         && let Some(name) = target.file_name()

@@ -163,19 +163,9 @@ impl Versions {
 /// The run id `current.json` points at (written after each commit), or the latest published
 /// ledger's for outputs that have no pointer.
 pub(super) async fn committed_run_id(out: &Location) -> Result<Option<String>> {
-    use object_store::ObjectStoreExt;
-    let path = out.child("current.json");
-    match out.store.get(&path).await {
-        Ok(found) => {
-            let bytes = found.bytes().await.map_err(|e| Error::store("read", &path, e))?;
-            let pointer: serde_json::Value =
-                serde_json::from_slice(&bytes).map_err(|source| Error::Json { context: path.to_string(), source })?;
-            Ok(pointer["run_id"].as_str().map(str::to_owned))
-        }
-        Err(object_store::Error::NotFound { .. }) => {
-            Ok(crate::publish::ledgers(out).await?.into_iter().rev().find(|l| l.published).map(|l| l.run_id))
-        }
-        Err(e) => Err(Error::store("read", &path, e)),
+    match crate::publish::pointer_run_id(out).await? {
+        Some(run_id) => Ok(Some(run_id)),
+        None => Ok(crate::publish::ledgers(out).await?.into_iter().rev().find(|l| l.published).map(|l| l.run_id)),
     }
 }
 

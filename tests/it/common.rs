@@ -164,3 +164,17 @@ pub fn assert_same_marts_except(ours: &Path, theirs: &Path, except: &[&str], wha
         }
     }
 }
+
+/// Copy a folder tree (a link is copied as the file it points to).
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use rust_xlsxwriter::Workbook;
 
-use crate::common::{junheng, ledger, published, rows, value};
+use crate::common::{copy_tree, junheng, ledger, published, rows, value};
 
 /// A small valid workbook: a 学校 sheet with a header and one school.
 fn workbook(county: &str) -> Vec<u8> {
@@ -130,20 +130,6 @@ async fn each_hostile_file_fails_alone_in_bounded_time() {
             .to_string();
     assert!(skipped.contains("1048574 blank rows"), "{skipped}");
     assert_eq!(value(&ctx, "select count(*) from quarantine_schools where rule = 'unreadable_file'").await, "5");
-}
-
-/// Copy a folder tree.
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
 }
 
 #[test]

@@ -7,22 +7,13 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::common::{junheng, ledger, published, repo, rows, value};
+use crate::common::{copy_tree, junheng, ledger, published, repo, rows, value};
 
 /// Copy the seed fixture to a scratch source folder.
 fn scratch_source(dir: &Path) -> PathBuf {
     let src = dir.join("src");
-    copy_dir(&repo().join("fixtures/wudalianchi"), &src);
+    copy_tree(&repo().join("fixtures/wudalianchi"), &src);
     src
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let path = entry.unwrap().path();
-        let target = to.join(path.file_name().unwrap());
-        if path.is_dir() { copy_dir(&path, &target) } else { std::fs::copy(&path, &target).map(|_| ()).unwrap() }
-    }
 }
 
 /// Every file under a folder (not following the published symlinks) with its inode and mtime.
@@ -253,7 +244,7 @@ fn a_comment_only_edit_of_the_pipeline_rereads_nothing() {
     // value (a null marker) is a change: everything is read again.
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("foreign");
-    copy_dir(&repo().join("fixtures/foreign"), &data);
+    copy_tree(&repo().join("fixtures/foreign"), &data);
     let text = std::fs::read_to_string(repo().join("fixtures/foreign.toml")).unwrap();
     let pipeline = dir.path().join("foreign.toml");
     std::fs::write(&pipeline, &text).unwrap();
