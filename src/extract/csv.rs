@@ -5,21 +5,15 @@ use std::io::{Cursor, Read};
 
 use super::decode::{DecodingReader, sniff};
 use super::rows::Assembler;
-use super::{FileFailure, FileReport, ReadJob};
+use super::{FileFailure, FileReport, ReadJob, RowGuard};
 use crate::contract::Rule;
 
 /// Longest cell accepted; a longer one is almost always an unbalanced quote swallowing the file.
 pub const MAX_FIELD_BYTES: usize = 1 << 20;
 
-/// Most bytes read without completing a row: past it the file is not CSV as we know it (a 100 MB
-/// field, an unbalanced quote swallowing the rest), and reading stops before memory grows.
-pub const MAX_RECORD_BYTES: usize = 8 << 20;
-
-/// Counts bytes read since the last complete row and stops the read beyond [`MAX_RECORD_BYTES`];
-/// notes where the line breaks are, for [`Lines`].
-struct RecordGuard<R> {
+/// Notes where the line breaks are, for [`Lines`], in what the CSV reader reads.
+struct LineBreaks<R> {
     inner: R,
-    since_record: std::rc::Rc<std::cell::Cell<usize>>,
     /// Bytes read so far.
     offset: u64,
     /// Offsets of the line breaks read ahead of the rows handed out.
@@ -49,7 +43,7 @@ impl Lines {
     }
 }
 
-impl<R: Read> Read for RecordGuard<R> {
+impl<R: Read> Read for LineBreaks<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
         let mut breaks = self.breaks.borrow_mut();
@@ -57,17 +51,6 @@ impl<R: Read> Read for RecordGuard<R> {
             breaks.push_back(self.offset + i as u64);
         }
         self.offset += n as u64;
-        let total = self.since_record.get() + n;
-        self.since_record.set(total);
-        if total > MAX_RECORD_BYTES {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                format!(
-                    "more than {} MB without the end of a row; is a quote (\") left open, or is this not a CSV file?",
-                    MAX_RECORD_BYTES >> 20
-                ),
-            ));
-        }
         Ok(n)
     }
 }
@@ -82,10 +65,13 @@ pub fn read(job: ReadJob<'_>) -> Result<FileReport, FileFailure> {
         Some(d) => d.as_bytes()[0],
         None => sniff_delimiter(&detected.encoding.decode_without_bom_handling(&head[detected.bom..]).0),
     };
-    let decoded = DecodingReader::new(Cursor::new(head).chain(reader), &detected);
-    let since_record = std::rc::Rc::new(std::cell::Cell::new(0));
+    let decoded = RowGuard::new(
+        DecodingReader::new(Cursor::new(head).chain(reader), &detected),
+        "is a quote (\") left open, or is this not a CSV file?",
+    );
+    let since_record = decoded.since_row.clone();
     let breaks = std::rc::Rc::new(std::cell::RefCell::new(std::collections::VecDeque::new()));
-    let decoded = RecordGuard { inner: decoded, since_record: since_record.clone(), offset: 0, breaks: breaks.clone() };
+    let decoded = LineBreaks { inner: decoded, offset: 0, breaks: breaks.clone() };
     let mut lines = Lines { breaks, passed: 0 };
     let mut csv = ::csv::ReaderBuilder::new()
         .has_headers(false)

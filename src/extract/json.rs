@@ -9,36 +9,10 @@ use std::sync::Arc;
 use serde::de::{DeserializeSeed, Deserializer, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
-use super::csv::MAX_RECORD_BYTES;
 use super::decode::{DecodingReader, sniff};
 use super::rows::Mapper;
-use super::{BATCH_ROWS, BatchBuilder, FileFailure, FileReport, HeaderIndex, RawBatch, ReadJob, SourceFile};
+use super::{BATCH_ROWS, BatchBuilder, FileFailure, FileReport, HeaderIndex, RawBatch, ReadJob, RowGuard, SourceFile};
 use crate::contract::Rule;
-
-/// Counts the bytes read since the last complete row and stops the read beyond
-/// [`MAX_RECORD_BYTES`] (as for CSV): a 1 GiB line or value is refused before it is held.
-struct RowGuard<R> {
-    inner: R,
-    since_row: std::rc::Rc<std::cell::Cell<usize>>,
-}
-
-impl<R: Read> Read for RowGuard<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        let total = self.since_row.get() + n;
-        self.since_row.set(total);
-        if total > MAX_RECORD_BYTES {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                format!(
-                    "more than {} MB without the end of a row; is this a JSON file of rows?",
-                    MAX_RECORD_BYTES >> 20
-                ),
-            ));
-        }
-        Ok(n)
-    }
-}
 
 /// Read a JSON or NDJSON file (see the module doc).
 pub fn read(job: ReadJob<'_>) -> Result<FileReport, FileFailure> {
@@ -46,11 +20,11 @@ pub fn read(job: ReadJob<'_>) -> Result<FileReport, FileFailure> {
     let fail = |rule: Rule, msg: String| FileFailure::in_file(file, rule, msg);
     let (head, detected) = sniff(reader, file)?;
     let first = head[detected.bom..].iter().copied().find(|b| !b.is_ascii_whitespace());
-    let since_row = std::rc::Rc::new(std::cell::Cell::new(0usize));
-    let decoded = RowGuard {
-        inner: DecodingReader::new(std::io::Cursor::new(head).chain(reader), &detected),
-        since_row: since_row.clone(),
-    };
+    let decoded = RowGuard::new(
+        DecodingReader::new(std::io::Cursor::new(head).chain(reader), &detected),
+        "is this a JSON file of rows?",
+    );
+    let since_row = decoded.since_row.clone();
     let mut rows = Rows::new(file.clone(), index.clone());
     let mut report = FileReport { header_row: None, ..FileReport::default() }.read_in(&detected);
     match first {
@@ -298,7 +272,7 @@ mod tests {
 
     #[test]
     fn a_line_or_value_longer_than_a_row_may_be_is_refused_before_it_is_held() {
-        let huge = "x".repeat(MAX_RECORD_BYTES + 10);
+        let huge = "x".repeat(crate::extract::MAX_RECORD_BYTES + 10);
         for text in [
             format!("{{\"school_code\":\"{huge}\"}}\n"),
             format!("[{{\"school_code\":\"2311820001\"}}, {{\"school_code\":\"{huge}\"}}]"),

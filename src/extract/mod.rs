@@ -31,6 +31,40 @@ pub use rows::check_binding;
 /// Rows per batch handed from extract to validate.
 pub const BATCH_ROWS: usize = 8192;
 
+/// Most bytes a text reader (CSV, JSON) reads without completing a row: past it the file is not
+/// what its name says (a 100 MB field, an unbalanced quote swallowing the rest, a 1 GiB JSON
+/// line), and reading stops before memory grows.
+pub const MAX_RECORD_BYTES: usize = 8 << 20;
+
+/// Counts the bytes read since the last complete row (the reader resets `since_row` after each)
+/// and fails the read beyond [`MAX_RECORD_BYTES`], with `hint` saying what is likely wrong.
+struct RowGuard<R> {
+    inner: R,
+    since_row: std::rc::Rc<std::cell::Cell<usize>>,
+    hint: &'static str,
+}
+
+impl<R> RowGuard<R> {
+    fn new(inner: R, hint: &'static str) -> RowGuard<R> {
+        RowGuard { inner, since_row: std::rc::Rc::new(std::cell::Cell::new(0)), hint }
+    }
+}
+
+impl<R: Read> Read for RowGuard<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let total = self.since_row.get() + n;
+        self.since_row.set(total);
+        if total > MAX_RECORD_BYTES {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("more than {} MB without the end of a row; {}", MAX_RECORD_BYTES >> 20, self.hint),
+            ));
+        }
+        Ok(n)
+    }
+}
+
 /// One source file of one table, found by discovery.
 #[derive(Debug, Clone)]
 pub struct SourceFile {

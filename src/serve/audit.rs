@@ -83,14 +83,24 @@ pub(super) enum Destination {
     Objects(Location),
 }
 
+/// What the writer is sent.
+#[derive(Debug)]
+enum Message {
+    /// A statement to log.
+    Entry(Box<Entry>),
+    /// The server is stopping: write what is pending and end (later entries are not logged).
+    Close,
+}
+
 /// The sending side of the log, shared by every connection.
 #[derive(Debug, Clone)]
 pub(super) struct Audit {
-    sender: mpsc::UnboundedSender<Entry>,
+    sender: mpsc::UnboundedSender<Message>,
 }
 
 impl Audit {
-    /// Start the writer; the handle ends once every [`Audit`] is dropped and the lines are written.
+    /// Start the writer; the handle ends once [`Audit::close`] is called (or every [`Audit`] is
+    /// dropped) and the lines are written.
     pub(super) fn start(out: &Location, file: Option<PathBuf>) -> (Audit, tokio::task::JoinHandle<()>) {
         let destination = match (file, &out.local_root) {
             (Some(file), _) => Destination::File(Some(file)),
@@ -104,13 +114,18 @@ impl Audit {
 
     /// Log a finished statement.
     pub(super) fn record(&self, entry: Entry) {
-        if self.sender.send(entry).is_err() {
+        if self.sender.send(Message::Entry(Box::new(entry))).is_err() {
             warn!("the audit log has stopped; a statement was not logged");
         }
     }
+
+    /// Write what is pending and stop the writer, though connections may still hold an [`Audit`].
+    pub(super) fn close(&self) {
+        let _ = self.sender.send(Message::Close);
+    }
 }
 
-async fn write_lines(destination: Destination, out: Location, mut receiver: mpsc::UnboundedReceiver<Entry>) {
+async fn write_lines(destination: Destination, out: Location, mut receiver: mpsc::UnboundedReceiver<Message>) {
     let line = |entry: &Entry| {
         serde_json::to_string(entry).map(|mut l| {
             l.push('\n');
@@ -120,7 +135,7 @@ async fn write_lines(destination: Destination, out: Location, mut receiver: mpsc
     match destination {
         Destination::File(fixed) => {
             let mut open: Option<(PathBuf, tokio::fs::File)> = None;
-            while let Some(entry) = receiver.recv().await {
+            while let Some(Message::Entry(entry)) = receiver.recv().await {
                 let path = fixed.clone().unwrap_or_else(|| day_file(&out, &entry.at));
                 if open.as_ref().map(|(p, _)| p != &path).unwrap_or(true) {
                     if let Some(parent) = path.parent() {
@@ -147,13 +162,13 @@ async fn write_lines(destination: Destination, out: Location, mut receiver: mpsc
         }
         Destination::Objects(out) => {
             let started = chrono::Utc::now().format("%Y%m%dT%H%M%S").to_string();
-            let sequence = AtomicU64::new(0);
+            let mut sequence = 0u64;
             let (mut pending, mut pending_day) = (String::new(), String::new());
             let mut last_flush = Instant::now();
             loop {
                 let next = tokio::time::timeout(OBJECT_FLUSH, receiver.recv()).await;
-                let ended = matches!(next, Ok(None));
-                if let Ok(Some(entry)) = &next
+                let ended = matches!(next, Ok(None) | Ok(Some(Message::Close)));
+                if let Ok(Some(Message::Entry(entry))) = &next
                     && let Ok(text) = line(entry)
                 {
                     if pending.is_empty() {
@@ -162,7 +177,8 @@ async fn write_lines(destination: Destination, out: Location, mut receiver: mpsc
                     pending.push_str(&text);
                 }
                 if !pending.is_empty() && (ended || last_flush.elapsed() >= OBJECT_FLUSH) {
-                    let n = sequence.fetch_add(1, Ordering::Relaxed);
+                    let n = sequence;
+                    sequence += 1;
                     let name = format!("_audit/serve/{pending_day}/{started}-{}-{n:06}.jsonl", std::process::id());
                     if let Err(e) = put(&out, &name, std::mem::take(&mut pending)).await {
                         warn!("cannot write the audit log {name}: {e}");
@@ -209,11 +225,6 @@ impl Span {
             started: Instant::now(),
             rows: AtomicU64::new(0),
         })
-    }
-
-    /// The login whose statement this is.
-    pub(super) fn user(&self) -> String {
-        self.entry.lock().map(|e| e.user.clone()).unwrap_or_default()
     }
 
     /// Count one row sent.
@@ -269,8 +280,11 @@ mod tests {
         drop(span);
         second.ended("timeout", Some("too slow".into()));
         drop(second);
-        drop(audit);
+        // A connection still holding the log does not keep the writer from ending at close.
+        let held = audit.clone();
+        audit.close();
         writer.await.unwrap();
+        drop(held);
         let file = std::fs::read_dir(dir.join("_audit")).unwrap().next().unwrap().unwrap().path();
         let text = std::fs::read_to_string(&file).unwrap();
         let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();

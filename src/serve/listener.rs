@@ -26,7 +26,7 @@ use tracing::{info, warn};
 use super::access::{HASH_ITERATIONS, random_bytes};
 use super::audit::Audit;
 use super::auth::{Login, LoginWith, OpenDoor, Passwords, tls_acceptor};
-use super::bounds::Running;
+use super::bounds::LoginShares;
 use super::catalog::connection_context;
 use super::session::{Connection, GuardedParser, SavepointHook, Session};
 use super::versions::{PinnedSchema, Snapshot, Versions};
@@ -132,7 +132,7 @@ pub fn check(options: &ServeOptions) -> Result<()> {
             options.listen
         )));
     }
-    if options.tls.is_none() && (beyond_loopback || options.require_tls) {
+    if options.tls.is_none() && options.requires_tls() {
         let why = if beyond_loopback { format!("listening on {}", options.listen) } else { "--require-tls".to_owned() };
         return Err(Error::Usage(format!(
             "{why} needs TLS, so that passwords and rows do not cross the network in clear: give --tls-cert and --tls-key"
@@ -221,11 +221,10 @@ struct Shared {
     versions: Arc<Versions>,
     options: ServeOptions,
     connections: Arc<ConnectionManager>,
-    logins: Arc<Logins>,
     auth: Option<Arc<Passwords>>,
     certificate: Option<Vec<u8>>,
     audit: Audit,
-    running: Arc<Running>,
+    running: Arc<LoginShares>,
 }
 
 /// Serve until the process is stopped (SIGINT or SIGTERM end it cleanly). `on_listening` is told
@@ -261,23 +260,21 @@ pub async fn serve(options: ServeOptions, on_listening: impl FnOnce(SocketAddr, 
     on_listening(bound, &snapshot);
     let permits = Arc::new(Semaphore::new(options.max_connections));
     let startups = Arc::new(Startups::default());
-    let logins = Arc::new(options.logins.clone());
-    let auth = match logins.as_ref() {
+    let auth = match &options.logins {
         Logins::NoAuth => None,
         Logins::Users(users) => Some(Arc::new(Passwords { users: users.clone(), secret: random_bytes() })),
     };
-    let require_tls = options.require_tls || !options.listen.ip().is_loopback();
-    let running_per_login = options.max_statements_per_login;
+    let require_tls = options.requires_tls();
+    let running = Arc::new(LoginShares { per_login: options.max_statements_per_login, by_login: Default::default() });
     let shared = Arc::new(Shared {
         out,
         versions,
         options,
         connections: Arc::new(ConnectionManager::new()),
-        logins,
         auth,
         certificate,
-        audit,
-        running: Arc::new(Running { per_login: running_per_login, by_login: Default::default() }),
+        audit: audit.clone(),
+        running,
     });
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|source| Error::Io { operation: "handle signals of", path: "the process".into(), source })?;
@@ -357,7 +354,8 @@ pub async fn serve(options: ServeOptions, on_listening: impl FnOnce(SocketAddr, 
             }
         });
     }
-    drop(shared);
+    // Open connections may still log statements; the lines so far are written now.
+    audit.close();
     let _ = tokio::time::timeout(Duration::from_secs(30), audit_writer).await;
     Ok(())
 }
@@ -381,7 +379,7 @@ async fn new_connection(shared: &Shared, logged_in: tokio::sync::watch::Sender<b
         pinned,
         versions: shared.versions.clone(),
         sql_parser: PostgresCompatibilityParser::new(),
-        logins: shared.logins.clone(),
+        logins: shared.options.logins.clone(),
         audit: shared.audit.clone(),
     });
     let session = Arc::new(Session {

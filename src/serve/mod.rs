@@ -43,6 +43,13 @@ pub use versions::Snapshot;
 /// The database name clients see (`current_database()`), and the catalog the tables are in.
 pub const DATABASE: &str = "junheng";
 
+impl ServeOptions {
+    /// Whether clients must ask for TLS: with `--require-tls`, and always beyond loopback.
+    pub fn requires_tls(&self) -> bool {
+        self.require_tls || !self.listen.ip().is_loopback()
+    }
+}
+
 /// Who may log in.
 #[derive(Debug, Clone)]
 pub enum Logins {

@@ -92,9 +92,9 @@ impl<S> Drop for Deadline<S> {
     }
 }
 
-/// What a statement runs with: its deadline and time limit, its audit span, its runtime and
+/// A statement being answered: its deadline and time limit, its audit span, its runtime and
 /// its login's share of running statements.
-pub(super) struct Running {
+pub(super) struct Answering {
     pub(super) deadline: tokio::time::Instant,
     pub(super) limit: Duration,
     pub(super) span: Arc<Span>,
@@ -104,7 +104,7 @@ pub(super) struct Running {
 
 /// Bound the rows of a query response by the statement's deadline, produce them on its
 /// runtime and count them into its span.
-pub(super) fn bounded(response: Response, running: &Running) -> Response {
+pub(super) fn bounded(response: Response, running: &Answering) -> Response {
     match response {
         Response::Query(mut query) => {
             let rows = std::mem::replace(&mut query.data_rows, Box::pin(futures::stream::empty()));
@@ -188,16 +188,16 @@ pub(super) struct Session {
     pub(super) parser: Arc<GuardedParser>,
     pub(super) limit: Duration,
     /// Statements running, by login.
-    pub(super) running: Arc<bounds::Running>,
+    pub(super) running: Arc<bounds::LoginShares>,
     /// Worker threads of each statement's runtime.
     pub(super) statement_threads: usize,
 }
 
 impl Session {
     /// Start a statement of `entry`'s login: its share of running statements, its runtime, its span.
-    async fn start(&self, entry: Entry) -> PgWireResult<Running> {
+    async fn start(&self, entry: Entry) -> PgWireResult<Answering> {
+        let user = entry.user.clone();
         let span = Span::new(&self.parser.audit, entry);
-        let user = span.user();
         let deadline = tokio::time::Instant::now() + self.limit;
         let permit = self.running.acquire(&user, deadline).await.map_err(|why| {
             span.ended("timeout", Some(why.clone()));
@@ -207,7 +207,7 @@ impl Session {
             span.ended("error", Some(e.to_string()));
             user_error("53000", format!("cannot start a runtime for the statement: {e}"))
         })?;
-        Ok(Running { deadline, limit: self.limit, span, runtime, permit: Arc::new(permit) })
+        Ok(Answering { deadline, limit: self.limit, span, runtime, permit: Arc::new(permit) })
     }
 }
 
@@ -217,20 +217,15 @@ pub(super) struct GuardedParser {
     pub(super) pinned: Arc<PinnedSchema>,
     pub(super) versions: Arc<Versions>,
     pub(super) sql_parser: PostgresCompatibilityParser,
-    pub(super) logins: Arc<Logins>,
+    pub(super) logins: Logins,
     pub(super) audit: Audit,
-}
-
-/// A statement let through: who sent it and the version it reads.
-pub(super) struct Admitted {
-    pub(super) entry: Entry,
 }
 
 impl GuardedParser {
     /// The login of this connection and the areas it sees.
     fn login<C: ClientInfo>(&self, client: &C) -> PgWireResult<(String, Areas)> {
         let user = client.metadata().get(pgwire::api::METADATA_USER).cloned().unwrap_or_default();
-        match self.logins.as_ref() {
+        match &self.logins {
             Logins::NoAuth => Ok((user, Areas::All)),
             Logins::Users(users) => match users.get(&user) {
                 Some(login) => Ok((user, login.areas.clone())),
@@ -239,11 +234,17 @@ impl GuardedParser {
         }
     }
 
-    /// Refuse what a reader may not run, then pin the connection to the committed version as
-    /// its login sees it. A refusal is logged here; what is let through is logged when answered.
-    pub(super) async fn admit<C: ClientInfo>(&self, client: &C, sql: &str) -> PgWireResult<Admitted> {
+    /// The audit entry of a statement of this connection's login, and the areas it sees.
+    fn entry<C: ClientInfo>(&self, client: &C, sql: &str) -> PgWireResult<(Entry, Areas)> {
         let (user, areas) = self.login(client)?;
-        let mut entry = Entry::start(&user, &client.socket_addr().to_string(), areas.codes(), sql);
+        Ok((Entry::start(&user, &client.socket_addr().to_string(), areas.codes(), sql), areas))
+    }
+
+    /// Refuse what a reader may not run, then pin the connection to the committed version as
+    /// its login sees it. A refusal is logged here; what is let through is logged when answered
+    /// (its entry, with the version it reads, is returned for that).
+    pub(super) async fn admit<C: ClientInfo>(&self, client: &C, sql: &str) -> PgWireResult<Entry> {
+        let (mut entry, areas) = self.entry(client, sql)?;
         let refused = bounds::oversized(sql).or_else(|| match self.sql_parser.parse(sql) {
             Ok(statements) => statements.iter().find_map(refusal).or_else(|| {
                 let explains = statements.iter().any(|s| matches!(s, Statement::Explain { .. }));
@@ -273,7 +274,7 @@ impl GuardedParser {
         entry.run_id = snapshot.run_id.clone();
         entry.version = snapshot.version;
         self.pinned.pin(snapshot);
-        Ok(Admitted { entry })
+        Ok(entry)
     }
 }
 
@@ -308,8 +309,8 @@ impl SimpleQueryHandler for Session {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        let admitted = self.parser.admit(client, query).await?;
-        let running = self.start(admitted.entry).await?;
+        let entry = self.parser.admit(client, query).await?;
+        let running = self.start(entry).await?;
         let rewritten = rewrite_for_datafusion(query);
         let query = rewritten.as_deref().unwrap_or(query);
         let answer = Entered {
@@ -359,9 +360,7 @@ impl ExtendedQueryHandler for Session {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         // The plan was made (and pinned to a version) when the statement was parsed.
-        let (user, areas) = self.parser.login(client)?;
-        let mut entry =
-            Entry::start(&user, &client.socket_addr().to_string(), areas.codes(), &portal.statement.statement.0);
+        let (mut entry, _) = self.parser.entry(client, &portal.statement.statement.0)?;
         let pinned = self.parser.pinned.snapshot();
         (entry.run_id, entry.version) = (pinned.run_id.clone(), pinned.version);
         let running = self.start(entry).await?;
