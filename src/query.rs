@@ -19,6 +19,9 @@ use crate::normalise::quarantine;
 use crate::storage::Location;
 use crate::{load, publish, transform};
 
+mod parts;
+pub use parts::CompleteTable;
+
 /// A committed version, opened for reading.
 pub struct Published {
     /// The session with every table registered.
@@ -55,6 +58,7 @@ pub async fn open_location(out: Location) -> Result<Published> {
         let dir = format!("{version}/quarantine/{}/", table.name());
         transform::register_parquet(&ctx, &out, &dir, &name, Some(quarantine::schema(table)), true).await?;
     }
+    require_complete(&ctx, &out, &ledger).await?;
     let history = RunHistory::of(&ledgers);
     ctx.register_table("runs", history.table(None)?).map_err(|e| Error::sql("runs", "ledgers", e))?;
     // The reference tables and the staging and intermediate models, as views over this version,
@@ -64,6 +68,37 @@ pub async fn open_location(out: Location) -> Result<Published> {
     let models = transform::project(&ctx)?;
     transform::register_views(&ctx, &models, transform::Layer::Intermediate).await?;
     Ok(Published { ctx, ledger, out, history })
+}
+
+/// Make every staging, quarantine and mart table of the version read whole or fail: its folder
+/// must hold exactly the part files the ledger lists (a part deleted outside junheng is an
+/// error, not fewer rows).
+async fn require_complete(ctx: &SessionContext, out: &Location, ledger: &Ledger) -> Result<()> {
+    let version = load::version_path(&ledger.run_id);
+    let mut folders: Vec<(String, String)> = Table::ALL
+        .iter()
+        .flat_map(|t| {
+            [
+                (t.name().to_owned(), format!("staging/{}/", t.name())),
+                (format!("quarantine_{}", t.name()), format!("quarantine/{}/", t.name())),
+            ]
+        })
+        .collect();
+    folders.extend(ledger.marts.iter().map(|m| (m.name.clone(), format!("marts/{}/", m.name))));
+    for (name, folder) in folders {
+        let expected = ledger
+            .files_written
+            .iter()
+            .filter_map(|f| f.path.strip_prefix(folder.as_str()).map(str::to_owned))
+            .collect();
+        let err = |e| Error::sql(&name, "ledger", e);
+        let inner = ctx.table_provider(name.as_str()).await.map_err(err)?;
+        let complete =
+            CompleteTable::new(inner, &name, ledger.version, out, out.child(&format!("{version}/{folder}")), expected);
+        ctx.deregister_table(name.as_str()).map_err(err)?;
+        ctx.register_table(name.as_str(), Arc::new(complete)).map_err(err)?;
+    }
+    Ok(())
 }
 
 /// One run as the `runs` table shows it, with its counts by county so that the table can be

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use datafusion_postgres::datafusion_pg_catalog::sql::PostgresCompatibilityParser;
 use datafusion_postgres::hooks::cursor::CursorStatementHook;
@@ -28,8 +28,8 @@ use super::audit::Audit;
 use super::auth::{Login, LoginWith, OpenDoor, Passwords, tls_acceptor};
 use super::bounds::LoginShares;
 use super::catalog::connection_context;
-use super::session::{Connection, GuardedParser, SavepointHook, Session};
-use super::versions::{PinnedSchema, Snapshot, Versions};
+use super::session::{Connection, GuardedParser, Redact, SavepointHook, Session};
+use super::versions::{Current, PinnedSchema, STALE_POINTER, Snapshot, Versions, committed_run_id};
 use super::{Logins, ServeOptions};
 use crate::error::{Error, Result};
 use crate::storage::Location;
@@ -239,11 +239,15 @@ pub async fn serve(options: ServeOptions, on_listening: impl FnOnce(SocketAddr, 
         None => None,
     };
     let out = crate::storage::open(&options.out, false)?;
+    let pointer = committed_run_id(&out).await?;
     let snapshot = Arc::new(Snapshot::open(&out).await?);
+    if let Some(named) = pointer.as_ref().filter(|p| **p != snapshot.run_id) {
+        warn!(pointer = %named, serving = %snapshot.run_id, "{STALE_POINTER}");
+    }
     let versions = Arc::new(Versions {
         out: out.clone(),
         refresh: options.refresh,
-        state: tokio::sync::Mutex::new((snapshot.clone(), Instant::now())),
+        state: std::sync::Mutex::new(Current::new(snapshot.clone(), pointer)),
         scoped: tokio::sync::Mutex::new(HashMap::new()),
     });
     let listener = TcpListener::bind(options.listen).await.map_err(|source| Error::Io {
@@ -381,6 +385,7 @@ async fn new_connection(shared: &Shared, logged_in: tokio::sync::watch::Sender<b
         sql_parser: PostgresCompatibilityParser::new(),
         logins: shared.options.logins.clone(),
         audit: shared.audit.clone(),
+        redact: Redact::of(shared.out.local_root.as_deref()),
     });
     let session = Arc::new(Session {
         inner,

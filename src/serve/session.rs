@@ -19,7 +19,7 @@ use pgwire::api::cancel::DefaultCancelHandler;
 use pgwire::api::portal::{Format, Portal};
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
 use pgwire::api::results::{FieldInfo, Response};
-use pgwire::api::stmt::QueryParser;
+use pgwire::api::stmt::{QueryParser, StoredStatement};
 use pgwire::api::store::PortalStore;
 use pgwire::api::{ClientInfo, ClientPortalStore, PgWireServerHandlers, Type};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
@@ -49,6 +49,53 @@ pub(super) fn timeout_error(limit: Duration) -> PgWireError {
     )
 }
 
+/// The server's own paths, taken out of every message a client is sent: an error names tables
+/// and versions, and files relative to the output, never where the output is on the server.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Redact {
+    /// The output's folder as messages may spell it (as given, canonical, as a `file://` URL),
+    /// longest first.
+    roots: Vec<String>,
+}
+
+impl Redact {
+    /// For an output on the local disk at `root` (nothing to take out of an object store's).
+    pub(super) fn of(root: Option<&std::path::Path>) -> Redact {
+        let mut roots = Vec::new();
+        if let Some(root) = root {
+            for path in [Some(root.to_path_buf()), std::fs::canonicalize(root).ok()].into_iter().flatten() {
+                let text = path.display().to_string();
+                roots.push(format!("file://{text}"));
+                roots.push(text);
+            }
+        }
+        roots.sort_by_key(|r| std::cmp::Reverse(r.len()));
+        roots.dedup();
+        Redact { roots }
+    }
+
+    /// `message` with every root replaced by `<output>`.
+    pub(super) fn text(&self, message: &str) -> String {
+        let mut text = message.to_owned();
+        for root in self.roots.iter().filter(|r| !r.is_empty() && r.as_str() != "/") {
+            text = text.replace(root.as_str(), "<output>");
+        }
+        text
+    }
+
+    /// The error a client is sent: its SQLSTATE kept, its message without the server's paths.
+    pub(super) fn error(&self, error: PgWireError) -> PgWireError {
+        match error {
+            PgWireError::UserError(mut info) => {
+                info.message = self.text(&info.message);
+                PgWireError::UserError(info)
+            }
+            PgWireError::ApiError(e) => user_error("XX000", self.text(&e.to_string())),
+            other => other,
+        }
+    }
+}
+
 /// A row stream that ends with a timeout error once the statement's deadline passes, and counts
 /// its rows and outcome into the statement's audit [`Span`].
 pub(super) struct Deadline<S> {
@@ -59,6 +106,7 @@ pub(super) struct Deadline<S> {
     pub(super) limit: Duration,
     pub(super) done: bool,
     pub(super) span: Arc<Span>,
+    pub(super) redact: Redact,
 }
 
 impl<S: Stream<Item = PgWireResult<DataRow>> + Unpin> Stream for Deadline<S> {
@@ -74,13 +122,22 @@ impl<S: Stream<Item = PgWireResult<DataRow>> + Unpin> Stream for Deadline<S> {
             return Poll::Ready(Some(Err(timeout_error(self.limit))));
         }
         let next = Pin::new(&mut self.rows).poll_next(cx);
-        match &next {
-            Poll::Ready(Some(Ok(_))) => self.span.row(),
-            Poll::Ready(Some(Err(e))) => self.span.ended("error", Some(e.to_string())),
-            Poll::Ready(None) => self.done = true,
-            Poll::Pending => {}
+        match next {
+            Poll::Ready(Some(Ok(row))) => {
+                self.span.row();
+                Poll::Ready(Some(Ok(row)))
+            }
+            Poll::Ready(Some(Err(e))) => {
+                let e = self.redact.error(e);
+                self.span.ended("error", Some(e.to_string()));
+                Poll::Ready(Some(Err(e)))
+            }
+            Poll::Ready(None) => {
+                self.done = true;
+                Poll::Ready(None)
+            }
+            Poll::Pending => Poll::Pending,
         }
-        next
     }
 }
 
@@ -100,6 +157,7 @@ pub(super) struct Answering {
     pub(super) span: Arc<Span>,
     pub(super) runtime: Arc<StatementRuntime>,
     pub(super) permit: Arc<tokio::sync::OwnedSemaphorePermit>,
+    pub(super) redact: Redact,
 }
 
 /// Bound the rows of a query response by the statement's deadline, produce them on its
@@ -116,10 +174,12 @@ pub(super) fn bounded(response: Response, running: &Answering) -> Response {
                 limit: running.limit,
                 done: false,
                 span: running.span.clone(),
+                redact: running.redact.clone(),
             });
             Response::Query(query)
         }
-        Response::Error(e) => {
+        Response::Error(mut e) => {
+            e.message = running.redact.text(&e.message);
             running.span.ended("error", Some(e.message.clone()));
             Response::Error(e)
         }
@@ -182,6 +242,9 @@ impl QueryHook for SavepointHook {
 
 type DfStatement = (String, Option<(Statement, datafusion::logical_expr::LogicalPlan)>);
 
+/// What a client is told of a prepared statement: its columns (name, type) and parameter types.
+type Shape = (Vec<(String, Type)>, Vec<Type>);
+
 /// One connection's query handling: check, pin, then let datafusion-postgres plan and encode.
 pub(super) struct Session {
     pub(super) inner: DfSessionService,
@@ -207,7 +270,14 @@ impl Session {
             span.ended("error", Some(e.to_string()));
             user_error("53000", format!("cannot start a runtime for the statement: {e}"))
         })?;
-        Ok(Answering { deadline, limit: self.limit, span, runtime, permit: Arc::new(permit) })
+        Ok(Answering {
+            deadline,
+            limit: self.limit,
+            span,
+            runtime,
+            permit: Arc::new(permit),
+            redact: self.parser.redact.clone(),
+        })
     }
 }
 
@@ -219,6 +289,8 @@ pub(super) struct GuardedParser {
     pub(super) sql_parser: PostgresCompatibilityParser,
     pub(super) logins: Logins,
     pub(super) audit: Audit,
+    /// The server's paths, kept out of messages.
+    pub(super) redact: Redact,
 }
 
 impl GuardedParser {
@@ -262,19 +334,87 @@ impl GuardedParser {
             self.audit.record(entry);
             return Err(user_error("25006", why));
         }
-        let snapshot = match self.versions.current_for(&areas).await {
+        self.pin_current(&areas, &mut entry).await?;
+        Ok(entry)
+    }
+
+    /// Pin the connection to the committed version as `areas` see it, and note the version in
+    /// the statement's audit entry (a version that cannot be opened is logged here).
+    async fn pin_current(&self, areas: &Areas, entry: &mut Entry) -> PgWireResult<()> {
+        let snapshot = match self.versions.current_for(areas).await {
             Ok(s) => s,
             Err(e) => {
-                entry.outcome = "error";
-                entry.error = Some(e.to_string());
-                self.audit.record(entry);
-                return Err(user_error("58030", format!("cannot open the served version: {e}")));
+                let mut failed = entry.clone();
+                failed.outcome = "error";
+                failed.error = Some(e.to_string());
+                self.audit.record(failed);
+                return Err(user_error("58030", self.redact.text(&format!("cannot open the served version: {e}"))));
             }
         };
         entry.run_id = snapshot.run_id.clone();
         entry.version = snapshot.version;
         self.pinned.pin(snapshot);
-        Ok(entry)
+        Ok(())
+    }
+
+    /// Whether every table a prepared statement's plan reads is a table of the version pinned
+    /// now (a plan holds the tables it was planned with, so after a new version it would go on
+    /// reading the old one, and fail once `vacuum` removed it).
+    async fn plan_is_current(&self, statement: &DfStatement) -> bool {
+        use datafusion::catalog::SchemaProvider;
+        use datafusion::common::tree_node::TreeNodeRecursion;
+        let Some((_, plan)) = &statement.1 else { return true };
+        let mut scans = Vec::new();
+        let _ = plan.apply_with_subqueries(|node| {
+            if let datafusion::logical_expr::LogicalPlan::TableScan(scan) = node {
+                scans.push((scan.table_name.clone(), scan.source.clone()));
+            }
+            Ok(TreeNodeRecursion::Continue)
+        });
+        let snapshot = self.pinned.snapshot();
+        for (name, source) in scans {
+            let schema = match name.schema() {
+                None | Some("public") => &snapshot.schema,
+                Some("information_schema") => &snapshot.information_schema,
+                // pg_catalog and the like are not versioned.
+                Some(_) => continue,
+            };
+            let Ok(planned) = datafusion::datasource::source_as_provider(&source) else { return false };
+            match schema.table(name.table()).await {
+                Ok(Some(now)) if std::ptr::addr_eq(Arc::as_ptr(&now), Arc::as_ptr(&planned)) => {}
+                _ => return false,
+            }
+        }
+        true
+    }
+
+    /// A prepared statement planned again on the version pinned now. Its columns and parameters
+    /// must be the ones the client was told of when it prepared it; otherwise it is refused, as
+    /// PostgreSQL refuses a cached plan whose result type changed.
+    async fn replan<C>(&self, client: &C, stored: &StoredStatement<DfStatement>) -> PgWireResult<DfStatement>
+    where
+        C: ClientInfo + Unpin + Send + Sync,
+    {
+        let sql = &stored.statement.0;
+        let fresh = self.inner.parse_sql(client, sql, &stored.parameter_types).await?;
+        let Some(fresh) = fresh else { return Ok(stored.statement.clone()) };
+        let shape = |statement: &DfStatement| -> PgWireResult<Shape> {
+            let columns = self.inner.get_result_schema(statement, None)?;
+            let columns = columns.iter().map(|f| (f.name().to_owned(), f.datatype().clone())).collect();
+            Ok((columns, self.inner.get_parameter_types(statement)?))
+        };
+        if shape(&fresh)? != shape(&stored.statement)? {
+            let snapshot = self.pinned.snapshot();
+            return Err(user_error(
+                "0A000",
+                format!(
+                    "cached plan must not change result type: version {} (run {}) is served now and this prepared \
+                     statement's columns or parameters differ there; prepare it again",
+                    snapshot.version, snapshot.run_id
+                ),
+            ));
+        }
+        Ok(fresh)
     }
 }
 
@@ -318,25 +458,22 @@ impl SimpleQueryHandler for Session {
             future: Box::pin(SimpleQueryHandler::do_query(&self.inner, client, query)),
         };
         let answered = tokio::time::timeout_at(running.deadline, answer).await;
-        let responses = ended(answered, &running.span, self.limit)?;
+        let responses = ended(answered, &running)?;
         Ok(responses.into_iter().map(|r| bounded(r, &running)).collect())
     }
 }
 
 /// The result of answering a statement, with a timeout or an error noted in its span.
-fn ended<T>(
-    answered: Result<PgWireResult<T>, tokio::time::error::Elapsed>,
-    span: &Span,
-    limit: Duration,
-) -> PgWireResult<T> {
+fn ended<T>(answered: Result<PgWireResult<T>, tokio::time::error::Elapsed>, running: &Answering) -> PgWireResult<T> {
     match answered {
         Err(_) => {
-            let error = timeout_error(limit);
-            span.ended("timeout", Some(error.to_string()));
+            let error = timeout_error(running.limit);
+            running.span.ended("timeout", Some(error.to_string()));
             Err(error)
         }
         Ok(Err(e)) => {
-            span.ended("error", Some(e.to_string()));
+            let e = running.redact.error(e);
+            running.span.ended("error", Some(e.to_string()));
             Err(e)
         }
         Ok(Ok(answer)) => Ok(answer),
@@ -359,17 +496,45 @@ impl ExtendedQueryHandler for Session {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        // The plan was made (and pinned to a version) when the statement was parsed.
-        let (mut entry, _) = self.parser.entry(client, &portal.statement.statement.0)?;
-        let pinned = self.parser.pinned.snapshot();
-        (entry.run_id, entry.version) = (pinned.run_id.clone(), pinned.version);
+        // The statement follows the connection's version: pinned to the committed one now, and
+        // planned again if its plan reads the tables of an earlier one.
+        let stored = &portal.statement;
+        let (mut entry, areas) = self.parser.entry(client, &stored.statement.0)?;
+        self.parser.pin_current(&areas, &mut entry).await?;
+        let replanned = match self.parser.plan_is_current(&stored.statement).await {
+            true => None,
+            false => {
+                let fresh = match self.parser.replan(client, stored).await {
+                    Ok(fresh) => fresh,
+                    Err(e) => {
+                        entry.outcome = "error";
+                        entry.error = Some(e.to_string());
+                        self.parser.audit.record(entry);
+                        return Err(e);
+                    }
+                };
+                let statement =
+                    Arc::new(StoredStatement::new(stored.id.clone(), fresh, stored.parameter_types.clone()));
+                // Kept for the next execution, so it is planned again only after the next version.
+                client.portal_store().put_statement(statement.clone());
+                let mut again = Portal::default();
+                again.name = portal.name.clone();
+                again.statement = statement;
+                again.parameter_format = portal.parameter_format.clone();
+                again.parameters = portal.parameters.clone();
+                again.result_column_format = portal.result_column_format.clone();
+                again.state = portal.state.clone();
+                Some(again)
+            }
+        };
+        let portal = replanned.as_ref().unwrap_or(portal);
         let running = self.start(entry).await?;
         let answer = Entered {
             handle: running.runtime.handle(),
             future: Box::pin(ExtendedQueryHandler::do_query(&self.inner, client, portal, max_rows)),
         };
         let answered = tokio::time::timeout_at(running.deadline, answer).await;
-        let response = ended(answered, &running.span, self.limit)?;
+        let response = ended(answered, &running)?;
         Ok(bounded(response, &running))
     }
 }
@@ -396,5 +561,27 @@ impl PgWireServerHandlers for Connection {
 
     fn cancel_handler(&self) -> Arc<impl pgwire::api::cancel::CancelHandler> {
         self.cancel.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_name_files_relative_to_the_output_never_where_it_is() {
+        let redact = Redact::of(Some(std::path::Path::new("/srv/junheng/out")));
+        let message = "Object at location /srv/junheng/out/versions/r1/staging/pupils/year=2018/part-0.parquet not \
+                       found; file:///srv/junheng/out/current.json";
+        assert_eq!(
+            redact.text(message),
+            "Object at location <output>/versions/r1/staging/pupils/year=2018/part-0.parquet not found; <output>/current.json"
+        );
+        let error = redact.error(user_error("58030", "cannot read /srv/junheng/out/runs".to_owned()));
+        assert!(
+            matches!(&error, PgWireError::UserError(i) if i.message == "cannot read <output>/runs" && i.code == "58030")
+        );
+        // An object store's output has no server path to take out.
+        assert_eq!(Redact::of(None).text(message), message);
     }
 }

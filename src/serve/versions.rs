@@ -113,34 +113,92 @@ impl Snapshot {
     }
 }
 
+/// Logged when `current.json` lags the ledgers (a run stopped between its commit and the pointer).
+pub(super) const STALE_POINTER: &str =
+    "current.json names another run than the latest committed one; serving the latest (the next run repairs the pointer)";
+
 /// The output being served and the version currently committed, shared by every connection.
 pub(super) struct Versions {
     pub(super) out: Location,
     pub(super) refresh: Duration,
-    pub(super) state: tokio::sync::Mutex<(Arc<Snapshot>, Instant)>,
+    pub(super) state: std::sync::Mutex<Current>,
     /// The current version as each restricted set of areas sees it (emptied on a new version).
     pub(super) scoped: tokio::sync::Mutex<HashMap<Areas, Arc<Snapshot>>>,
 }
 
+/// The version served now and when the pointer was last read.
+pub(super) struct Current {
+    snapshot: Arc<Snapshot>,
+    checked_at: Instant,
+    /// The run `current.json` named when the snapshot was opened: a new version is opened when
+    /// the pointer changes, so a pointer that lags the ledgers (a run stopped between its commit
+    /// and the pointer) does not make every check open the output again.
+    pointer: Option<String>,
+    /// A statement is reading the pointer or opening a new version; the others go on with this one.
+    refreshing: bool,
+}
+
+impl Current {
+    /// Serving `snapshot`, opened when the pointer named `pointer`.
+    pub(super) fn new(snapshot: Arc<Snapshot>, pointer: Option<String>) -> Current {
+        Current { snapshot, checked_at: Instant::now(), pointer, refreshing: false }
+    }
+}
+
+/// Clears [`Current::refreshing`] however the refresh ends (a statement cancelled mid-way too).
+struct Refreshing<'a>(&'a std::sync::Mutex<Current>);
+
+impl Drop for Refreshing<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut current) = self.0.lock() {
+            current.refreshing = false;
+        }
+    }
+}
+
 impl Versions {
-    /// The committed version to pin the next statement to (re-checked at most every `refresh`).
+    /// The committed version to pin the next statement to. The pointer is re-read at most every
+    /// `refresh`, by one statement at a time and outside the lock, so no statement waits for
+    /// another's opening of a new version.
     pub(super) async fn current(&self) -> Arc<Snapshot> {
-        let mut state = self.state.lock().await;
-        if state.1.elapsed() >= self.refresh {
-            state.1 = Instant::now();
-            match committed_run_id(&self.out).await {
-                Ok(Some(run_id)) if run_id != state.0.run_id => match Snapshot::open(&self.out).await {
-                    Ok(snapshot) => {
-                        info!(run_id = %snapshot.run_id, version = snapshot.version, "serving a newly committed version");
-                        state.0 = Arc::new(snapshot);
+        let seen = {
+            let Ok(mut current) = self.state.lock() else { return Arc::new(Snapshot::empty()) };
+            if current.refreshing || current.checked_at.elapsed() < self.refresh {
+                return current.snapshot.clone();
+            }
+            current.refreshing = true;
+            current.checked_at = Instant::now();
+            current.pointer.clone()
+        };
+        let _refreshing = Refreshing(&self.state);
+        let opened = match committed_run_id(&self.out).await {
+            Ok(pointer) if pointer != seen => match Snapshot::open(&self.out).await {
+                Ok(snapshot) => {
+                    if let Some(named) = pointer.as_ref().filter(|p| **p != snapshot.run_id) {
+                        warn!(pointer = %named, serving = %snapshot.run_id, "{STALE_POINTER}");
                     }
-                    Err(e) => warn!("a new version is committed but cannot be opened yet, still serving the last: {e}"),
-                },
-                Ok(_) => {}
-                Err(e) => warn!("cannot read the committed version, still serving the last: {e}"),
+                    Some((pointer, snapshot))
+                }
+                Err(e) => {
+                    warn!("a new version is committed but cannot be opened yet, still serving the last: {e}");
+                    None
+                }
+            },
+            Ok(_) => None,
+            Err(e) => {
+                warn!("cannot read the committed version, still serving the last: {e}");
+                None
+            }
+        };
+        let Ok(mut current) = self.state.lock() else { return Arc::new(Snapshot::empty()) };
+        if let Some((pointer, snapshot)) = opened {
+            current.pointer = pointer;
+            if snapshot.run_id != current.snapshot.run_id {
+                info!(run_id = %snapshot.run_id, version = snapshot.version, "serving a newly committed version");
+                current.snapshot = Arc::new(snapshot);
             }
         }
-        state.0.clone()
+        current.snapshot.clone()
     }
 
     /// The committed version as a login that sees `areas` sees it.

@@ -665,3 +665,91 @@ fn no_statement_takes_the_server_down_or_holds_up_another() {
     assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
     assert_eq!(psql_ok(&url, "select count(*) from runs"), "1");
 }
+
+/// Item 7 of the trust issue. Found: a prepared statement kept reading the version it was
+/// prepared on (and failed once that version was removed, with the server's paths in the
+/// message), and a part file deleted outside junheng silently dropped its rows. The expected
+/// counts are the published Parquet's, read by path with DataFusion.
+#[tokio::test]
+async fn served_data_is_right_or_fails() {
+    if !psql_available() {
+        return;
+    }
+    let Some(python) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (source, out) = (dir.path().join("src"), dir.path().join("out"));
+    copy_tree(&repo().join("fixtures/wudalianchi"), &source);
+    let year_2018 = dir.path().join("2018");
+    std::fs::rename(source.join("231182/2018"), &year_2018).unwrap();
+    let run = |source: &Path| {
+        let done = junheng(&["run", "--quiet", "--source", source.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+        assert_eq!(done.code, 0, "{}", done.stderr);
+    };
+    run(&source);
+    let first_run = std::fs::read_link(out.join("current")).unwrap();
+    let server = Server::start(&out, &["--refresh", "0"], None);
+    let url = server.url("junheng");
+    let pupils = |out: &Path| {
+        let out = out.to_owned();
+        async move { crate::common::value(&published(&out).await, "select count(*) from staging_pupils").await }
+    };
+    let (v1_pupils, v1_max_year) = (pupils(&out).await, "2017");
+
+    // A pooled connection prepares the statement on version 1 and keeps it.
+    let mut client = Command::new(&python)
+        .arg(repo().join("tests/interop/prepared.py"))
+        .arg(&url)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("run python");
+    let mut ask = client.stdin.take().unwrap();
+    let mut answers = BufReader::new(client.stdout.take().unwrap()).lines();
+    let prepared = answers.next().expect("the first answer").unwrap();
+    let mut execute = || {
+        writeln!(ask, "again").unwrap();
+        answers.next().expect("an answer").unwrap()
+    };
+    assert_eq!(prepared, format!("ok {v1_pupils} {v1_max_year}"));
+
+    // Version 2 (2018 submitted) is committed; the same prepared statement reads it.
+    std::fs::rename(&year_2018, source.join("231182/2018")).unwrap();
+    run(&source);
+    let v2_pupils = pupils(&out).await;
+    assert_ne!(v1_pupils, v2_pupils);
+    assert_eq!(psql_ok(&url, "select max(version) from runs"), "2");
+    assert_eq!(execute(), format!("ok {v2_pupils} 2018"), "the prepared statement stayed on version 1");
+
+    // Version 1 removed as vacuum removes it: the statement is unaffected.
+    std::fs::remove_dir_all(out.join(&first_run)).unwrap();
+    assert_eq!(execute(), format!("ok {v2_pupils} 2018"));
+
+    // A part of version 2 deleted outside junheng: every reader gets an error naming the table
+    // and version, never fewer rows, and never the server's paths.
+    let part = std::fs::read_link(out.join("current")).unwrap();
+    let part = out.join(part).join("staging/pupils/year=2015/part-0.parquet");
+    let kept = dir.path().join("kept.parquet");
+    std::fs::rename(&part, &kept).unwrap();
+    let root = out.to_str().unwrap();
+    let failed = execute();
+    assert!(
+        failed.starts_with("error ") && failed.contains("table `pupils` of version 2 is missing 1 of its"),
+        "{failed}"
+    );
+    assert!(failed.contains("year=2015/part-0.parquet") && !failed.contains(root), "{failed}");
+    let (ok, _, stderr) = psql(&url, "select count(*) from pupils", None);
+    assert!(!ok && stderr.contains("table `pupils` of version 2 is missing") && !stderr.contains(root), "{stderr}");
+    let (ok, _, stderr) = psql(&url, "select count(*) from county_overview o join pupils p using (county_code)", None);
+    assert!(!ok && stderr.contains("missing 1 of its"), "{stderr}");
+    let query = junheng(&["query", "--out", root, "select count(*) from pupils"]);
+    assert_ne!(query.code, 0);
+    assert!(query.stderr.contains("table `pupils` of version 2 is missing 1 of its"), "{}", query.stderr);
+    // Tables that are whole still answer.
+    assert_eq!(psql_ok(&url, "select count(*) > 0 from schools"), "t");
+
+    std::fs::rename(&kept, &part).unwrap();
+    assert_eq!(execute(), format!("ok {v2_pupils} 2018"));
+    drop(ask);
+    assert!(client.wait().unwrap().success());
+}
