@@ -375,13 +375,15 @@ fn toml_string(text: &str) -> String {
 /// `junheng runs`: the run history of an output.
 async fn runs(args: RunsArgs) -> Result<ExitStatus, Error> {
     let out = output_of(args.pipeline.as_deref(), args.out.as_deref())?;
-    let ledgers = junheng::publish::ledgers(&junheng::storage::open(&out, false)?).await?;
+    let out = junheng::storage::open(&out, false)?;
     if args.json {
+        // Everything, as asked: every ledger in full.
+        let ledgers = junheng::publish::ledgers(&out).await?;
         let json = serde_json::to_string_pretty(&ledgers)
             .map_err(|source| Error::Json { context: "run ledgers".into(), source })?;
         println!("{json}");
     } else {
-        print!("{}", summary::runs_text(&ledgers));
+        print!("{}", summary::runs_text(&junheng::publish::history(&out).await?));
     }
     Ok(ExitStatus::Success)
 }
@@ -410,6 +412,8 @@ async fn vacuum(args: VacuumArgs, quiet: bool) -> Result<ExitStatus, Error> {
             println!("kept version {id}: {why}");
         }
         println!("{verb} {} versions ({} objects)", report.deleted.len(), report.objects);
+        let verb = if args.dry_run { "would archive" } else { "archived" };
+        println!("{verb} {} ledgers to _archive/runs/ (their runs stay in `junheng runs`)", report.archived.len());
     }
     Ok(ExitStatus::Success)
 }

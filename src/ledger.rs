@@ -11,6 +11,95 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(bytes))
 }
 
+/// A run in a few hundred bytes (`_history/<run_id>.json`, written beside its ledger when it
+/// commits): what `junheng runs`, the served `runs` table, the next run's search for its parent
+/// and `vacuum` need, so none of them reads every ledger (a national ledger is tens of MB).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct RunSummary {
+    /// The run.
+    pub run_id: String,
+    /// The version it committed.
+    pub version: u64,
+    /// Whether it published that version.
+    pub published: bool,
+    /// Its status (`published`, `failed` …).
+    pub status: String,
+    /// When it started and finished (RFC 3339).
+    pub started_at: String,
+    /// When it finished.
+    pub finished_at: String,
+    /// The pipeline's name.
+    pub pipeline: String,
+    /// Inputs matched, and of them read.
+    pub inputs: u64,
+    /// Inputs read.
+    pub inputs_read: u64,
+    /// Its counts over the whole output.
+    pub totals: RunCounts,
+    /// Its exit code.
+    pub exit_code: i32,
+    /// Its counts by county (the sums of the county's slices), for logins that see some counties.
+    pub by_county: BTreeMap<String, RunCounts>,
+}
+
+/// Rows read, published and quarantined, and warnings.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct RunCounts {
+    /// Data rows read.
+    pub rows_read: u64,
+    /// Rows published.
+    pub rows_published: u64,
+    /// Rows quarantined.
+    pub rows_quarantined: u64,
+    /// Warning findings.
+    pub warnings: u64,
+}
+
+impl std::ops::AddAssign for RunCounts {
+    fn add_assign(&mut self, other: RunCounts) {
+        self.rows_read += other.rows_read;
+        self.rows_published += other.rows_published;
+        self.rows_quarantined += other.rows_quarantined;
+        self.warnings += other.warnings;
+    }
+}
+
+impl RunSummary {
+    /// The summary of a ledger.
+    pub fn of(l: &Ledger) -> RunSummary {
+        let mut by_county: BTreeMap<String, RunCounts> = BTreeMap::new();
+        for slice in l.slices.iter().filter(|s| !s.county_code.is_empty()) {
+            *by_county.entry(slice.county_code.clone()).or_default() += RunCounts {
+                rows_read: slice.rows_read,
+                rows_published: slice.rows_published,
+                rows_quarantined: slice.rows_quarantined,
+                warnings: slice.warnings_by_rule.values().sum(),
+            };
+        }
+        RunSummary {
+            run_id: l.run_id.clone(),
+            version: l.version,
+            published: l.published,
+            status: l.status.as_str().to_owned(),
+            started_at: l.started_at.clone(),
+            finished_at: l.finished_at.clone(),
+            pipeline: l.pipeline.name.clone(),
+            inputs: l.inputs.len() as u64,
+            inputs_read: l.inputs.iter().filter(|i| i.state == InputState::Read).count() as u64,
+            totals: RunCounts {
+                rows_read: l.totals.rows_read,
+                rows_published: l.totals.rows_published,
+                rows_quarantined: l.totals.rows_quarantined,
+                warnings: l.totals.warnings,
+            },
+            exit_code: l.exit_code,
+            by_county,
+        }
+    }
+}
+
 /// The whole ledger of one run.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default)]

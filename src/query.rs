@@ -3,7 +3,6 @@
 //! quarantine as `quarantine_<table>`, and the run history as `runs`. Only committed data is
 //! visible: the tables are the files the latest ledger lists.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, BooleanArray, Int64Array, RecordBatch, StringArray};
@@ -12,8 +11,7 @@ use datafusion::prelude::SessionContext;
 
 use crate::contract::Table;
 use crate::error::{Error, Result};
-use crate::ledger::InputState;
-use crate::ledger::Ledger;
+use crate::ledger::{Ledger, RunCounts, RunSummary};
 use crate::marts::plain_strings;
 use crate::normalise::quarantine;
 use crate::storage::Location;
@@ -42,8 +40,9 @@ pub async fn open(url: &str) -> Result<Published> {
 /// Open the latest committed version of an output already opened as a location.
 pub async fn open_location(out: Location) -> Result<Published> {
     let url = out.url.clone();
-    let ledgers = publish::ledgers(&out).await?;
-    let ledger = ledgers.iter().rev().find(|l| l.published).cloned().ok_or_else(|| {
+    // The run summaries and one ledger, not every ledger the output ever had.
+    let runs = publish::history(&out).await?;
+    let ledger = publish::latest_of(&out, &runs).await?.ok_or_else(|| {
         Error::NotFound(format!("{} has no committed run yet; run `junheng run … --out {url}` first", out.url))
     })?;
     let pipeline = crate::pipeline::Pipeline::from_record(&ledger.pipeline)?;
@@ -59,7 +58,7 @@ pub async fn open_location(out: Location) -> Result<Published> {
         transform::register_parquet(&ctx, &out, &dir, &name, Some(quarantine::schema(table)), true).await?;
     }
     require_complete(&ctx, &out, &ledger).await?;
-    let history = RunHistory::of(&ledgers);
+    let history = RunHistory::of(runs);
     ctx.register_table("runs", history.table(None)?).map_err(|e| Error::sql("runs", "ledgers", e))?;
     // The reference tables and the staging and intermediate models, as views over this version,
     // so reports and explanations read the same formulas the marts were built with.
@@ -101,42 +100,6 @@ async fn require_complete(ctx: &SessionContext, out: &Location, ledger: &Ledger)
     Ok(())
 }
 
-/// One run as the `runs` table shows it, with its counts by county so that the table can be
-/// shown for some counties only (`serve --users`).
-#[derive(Debug, Clone)]
-struct RunSummary {
-    run_id: String,
-    version: u64,
-    published: bool,
-    status: String,
-    started_at: String,
-    finished_at: String,
-    pipeline: String,
-    inputs: u64,
-    inputs_read: u64,
-    totals: Counts,
-    exit_code: u64,
-    by_county: BTreeMap<String, Counts>,
-}
-
-/// Rows read, published and quarantined, and warnings.
-#[derive(Debug, Clone, Copy, Default)]
-struct Counts {
-    rows_read: u64,
-    rows_published: u64,
-    rows_quarantined: u64,
-    warnings: u64,
-}
-
-impl std::ops::AddAssign for Counts {
-    fn add_assign(&mut self, other: Counts) {
-        self.rows_read += other.rows_read;
-        self.rows_published += other.rows_published;
-        self.rows_quarantined += other.rows_quarantined;
-        self.warnings += other.warnings;
-    }
-}
-
 /// The run history of an output: the rows of the `runs` table.
 #[derive(Debug, Clone, Default)]
 pub struct RunHistory {
@@ -144,41 +107,8 @@ pub struct RunHistory {
 }
 
 impl RunHistory {
-    /// The history of these ledgers, oldest first.
-    pub fn of(ledgers: &[Ledger]) -> RunHistory {
-        let runs = ledgers
-            .iter()
-            .map(|l| {
-                let mut by_county: BTreeMap<String, Counts> = BTreeMap::new();
-                for slice in l.slices.iter().filter(|s| !s.county_code.is_empty()) {
-                    *by_county.entry(slice.county_code.clone()).or_default() += Counts {
-                        rows_read: slice.rows_read,
-                        rows_published: slice.rows_published,
-                        rows_quarantined: slice.rows_quarantined,
-                        warnings: slice.warnings_by_rule.values().sum(),
-                    };
-                }
-                RunSummary {
-                    run_id: l.run_id.clone(),
-                    version: l.version,
-                    published: l.published,
-                    status: l.status.as_str().to_owned(),
-                    started_at: l.started_at.clone(),
-                    finished_at: l.finished_at.clone(),
-                    pipeline: l.pipeline.name.clone(),
-                    inputs: l.inputs.len() as u64,
-                    inputs_read: l.inputs.iter().filter(|i| i.state == InputState::Read).count() as u64,
-                    totals: Counts {
-                        rows_read: l.totals.rows_read,
-                        rows_published: l.totals.rows_published,
-                        rows_quarantined: l.totals.rows_quarantined,
-                        warnings: l.totals.warnings,
-                    },
-                    exit_code: l.exit_code.max(0) as u64,
-                    by_county,
-                }
-            })
-            .collect();
+    /// The history of these runs, oldest first.
+    pub fn of(runs: Vec<RunSummary>) -> RunHistory {
         RunHistory { runs }
     }
 
@@ -187,11 +117,11 @@ impl RunHistory {
     /// county, are NULL: a login that sees some counties learns nothing of the others.
     pub fn table(&self, counties: Option<&dyn Fn(&str) -> bool>) -> Result<Arc<MemTable>> {
         let runs = &self.runs;
-        let counts = |r: &RunSummary| -> Counts {
+        let counts = |r: &RunSummary| -> RunCounts {
             match counties {
                 None => r.totals,
                 Some(shown) => {
-                    let mut sum = Counts::default();
+                    let mut sum = RunCounts::default();
                     for (_, c) in r.by_county.iter().filter(|(county, _)| shown(county)) {
                         sum += *c;
                     }
@@ -222,7 +152,7 @@ impl RunHistory {
             ("rows_published", number(&|r| counts(r).rows_published)),
             ("rows_quarantined", number(&|r| counts(r).rows_quarantined)),
             ("warnings", number(&|r| counts(r).warnings)),
-            ("exit_code", number(&|r| r.exit_code)),
+            ("exit_code", number(&|r| r.exit_code.max(0) as u64)),
         ])
         .map_err(|e| Error::arrow("runs", e))?;
         Ok(Arc::new(

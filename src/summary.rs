@@ -4,7 +4,6 @@ use std::fmt::Write as _;
 
 use crate::contract::Severity;
 use crate::exit::ExitStatus;
-use crate::ledger::InputState;
 use crate::run::Outcome;
 
 /// The findings, one per line, errors and warnings marked, then a count of those not shown.
@@ -148,31 +147,30 @@ fn slices_kept_line(l: &crate::ledger::Ledger) -> Option<String> {
 }
 
 /// The run history of an output, newest last: one line per run.
-pub fn runs_text(ledgers: &[crate::ledger::Ledger]) -> String {
+pub fn runs_text(runs: &[crate::ledger::RunSummary]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
         "{:<24} {:>4}  {:<26} {:<25} {:>7} {:>6} {:>9} {:>11}  exit",
         "run", "ver", "finished", "status", "inputs", "read", "published", "quarantined"
     );
-    for l in ledgers {
-        let read = l.inputs.iter().filter(|i| i.state == InputState::Read).count();
+    for r in runs {
         let _ = writeln!(
             out,
             "{:<24} {:>4}  {:<26} {:<25} {:>3}/{:<3} {:>6} {:>9} {:>11}  {}",
-            l.run_id,
-            if l.published { l.version.to_string() } else { "-".into() },
-            l.finished_at.get(..19).unwrap_or(&l.finished_at),
-            l.status.as_str(),
-            read,
-            l.inputs.len(),
-            l.totals.rows_read,
-            l.totals.rows_published,
-            l.totals.rows_quarantined,
-            l.exit_code
+            r.run_id,
+            if r.published { r.version.to_string() } else { "-".into() },
+            r.finished_at.get(..19).unwrap_or(&r.finished_at),
+            r.status,
+            r.inputs_read,
+            r.inputs,
+            r.totals.rows_read,
+            r.totals.rows_published,
+            r.totals.rows_quarantined,
+            r.exit_code
         );
     }
-    if ledgers.is_empty() {
+    if runs.is_empty() {
         out.push_str("no runs yet\n");
     }
     out

@@ -56,8 +56,9 @@ pub fn read(job: ReadJob<'_>) -> Result<FileReport, FileFailure> {
     rows.flush(on_batch)?;
     report.rows = rows.count;
     report.skipped_rows = std::mem::take(&mut rows.skipped);
-    report.unknown_columns = rows.unknown_reported.into_iter().collect();
-    report.unknown_columns.sort();
+    let mut unknown: Vec<String> = rows.unknown_reported.into_iter().collect();
+    unknown.sort();
+    report.unknown_columns = super::capped_unknown(unknown);
     if let Some(mapper) = &rows.mapper {
         report.lacking_columns = mapper.binding().lacking.clone();
         report.columns =

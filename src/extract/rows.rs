@@ -676,7 +676,8 @@ impl<'a> Assembler<'a> {
                     self.report.header_row = Some(row);
                     let mapper = Mapper::new(self.index, &cells, self.file)
                         .map_err(|f| FileFailure::new(f.rule, self.with_sheet(f.message)))?;
-                    self.report.unknown_columns = mapper.binding().unknown.iter().map(|(_, h)| h.clone()).collect();
+                    self.report.unknown_columns =
+                        super::capped_unknown(mapper.binding().unknown.iter().map(|(_, h)| h.clone()).collect());
                     self.report.lacking_columns = mapper.binding().lacking.clone();
                     self.width = cells.len();
                     self.mapper = Some(mapper);

@@ -14,12 +14,14 @@ pub mod lock;
 pub mod notes;
 pub mod vacuum;
 
+use std::collections::BTreeSet;
+
 use futures::TryStreamExt;
 use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload};
 
 use crate::error::{Error, Result};
 use crate::job::{ProgressEvent, Request};
-use crate::ledger::Ledger;
+use crate::ledger::{Ledger, RunSummary};
 use crate::load::{self, PUBLISHED_ENTRIES, RUNS, version_path};
 use crate::storage::Location;
 use crate::transform::{self, Built};
@@ -207,7 +209,14 @@ pub async fn commit(out: &Location, ledger: &mut Ledger) -> Result<()> {
         .map_err(|source| Error::Json { context: "run ledger".into(), source })?;
     let options = PutOptions { mode: PutMode::Create, ..PutOptions::default() };
     match out.store.put_opts(&path, payload.0.freeze(), options).await {
-        Ok(_) => Ok(()),
+        Ok(_) => {
+            // After the commit point: a summary that is missing (a run killed just here) is made
+            // from the ledger by whoever reads the history.
+            if let Err(e) = write_summary(out, &RunSummary::of(ledger)).await {
+                tracing::warn!("run {} is committed but its summary was not written: {e}", ledger.run_id);
+            }
+            Ok(())
+        }
         Err(object_store::Error::AlreadyExists { .. }) => {
             Err(Error::Conflict(format!("run {} was already committed to {}", ledger.run_id, out.url)))
         }
@@ -250,35 +259,82 @@ pub async fn ledgers(out: &Location) -> Result<Vec<Ledger>> {
     Ok(ledgers)
 }
 
-/// The latest committed run that published a version, if any.
-pub async fn latest(out: &Location) -> Result<Option<Ledger>> {
-    // One ledger at a time, newest first: a national ledger is tens of megabytes, and a rerun
-    // needs only its parent's.
-    let prefix = out.child(RUNS);
-    let mut metas: Vec<_> =
-        out.store.list(Some(&prefix)).try_collect().await.map_err(|e| Error::store("list", &prefix, e))?;
-    metas.retain(|m| m.location.as_ref().ends_with(".json"));
-    metas.sort_by(|a, b| b.location.cmp(&a.location));
-    let mut best: Option<Ledger> = None;
-    for meta in metas {
-        let bytes = out.store.get(&meta.location).await.map_err(|e| Error::store("read", &meta.location, e))?;
-        let bytes = bytes.bytes().await.map_err(|e| Error::store("read", &meta.location, e))?;
-        let mut ledger: Ledger = serde_json::from_slice(&bytes)
-            .map_err(|source| Error::Json { context: meta.location.to_string(), source })?;
-        if !ledger.published {
-            continue;
-        }
-        // Run ids begin with their start time, so the first published one is the latest —
-        // unless a clock went backwards: the version number decides.
-        match &best {
-            Some(b) if b.version >= ledger.version => break,
-            _ => {
-                ledger.tidy_layouts();
-                best = Some(ledger);
-            }
+/// Where each run's summary is kept: `_history/<run_id>.json`.
+pub const HISTORY: &str = "_history";
+
+/// Where `vacuum` moves the ledgers of runs past the retention period: `_archive/runs/`.
+pub const ARCHIVE: &str = "_archive/runs";
+
+async fn write_summary(out: &Location, summary: &RunSummary) -> Result<()> {
+    let path = out.child(&format!("{HISTORY}/{}.json", summary.run_id));
+    let bytes = serde_json::to_vec(summary).map_err(|source| Error::Json { context: "run summary".into(), source })?;
+    out.store.put(&path, PutPayload::from(bytes)).await.map_err(|e| Error::store("write", &path, e))?;
+    Ok(())
+}
+
+/// The run ids of the ledgers directly under `runs/`, and of the summaries under `_history/`.
+async fn names(out: &Location, folder: &str) -> Result<BTreeSet<String>> {
+    let prefix = out.child(folder);
+    let listed = out.store.list_with_delimiter(Some(&prefix)).await;
+    let listed = match listed {
+        Ok(l) => l.objects,
+        Err(object_store::Error::NotFound { .. }) => Vec::new(),
+        Err(e) => return Err(Error::store("list", &prefix, e)),
+    };
+    Ok(listed.iter().filter_map(|m| m.location.filename()?.strip_suffix(".json").map(str::to_owned)).collect())
+}
+
+/// One run's ledger.
+pub async fn read_ledger(out: &Location, run_id: &str) -> Result<Ledger> {
+    let path = out.child(&format!("{RUNS}/{run_id}.json"));
+    let bytes = out.store.get(&path).await.map_err(|e| Error::store("read", &path, e))?;
+    let bytes = bytes.bytes().await.map_err(|e| Error::store("read", &path, e))?;
+    let mut ledger: Ledger =
+        serde_json::from_slice(&bytes).map_err(|source| Error::Json { context: path.to_string(), source })?;
+    ledger.tidy_layouts();
+    Ok(ledger)
+}
+
+/// Every committed run, oldest first, from the runs' summaries: a ledger is read only for a
+/// run without one (committed by an earlier release, or killed just after its commit). A run
+/// whose ledger `vacuum` archived is here by its summary.
+pub async fn history(out: &Location) -> Result<Vec<RunSummary>> {
+    let (ledgers, summaries) = (names(out, RUNS).await?, names(out, HISTORY).await?);
+    let mut runs = Vec::with_capacity(ledgers.len().max(summaries.len()));
+    for run_id in ledgers.union(&summaries) {
+        let summary = match summaries.contains(run_id) {
+            true => read_summary(out, run_id).await,
+            false => None,
+        };
+        match summary {
+            Some(summary) => runs.push(summary),
+            None if ledgers.contains(run_id) => runs.push(RunSummary::of(&read_ledger(out, run_id).await?)),
+            // A summary that cannot be read, of a run without a ledger here: nothing to show.
+            None => tracing::warn!("the summary of run {run_id} cannot be read and its ledger is not in runs/"),
         }
     }
-    Ok(best)
+    runs.sort_by(|a, b| (a.version, &a.run_id).cmp(&(b.version, &b.run_id)));
+    Ok(runs)
+}
+
+/// A run's summary, if it can be read (one that cannot is made again from the ledger).
+async fn read_summary(out: &Location, run_id: &str) -> Option<RunSummary> {
+    let path = out.child(&format!("{HISTORY}/{run_id}.json"));
+    let bytes = out.store.get(&path).await.ok()?.bytes().await.ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// The ledger of the latest run in `runs` that published a version, if any.
+pub async fn latest_of(out: &Location, runs: &[RunSummary]) -> Result<Option<Ledger>> {
+    match runs.iter().rev().find(|r| r.published) {
+        Some(run) => Ok(Some(read_ledger(out, &run.run_id).await?)),
+        None => Ok(None),
+    }
+}
+
+/// The latest committed run that published a version, if any (from the summaries and one ledger).
+pub async fn latest(out: &Location) -> Result<Option<Ledger>> {
+    latest_of(out, &history(out).await?).await
 }
 
 /// Write `current.json`, the pointer to the committed version for readers without symlinks

@@ -3,7 +3,7 @@
 //! A version is deleted when a newer committed version has been published for longer than the
 //! retention period (a reader who opened the old one before that has had the whole period to
 //! finish), and a version folder no ledger names (a killed run's leftovers) when everything in
-//! it is older than the retention period. The latest committed version and every ledger are kept.
+//! it is older than the retention period. The latest committed version and every ledger and run summary are kept.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use object_store::ObjectStoreExt;
 
-use super::ledgers;
+use super::history;
 use crate::error::{Error, Result};
 use crate::load::VERSIONS;
 use crate::storage::Location;
@@ -26,6 +26,9 @@ pub struct VacuumReport {
     pub kept: Vec<(String, String)>,
     /// Objects deleted.
     pub objects: u64,
+    /// Ledgers moved to `_archive/runs/` (run ids): runs past the retention period whose
+    /// versions are gone or that published none. Their summaries stay in the history.
+    pub archived: Vec<String>,
 }
 
 /// The shortest retention `vacuum` accepts: a reader (`query`, `serve`, a BI tool) that opened
@@ -35,7 +38,7 @@ pub const MIN_KEEP: std::time::Duration = std::time::Duration::from_secs(60);
 /// Delete versions superseded for longer than `keep`, and abandoned ones older than `keep`.
 pub async fn vacuum(out: &Location, keep: Duration, now: DateTime<Utc>, dry_run: bool) -> Result<VacuumReport> {
     let keep = chrono::Duration::from_std(keep).unwrap_or(chrono::Duration::MAX);
-    let published: Vec<_> = ledgers(out).await?.into_iter().filter(|l| l.published).collect();
+    let published: Vec<_> = history(out).await?.into_iter().filter(|r| r.published).collect();
     let mut report = VacuumReport::default();
     // When each committed version stopped being the latest.
     let mut superseded: BTreeMap<String, Option<DateTime<Utc>>> = BTreeMap::new();
@@ -90,5 +93,45 @@ pub async fn vacuum(out: &Location, keep: Duration, now: DateTime<Utc>, dry_run:
             Err(why) => report.kept.push((id, why)),
         }
     }
-    Ok(report)
+    archive_ledgers(out, &history(out).await?, &latest, &report, |finished| now - finished > keep, dry_run)
+        .await
+        .map(|archived| VacuumReport { archived, ..report })
+}
+
+/// Move out of `runs/` the ledgers no reader needs: of versions deleted now or before (their
+/// data is gone), and of runs that published nothing and finished longer ago than the retention
+/// period. Opening the output, the next run and `junheng runs` read the summaries and the latest
+/// ledger; an archived ledger is still there for an inspector, under `_archive/runs/`.
+async fn archive_ledgers(
+    out: &Location,
+    runs: &[crate::ledger::RunSummary],
+    latest: &BTreeSet<&str>,
+    report: &VacuumReport,
+    past_retention: impl Fn(DateTime<Utc>) -> bool,
+    dry_run: bool,
+) -> Result<Vec<String>> {
+    let deleted: BTreeSet<&str> = report.deleted.iter().map(|(id, _)| id.as_str()).collect();
+    let kept: BTreeSet<&str> = report.kept.iter().map(|(id, _)| id.as_str()).collect();
+    let mut archived = Vec::new();
+    for run in runs.iter().filter(|r| !latest.contains(r.run_id.as_str())) {
+        let finished = DateTime::parse_from_rfc3339(&run.finished_at).map(|t| t.with_timezone(&Utc)).ok();
+        let data_gone = run.published && (deleted.contains(run.run_id.as_str()) || !kept.contains(run.run_id.as_str()));
+        let failed_long_ago = !run.published && finished.is_some_and(&past_retention);
+        if !(data_gone || failed_long_ago) {
+            continue;
+        }
+        let from = out.child(&format!("{}/{}.json", crate::load::RUNS, run.run_id));
+        let to = out.child(&format!("{}/{}.json", super::ARCHIVE, run.run_id));
+        if !dry_run {
+            match out.store.rename(&from, &to).await {
+                Ok(()) => {}
+                Err(object_store::Error::NotFound { .. }) => continue, // archived before
+                Err(e) => return Err(Error::store("archive", &from, e)),
+            }
+        } else if out.store.head(&from).await.is_err() {
+            continue;
+        }
+        archived.push(run.run_id.clone());
+    }
+    Ok(archived)
 }

@@ -114,8 +114,7 @@ impl Snapshot {
 }
 
 /// Logged when `current.json` lags the ledgers (a run stopped between its commit and the pointer).
-pub(super) const STALE_POINTER: &str =
-    "current.json names another run than the latest committed one; serving the latest (the next run repairs the pointer)";
+pub(super) const STALE_POINTER: &str = "current.json names another run than the latest committed one; serving the latest (the next run repairs the pointer)";
 
 /// The output being served and the version currently committed, shared by every connection.
 pub(super) struct Versions {
@@ -223,7 +222,7 @@ impl Versions {
 pub(super) async fn committed_run_id(out: &Location) -> Result<Option<String>> {
     match crate::publish::pointer_run_id(out).await? {
         Some(run_id) => Ok(Some(run_id)),
-        None => Ok(crate::publish::ledgers(out).await?.into_iter().rev().find(|l| l.published).map(|l| l.run_id)),
+        None => Ok(crate::publish::history(out).await?.into_iter().rev().find(|r| r.published).map(|r| r.run_id)),
     }
 }
 

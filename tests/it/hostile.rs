@@ -178,3 +178,49 @@ fn a_workbook_too_large_to_hold_is_refused_without_reading_it() {
     let inputs = ledger(&out)["inputs"].to_string();
     assert!(inputs.contains("the workbook has 3072 MB, more than 200 MB"), "{inputs}");
 }
+
+/// Item 8 of the trust issue. Found: a CSV header of 10⁶ stray columns added 19 MB to the
+/// ledger (every header listed, one warning each), and every open of the output read every
+/// ledger ever written. Now 50 are listed and the rest counted; readers read the runs' small
+/// summaries and the one ledger they open — shown here by an earlier run's ledger that no
+/// longer parses, which `query` and `runs` do not need.
+#[test]
+fn a_header_of_a_million_columns_adds_little_and_old_ledgers_are_not_reread() {
+    let dir = tempfile::tempdir().unwrap();
+    let (src, out) = (dir.path().join("src"), dir.path().join("out"));
+    copy_tree(&crate::common::repo().join("fixtures/wudalianchi"), &src);
+    let first = junheng(&["run", "--quiet", "--source", src.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let first_ledger = std::fs::read_dir(out.join("runs")).unwrap().next().unwrap().unwrap().path();
+    let first_size = std::fs::metadata(&first_ledger).unwrap().len();
+
+    let schools = src.join("231182/2018/schools.csv");
+    let text = std::fs::read_to_string(&schools).unwrap();
+    let (header, rows) = text.split_once('\n').unwrap();
+    let strays: Vec<String> = (0..1_000_000).map(|i| format!("x{i}")).collect();
+    std::fs::write(&schools, format!("{header},{}\n{rows}", strays.join(","))).unwrap();
+    let second = junheng(&["run", "--quiet", "--source", src.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert!(second.code <= 1, "{}\n{}", second.stdout, second.stderr);
+    let ledger = ledger(&out);
+    let input = ledger["inputs"].as_array().unwrap().iter().find(|i| i["path"] == "231182/2018/schools.csv").unwrap();
+    let unknown = input["unknown_columns"].as_array().unwrap();
+    assert_eq!(unknown.len(), 51, "{unknown:?}");
+    assert_eq!(unknown[50], "(and 999950 more columns matching none of the table's)");
+    let second_ledger = out.join("runs").join(format!("{}.json", ledger["run_id"].as_str().unwrap()));
+    let grown = std::fs::metadata(&second_ledger).unwrap().len().saturating_sub(first_size);
+    assert!(grown < 100_000, "the ledger grew by {grown} bytes");
+
+    // Each committed run has its summary; the first run's ledger is no longer needed to open
+    // the output or list its runs.
+    for run in std::fs::read_dir(out.join("runs")).unwrap() {
+        let name = run.unwrap().file_name();
+        assert!(out.join("_history").join(&name).is_file(), "{name:?} has no summary");
+    }
+    std::fs::write(&first_ledger, "not a ledger").unwrap();
+    let query = junheng(&["query", "--out", out.to_str().unwrap(), "select count(*) from runs"]);
+    assert_eq!(query.code, 0, "{}", query.stderr);
+    assert!(query.stdout.contains("| 2 "), "{}", query.stdout);
+    let runs = junheng(&["runs", "--out", out.to_str().unwrap()]);
+    assert_eq!(runs.code, 0, "{}", runs.stderr);
+    assert_eq!(runs.stdout.lines().count(), 3, "{}", runs.stdout);
+}

@@ -176,8 +176,23 @@ fn vacuum_deletes_superseded_and_abandoned_versions_but_never_the_latest() {
     let report = vacuum(false);
     assert_eq!(report.deleted.len(), 2, "{report:?}");
     assert!(report.kept.iter().any(|(id, why)| *id == first && why.contains("a pointer names")), "{report:?}");
+    // The deleted version's ledger leaves runs/ for the archive; the pointed one's stays.
+    assert_eq!(report.archived.len(), 1, "{report:?}");
+    assert!(out.join("runs").join(format!("{first}.json")).is_file());
     std::fs::write(out.join("current.json"), pointer).unwrap();
-    assert_eq!(vacuum(false).deleted.len(), 1);
+    let report = vacuum(false);
+    assert_eq!((report.deleted.len(), report.archived.clone()), (1, vec![first.clone()]), "{report:?}");
+    let names = |folder: &str| -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(out.join(folder))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(names("runs"), [format!("{latest}.json")]);
+    assert_eq!(names("_archive/runs").len(), 2);
+    assert_eq!(names("_history").len(), 3);
     let left: Vec<String> = std::fs::read_dir(out.join("versions"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
