@@ -3,9 +3,14 @@
 //! `<out>/_lock.json` names the run, host and process holding it and when it last said it was
 //! alive (a heartbeat rewritten every [`HEARTBEAT`]). A lock is stale — and taken over — when its
 //! process is gone (same host: the process id and its start time, so a reused id does not hold
-//! it) or, held from another host, when its heartbeat is older than [`STALE_AFTER`]. A live
-//! process of this host keeps its lock however long it is paused. A second run fails with a
-//! message naming the holder, or with `--wait` waits for it.
+//! it) or, held from another host, when its heartbeat looks older than [`STALE_AFTER`] *and* the
+//! lock then stands still for [`WATCH`] by this process's monotonic clock: the holder's clock
+//! only suggests, so a live holder with a clock behind (or a taker with one ahead) keeps its lock.
+//! The takeover replaces that very record (If-Match where the store has it, an atomic rename on a
+//! local disk), and the heartbeat rewrites the lock only if unchanged since it read it, so neither
+//! overwrites a lock another run took meanwhile. A live process of this host keeps its lock
+//! however long it is paused. A second run fails with a message naming the holder, or with
+//! `--wait` waits for it.
 //!
 //! A holder whose lock was taken over (a paused process of another host, a clock far ahead)
 //! finds out: its heartbeat reads the lock before rewriting it and stops when the lock names
@@ -24,8 +29,13 @@ use crate::storage::Location;
 
 /// How often a holder rewrites its heartbeat.
 pub const HEARTBEAT: Duration = Duration::from_secs(15);
-/// A heartbeat older than this means the holder is gone.
+/// A heartbeat older than this means the holder may be gone.
 pub const STALE_AFTER: Duration = Duration::from_secs(90);
+/// How long a lock of another host whose heartbeat looks stale is watched before it is taken
+/// over. Timestamps come from the holder's clock, so they only suggest; a holder that is alive
+/// rewrites its lock within a beat whatever its clock says, and one that does not for this
+/// long (by this process's own monotonic clock) is gone or paused.
+pub const WATCH: Duration = Duration::from_secs(40);
 
 /// What the lock object says.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -106,8 +116,20 @@ impl LockRecord {
     }
 }
 
+/// A lock record as read, with its bytes and its object version (for a conditional replace).
+struct Seen {
+    record: LockRecord,
+    bytes: bytes::Bytes,
+    version: object_store::UpdateVersion,
+}
+
 /// Take the output's lock for `run_id`, waiting up to `wait` for another run to finish.
 pub async fn acquire(out: &Location, run_id: &str, wait: Option<Duration>) -> Result<Lock> {
+    acquire_watching(out, run_id, wait, WATCH).await
+}
+
+/// [`acquire`], watching a lock that looks stale for `watch` before taking it over.
+async fn acquire_watching(out: &Location, run_id: &str, wait: Option<Duration>, watch: Duration) -> Result<Lock> {
     let path = out.child("_lock.json");
     let deadline = wait.map(|w| std::time::Instant::now() + w);
     let mut pause = Duration::from_millis(200);
@@ -124,29 +146,45 @@ pub async fn acquire(out: &Location, run_id: &str, wait: Option<Duration>) -> Re
         };
         let body =
             serde_json::to_vec_pretty(&record).map_err(|source| Error::Json { context: "lock".into(), source })?;
-        let create = PutOptions { mode: PutMode::Create, ..PutOptions::default() };
-        match out.store.put_opts(&path, PutPayload::from(body), create).await {
-            Ok(_) => {
-                let lost = std::sync::Arc::new(std::sync::Mutex::new(None));
-                return Ok(Lock {
-                    out: out.clone(),
-                    path: path.clone(),
-                    record: record.clone(),
-                    heartbeat: tokio::spawn(beat(out.clone(), path, record, lost.clone())),
-                    lost,
-                });
+        let held = |record: LockRecord| {
+            let lost = std::sync::Arc::new(std::sync::Mutex::new(None));
+            Lock {
+                out: out.clone(),
+                path: path.clone(),
+                record: record.clone(),
+                heartbeat: tokio::spawn(beat(out.clone(), path.clone(), record, lost.clone())),
+                lost,
             }
+        };
+        let create = PutOptions { mode: PutMode::Create, ..PutOptions::default() };
+        match out.store.put_opts(&path, PutPayload::from(body.clone()), create).await {
+            Ok(_) => return Ok(held(record)),
             Err(object_store::Error::AlreadyExists { .. }) => {}
             Err(e) => return Err(Error::store("lock", &path, e)),
         }
-        let holder = read(out, &path).await?;
-        if let Some(holder) = &holder
-            && let Some(why) = holder.stale_because(Utc::now())
+        let seen = read_seen(out, &path).await?;
+        if let Some(seen) = &seen
+            && let Some(why) = seen.record.stale_because(Utc::now())
         {
-            tracing::warn!("taking over the lock of run {} ({why})", holder.run_id);
-            let _ = out.store.delete(&path).await;
-            continue;
+            // This host knows its processes; another host's lock must also stand still.
+            let gone = seen.record.host == host() || unchanged_for(out, &path, &seen.bytes, watch).await?;
+            if gone {
+                tracing::warn!("taking over the lock of run {} ({why})", seen.record.run_id);
+                if take_over(out, &path, seen, &body).await? {
+                    return Ok(held(record));
+                }
+                continue;
+            }
+            tracing::info!(
+                "the lock of run {} looked stale ({why}) but was rewritten while watched: its holder is alive \
+                 (its clock is out of step with this one's)",
+                seen.record.run_id
+            );
         }
+        let holder = match seen {
+            Some(_) => read(out, &path).await?,
+            None => None,
+        };
         match (deadline, holder) {
             (Some(d), _) if std::time::Instant::now() < d => {
                 tokio::time::sleep(pause).await;
@@ -168,18 +206,82 @@ pub async fn acquire(out: &Location, run_id: &str, wait: Option<Duration>) -> Re
 
 /// The current lock record, if there is a lock.
 pub async fn read(out: &Location, path: &Path) -> Result<Option<LockRecord>> {
+    Ok(read_seen(out, path).await?.map(|seen| seen.record))
+}
+
+/// The current lock record with its bytes and version, if there is a lock.
+async fn read_seen(out: &Location, path: &Path) -> Result<Option<Seen>> {
     match out.store.get(path).await {
         Ok(r) => {
+            let version = object_store::UpdateVersion { e_tag: r.meta.e_tag.clone(), version: r.meta.version.clone() };
             let bytes = r.bytes().await.map_err(|e| Error::store("read", path, e))?;
             // A lock junheng cannot read is not a free output: someone must look at it.
             let record = serde_json::from_slice(&bytes).map_err(|source| Error::Json {
                 context: format!("the lock {path} (not a junheng lock record; remove it if no run holds the output)"),
                 source,
             })?;
-            Ok(Some(record))
+            Ok(Some(Seen { record, bytes, version }))
         }
         Err(object_store::Error::NotFound { .. }) => Ok(None),
         Err(e) => Err(Error::store("read", path, e)),
+    }
+}
+
+/// Whether the lock still holds exactly `bytes` after `watch` (read every second): false as soon
+/// as it changes or goes.
+async fn unchanged_for(out: &Location, path: &Path, bytes: &[u8], watch: Duration) -> Result<bool> {
+    let until = tokio::time::Instant::now() + watch;
+    if watch >= Duration::from_secs(5) {
+        tracing::info!("the lock's heartbeat looks stale; watching it for {} s before taking it over", watch.as_secs());
+    }
+    while tokio::time::Instant::now() < until {
+        tokio::time::sleep(Duration::from_secs(1).min(watch)).await;
+        let now = match out.store.get(path).await {
+            Ok(r) => r.bytes().await.map_err(|e| Error::store("read", path, e))?,
+            Err(object_store::Error::NotFound { .. }) => return Ok(false),
+            Err(e) => return Err(Error::store("read", path, e)),
+        };
+        if now.as_ref() != bytes {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Take over the stale lock `seen` — that one and no other: a lock another run took meanwhile is
+/// left alone. Where the store can replace an object only if unchanged (S3's If-Match, memory),
+/// the stale record is replaced by ours and `true` is returned: the lock is ours. On a local disk
+/// the file is renamed aside (atomic) and put back if it was not the stale one, and `false`
+/// returned: the caller creates the lock again, as anyone may.
+async fn take_over(out: &Location, path: &Path, seen: &Seen, ours: &[u8]) -> Result<bool> {
+    if let Some(root) = &out.local_root {
+        let lock = root.join(path.as_ref());
+        let aside = root.join(format!("{}.stale-{}", path.as_ref(), std::process::id()));
+        match std::fs::rename(&lock, &aside) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false), // gone already
+            Err(source) => return Err(Error::Io { operation: "take over", path: lock, source }),
+        }
+        let moved = std::fs::read(&aside).unwrap_or_default();
+        if moved != seen.bytes.as_ref() {
+            // Another run's fresh lock: put it back unless yet another was created meanwhile
+            // (its holder then finds its lock taken and stops before committing).
+            let _ = std::fs::hard_link(&aside, &lock);
+        }
+        let _ = std::fs::remove_file(&aside);
+        return Ok(false);
+    }
+    let replace = PutOptions { mode: PutMode::Update(seen.version.clone()), ..PutOptions::default() };
+    match out.store.put_opts(path, PutPayload::from(ours.to_vec()), replace).await {
+        Ok(_) => Ok(true),
+        // Changed since read: not stale any more, or someone else took it over.
+        Err(object_store::Error::Precondition { .. }) | Err(object_store::Error::NotFound { .. }) => Ok(false),
+        Err(object_store::Error::NotImplemented { .. }) => {
+            // A store without conditional replace: the stale lock is deleted as it was read.
+            let _ = out.store.delete(path).await;
+            Ok(false)
+        }
+        Err(e) => Err(Error::store("take over", path, e)),
     }
 }
 
@@ -193,18 +295,24 @@ async fn beat(
 ) {
     loop {
         tokio::time::sleep(HEARTBEAT).await;
-        let found = match read(&out, &path).await {
+        let found = match read_seen(&out, &path).await {
             Ok(found) => found,
             Err(_) => continue, // the store did not answer: try again at the next beat
         };
-        if let Some(taken) = lost_to(found.as_ref(), &record) {
+        if let Some(taken) = lost_to(found.as_ref().map(|f| &f.record), &record) {
             if let Ok(mut lost) = lost.lock() {
                 *lost = Some(taken);
             }
             return;
         }
         record.heartbeat = Utc::now();
-        if let Ok(body) = serde_json::to_vec_pretty(&record) {
+        let (Some(found), Ok(body)) = (found, serde_json::to_vec_pretty(&record)) else { continue };
+        // Rewritten only if unchanged since read, where the store can say so: a lock taken over
+        // in between is not overwritten (the next beat finds it lost).
+        let replace = PutOptions { mode: PutMode::Update(found.version), ..PutOptions::default() };
+        if let Err(object_store::Error::NotImplemented { .. }) =
+            out.store.put_opts(&path, PutPayload::from(body.clone()), replace).await
+        {
             let _ = out.store.put(&path, PutPayload::from(body)).await;
         }
     }
@@ -285,6 +393,62 @@ mod tests {
         let elsewhere =
             LockRecord { host: "another-host".into(), heartbeat: Utc::now() - chrono::Duration::seconds(600), ..dead };
         assert!(elsewhere.stale_because(Utc::now()).unwrap().contains("heartbeat"));
+    }
+
+    /// A lock of another host whose heartbeat says ten minutes ago.
+    fn remote(run_id: &str) -> LockRecord {
+        let old = Utc::now() - chrono::Duration::seconds(600);
+        LockRecord {
+            run_id: run_id.into(),
+            host: "another-host".into(),
+            pid: 7,
+            since: old,
+            heartbeat: old,
+            pid_start: None,
+        }
+    }
+
+    async fn put_lock(out: &Location, record: &LockRecord) {
+        out.store.put(&out.child("_lock.json"), PutPayload::from(serde_json::to_vec(record).unwrap())).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn another_hosts_lock_that_stands_still_is_taken_over_where_it_was_read() {
+        let memory = crate::storage::open("memory://lock-test-remote/out", true).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let local = crate::storage::open(dir.path().to_str().unwrap(), true).unwrap();
+        // Memory replaces the record only if unchanged (as S3's If-Match); the local disk renames it aside.
+        for out in [memory, local] {
+            put_lock(&out, &remote("paused")).await;
+            let lock = acquire_watching(&out, "taker", None, Duration::from_secs(2)).await.unwrap();
+            assert_eq!(read(&out, &out.child("_lock.json")).await.unwrap().unwrap().run_id, "taker");
+            lock.check_held().await.unwrap();
+            lock.release().await.unwrap();
+        }
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "nothing left beside the lock");
+    }
+
+    /// A holder on another host whose clock is ten minutes behind: its heartbeats look stale,
+    /// but it rewrites its lock, so it keeps it.
+    #[tokio::test]
+    async fn a_live_holder_with_a_clock_behind_keeps_its_lock() {
+        let out = crate::storage::open("memory://lock-test-skew/out", true).unwrap();
+        put_lock(&out, &remote("behind")).await;
+        let beating = {
+            let out = out.clone();
+            tokio::spawn(async move {
+                for beat in 0.. {
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    let mut record = remote("behind");
+                    record.heartbeat += chrono::Duration::milliseconds(beat);
+                    put_lock(&out, &record).await;
+                }
+            })
+        };
+        let err = acquire_watching(&out, "taker", None, Duration::from_secs(2)).await.err().unwrap().to_string();
+        assert!(err.contains("behind"), "{err}");
+        beating.abort();
+        assert_eq!(read(&out, &out.child("_lock.json")).await.unwrap().unwrap().run_id, "behind");
     }
 
     #[test]
