@@ -208,20 +208,41 @@ pub async fn commit(out: &Location, ledger: &mut Ledger) -> Result<()> {
     serde_json::to_writer_pretty(&mut payload, &*ledger)
         .map_err(|source| Error::Json { context: "run ledger".into(), source })?;
     let options = PutOptions { mode: PutMode::Create, ..PutOptions::default() };
-    match out.store.put_opts(&path, payload.0.freeze(), options).await {
-        Ok(_) => {
-            // After the commit point: a summary that is missing (a run killed just here) is made
-            // from the ledger by whoever reads the history.
-            if let Err(e) = write_summary(out, &RunSummary::of(ledger)).await {
-                tracing::warn!("run {} is committed but its summary was not written: {e}", ledger.run_id);
-            }
-            Ok(())
+    let bytes = payload.0.freeze();
+    match out.store.put_opts(&path, bytes.clone(), options).await {
+        Ok(_) => {}
+        // The ledger is named by this run's id: one there already is this run's, written by a
+        // first attempt whose answer was lost and that the client retried (S3 then answers 412
+        // to the retry). The same bytes mean the commit succeeded; anything else is a conflict.
+        Err(object_store::Error::AlreadyExists { .. }) if same_object(out, &path, &bytes).await => {
+            tracing::info!("run {}'s ledger was written by an earlier attempt of this commit", ledger.run_id);
         }
         Err(object_store::Error::AlreadyExists { .. }) => {
-            Err(Error::Conflict(format!("run {} was already committed to {}", ledger.run_id, out.url)))
+            return Err(Error::Conflict(format!("run {} was already committed to {}", ledger.run_id, out.url)));
         }
-        Err(e) => Err(Error::store("commit", &path, e)),
+        Err(e) => return Err(Error::store("commit", &path, e)),
     }
+    // After the commit point: a summary that is missing (a run killed just here) is made from the
+    // ledger by whoever reads the history.
+    if let Err(e) = write_summary(out, &RunSummary::of(ledger)).await {
+        tracing::warn!("run {} is committed but its summary was not written: {e}", ledger.run_id);
+    }
+    Ok(())
+}
+
+/// Whether the object at `path` holds exactly `expected`.
+async fn same_object(out: &Location, path: &object_store::path::Path, expected: &PutPayload) -> bool {
+    let Ok(found) = out.store.get(path).await else { return false };
+    if found.meta.size != expected.content_length() as u64 {
+        return false;
+    }
+    let Ok(found) = found.bytes().await else { return false };
+    let mut at = 0;
+    expected.iter().all(|block| {
+        let same = found.get(at..at + block.len()) == Some(block.as_ref());
+        at += block.len();
+        same
+    })
 }
 
 /// An upload built in fixed-size blocks, written to as a file.
@@ -457,5 +478,23 @@ mod tests {
         // Should the ghost wake and commit version 2 after all, the pointers stay on version 3.
         assert!(!superseded(&out, &next).await.unwrap());
         assert!(superseded(&out, &ledger("ghost", 2)).await.is_ok_and(|s| s));
+    }
+
+    /// Found: on S3 a commit whose first PUT landed but whose answer was lost was retried by
+    /// the client, got 412 and was reported as failed although it was committed.
+    #[tokio::test]
+    async fn a_retried_commit_whose_first_attempt_landed_succeeds() {
+        let out = crate::storage::open("memory://commit-retry/out", true).unwrap();
+        let mut first = ledger("run-a", 1);
+        commit(&out, &mut first).await.unwrap();
+        // The retry: the claim is its own and the ledger already there holds the same bytes.
+        let mut again = first.clone();
+        commit(&out, &mut again).await.unwrap();
+        assert_eq!(again.version, 1);
+        assert_eq!(history(&out).await.unwrap().len(), 1);
+        // Other bytes under the same run id are not this commit: refused.
+        let mut other = Ledger { exit_code: 1, ..first.clone() };
+        let err = commit(&out, &mut other).await.unwrap_err().to_string();
+        assert!(err.contains("already committed"), "{err}");
     }
 }
