@@ -105,7 +105,9 @@ pub enum Command {
     ///
     /// A version is deleted when a newer one has been published for longer than --keep; a version
     /// no committed run names (left by an interrupted run) when it is older than --keep. The
-    /// latest version and every run ledger are always kept.
+    /// latest version is always kept. The ledgers of deleted versions, and of failed runs older
+    /// than --keep, move to _archive/runs/ (kept for inspection, out of readers' way); every run
+    /// stays in `junheng runs` by its summary in _history/.
     #[command(after_long_help = "EXAMPLES:
   junheng vacuum --out out/wudalianchi --keep 7d --dry-run
   junheng vacuum --out s3://bucket/published --keep 30d")]

@@ -3,7 +3,8 @@
 //! own for each statement.
 //!
 //! - **Capped functions.** The functions that make a value larger than their inputs
-//!   (`repeat`, `lpad`, `array_repeat`, `range`, `concat`, `replace` …) are wrapped: before they
+//!   (`repeat`, `lpad`, `array_repeat`, `range` and `generate_series` — over dates and
+//!   timestamps too —, `concat`, `replace` …) are wrapped: before they
 //!   run, the bytes they would build for the batch are worked out from their arguments, and a
 //!   call over the cap is an error that names the function and the cap. Every other value is
 //!   built from values that were themselves capped.
@@ -125,6 +126,48 @@ fn byte_lengths(value: &ColumnarValue, rows: usize) -> DfResult<Vec<u64>> {
     Ok(spread(lengths, rows))
 }
 
+/// Whether a series over this type steps by an interval (a date or a timestamp).
+fn is_moment(data_type: &DataType) -> bool {
+    matches!(data_type, DataType::Date32 | DataType::Date64 | DataType::Timestamp(..))
+}
+
+/// Per row: a date or timestamp argument in nanoseconds since 1970 (0 where NULL; a moment too
+/// far off for nanoseconds counts as the farthest one).
+fn nanos(value: &ColumnarValue, rows: usize) -> DfResult<Vec<i128>> {
+    use datafusion::arrow::datatypes::{TimeUnit, TimestampSecondType};
+    let array: ArrayRef = match value {
+        ColumnarValue::Array(a) => a.clone(),
+        ColumnarValue::Scalar(s) => s.to_array_of_size(1)?,
+    };
+    // Seconds hold every date DataFusion can write; nanoseconds would overflow past 2262.
+    let seconds = datafusion::arrow::compute::cast(&array, &DataType::Timestamp(TimeUnit::Second, None))?;
+    let values: Vec<i128> =
+        seconds.as_primitive::<TimestampSecondType>().iter().map(|v| v.unwrap_or(0) as i128 * 1_000_000_000).collect();
+    Ok(spread(values, rows))
+}
+
+/// Per row: an interval step's shortest length in nanoseconds (a month as 28 days), at least 1.
+fn step_nanos(value: &ColumnarValue, rows: usize) -> DfResult<Vec<u128>> {
+    use datafusion::arrow::datatypes::{IntervalMonthDayNanoType, IntervalUnit};
+    let array: ArrayRef = match value {
+        ColumnarValue::Array(a) => a.clone(),
+        ColumnarValue::Scalar(s) => s.to_array_of_size(1)?,
+    };
+    let day = 86_400_000_000_000i128;
+    let steps = datafusion::arrow::compute::cast(&array, &DataType::Interval(IntervalUnit::MonthDayNano))?;
+    let values: Vec<u128> = steps
+        .as_primitive::<IntervalMonthDayNanoType>()
+        .iter()
+        .map(|v| {
+            v.map_or(1, |v| {
+                let total = v.months as i128 * 28 * day + v.days as i128 * day + v.nanoseconds as i128;
+                total.unsigned_abs().max(1)
+            })
+        })
+        .collect();
+    Ok(spread(values, rows))
+}
+
 /// Per row: an integer argument (0 where NULL or not an integer).
 fn integers(value: &ColumnarValue, rows: usize) -> DfResult<Vec<i64>> {
     let array: ArrayRef = match value {
@@ -166,10 +209,20 @@ impl Capped {
                     if self.inner.name() == "array_repeat" { byte_lengths(&args[0], rows)? } else { vec![16; rows] };
                 element.iter().zip(&count(1)?).map(|(e, n)| (e + 8).saturating_mul(*n)).collect()
             }
+            Growth::Series if args.len() == 3 && is_moment(&args[0].data_type()) => {
+                // Dates or timestamps with an interval step: the span in nanoseconds over the
+                // step's shortest length (a month counted as 28 days).
+                let (start, stop, step) = (nanos(&args[0], rows)?, nanos(&args[1], rows)?, step_nanos(&args[2], rows)?);
+                (0..rows)
+                    .map(|i| {
+                        let count = (stop[i] - start[i]).unsigned_abs() / step[i].max(1);
+                        (count.min(u64::MAX as u128) as u64).saturating_add(1).saturating_mul(8)
+                    })
+                    .collect()
+            }
             Growth::Series => {
                 if args.iter().any(|a| !a.data_type().is_integer()) {
-                    // Dates and timestamps with an interval step are not bounded here: a known
-                    // gap (a long date range with a small step can still build a large list).
+                    // Anything else DataFusion's range accepts is refused by its own signature.
                     return Ok(vec![0; rows]);
                 }
                 let first = integers(&args[0], rows)?;
@@ -385,6 +438,10 @@ mod tests {
             "select length(lpad('x', 1000000))",
             "select cardinality(array_repeat(1, 1000000))",
             "select cardinality(range(1, 1000000))",
+            "select cardinality(range(date '1970-01-01', date '2100-01-01', interval '1 day'))",
+            // The scalar form builds one list; the table function in FROM streams its rows in
+            // batches, bounded by the statement timeout instead.
+            "select cardinality(generate_series(timestamp '2000-01-01', timestamp '2001-01-01', interval '1 second'))",
             "select length(replace(repeat('ab', 1000), 'a', repeat('z', 1000)))",
             "select length(concat(repeat('x', 400000), repeat('y', 400000)))",
         ] {
@@ -401,6 +458,7 @@ mod tests {
             "select repeat('ab', 3) = 'ababab'",
             "select lpad('7', 3, '0') = '007'",
             "select cardinality(range(1, 11)) = 10",
+            "select cardinality(range(date '2018-01-01', date '2019-01-01', interval '1 month')) = 12",
             "select concat('a', 'b', 1) = 'ab1'",
             "select replace('a-b', '-', '+') = 'a+b'",
         ] {

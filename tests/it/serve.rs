@@ -622,6 +622,11 @@ fn no_statement_takes_the_server_down_or_holds_up_another() {
         ("select length(lpad('x', 300000000))", "over this server's cap"),
         ("select cardinality(array_repeat(1, 100000000))", "over this server's cap"),
         ("select cardinality(range(1, 100000000))", "over this server's cap"),
+        // 68 million minutes, 550 MB as one list: bounded like an integer range.
+        (
+            "select cardinality(range(date '1970-01-01', date '2100-01-01', interval '1 minute'))",
+            "over this server's cap",
+        ),
         ("select length(repeat(school_code, 100000)) from pupils", "over this server's cap"),
         // An aggregate of values that are each allowed: the memory pool stops it.
         ("select length(string_agg(repeat('x', 8000), ',')) from pupils, pupils p2", "Resources exhausted"),
