@@ -163,12 +163,12 @@ async fn acquire_watching(out: &Location, run_id: &str, wait: Option<Duration>, 
             Err(e) => return Err(Error::store("lock", &path, e)),
         }
         let seen = read_seen(out, &path).await?;
+        let mut holder = seen.as_ref().map(|s| s.record.clone());
         if let Some(seen) = &seen
             && let Some(why) = seen.record.stale_because(Utc::now())
         {
             // This host knows its processes; another host's lock must also stand still.
-            let gone = seen.record.host == host() || unchanged_for(out, &path, &seen.bytes, watch).await?;
-            if gone {
+            if seen.record.host == host() || unchanged_for(out, &path, &seen.bytes, watch).await? {
                 tracing::warn!("taking over the lock of run {} ({why})", seen.record.run_id);
                 if take_over(out, &path, seen, &body).await? {
                     return Ok(held(record));
@@ -180,11 +180,9 @@ async fn acquire_watching(out: &Location, run_id: &str, wait: Option<Duration>, 
                  (its clock is out of step with this one's)",
                 seen.record.run_id
             );
+            // Named as it is now, after the watch.
+            holder = read(out, &path).await?;
         }
-        let holder = match seen {
-            Some(_) => read(out, &path).await?,
-            None => None,
-        };
         match (deadline, holder) {
             (Some(d), _) if std::time::Instant::now() < d => {
                 tokio::time::sleep(pause).await;
@@ -231,18 +229,12 @@ async fn read_seen(out: &Location, path: &Path) -> Result<Option<Seen>> {
 /// as it changes or goes.
 async fn unchanged_for(out: &Location, path: &Path, bytes: &[u8], watch: Duration) -> Result<bool> {
     let until = tokio::time::Instant::now() + watch;
-    if watch >= Duration::from_secs(5) {
-        tracing::info!("the lock's heartbeat looks stale; watching it for {} s before taking it over", watch.as_secs());
-    }
+    tracing::info!("the lock's heartbeat looks stale; watching it for {} s before taking it over", watch.as_secs());
     while tokio::time::Instant::now() < until {
         tokio::time::sleep(Duration::from_secs(1).min(watch)).await;
-        let now = match out.store.get(path).await {
-            Ok(r) => r.bytes().await.map_err(|e| Error::store("read", path, e))?,
-            Err(object_store::Error::NotFound { .. }) => return Ok(false),
-            Err(e) => return Err(Error::store("read", path, e)),
-        };
-        if now.as_ref() != bytes {
-            return Ok(false);
+        match read_seen(out, path).await? {
+            Some(now) if now.bytes == bytes => {}
+            _ => return Ok(false),
         }
     }
     Ok(true)
@@ -445,6 +437,7 @@ mod tests {
                 }
             })
         };
+        // It beats every 300 ms, so a 2 s watch sees it change several times.
         let err = acquire_watching(&out, "taker", None, Duration::from_secs(2)).await.err().unwrap().to_string();
         assert!(err.contains("behind"), "{err}");
         beating.abort();

@@ -261,20 +261,9 @@ impl std::io::Write for Blocks {
 
 /// Every committed ledger under the output root, oldest first.
 pub async fn ledgers(out: &Location) -> Result<Vec<Ledger>> {
-    let prefix = out.child(RUNS);
-    let metas: Vec<_> =
-        out.store.list(Some(&prefix)).try_collect().await.map_err(|e| Error::store("list", &prefix, e))?;
     let mut ledgers = Vec::new();
-    for meta in metas {
-        if !meta.location.as_ref().ends_with(".json") {
-            continue;
-        }
-        let bytes = out.store.get(&meta.location).await.map_err(|e| Error::store("read", &meta.location, e))?;
-        let bytes = bytes.bytes().await.map_err(|e| Error::store("read", &meta.location, e))?;
-        let mut ledger: Ledger = serde_json::from_slice(&bytes)
-            .map_err(|source| Error::Json { context: meta.location.to_string(), source })?;
-        ledger.tidy_layouts();
-        ledgers.push(ledger);
+    for run_id in names(out, RUNS).await? {
+        ledgers.push(read_ledger(out, &run_id).await?);
     }
     ledgers.sort_by(|a, b| (a.version, &a.run_id).cmp(&(b.version, &b.run_id)));
     Ok(ledgers)
@@ -323,10 +312,7 @@ pub async fn history(out: &Location) -> Result<Vec<RunSummary>> {
     let (ledgers, summaries) = (names(out, RUNS).await?, names(out, HISTORY).await?);
     let mut runs = Vec::with_capacity(ledgers.len().max(summaries.len()));
     for run_id in ledgers.union(&summaries) {
-        let summary = match summaries.contains(run_id) {
-            true => read_summary(out, run_id).await,
-            false => None,
-        };
+        let summary = if summaries.contains(run_id) { read_summary(out, run_id).await } else { None };
         match summary {
             Some(summary) => runs.push(summary),
             None if ledgers.contains(run_id) => runs.push(RunSummary::of(&read_ledger(out, run_id).await?)),

@@ -3,7 +3,8 @@
 //! A version is deleted when a newer committed version has been published for longer than the
 //! retention period (a reader who opened the old one before that has had the whole period to
 //! finish), and a version folder no ledger names (a killed run's leftovers) when everything in
-//! it is older than the retention period. The latest committed version and every ledger and run summary are kept.
+//! it is older than the retention period. The latest committed version is kept, and every run
+//! stays in the history: the ledgers of deleted versions move to `_archive/runs/`, the summaries stay.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -38,7 +39,8 @@ pub const MIN_KEEP: std::time::Duration = std::time::Duration::from_secs(60);
 /// Delete versions superseded for longer than `keep`, and abandoned ones older than `keep`.
 pub async fn vacuum(out: &Location, keep: Duration, now: DateTime<Utc>, dry_run: bool) -> Result<VacuumReport> {
     let keep = chrono::Duration::from_std(keep).unwrap_or(chrono::Duration::MAX);
-    let published: Vec<_> = history(out).await?.into_iter().filter(|r| r.published).collect();
+    let runs = history(out).await?;
+    let published: Vec<_> = runs.iter().filter(|r| r.published).collect();
     let mut report = VacuumReport::default();
     // When each committed version stopped being the latest.
     let mut superseded: BTreeMap<String, Option<DateTime<Utc>>> = BTreeMap::new();
@@ -93,7 +95,7 @@ pub async fn vacuum(out: &Location, keep: Duration, now: DateTime<Utc>, dry_run:
             Err(why) => report.kept.push((id, why)),
         }
     }
-    archive_ledgers(out, &history(out).await?, &latest, &report, |finished| now - finished > keep, dry_run)
+    archive_ledgers(out, &runs, &latest, &report, |finished| now - finished > keep, dry_run)
         .await
         .map(|archived| VacuumReport { archived, ..report })
 }
@@ -110,12 +112,13 @@ async fn archive_ledgers(
     past_retention: impl Fn(DateTime<Utc>) -> bool,
     dry_run: bool,
 ) -> Result<Vec<String>> {
-    let deleted: BTreeSet<&str> = report.deleted.iter().map(|(id, _)| id.as_str()).collect();
+    // Every version folder got one verdict: a published run whose folder was not kept was
+    // deleted now or is gone already.
     let kept: BTreeSet<&str> = report.kept.iter().map(|(id, _)| id.as_str()).collect();
     let mut archived = Vec::new();
     for run in runs.iter().filter(|r| !latest.contains(r.run_id.as_str())) {
         let finished = DateTime::parse_from_rfc3339(&run.finished_at).map(|t| t.with_timezone(&Utc)).ok();
-        let data_gone = run.published && (deleted.contains(run.run_id.as_str()) || !kept.contains(run.run_id.as_str()));
+        let data_gone = run.published && !kept.contains(run.run_id.as_str());
         let failed_long_ago = !run.published && finished.is_some_and(&past_retention);
         if !(data_gone || failed_long_ago) {
             continue;

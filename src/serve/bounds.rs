@@ -106,13 +106,18 @@ struct Capped {
     cap: usize,
 }
 
+/// An argument as an array: a scalar as one value (spread over the rows by the caller).
+fn as_array(value: &ColumnarValue) -> DfResult<ArrayRef> {
+    Ok(match value {
+        ColumnarValue::Array(a) => a.clone(),
+        ColumnarValue::Scalar(s) => s.to_array_of_size(1)?,
+    })
+}
+
 /// Per row: the byte length of a text, binary or list argument (the whole batch's bytes spread
 /// evenly for other types).
 fn byte_lengths(value: &ColumnarValue, rows: usize) -> DfResult<Vec<u64>> {
-    let array: ArrayRef = match value {
-        ColumnarValue::Array(a) => a.clone(),
-        ColumnarValue::Scalar(s) => s.to_array_of_size(1)?,
-    };
+    let array = as_array(value)?;
     let lengths: Vec<u64> = match array.data_type() {
         DataType::Utf8 => array.as_string::<i32>().iter().map(|v| v.map_or(0, |s| s.len() as u64)).collect(),
         DataType::LargeUtf8 => array.as_string::<i64>().iter().map(|v| v.map_or(0, |s| s.len() as u64)).collect(),
@@ -135,10 +140,7 @@ fn is_moment(data_type: &DataType) -> bool {
 /// far off for nanoseconds counts as the farthest one).
 fn nanos(value: &ColumnarValue, rows: usize) -> DfResult<Vec<i128>> {
     use datafusion::arrow::datatypes::{TimeUnit, TimestampSecondType};
-    let array: ArrayRef = match value {
-        ColumnarValue::Array(a) => a.clone(),
-        ColumnarValue::Scalar(s) => s.to_array_of_size(1)?,
-    };
+    let array = as_array(value)?;
     // Seconds hold every date DataFusion can write; nanoseconds would overflow past 2262.
     let seconds = datafusion::arrow::compute::cast(&array, &DataType::Timestamp(TimeUnit::Second, None))?;
     let values: Vec<i128> =
@@ -149,10 +151,7 @@ fn nanos(value: &ColumnarValue, rows: usize) -> DfResult<Vec<i128>> {
 /// Per row: an interval step's shortest length in nanoseconds (a month as 28 days), at least 1.
 fn step_nanos(value: &ColumnarValue, rows: usize) -> DfResult<Vec<u128>> {
     use datafusion::arrow::datatypes::{IntervalMonthDayNanoType, IntervalUnit};
-    let array: ArrayRef = match value {
-        ColumnarValue::Array(a) => a.clone(),
-        ColumnarValue::Scalar(s) => s.to_array_of_size(1)?,
-    };
+    let array = as_array(value)?;
     let day = 86_400_000_000_000i128;
     let steps = datafusion::arrow::compute::cast(&array, &DataType::Interval(IntervalUnit::MonthDayNano))?;
     let values: Vec<u128> = steps
@@ -170,10 +169,7 @@ fn step_nanos(value: &ColumnarValue, rows: usize) -> DfResult<Vec<u128>> {
 
 /// Per row: an integer argument (0 where NULL or not an integer).
 fn integers(value: &ColumnarValue, rows: usize) -> DfResult<Vec<i64>> {
-    let array: ArrayRef = match value {
-        ColumnarValue::Array(a) => a.clone(),
-        ColumnarValue::Scalar(s) => s.to_array_of_size(1)?,
-    };
+    let array = as_array(value)?;
     if !array.data_type().is_integer() {
         return Ok(vec![0; rows]);
     }

@@ -29,7 +29,7 @@ use super::auth::{Login, LoginWith, OpenDoor, Passwords, tls_acceptor};
 use super::bounds::LoginShares;
 use super::catalog::connection_context;
 use super::session::{Connection, GuardedParser, Redact, SavepointHook, Session};
-use super::versions::{Current, PinnedSchema, STALE_POINTER, Snapshot, Versions, committed_run_id};
+use super::versions::{Current, PinnedSchema, Snapshot, Versions};
 use super::{Logins, ServeOptions};
 use crate::error::{Error, Result};
 use crate::storage::Location;
@@ -225,6 +225,8 @@ struct Shared {
     certificate: Option<Vec<u8>>,
     audit: Audit,
     running: Arc<LoginShares>,
+    /// The output's server paths, kept out of messages to clients.
+    redact: Arc<Redact>,
 }
 
 /// Serve until the process is stopped (SIGINT or SIGTERM end it cleanly). `on_listening` is told
@@ -239,15 +241,12 @@ pub async fn serve(options: ServeOptions, on_listening: impl FnOnce(SocketAddr, 
         None => None,
     };
     let out = crate::storage::open(&options.out, false)?;
-    let pointer = committed_run_id(&out).await?;
-    let snapshot = Arc::new(Snapshot::open(&out).await?);
-    if let Some(named) = pointer.as_ref().filter(|p| **p != snapshot.run_id) {
-        warn!(pointer = %named, serving = %snapshot.run_id, "{STALE_POINTER}");
-    }
+    let current = Current::open(&out).await?;
+    let snapshot = current.snapshot();
     let versions = Arc::new(Versions {
         out: out.clone(),
         refresh: options.refresh,
-        state: std::sync::Mutex::new(Current::new(snapshot.clone(), pointer)),
+        state: std::sync::Mutex::new(current),
         scoped: tokio::sync::Mutex::new(HashMap::new()),
     });
     let listener = TcpListener::bind(options.listen).await.map_err(|source| Error::Io {
@@ -270,6 +269,7 @@ pub async fn serve(options: ServeOptions, on_listening: impl FnOnce(SocketAddr, 
     };
     let require_tls = options.requires_tls();
     let running = Arc::new(LoginShares { per_login: options.max_statements_per_login, by_login: Default::default() });
+    let redact = Arc::new(Redact::of(out.local_root.as_deref()));
     let shared = Arc::new(Shared {
         out,
         versions,
@@ -279,6 +279,7 @@ pub async fn serve(options: ServeOptions, on_listening: impl FnOnce(SocketAddr, 
         certificate,
         audit: audit.clone(),
         running,
+        redact,
     });
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|source| Error::Io { operation: "handle signals of", path: "the process".into(), source })?;
@@ -385,7 +386,7 @@ async fn new_connection(shared: &Shared, logged_in: tokio::sync::watch::Sender<b
         sql_parser: PostgresCompatibilityParser::new(),
         logins: shared.options.logins.clone(),
         audit: shared.audit.clone(),
-        redact: Redact::of(shared.out.local_root.as_deref()),
+        redact: shared.redact.clone(),
     });
     let session = Arc::new(Session {
         inner,

@@ -106,7 +106,7 @@ pub(super) struct Deadline<S> {
     pub(super) limit: Duration,
     pub(super) done: bool,
     pub(super) span: Arc<Span>,
-    pub(super) redact: Redact,
+    pub(super) redact: Arc<Redact>,
 }
 
 impl<S: Stream<Item = PgWireResult<DataRow>> + Unpin> Stream for Deadline<S> {
@@ -157,7 +157,7 @@ pub(super) struct Answering {
     pub(super) span: Arc<Span>,
     pub(super) runtime: Arc<StatementRuntime>,
     pub(super) permit: Arc<tokio::sync::OwnedSemaphorePermit>,
-    pub(super) redact: Redact,
+    pub(super) redact: Arc<Redact>,
 }
 
 /// Bound the rows of a query response by the statement's deadline, produce them on its
@@ -290,7 +290,7 @@ pub(super) struct GuardedParser {
     pub(super) logins: Logins,
     pub(super) audit: Audit,
     /// The server's paths, kept out of messages.
-    pub(super) redact: Redact,
+    pub(super) redact: Arc<Redact>,
 }
 
 impl GuardedParser {
@@ -329,13 +329,19 @@ impl GuardedParser {
             Err(_) => unparsed_refusal(sql),
         });
         if let Some(why) = refused {
-            entry.outcome = "refused";
-            entry.error = Some(why.clone());
-            self.audit.record(entry);
-            return Err(user_error("25006", why));
+            return Err(self.ended_here(entry, "refused", why.clone(), user_error("25006", why)));
         }
         self.pin_current(&areas, &mut entry).await?;
         Ok(entry)
+    }
+
+    /// A statement that ends before it is answered: logged with its outcome and why (the
+    /// server's own words), and `error` returned for the client.
+    fn ended_here(&self, mut entry: Entry, outcome: &'static str, why: String, error: PgWireError) -> PgWireError {
+        entry.outcome = outcome;
+        entry.error = Some(why);
+        self.audit.record(entry);
+        error
     }
 
     /// Pin the connection to the committed version as `areas` see it, and note the version in
@@ -344,11 +350,8 @@ impl GuardedParser {
         let snapshot = match self.versions.current_for(areas).await {
             Ok(s) => s,
             Err(e) => {
-                let mut failed = entry.clone();
-                failed.outcome = "error";
-                failed.error = Some(e.to_string());
-                self.audit.record(failed);
-                return Err(user_error("58030", self.redact.text(&format!("cannot open the served version: {e}"))));
+                let message = self.redact.text(&format!("cannot open the served version: {e}"));
+                return Err(self.ended_here(entry.clone(), "error", e.to_string(), user_error("58030", message)));
             }
         };
         entry.run_id = snapshot.run_id.clone();
@@ -506,25 +509,13 @@ impl ExtendedQueryHandler for Session {
             false => {
                 let fresh = match self.parser.replan(client, stored).await {
                     Ok(fresh) => fresh,
-                    Err(e) => {
-                        entry.outcome = "error";
-                        entry.error = Some(e.to_string());
-                        self.parser.audit.record(entry);
-                        return Err(e);
-                    }
+                    Err(e) => return Err(self.parser.ended_here(entry, "error", e.to_string(), e)),
                 };
                 let statement =
                     Arc::new(StoredStatement::new(stored.id.clone(), fresh, stored.parameter_types.clone()));
                 // Kept for the next execution, so it is planned again only after the next version.
                 client.portal_store().put_statement(statement.clone());
-                let mut again = Portal::default();
-                again.name = portal.name.clone();
-                again.statement = statement;
-                again.parameter_format = portal.parameter_format.clone();
-                again.parameters = portal.parameters.clone();
-                again.result_column_format = portal.result_column_format.clone();
-                again.state = portal.state.clone();
-                Some(again)
+                Some(with_statement(portal, statement))
             }
         };
         let portal = replanned.as_ref().unwrap_or(portal);
@@ -537,6 +528,18 @@ impl ExtendedQueryHandler for Session {
         let response = ended(answered, &running)?;
         Ok(bounded(response, &running))
     }
+}
+
+/// `portal` (its parameters, formats and state) bound to another statement.
+fn with_statement(portal: &Portal<DfStatement>, statement: Arc<StoredStatement<DfStatement>>) -> Portal<DfStatement> {
+    let mut again = Portal::default();
+    again.name = portal.name.clone();
+    again.statement = statement;
+    again.parameter_format = portal.parameter_format.clone();
+    again.parameters = portal.parameters.clone();
+    again.result_column_format = portal.result_column_format.clone();
+    again.state = portal.state.clone();
+    again
 }
 
 /// Everything one connection uses.

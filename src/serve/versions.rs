@@ -113,9 +113,6 @@ impl Snapshot {
     }
 }
 
-/// Logged when `current.json` lags the ledgers (a run stopped between its commit and the pointer).
-pub(super) const STALE_POINTER: &str = "current.json names another run than the latest committed one; serving the latest (the next run repairs the pointer)";
-
 /// The output being served and the version currently committed, shared by every connection.
 pub(super) struct Versions {
     pub(super) out: Location,
@@ -138,10 +135,32 @@ pub(super) struct Current {
 }
 
 impl Current {
-    /// Serving `snapshot`, opened when the pointer named `pointer`.
-    pub(super) fn new(snapshot: Arc<Snapshot>, pointer: Option<String>) -> Current {
-        Current { snapshot, checked_at: Instant::now(), pointer, refreshing: false }
+    /// The committed version of `out` now, and the run its pointer names.
+    pub(super) async fn open(out: &Location) -> Result<Current> {
+        let pointer = committed_run_id(out).await?;
+        let snapshot = Arc::new(open_named(out, pointer.as_deref()).await?);
+        Ok(Current { snapshot, checked_at: Instant::now(), pointer, refreshing: false })
     }
+
+    /// The version served now.
+    pub(super) fn snapshot(&self) -> Arc<Snapshot> {
+        self.snapshot.clone()
+    }
+}
+
+/// Open the latest committed version of `out`, saying so when the pointer names another run
+/// (`current.json` lags the ledgers when a run stopped between its commit and the pointer).
+async fn open_named(out: &Location, pointer: Option<&str>) -> Result<Snapshot> {
+    let snapshot = Snapshot::open(out).await?;
+    if let Some(named) = pointer.filter(|p| *p != snapshot.run_id) {
+        warn!(
+            pointer = %named,
+            serving = %snapshot.run_id,
+            "current.json names another run than the latest committed one; serving the latest (the next run \
+             repairs the pointer)"
+        );
+    }
+    Ok(snapshot)
 }
 
 /// Clears [`Current::refreshing`] however the refresh ends (a statement cancelled mid-way too).
@@ -149,9 +168,7 @@ struct Refreshing<'a>(&'a std::sync::Mutex<Current>);
 
 impl Drop for Refreshing<'_> {
     fn drop(&mut self) {
-        if let Ok(mut current) = self.0.lock() {
-            current.refreshing = false;
-        }
+        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).refreshing = false;
     }
 }
 
@@ -161,7 +178,7 @@ impl Versions {
     /// another's opening of a new version.
     pub(super) async fn current(&self) -> Arc<Snapshot> {
         let seen = {
-            let Ok(mut current) = self.state.lock() else { return Arc::new(Snapshot::empty()) };
+            let mut current = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             if current.refreshing || current.checked_at.elapsed() < self.refresh {
                 return current.snapshot.clone();
             }
@@ -171,13 +188,8 @@ impl Versions {
         };
         let _refreshing = Refreshing(&self.state);
         let opened = match committed_run_id(&self.out).await {
-            Ok(pointer) if pointer != seen => match Snapshot::open(&self.out).await {
-                Ok(snapshot) => {
-                    if let Some(named) = pointer.as_ref().filter(|p| **p != snapshot.run_id) {
-                        warn!(pointer = %named, serving = %snapshot.run_id, "{STALE_POINTER}");
-                    }
-                    Some((pointer, snapshot))
-                }
+            Ok(pointer) if pointer != seen => match open_named(&self.out, pointer.as_deref()).await {
+                Ok(snapshot) => Some((pointer, snapshot)),
                 Err(e) => {
                     warn!("a new version is committed but cannot be opened yet, still serving the last: {e}");
                     None
@@ -189,7 +201,7 @@ impl Versions {
                 None
             }
         };
-        let Ok(mut current) = self.state.lock() else { return Arc::new(Snapshot::empty()) };
+        let mut current = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some((pointer, snapshot)) = opened {
             current.pointer = pointer;
             if snapshot.run_id != current.snapshot.run_id {
