@@ -11,7 +11,8 @@
 //! - **A runtime per statement.** A statement's planning spawns, and its rows are produced, on
 //!   a runtime of its own, so an operator that never yields (a large nested-loop join) holds
 //!   its own threads, never the listener's or another statement's. At its timeout the client is
-//!   answered at once and the runtime is shut down: its tasks are dropped at their next yield.
+//!   answered at once, the statement is cancelled (every operator stops at its next batch,
+//!   [`super::cancel`]) and the runtime is shut down.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -315,17 +316,27 @@ impl ScalarUDFImpl for Capped {
 #[derive(Debug)]
 pub(super) struct StatementRuntime {
     runtime: Option<tokio::runtime::Runtime>,
+    /// Set at the statement's timeout or when it is dropped: its plan's cancel points then stop it.
+    cancelled: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl StatementRuntime {
     /// A runtime of `threads` workers for one statement.
     pub(super) fn new(threads: usize) -> std::io::Result<Arc<StatementRuntime>> {
+        let cancelled = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = cancelled.clone();
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(threads.max(1))
             .thread_name("junheng-statement")
+            .on_thread_start(move || super::cancel::belong_to(flag.clone()))
             .enable_all()
             .build()?;
-        Ok(Arc::new(StatementRuntime { runtime: Some(runtime) }))
+        Ok(Arc::new(StatementRuntime { runtime: Some(runtime), cancelled }))
+    }
+
+    /// Stop the statement: its operators end at their next batch with an error.
+    pub(super) fn cancel(&self) {
+        self.cancelled.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Its handle, for spawning.
@@ -339,6 +350,7 @@ impl StatementRuntime {
 
 impl Drop for StatementRuntime {
     fn drop(&mut self) {
+        self.cancel();
         if let Some(runtime) = self.runtime.take() {
             runtime.shutdown_background();
         }

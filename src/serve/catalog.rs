@@ -483,7 +483,7 @@ pub(super) async fn connection_context(
         default_schema: Some((DATABASE.to_owned(), "public".to_owned())),
         ..SessionSpec::default()
     };
-    let ctx = new_session(Some(out), &spec).await?;
+    let ctx = super::cancel::with_cancel_points(new_session(Some(out), &spec).await?);
     let catalog = ctx.catalog(DATABASE).ok_or_else(|| Error::Engine("the default catalog is missing".into()))?;
     catalog.register_schema("public", pinned).map_err(sql)?;
     catalog.register_schema("information_schema", pinned_information).map_err(sql)?;

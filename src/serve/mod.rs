@@ -22,6 +22,7 @@ mod access;
 mod audit;
 mod auth;
 mod bounds;
+mod cancel;
 mod catalog;
 mod guard;
 mod listener;

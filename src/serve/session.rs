@@ -101,7 +101,7 @@ impl Redact {
 pub(super) struct Deadline<S> {
     pub(super) rows: S,
     /// The statement's runtime, shut down once the last of its row streams is gone.
-    pub(super) _runtime: Arc<StatementRuntime>,
+    pub(super) runtime: Arc<StatementRuntime>,
     pub(super) sleep: Pin<Box<tokio::time::Sleep>>,
     pub(super) limit: Duration,
     pub(super) done: bool,
@@ -118,6 +118,7 @@ impl<S: Stream<Item = PgWireResult<DataRow>> + Unpin> Stream for Deadline<S> {
         }
         if self.sleep.as_mut().poll(cx).is_ready() {
             self.done = true;
+            self.runtime.cancel();
             self.span.ended("timeout", Some(timeout_error(self.limit).to_string()));
             return Poll::Ready(Some(Err(timeout_error(self.limit))));
         }
@@ -169,7 +170,7 @@ pub(super) fn bounded(response: Response, running: &Answering) -> Response {
             let rows = drive(&running.runtime, rows, running.permit.clone());
             query.data_rows = Box::pin(Deadline {
                 rows,
-                _runtime: running.runtime.clone(),
+                runtime: running.runtime.clone(),
                 sleep: Box::pin(tokio::time::sleep_until(running.deadline)),
                 limit: running.limit,
                 done: false,

@@ -582,6 +582,24 @@ fn each_login_sees_only_the_counties_of_its_areas_and_is_audited() {
     assert!(lines.iter().all(|l| !l.to_string().contains(password)));
 }
 
+/// CPU time (user + system, clock ticks) of each of the server's statement threads, by thread id.
+fn statement_cpu_ticks(pid: u32) -> std::collections::HashMap<String, u64> {
+    let mut ticks = std::collections::HashMap::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap().flatten() {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else { continue };
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else { continue };
+        // Thread names are cut to 15 bytes: "junheng-stateme".
+        if !stat[open + 1..close].starts_with("junheng-statem") {
+            continue;
+        }
+        let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+        // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+        let used = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+        ticks.insert(task.file_name().to_string_lossy().into_owned(), used);
+    }
+    ticks
+}
+
 /// The server's peak resident memory so far (VmHWM), in MiB.
 fn peak_mib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
@@ -645,6 +663,18 @@ fn no_statement_takes_the_server_down_or_holds_up_another() {
         let shown: String = sql.chars().take(80).collect();
         assert!(!ok && stderr.contains(error), "{shown}: {stderr}");
         assert!(took < Duration::from_secs(4), "{shown} took {took:?}, past its 3 s timeout and a second");
+        if sql.contains(" join ") {
+            // Answered is not enough: the join, which never yields, must also stop working. Its
+            // runtime's threads ("junheng-statement") may use a little CPU for a moment after
+            // the answer (the batch in hand); a second later, in the next second, almost none
+            // (running on, its two threads would use 2 s of CPU per second).
+            std::thread::sleep(Duration::from_secs(1));
+            let before = statement_cpu_ticks(pid);
+            std::thread::sleep(Duration::from_secs(1));
+            let after = statement_cpu_ticks(pid);
+            let used: u64 = after.iter().map(|(tid, t)| t - before.get(tid).copied().unwrap_or(*t)).sum();
+            assert!(used < 30, "{shown}: its threads used {used} ticks (1/100 s) of CPU in the second after");
+        }
     }
     stop.store(true, Ordering::Relaxed);
     pinger.join().unwrap();
