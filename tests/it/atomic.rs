@@ -71,14 +71,26 @@ fn committed(out: &Path) -> Vec<(u64, String)> {
     all
 }
 
-#[test]
-fn a_run_whose_lock_was_taken_over_publishes_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("out");
-    let source = ["run", "--source", "fixtures/wudalianchi", "--out", out.to_str().unwrap(), "--force"];
-    let first = junheng(&source);
-    assert_eq!(first.code, 0, "{}", first.stderr);
-    // Run A starts and is paused (SIGSTOP) once it holds the lock.
+/// `junheng args` as a run on another machine with a clock ten minutes ahead would be: its own
+/// `/etc/hostname` (bound over the real one in a user and mount namespace of its own, which
+/// needs no privileges) and its wall clock moved by libfaketime — its monotonic clock, which
+/// times its watch of a lock, left true.
+fn on_another_host_ahead(args: &[&str], hostname: &Path) -> Command {
+    let mut command = Command::new("unshare");
+    command
+        .args(["--user", "--map-root-user", "--mount", "sh", "-c", "mount --bind \"$0\" /etc/hostname && exec \"$@\""])
+        .arg(hostname)
+        .args(["faketime", "-f", "+10m", env!("CARGO_BIN_EXE_junheng")])
+        .args(args)
+        .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
+        .current_dir(repo())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    command
+}
+
+/// Start run A of `source` and pause it (SIGSTOP) as soon as it holds the output's lock; its pid.
+fn start_and_pause_once_locked(source: &[&str], out: &Path) -> (std::process::Child, String) {
     let a = Command::new(env!("CARGO_BIN_EXE_junheng"))
         .args(source)
         .current_dir(repo())
@@ -90,19 +102,42 @@ fn a_run_whose_lock_was_taken_over_publishes_nothing() {
     let started = std::time::Instant::now();
     while !lock.exists() {
         assert!(started.elapsed() < Duration::from_secs(60), "run A never took the lock");
-        std::thread::sleep(Duration::from_millis(5));
+        std::thread::sleep(Duration::from_millis(2));
     }
     let pid = a.id().to_string();
     assert!(Command::new("kill").args(["-STOP", &pid]).status().unwrap().success());
-    // Seen from another host, A's heartbeat is ten minutes old: run B takes the lock over and
-    // publishes version 2. (On this host a live process keeps its lock however long it is
-    // paused, so the record is made to say another host, as a run on another machine would.)
-    let mut record: serde_json::Value = serde_json::from_slice(&std::fs::read(&lock).unwrap()).unwrap();
-    record["host"] = "another-host".into();
-    record["heartbeat"] = (chrono::Utc::now() - chrono::Duration::seconds(600)).to_rfc3339().into();
-    std::fs::write(&lock, serde_json::to_vec(&record).unwrap()).unwrap();
-    let b = junheng(&source);
-    assert_eq!(b.code, 0, "{}", b.stderr);
+    (a, pid)
+}
+
+/// Two processes, two "hosts" (see [`on_another_host_ahead`]): A holds the lock and is paused;
+/// B, with a clock ten minutes ahead, sees A's heartbeat ten minutes old at once.
+fn paused_holder_and_a_taker_ahead(dir: &Path) -> (std::path::PathBuf, [String; 6], std::path::PathBuf) {
+    let out = dir.join("out");
+    let source =
+        ["run", "--source", "fixtures/wudalianchi", "--out", out.to_str().unwrap(), "--force"].map(str::to_owned);
+    let hostname = dir.join("hostname");
+    std::fs::write(&hostname, "another-host\n").unwrap();
+    let first = junheng(&source.each_ref().map(String::as_str));
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    (out, source, hostname)
+}
+
+#[test]
+fn a_run_whose_lock_was_taken_over_publishes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, source, hostname) = paused_holder_and_a_taker_ahead(dir.path());
+    let source = source.each_ref().map(String::as_str);
+    let (a, pid) = start_and_pause_once_locked(&source, &out);
+    // B's clock says A's heartbeat is ten minutes old; B watches the lock for 40 s by its own
+    // monotonic clock, sees it stand still (A is paused), takes it over and publishes version 2.
+    let started = std::time::Instant::now();
+    let b = on_another_host_ahead(&source, &hostname).output().unwrap();
+    let b_stderr = String::from_utf8_lossy(&b.stderr);
+    assert_eq!(b.status.code(), Some(0), "{b_stderr}");
+    assert!(b_stderr.contains("taking over the lock"), "{b_stderr}");
+    // junheng::publish::lock::WATCH: 40 s.
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_secs(40), "B took over after {waited:?}, before its watch ended");
     let b_run = crate::common::ledger(&out)["run_id"].as_str().unwrap().to_owned();
     // A wakes up, finishes its work, and finds before committing that the lock is no longer its
     // own: it fails, and publishes nothing.
@@ -119,5 +154,36 @@ fn a_run_whose_lock_was_taken_over_publishes_nothing() {
     let pointer: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("current.json")).unwrap()).unwrap();
     assert_eq!(pointer["run_id"], b_run.as_str());
     assert!(out.join("_commits/0000000001.json").exists() && out.join("_commits/0000000002.json").exists());
-    assert!(!lock.exists(), "B released its lock and A did not write it back");
+    assert!(!out.join("_lock.json").exists(), "B released its lock and A did not write it back");
+}
+
+#[test]
+fn a_paused_holder_that_wakes_within_the_watch_keeps_its_lock_against_a_clock_ahead() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, source, hostname) = paused_holder_and_a_taker_ahead(dir.path());
+    let source = source.each_ref().map(String::as_str);
+    let (a, pid) = start_and_pause_once_locked(&source, &out);
+    // B starts watching A's lock (its heartbeat looks ten minutes old to B); 20 s later A wakes,
+    // its heartbeat (due every 15 s) rewrites the lock at once, and B sees a live holder.
+    let b = on_another_host_ahead(&source, &hostname).spawn().unwrap();
+    std::thread::sleep(Duration::from_secs(20));
+    assert!(Command::new("kill").args(["-CONT", &pid]).status().unwrap().success());
+    let a = a.wait_with_output().unwrap();
+    assert_eq!(a.status.code(), Some(0), "{}", String::from_utf8_lossy(&a.stderr));
+    let b = b.wait_with_output().unwrap();
+    let b_stderr = String::from_utf8_lossy(&b.stderr);
+    // B never took the lock over. It either found A still holding it (refused, naming A) or, A
+    // having finished meanwhile, took the free lock and published after A.
+    assert!(!b_stderr.contains("taking over the lock"), "{b_stderr}");
+    let versions = committed(&out);
+    let a_run = versions[1].1.clone();
+    match b.status.code() {
+        Some(0) => assert_eq!(versions.iter().map(|v| v.0).collect::<Vec<_>>(), vec![1, 2, 3], "{versions:?}"),
+        Some(2) => {
+            assert!(b_stderr.contains(&format!("is being published by run {a_run}")), "{b_stderr}");
+            assert_eq!(versions.iter().map(|v| v.0).collect::<Vec<_>>(), vec![1, 2], "{versions:?}");
+        }
+        other => panic!("B ended with {other:?}: {b_stderr}"),
+    }
+    assert_eq!(assert_consistent(&out), versions.last().unwrap().1);
 }
