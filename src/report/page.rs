@@ -366,3 +366,31 @@ pub(super) fn index(ledger: &Ledger, rows: Vec<IndexRow>, w: &'static Words) -> 
 pub(super) fn dictionary(dictionary: &Dictionary, w: &'static Words) -> Result<String> {
     rendered(&DictionaryPage { w, title: w.dictionary_heading.text, tables: &dictionary.tables }, "dictionary.html")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A county's name and code come from submitted cells: whatever they hold is text on the
+    /// index, never markup, and the page they link to has a safe file name.
+    #[test]
+    fn a_submitted_name_or_code_cannot_inject_markup_into_the_index() {
+        let code = "\"><script>alert(1)</script>";
+        let row = IndexRow {
+            code: code.into(),
+            page: format!("{}.html", crate::text::file_name_part(code)),
+            name: "<img src=x onerror=alert(2)>".into(),
+            latest: 2018,
+            students: "1".into(),
+            schools: "1".into(),
+            teaching_points: "0".into(),
+            cvs: Vec::new(),
+            readiness: "<b>".into(),
+        };
+        let html = index(&Ledger::default(), vec![row], &super::super::words::ZH).unwrap();
+        assert!(!html.contains("<script>") && !html.contains("<img") && !html.contains("<b>"), "{html}");
+        // askama writes `<` as `&#60;`.
+        assert!(html.contains("&#60;img src=x") && html.contains("&#60;b&#62;"), "{html}");
+        assert!(!html.contains("href=\"\"><"), "{html}");
+    }
+}

@@ -788,3 +788,126 @@ async fn served_data_is_right_or_fails() {
     drop(ask);
     assert!(client.wait().unwrap().success());
 }
+
+/// Bytes the server has written to its stderr so far, counted by a thread that drains it.
+fn count_stderr(server: &mut Server) -> Arc<std::sync::atomic::AtomicU64> {
+    let written = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let mut stderr = server.child.stderr.take().unwrap();
+    let counter = written.clone();
+    std::thread::spawn(move || {
+        let mut buffer = [0u8; 65536];
+        while let Ok(n @ 1..) = std::io::Read::read(&mut stderr, &mut buffer) {
+            counter.fetch_add(n as u64, Ordering::Relaxed);
+        }
+    });
+    written
+}
+
+/// User plus system CPU time of a whole process, in clock ticks (1/100 s).
+fn process_cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 1..].split_whitespace().collect();
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+/// Open `n` TCP connections to `addr` from the loopback address `from`, and send nothing.
+fn idle_sockets(runtime: &tokio::runtime::Runtime, from: &str, addr: &str, n: usize) -> Vec<tokio::net::TcpStream> {
+    runtime.block_on(async {
+        let mut open = Vec::new();
+        for _ in 0..n {
+            let socket = tokio::net::TcpSocket::new_v4().unwrap();
+            socket.bind(format!("{from}:0").parse().unwrap()).unwrap();
+            open.push(socket.connect(addr.parse().unwrap()).await.unwrap());
+        }
+        open
+    })
+}
+
+#[test]
+fn idle_sockets_and_exhausted_descriptors_lock_nobody_out() {
+    if !psql_available() {
+        return;
+    }
+    let mut server = Server::start(&seed_output(), &["--startup-timeout", "2s"], None);
+    let (pid, written) = (server.child.id(), count_stderr(&mut server));
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    // 24 sockets that never log in, from another loopback address (127.0.0.2), hold only that
+    // address's 8 places (--max-startups-per-address): a login from 127.0.0.1 gets in at once.
+    let idle = idle_sockets(&runtime, "127.0.0.2", &server.addr, 24);
+    let started = Instant::now();
+    let (ok, stdout, stderr) = psql(&server.url("junheng"), "select 1", None);
+    assert!(ok && stdout == "1", "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(2), "a login waited {:?} behind idle sockets", started.elapsed());
+    // The server closes every one of them: 8 at a time, each after --startup-timeout (2 s) in a
+    // place or waiting for one, so all 24 within three rounds (a read ends: 0 bytes or reset).
+    std::thread::sleep(Duration::from_secs(8));
+    runtime.block_on(async {
+        use tokio::io::AsyncReadExt;
+        for mut socket in idle {
+            let mut byte = [0u8; 1];
+            let read = tokio::time::timeout(Duration::from_secs(1), socket.read(&mut byte)).await;
+            assert!(matches!(read, Ok(Ok(0)) | Ok(Err(_))), "an idle socket was still open: {read:?}");
+        }
+    });
+    // Out of file descriptors (the server's soft limit lowered, while it runs, below the number
+    // it has open — by 8, so that sockets it closes meanwhile free no place — and every accept fails; 100 connections from 127.0.0.3 wait in the backlog): the
+    // accept loop backs off instead of spinning — a few ticks of CPU and a few lines of log per
+    // second, where it used 100 % of a core and wrote 906 MB in 5 s.
+    let open = std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap().count();
+    let limit = |soft: usize| {
+        let set = Command::new("prlimit").args(["--pid", &pid.to_string(), &format!("--nofile={soft}:")]).status();
+        assert!(set.unwrap().success());
+    };
+    limit(open - 8);
+    let (cpu_before, log_before) = (process_cpu_ticks(pid), written.load(Ordering::Relaxed));
+    let flood = idle_sockets(&runtime, "127.0.0.3", &server.addr, 100);
+    std::thread::sleep(Duration::from_secs(3));
+    let cpu = process_cpu_ticks(pid) - cpu_before;
+    let log = written.load(Ordering::Relaxed) - log_before;
+    assert!(cpu < 30, "the server used {cpu} ticks of CPU in 3 s with no descriptors left");
+    assert!(log < 100_000, "the server wrote {log} bytes of log in 3 s with no descriptors left");
+    // Descriptors again, the flood gone: logins work again.
+    limit(1024);
+    drop(flood);
+    std::thread::sleep(Duration::from_secs(1));
+    let (ok, stdout, stderr) = psql(&server.url("junheng"), "select 1", None);
+    assert!(ok && stdout == "1", "{stderr}");
+    eprintln!("no descriptors left: {cpu} ticks of CPU and {log} bytes of log in 3 s");
+}
+
+#[test]
+fn a_lagging_pointer_is_served_past_without_reopening_the_output() {
+    if !psql_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let run = ["run", "--source", "fixtures/wudalianchi", "--out", out.to_str().unwrap(), "--force"];
+    assert_eq!(junheng(&run).code, 0);
+    let first_pointer = std::fs::read(out.join("current.json")).unwrap();
+    assert_eq!(junheng(&run).code, 0);
+    // As a run stopped between its commit and its pointer leaves it: current.json names version 1.
+    std::fs::write(out.join("current.json"), first_pointer).unwrap();
+    let mut server = Server::start(&out, &["--refresh", "100ms"], None);
+    let log = Arc::new(Mutex::new(String::new()));
+    let mut stderr = server.child.stderr.take().unwrap();
+    let kept = log.clone();
+    let drain = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr, &mut text);
+        kept.lock().unwrap().push_str(&text);
+    });
+    // Statements every 150 ms for 3 s, each past a refresh: the pointer is read each time, but
+    // the output is opened again only if the pointer changes — it does not.
+    for _ in 0..20 {
+        let (ok, stdout, stderr) = psql(&server.url("junheng"), "select 1", None);
+        assert!(ok && stdout == "1", "{stderr}");
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    drop(server);
+    drain.join().unwrap();
+    let log = log.lock().unwrap();
+    // The lagging pointer is reported once, when the output is first opened (before, each
+    // refresh opened the output again under a lock shared by every statement).
+    assert_eq!(log.matches("current.json names another run").count(), 1, "{log}");
+}
