@@ -109,15 +109,16 @@ fn start_and_pause_once_locked(source: &[&str], out: &Path) -> (std::process::Ch
     (a, pid)
 }
 
-/// Two processes, two "hosts" (see [`on_another_host_ahead`]): A holds the lock and is paused;
-/// B, with a clock ten minutes ahead, sees A's heartbeat ten minutes old at once.
-fn paused_holder_and_a_taker_ahead(dir: &Path) -> (std::path::PathBuf, [String; 6], std::path::PathBuf) {
+/// An output with one committed run (version 1), the arguments of a run of it, and the host
+/// name file of the second "host" (see [`on_another_host_ahead`]).
+fn an_output_and_another_host(dir: &Path) -> (std::path::PathBuf, Vec<String>, std::path::PathBuf) {
     let out = dir.join("out");
-    let source =
-        ["run", "--source", "fixtures/wudalianchi", "--out", out.to_str().unwrap(), "--force"].map(str::to_owned);
+    let source: Vec<String> = ["run", "--source", "fixtures/wudalianchi", "--out", out.to_str().unwrap(), "--force"]
+        .map(str::to_owned)
+        .into();
     let hostname = dir.join("hostname");
     std::fs::write(&hostname, "another-host\n").unwrap();
-    let first = junheng(&source.each_ref().map(String::as_str));
+    let first = junheng(&source.iter().map(String::as_str).collect::<Vec<_>>());
     assert_eq!(first.code, 0, "{}", first.stderr);
     (out, source, hostname)
 }
@@ -125,8 +126,8 @@ fn paused_holder_and_a_taker_ahead(dir: &Path) -> (std::path::PathBuf, [String; 
 #[test]
 fn a_run_whose_lock_was_taken_over_publishes_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let (out, source, hostname) = paused_holder_and_a_taker_ahead(dir.path());
-    let source = source.each_ref().map(String::as_str);
+    let (out, source, hostname) = an_output_and_another_host(dir.path());
+    let source: Vec<&str> = source.iter().map(String::as_str).collect();
     let (a, pid) = start_and_pause_once_locked(&source, &out);
     // B's clock says A's heartbeat is ten minutes old; B watches the lock for 40 s by its own
     // monotonic clock, sees it stand still (A is paused), takes it over and publishes version 2.
@@ -160,8 +161,8 @@ fn a_run_whose_lock_was_taken_over_publishes_nothing() {
 #[test]
 fn a_paused_holder_that_wakes_within_the_watch_keeps_its_lock_against_a_clock_ahead() {
     let dir = tempfile::tempdir().unwrap();
-    let (out, source, hostname) = paused_holder_and_a_taker_ahead(dir.path());
-    let source = source.each_ref().map(String::as_str);
+    let (out, source, hostname) = an_output_and_another_host(dir.path());
+    let source: Vec<&str> = source.iter().map(String::as_str).collect();
     let (a, pid) = start_and_pause_once_locked(&source, &out);
     // B starts watching A's lock (its heartbeat looks ten minutes old to B); 20 s later A wakes,
     // its heartbeat (due every 15 s) rewrites the lock at once, and B sees a live holder.
