@@ -156,6 +156,20 @@ pub enum Error {
     #[error("{0}")]
     Conflict(String),
 
+    /// An object store cannot create an object only if none exists, so no run may lock or
+    /// commit there.
+    #[error(
+        "{output} cannot create an object only if none exists, and junheng's lock and commit rely on that (two runs \
+         must never both publish): {found}. Nothing was published. Use a store that honours `If-None-Match: *` (AWS S3, \
+         MinIO, Ceph RGW) or `x-oss-forbid-overwrite: true` (Alibaba Cloud OSS), or a local folder"
+    )]
+    NoExclusiveCreate {
+        /// The output URL.
+        output: String,
+        /// What the probe found the store does instead.
+        found: String,
+    },
+
     /// A local file system operation outside object_store failed.
     #[error("{operation} {path}: {source}")]
     Io {

@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::storage::Location;
+use crate::storage::conditional::ExclusiveCreate;
 
 /// How often a holder rewrites its heartbeat.
 pub const HEARTBEAT: Duration = Duration::from_secs(15);
@@ -130,6 +131,14 @@ pub async fn acquire(out: &Location, run_id: &str, wait: Option<Duration>) -> Re
 
 /// [`acquire`], watching a lock that looks stale for `watch` before taking it over.
 async fn acquire_watching(out: &Location, run_id: &str, wait: Option<Duration>, watch: Duration) -> Result<Lock> {
+    // The lock and the commit are exclusive creates: make sure the store has one (an S3 store is
+    // probed here, at the start of every run) before anything is written.
+    match out.exclusive_create().await? {
+        ExclusiveCreate::ForbidOverwrite { .. } | ExclusiveCreate::IfNoneMatch { replace_if_unchanged: false } => {
+            tracing::info!("{}: creating objects only if absent with {}", out.url, out.exclusive_create().await?)
+        }
+        way => tracing::debug!("{}: creating objects only if absent with {way}", out.url),
+    }
     let path = out.child("_lock.json");
     let deadline = wait.map(|w| std::time::Instant::now() + w);
     let mut pause = Duration::from_millis(200);

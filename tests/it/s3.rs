@@ -349,3 +349,110 @@ async fn a_stalled_server_is_waited_for_and_a_vanished_one_fails_the_run_cleanly
     assert!(!error.contains("unlock"), "the run's own error is reported, not the lock's: {stderr}");
     assert!(started.elapsed() < Duration::from_secs(120), "{:?}", started.elapsed());
 }
+
+/// `tests/interop/oss_proxy.py` in front of the test server, in one of its modes (`oss`,
+/// `neither`, `ignore`: see the script).
+struct ConditionalProxy {
+    child: std::process::Child,
+    endpoint: String,
+}
+
+impl ConditionalProxy {
+    fn start(python: &str, upstream: &str, mode: &str) -> ConditionalProxy {
+        let mut child = Command::new(python)
+            .args([repo().join("tests/interop/oss_proxy.py").to_str().unwrap(), upstream, mode])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut port = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut port).unwrap();
+        ConditionalProxy { child, endpoint: format!("http://127.0.0.1:{}", port.trim()) }
+    }
+
+    /// How many conditional PUTs of each kind the proxy saw.
+    fn stats(&self) -> serde_json::Value {
+        let host = self.endpoint.trim_start_matches("http://");
+        let mut stream = std::net::TcpStream::connect(host).unwrap();
+        write!(stream, "GET /stats HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        serde_json::from_str(response.split("\r\n\r\n").nth(1).unwrap()).unwrap()
+    }
+}
+
+impl Drop for ConditionalProxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A store like Alibaba Cloud OSS answers `If-None-Match: *` with 501 and offers
+/// `x-oss-forbid-overwrite`: runs lock and commit with that header; a store that offers neither
+/// (or ignores both) is refused before anything is published.
+#[tokio::test]
+async fn an_oss_like_store_commits_with_its_header_and_one_without_either_is_refused() {
+    let Some(endpoint) = endpoint() else { return };
+    let Some(python) = crate::interop::python() else { return };
+    let bucket = bucket(&endpoint, "junheng-oss");
+    let src = format!("s3://{bucket}/submissions");
+    upload(&repo().join("fixtures/wudalianchi"), &src).await;
+    let run = |proxy: &ConditionalProxy, out: &str, extra: &[&str]| {
+        let mut args = vec!["run", "--source", &src, "--out", out];
+        args.extend(extra);
+        let output = Command::new(env!("CARGO_BIN_EXE_junheng"))
+            .args(&args)
+            .current_dir(repo())
+            .env("AWS_ENDPOINT", &proxy.endpoint)
+            .env("RUST_LOG", "junheng=info")
+            .output()
+            .unwrap();
+        (
+            output.status.code(),
+            format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr)),
+        )
+    };
+
+    let oss = ConditionalProxy::start(&python, &endpoint, "oss");
+    let out = format!("s3://{bucket}/oss");
+    let (code, log) = run(&oss, &out, &[]);
+    assert_eq!(code, Some(0), "{log}");
+    assert!(log.contains("x-oss-forbid-overwrite: true") && log.contains("501"), "the way is logged: {log}");
+    assert_committed_state_whole(&out).await;
+    // Another version on top: the lock and the second ledger are created with the header too.
+    let (code, log) = run(&oss, &out, &["--force"]);
+    assert_eq!(code, Some(0), "{log}");
+    let runs = objects(&format!("{out}/runs")).await;
+    assert_eq!(runs.iter().filter(|(k, _)| k.ends_with(".json")).count(), 2, "{runs:?}");
+    let stats = oss.stats();
+    // Per run: the probe's two creates, the lock, the ledger; the probe's refused create each time.
+    assert!(stats["forbid_overwrite"].as_u64().unwrap() >= 8, "{stats}");
+    assert!(stats["forbid_overwrite_refused"].as_u64().unwrap() >= 2, "{stats}");
+    assert!(objects(&format!("{out}/_junheng/probe")).await.is_empty(), "probe objects are removed");
+    // Through the store junheng opens, a create is exclusive and a held lock refuses another run.
+    let options = junheng::storage::StorageOptions { endpoint: Some(oss.endpoint.clone()), ..Default::default() };
+    let through = junheng::storage::open_with(&out, false, &options).unwrap();
+    let create = || PutOptions { mode: PutMode::Create, ..PutOptions::default() };
+    let marker = through.child("_junheng/created-once");
+    through.store.put_opts(&marker, PutPayload::from_static(b"1"), create()).await.unwrap();
+    let again = through.store.put_opts(&marker, PutPayload::from_static(b"2"), create()).await;
+    assert!(matches!(again, Err(object_store::Error::AlreadyExists { .. })), "{again:?}");
+    through.store.delete(&marker).await.unwrap();
+    let held = junheng::publish::lock::acquire(&through, "holder-in-test", None).await.unwrap();
+    let (code, log) = run(&oss, &out, &["--force"]);
+    assert_eq!(code, Some(2), "{log}");
+    assert!(log.contains("holder-in-test") && log.contains("--wait"), "{log}");
+    held.release().await.unwrap();
+
+    // Neither way (501 to If-None-Match, the OSS header ignored), or a store that ignores
+    // If-None-Match: refused with what the store did, exit 2, nothing published.
+    for (mode, said) in [("neither", "501 NotImplemented"), ("ignore", "overwrote an object that existed")] {
+        let proxy = ConditionalProxy::start(&python, &endpoint, mode);
+        let out = format!("s3://{bucket}/{mode}");
+        let (code, log) = run(&proxy, &out, &[]);
+        assert_eq!(code, Some(2), "{mode}: {log}");
+        assert!(log.contains("cannot create an object only if none exists") && log.contains(said), "{mode}: {log}");
+        assert!(!log.contains("panicked"), "{log}");
+        assert_eq!(objects(&out).await, vec![], "{mode}: nothing is left under the output");
+    }
+}

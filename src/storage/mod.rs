@@ -3,6 +3,9 @@
 //! Every input and output of junheng is addressed by a URL (`file:///…`, a plain path,
 //! `memory://name/…`) and reached through an [`object_store::ObjectStore`]. Adding a scheme
 //! means adding one arm to [`open`]; nothing else in the crate matches on schemes.
+//! [`conditional`] makes put-if-absent work on S3-compatible stores that offer it differently.
+
+pub mod conditional;
 
 use std::collections::HashMap;
 use std::path::{Path as FsPath, PathBuf};
@@ -26,9 +29,19 @@ pub struct Location {
     pub url: String,
     /// For local folders, the folder on disk (symlinks and other OS-level conveniences use it).
     pub local_root: Option<PathBuf>,
+    /// For S3 stores, the store itself, to ask how it creates exclusively.
+    checked: Option<Arc<conditional::CheckedS3>>,
 }
 
 impl Location {
+    /// How this store creates an object only if none exists (probed on S3 at the first call; see
+    /// [`conditional`]), or an error naming the output and what the store answered where it
+    /// cannot. The lock and the commit rely on it: writers call this before taking the lock.
+    pub async fn exclusive_create(&self) -> Result<conditional::ExclusiveCreate> {
+        let Some(checked) = &self.checked else { return Ok(conditional::ExclusiveCreate::Native) };
+        checked.exclusive_create().await.map_err(|found| Error::NoExclusiveCreate { output: self.url.clone(), found })
+    }
+
     /// The path of an object below this location (`staging/pupils/…` → `<prefix>/staging/pupils/…`).
     pub fn child(&self, relative: &str) -> Path {
         let mut parts: Vec<String> = self.prefix.parts().map(|p| p.as_ref().to_owned()).collect();
@@ -154,16 +167,27 @@ fn bucket_and_prefix(url: &str) -> (&str, &str) {
 }
 
 fn open_s3(url: &str, options: &StorageOptions) -> Result<Location> {
-    use object_store::aws::AmazonS3Builder;
-    let mut builder = AmazonS3Builder::from_env().with_url(url).with_retry(retry_config(options));
+    use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+    // The client options as `from_env` sets them (AWS_ALLOW_HTTP, proxies, timeouts), kept apart
+    // so that the store's variants (the OSS header) can be built from the same ones.
+    let mut client = object_store::ClientOptions::new();
+    for (key, value) in std::env::vars() {
+        if key.starts_with("AWS_")
+            && let Ok(AmazonS3ConfigKey::Client(key)) = key.to_ascii_lowercase().parse()
+        {
+            client = client.with_config(key, value);
+        }
+    }
+    if let Some(allow) = options.allow_http {
+        client = client.with_allow_http(allow);
+    }
+    let mut builder =
+        AmazonS3Builder::from_env().with_url(url).with_retry(retry_config(options)).with_client_options(client.clone());
     if let Some(endpoint) = &options.endpoint {
         builder = builder.with_endpoint(endpoint);
     }
     if let Some(region) = &options.region {
         builder = builder.with_region(region);
-    }
-    if let Some(allow) = options.allow_http {
-        builder = builder.with_allow_http(allow);
     }
     if let Some(virtual_hosted) = options.virtual_hosted_style {
         builder = builder.with_virtual_hosted_style_request(virtual_hosted);
@@ -179,13 +203,17 @@ fn open_s3(url: &str, options: &StorageOptions) -> Result<Location> {
             ),
         });
     }
-    let store = builder.build().map_err(|e| Error::Url {
+    let (_, prefix) = bucket_and_prefix(url);
+    let store = conditional::CheckedS3::new(builder, client, &Path::from(prefix)).map_err(|e| Error::Url {
         url: url.into(),
         message: format!(
             "{e} (set AWS_ENDPOINT, AWS_REGION, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or storage options in the pipeline)"
         ),
     })?;
-    open_cloud(url, Ok(Arc::new(store)))
+    let store = Arc::new(store);
+    let mut location = open_cloud(url, Ok(store.clone()))?;
+    location.checked = Some(store);
+    Ok(location)
 }
 
 fn open_cloud(url: &str, store: std::result::Result<Arc<dyn ObjectStore>, object_store::Error>) -> Result<Location> {
@@ -194,7 +222,7 @@ fn open_cloud(url: &str, store: std::result::Result<Arc<dyn ObjectStore>, object
     let scheme = scheme(url).unwrap_or("s3");
     let canonical =
         if prefix.is_empty() { format!("{scheme}://{bucket}") } else { format!("{scheme}://{bucket}/{prefix}") };
-    Ok(Location { store, prefix: Path::from(prefix), url: canonical, local_root: None })
+    Ok(Location { store, prefix: Path::from(prefix), url: canonical, local_root: None, checked: None })
 }
 
 /// The scheme of a URL, or None for a plain path (Windows drive letters are paths, not schemes).
@@ -233,6 +261,7 @@ fn open_local(url: &str, create: bool) -> Result<Location> {
         prefix: Path::default(),
         url: format!("file://{}", absolute.display()),
         local_root: Some(absolute),
+        checked: None,
     })
 }
 
@@ -263,7 +292,13 @@ fn open_memory(url: &str) -> Result<Location> {
         .entry(name.to_owned())
         .or_insert_with(|| Arc::new(InMemory::new()))
         .clone();
-    Ok(Location { store, prefix: Path::from(prefix), url: url.trim_end_matches('/').to_owned(), local_root: None })
+    Ok(Location {
+        store,
+        prefix: Path::from(prefix),
+        url: url.trim_end_matches('/').to_owned(),
+        local_root: None,
+        checked: None,
+    })
 }
 
 /// Resolve a URL written in a pipeline file: a relative local path is relative to the file's folder.
