@@ -45,6 +45,8 @@ pub struct Request {
     /// The SQL runs over groups of whole counties of at most this many staging rows at a time
     /// (its memory follows the group, not the country).
     pub transform_rows: u64,
+    /// On a cluster, how long one model's job may take before the run fails (None: no limit).
+    pub job_timeout: Option<Duration>,
 }
 
 impl Request {
@@ -63,6 +65,7 @@ impl Request {
             engine: Engine::Local,
             memory_limit: None,
             transform_rows: TRANSFORM_ROWS,
+            job_timeout: None,
         }
     }
 

@@ -79,7 +79,9 @@ pub async fn build(request: &Request, out: &Location, ledger: &Ledger) -> Result
         let name = if several { format!("{name} ({})", group.describe()) } else { name.to_owned() };
         request.tell(ProgressEvent::ModelBuilt(name));
     };
-    let (marts, mart_files) = run_models(&ctx, out, &request.run_id, &models, &groups, &on_model).await?;
+    // The local engine cannot lose an executor: only a cluster's jobs are timed.
+    let job_timeout = request.job_timeout.filter(|_| request.engine.is_distributed());
+    let (marts, mart_files) = run_models(&ctx, out, &request.run_id, &models, &groups, job_timeout, &on_model).await?;
     files.extend(mart_files);
     Ok(Built { ctx, models, groups, marts, files })
 }

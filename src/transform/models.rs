@@ -26,6 +26,7 @@ pub async fn run_models(
     run_id: &str,
     models: &[Model],
     groups: &[CountyGroup],
+    job_timeout: Option<std::time::Duration>,
     on_model: &dyn Fn(&str, &CountyGroup),
 ) -> Result<(Vec<MartRecord>, Vec<WrittenFile>)> {
     let grouped = groups.len() > 1;
@@ -54,9 +55,14 @@ pub async fn run_models(
         for (position, model) in models.iter().enumerate().filter(|(_, m)| index == 0 || by_county.contains(&m.name)) {
             on_model(&model.name, group);
             let started = std::time::Instant::now();
-            let written = run_model(ctx, out, run_id, model, index, grouped).await?;
-            // Every model's checks, on the group's rows it just made (a view's on its query).
-            run_checks(ctx, model).await?;
+            // The model and its checks: both are jobs on a cluster.
+            let building = async {
+                let written = run_model(ctx, out, run_id, model, index, grouped).await?;
+                // Every model's checks, on the group's rows it just made (a view's on its query).
+                run_checks(ctx, model).await?;
+                Ok::<_, Error>(written)
+            };
+            let written = within(job_timeout, model, group, building).await?;
             let took = started.elapsed();
             spent[position] += took;
             tracing::debug!(seconds = took.as_secs_f64(), group = index, "model {} built", model.name);
@@ -119,6 +125,26 @@ pub fn model_runs(models: &[Model], groups: &[CountyGroup]) -> usize {
     let by_county = reads_submissions(models);
     let per_group = models.iter().filter(|m| by_county.contains(&m.name)).count();
     models.len() + per_group * groups.len().saturating_sub(1)
+}
+
+/// A model's jobs on a cluster, failed once they take longer than `limit` (a job whose
+/// executors were lost may never end); without a limit, as they are.
+async fn within<T>(
+    limit: Option<std::time::Duration>,
+    model: &Model,
+    group: &CountyGroup,
+    jobs: impl Future<Output = Result<T>>,
+) -> Result<T> {
+    let Some(limit) = limit else { return jobs.await };
+    tokio::time::timeout(limit, jobs).await.map_err(|_| {
+        Error::Engine(format!(
+            "model {} ({}) did not finish within {} on the cluster (its executors may have been lost): nothing of \
+             this run is published; check the cluster and run again, or raise --job-timeout",
+            model.name,
+            group.describe(),
+            humantime::format_duration(limit)
+        ))
+    })?
 }
 
 /// Register a table under a name, replacing what had it.

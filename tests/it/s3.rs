@@ -15,7 +15,7 @@ use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use crate::common::{junheng, published, repo, rows};
 
 /// The S3 endpoint of the test server, or None (the test then says how to get one).
-fn endpoint() -> Option<String> {
+pub(crate) fn endpoint() -> Option<String> {
     match std::env::var("JUNHENG_S3_ENDPOINT") {
         Ok(e) => Some(e),
         Err(_) if std::env::var_os("JUNHENG_REQUIRE_ALL").is_some() => panic!("JUNHENG_S3_ENDPOINT is not set"),
@@ -37,7 +37,7 @@ fn create_bucket(endpoint: &str, bucket: &str) {
 }
 
 /// A fresh bucket for one test.
-fn bucket(endpoint: &str, name: &str) -> String {
+pub(crate) fn bucket(endpoint: &str, name: &str) -> String {
     let bucket = format!("{name}-{}", std::process::id());
     create_bucket(endpoint, &bucket);
     bucket
