@@ -280,6 +280,13 @@ pub struct RunArgs {
     #[arg(long, value_name = "ROWS", default_value_t = junheng::job::TRANSFORM_ROWS, env = "JUNHENG_TRANSFORM_ROWS",
           value_parser = clap::value_parser!(u64).range(1..))]
     pub transform_rows: u64,
+
+    /// On a Ballista cluster (--engine ballista://…), how long one model's job for one county
+    /// group may take before the run fails (exit 2, nothing published): a job whose executors
+    /// were lost and never came back must not hold the run, and its lock, forever. 0: no limit.
+    /// The local engine has no such limit.
+    #[arg(long, value_name = "DURATION", default_value = "1h", env = "JUNHENG_JOB_TIMEOUT", value_parser = duration)]
+    pub job_timeout: Duration,
 }
 
 /// `query` arguments.
@@ -310,6 +317,12 @@ pub struct PublishedArgs {
     /// A pipeline file whose [output] to read (when --out is not given).
     #[arg(long, value_name = "FILE")]
     pub pipeline: Option<PathBuf>,
+
+    /// Read an earlier version instead of the latest: a run id (as `junheng runs` lists them),
+    /// a version number, or a moment — the version that was published then (2026-12-01T10:00+08:00;
+    /// `2026-12-01 10:00` is this machine's time zone; a date alone is the end of that day).
+    #[arg(long, value_name = "RUN|VERSION|TIME", default_value = "latest", value_parser = junheng::query::AsOf::parse)]
+    pub as_of: junheng::query::AsOf,
 }
 
 /// `serve` arguments. The user and password come from the environment, never from flags.
@@ -436,6 +449,12 @@ pub struct ExplainArgs {
     /// A pipeline file whose [output] to read.
     #[arg(long, value_name = "FILE", global = true)]
     pub pipeline: Option<PathBuf>,
+
+    /// Explain a figure of an earlier version: a run id, a version number or a moment (as
+    /// `query --as-of`).
+    #[arg(long, value_name = "RUN|VERSION|TIME", global = true, default_value = "latest",
+          value_parser = junheng::query::AsOf::parse)]
+    pub as_of: junheng::query::AsOf,
 
     /// What to explain.
     #[command(subcommand)]

@@ -78,6 +78,7 @@ async fn run(args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {
     request.wait_for_lock = args.wait;
     request.engine = args.engine;
     request.transform_rows = args.transform_rows;
+    request.job_timeout = (!args.job_timeout.is_zero()).then_some(args.job_timeout);
     request.memory_limit = args.memory_limit;
     let show = args.source.show.unwrap_or(20);
     request.findings_limit = request.findings_limit.max(show);
@@ -134,7 +135,7 @@ async fn validate(args: SourceArgs, quiet: bool) -> Result<ExitStatus, Error> {
 /// `junheng query`: SQL over the committed version, as a table, CSV, JSON or Parquet.
 async fn query(args: QueryArgs, quiet: bool) -> Result<ExitStatus, Error> {
     let url = output_of(args.published.pipeline.as_deref(), args.published.out.as_deref())?;
-    let published = junheng::query::open(&url).await?;
+    let published = junheng::query::open_as_of(&url, &args.published.as_of).await?;
     let statements: Vec<String> = match &args.sql {
         Some(sql) => vec![sql.clone()],
         None if std::io::IsTerminal::is_terminal(&std::io::stdin()) => {
@@ -228,7 +229,7 @@ async fn interactive(ctx: &datafusion::prelude::SessionContext) -> Result<(), Er
 /// `junheng report`: the HTML report of the committed version, written to a folder.
 async fn report(args: ReportArgs, quiet: bool) -> Result<ExitStatus, Error> {
     let url = output_of(args.published.pipeline.as_deref(), args.published.out.as_deref())?;
-    let published = junheng::query::open(&url).await?;
+    let published = junheng::query::open_as_of(&url, &args.published.as_of).await?;
     let dictionary = junheng::dictionary::build(&junheng::transform::project(&published.ctx)?, &published.ctx).await?;
     let language = args.language.unwrap_or(published.ledger.pipeline.report_language);
     let pages = junheng::report::build(&published.ctx, &published.ledger, &dictionary, language).await?;
@@ -247,7 +248,7 @@ async fn report(args: ReportArgs, quiet: bool) -> Result<ExitStatus, Error> {
 /// `junheng explain`: a published figure, its rule and its input rows.
 async fn explain(args: ExplainArgs) -> Result<ExitStatus, Error> {
     let url = output_of(args.pipeline.as_deref(), args.out.as_deref())?;
-    let published = junheng::query::open(&url).await?;
+    let published = junheng::query::open_as_of(&url, &args.as_of).await?;
     let target = match args.what {
         ExplainWhat::Cv { county, year, stage, indicator } => {
             junheng::explain::Target::Cv { county, year, stage, indicator }
@@ -264,7 +265,7 @@ async fn explain(args: ExplainArgs) -> Result<ExitStatus, Error> {
 /// `junheng export`: the application workbooks of the committed version, written to a folder.
 async fn export(args: ExportArgs, quiet: bool) -> Result<ExitStatus, Error> {
     let url = output_of(args.published.pipeline.as_deref(), args.published.out.as_deref())?;
-    let published = junheng::query::open(&url).await?;
+    let published = junheng::query::open_as_of(&url, &args.published.as_of).await?;
     let written = junheng::export::export(&published, args.county.as_deref(), args.year, &args.to).await?;
     if !quiet {
         for path in &written {
@@ -313,6 +314,7 @@ async fn serve(args: ServeArgs, quiet: bool) -> Result<ExitStatus, Error> {
     let tls = args.tls_cert.is_some();
     let options = junheng::serve::ServeOptions {
         out: url.clone(),
+        as_of: args.published.as_of.clone(),
         listen: args.listen,
         logins,
         tls: args.tls_cert.zip(args.tls_key),

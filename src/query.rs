@@ -5,6 +5,8 @@
 
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
+
 use arrow::array::{ArrayRef, BooleanArray, Int64Array, RecordBatch, StringArray};
 use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
@@ -37,14 +39,116 @@ pub async fn open(url: &str) -> Result<Published> {
     open_location(crate::storage::open(url, false)?).await
 }
 
+/// Open the version of an output that was published as of `as_of` (time travel).
+pub async fn open_as_of(url: &str, as_of: &AsOf) -> Result<Published> {
+    open_location_as_of(crate::storage::open(url, false)?, as_of).await
+}
+
 /// Open the latest committed version of an output already opened as a location.
 pub async fn open_location(out: Location) -> Result<Published> {
-    let url = out.url.clone();
+    open_location_as_of(out, &AsOf::Latest).await
+}
+
+/// Which committed version a reader opens: the latest, or an earlier one (`--as-of`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub enum AsOf {
+    /// The latest published version.
+    #[default]
+    Latest,
+    /// The version a run published (its run id, as `junheng runs` lists it).
+    Run(String),
+    /// A version by its number.
+    Version(u64),
+    /// The version that was the published one at this moment: the last published at or before it.
+    Time(DateTime<Utc>),
+}
+
+impl AsOf {
+    /// Read `--as-of`: a run id (`20261204T024152Z-69b4`), a version number (`3`), or a moment
+    /// (`2026-12-01T10:00:00+08:00`, `2026-12-01 10:00` in this machine's time zone, or a date
+    /// `2026-12-01`, meaning the end of that day here).
+    pub fn parse(text: &str) -> std::result::Result<AsOf, String> {
+        use chrono::{Local, NaiveDate, NaiveDateTime, TimeZone};
+        let t = text.trim();
+        if t.is_empty() || t == "latest" {
+            return Ok(AsOf::Latest);
+        }
+        if let Ok(version) = t.trim_start_matches(['v', 'V']).parse::<u64>() {
+            return Ok(AsOf::Version(version));
+        }
+        if let Ok(moment) = DateTime::parse_from_rfc3339(t) {
+            return Ok(AsOf::Time(moment.with_timezone(&Utc)));
+        }
+        let local = |naive: NaiveDateTime| {
+            Local.from_local_datetime(&naive).earliest().map(|m| AsOf::Time(m.with_timezone(&Utc)))
+        };
+        for format in ["%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"] {
+            if let Some(as_of) = NaiveDateTime::parse_from_str(t, format).ok().and_then(local) {
+                return Ok(as_of);
+            }
+        }
+        if let Ok(day) = NaiveDate::parse_from_str(t, "%Y-%m-%d") {
+            return day.and_hms_opt(23, 59, 59).and_then(local).ok_or_else(|| format!("{t:?} is not a day here"));
+        }
+        // A run id as junheng makes them: 20261204T024152Z-69b4.
+        let run_id =
+            t.len() >= 16 && t.as_bytes()[8] == b'T' && t.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+        if run_id {
+            return Ok(AsOf::Run(t.to_owned()));
+        }
+        Err(format!(
+            "{text:?} is not a run id (20261204T024152Z-69b4), a version number (3) or a moment \
+             (2026-12-01, 2026-12-01 10:00, 2026-12-01T10:00:00+08:00)"
+        ))
+    }
+
+    /// The published run this names among `runs` (oldest first), or why there is none.
+    pub fn pick<'a>(&self, runs: &'a [RunSummary], url: &str) -> Result<&'a RunSummary> {
+        let mut published = runs.iter().filter(|r| r.published);
+        let listed = format!("`junheng runs --out {url}` lists the published runs");
+        let found = match self {
+            AsOf::Latest => published.next_back(),
+            AsOf::Run(id) => published.find(|r| &r.run_id == id),
+            AsOf::Version(version) => published.find(|r| r.version == *version),
+            AsOf::Time(moment) => published.rfind(|r| {
+                DateTime::parse_from_rfc3339(&r.finished_at).is_ok_and(|f| f.with_timezone(&Utc) <= *moment)
+            }),
+        };
+        found.ok_or_else(|| {
+            Error::NotFound(match self {
+                AsOf::Latest => format!("{url} has no committed run yet; run `junheng run … --out {url}` first"),
+                AsOf::Run(id) => format!("{url} has no published run {id}; {listed}"),
+                AsOf::Version(v) => format!("{url} has no published version {v}; {listed}"),
+                AsOf::Time(moment) => format!(
+                    "nothing of {url} was published at or before {} ({}); {listed}",
+                    moment.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M:%S %:z"),
+                    moment.to_rfc3339()
+                ),
+            })
+        })
+    }
+}
+
+/// Open the version `as_of` names of an output already opened as a location.
+pub async fn open_location_as_of(out: Location, as_of: &AsOf) -> Result<Published> {
     // The run summaries and one ledger, not every ledger the output ever had.
     let runs = publish::history(&out).await?;
-    let ledger = publish::latest_of(&out, &runs).await?.ok_or_else(|| {
-        Error::NotFound(format!("{} has no committed run yet; run `junheng run … --out {url}` first", out.url))
-    })?;
+    let run = as_of.pick(&runs, &out.url)?;
+    let ledger = match publish::read_ledger(&out, &run.run_id).await {
+        Ok(ledger) => ledger,
+        // Vacuum moves the ledgers of the versions it deletes to _archive/runs/.
+        Err(_) if *as_of != AsOf::Latest && publish::archived(&out, &run.run_id).await => {
+            return Err(Error::NotFound(format!(
+                "version {} of {} (run {}) was deleted by `junheng vacuum`; its ledger is kept in _archive/runs/, \
+                 its tables are not. Keep versions longer with `vacuum --keep`",
+                run.version, out.url, run.run_id
+            )));
+        }
+        Err(e) => return Err(e),
+    };
+    if *as_of != AsOf::Latest {
+        tracing::info!("reading version {} of {} (run {}), as of {as_of:?}", ledger.version, out.url, ledger.run_id);
+    }
     let pipeline = crate::pipeline::Pipeline::from_record(&ledger.pipeline)?;
     let ctx = transform::session(&out, &ledger.run_id, pipeline.settings.teacher_counts).await?;
     let version = load::version_path(&ledger.run_id);
@@ -232,4 +336,60 @@ pub fn write_parquet(batches: &[RecordBatch], path: &std::path::Path) -> Result<
     }
     writer.close().map_err(|source| Error::Parquet { location: path.display().to_string(), source })?;
     Ok(rows)
+}
+
+#[cfg(test)]
+mod as_of_tests {
+    use super::*;
+
+    fn run(run_id: &str, version: u64, published: bool, finished_at: &str) -> RunSummary {
+        RunSummary {
+            run_id: run_id.into(),
+            version,
+            published,
+            finished_at: finished_at.into(),
+            ..RunSummary::default()
+        }
+    }
+
+    #[test]
+    fn as_of_reads_run_ids_versions_and_moments_as_people_write_them() {
+        assert_eq!(AsOf::parse("latest"), Ok(AsOf::Latest));
+        assert_eq!(AsOf::parse("3"), Ok(AsOf::Version(3)));
+        assert_eq!(AsOf::parse("v3"), Ok(AsOf::Version(3)));
+        assert_eq!(AsOf::parse("20261204T024152Z-69b4"), Ok(AsOf::Run("20261204T024152Z-69b4".into())));
+        let beijing = AsOf::parse("2026-12-01T10:00:00+08:00").unwrap();
+        assert_eq!(beijing, AsOf::Time("2026-12-01T02:00:00Z".parse().unwrap()));
+        // A date alone is the end of that day on this machine's clock.
+        let AsOf::Time(day) = AsOf::parse("2026-12-01").unwrap() else { panic!("a date is a moment") };
+        assert_eq!(day.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M:%S").to_string(), "2026-12-01 23:59:59");
+        assert!(matches!(AsOf::parse("2026-12-01 10:00"), Ok(AsOf::Time(_))));
+        let wrong = AsOf::parse("yesterday").unwrap_err();
+        assert!(wrong.contains("run id") && wrong.contains("2026-12-01"), "{wrong}");
+    }
+
+    #[test]
+    fn as_of_picks_the_version_published_then_and_says_when_there_is_none() {
+        let runs = [
+            run("20261201T010000Z-aaaa", 1, true, "2026-12-01T01:05:00Z"),
+            run("20261202T010000Z-bbbb", 2, false, "2026-12-02T01:05:00Z"),
+            run("20261203T010000Z-cccc", 2, true, "2026-12-03T01:05:00Z"),
+        ];
+        let pick = |as_of: AsOf| as_of.pick(&runs, "out").map(|r| r.run_id.clone());
+        assert_eq!(pick(AsOf::Latest).unwrap(), "20261203T010000Z-cccc");
+        assert_eq!(pick(AsOf::Version(1)).unwrap(), "20261201T010000Z-aaaa");
+        assert_eq!(pick(AsOf::Version(2)).unwrap(), "20261203T010000Z-cccc", "the run that published it");
+        // On the 2nd the first version was still the published one (the failed run published nothing).
+        assert_eq!(pick(AsOf::Time("2026-12-02T12:00:00Z".parse().unwrap())).unwrap(), "20261201T010000Z-aaaa");
+        assert_eq!(pick(AsOf::Time("2026-12-03T01:05:00Z".parse().unwrap())).unwrap(), "20261203T010000Z-cccc");
+        let before = pick(AsOf::Time("2026-11-30T00:00:00Z".parse().unwrap())).unwrap_err().to_string();
+        assert!(
+            before.contains("nothing of out was published at or before") && before.contains("junheng runs"),
+            "{before}"
+        );
+        let failed = pick(AsOf::Run("20261202T010000Z-bbbb".into())).unwrap_err().to_string();
+        assert!(failed.contains("no published run 20261202T010000Z-bbbb"), "{failed}");
+        assert!(matches!(AsOf::Version(9).pick(&runs, "out"), Err(Error::NotFound(_))));
+        assert!(matches!(AsOf::Latest.pick(&[], "out"), Err(Error::NotFound(_))));
+    }
 }

@@ -305,6 +305,11 @@ pub async fn read_ledger(out: &Location, run_id: &str) -> Result<Ledger> {
     Ok(ledger)
 }
 
+/// Whether `vacuum` archived a run's ledger (its version's tables are then gone).
+pub async fn archived(out: &Location, run_id: &str) -> bool {
+    out.store.head(&out.child(&format!("{ARCHIVE}/{run_id}.json"))).await.is_ok()
+}
+
 /// Every committed run, oldest first, from the runs' summaries: a ledger is read only for a
 /// run without one (committed by an earlier release, or killed just after its commit). A run
 /// whose ledger `vacuum` archived is here by its summary.

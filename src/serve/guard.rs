@@ -8,7 +8,7 @@ use datafusion::sql::sqlparser::ast::{ObjectName, Query, Set, SetExpr, Statement
 /// psycopg, Npgsql, Tableau), each either kept by the connection's PostgreSQL front end or
 /// ignored. Every other setting — DataFusion's (`datafusion.*`: the memory limit, batch size,
 /// threads, spill paths, file formats) above all — is the server's, fixed for every connection.
-pub const CLIENT_SETTINGS: [&str; 17] = [
+pub const CLIENT_SETTINGS: [&str; 18] = [
     "application_name",
     "bytea_output",
     "client_encoding",
@@ -19,6 +19,7 @@ pub const CLIENT_SETTINGS: [&str; 17] = [
     "extra_float_digits",
     "idle_in_transaction_session_timeout",
     "intervalstyle",
+    AS_OF_SETTING,
     "lock_timeout",
     "search_path",
     "standard_conforming_strings",
@@ -27,6 +28,9 @@ pub const CLIENT_SETTINGS: [&str; 17] = [
     "timezone",
     "transaction_isolation",
 ];
+
+/// junheng's own setting: the version a connection reads (`SET junheng.as_of = '3'`).
+pub const AS_OF_SETTING: &str = "junheng.as_of";
 
 /// Why a statement is refused, or `None` when a reader may run it.
 pub fn refusal(statement: &Statement) -> Option<String> {
@@ -90,7 +94,7 @@ fn set_refusal(set: &Set) -> Option<String> {
 }
 
 /// A setting's name as DataFusion and PostgreSQL read it: its parts unquoted, lower case.
-fn setting_name(name: &ObjectName) -> String {
+pub(super) fn setting_name(name: &ObjectName) -> String {
     let parts: Vec<String> = name
         .0
         .iter()

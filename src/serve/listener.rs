@@ -28,7 +28,7 @@ use super::audit::Audit;
 use super::auth::{Login, LoginWith, OpenDoor, Passwords, tls_acceptor};
 use super::bounds::LoginShares;
 use super::catalog::connection_context;
-use super::session::{Connection, GuardedParser, Redact, SavepointHook, Session};
+use super::session::{AsOfHook, Connection, GuardedParser, Redact, SavepointHook, Session};
 use super::versions::{Current, PinnedSchema, Snapshot, Versions};
 use super::{Logins, ServeOptions};
 use crate::error::{Error, Result};
@@ -241,13 +241,15 @@ pub async fn serve(options: ServeOptions, on_listening: impl FnOnce(SocketAddr, 
         None => None,
     };
     let out = crate::storage::open(&options.out, false)?;
-    let current = Current::open(&out).await?;
+    let current = Current::open(&out, &options.as_of).await?;
     let snapshot = current.snapshot();
     let versions = Arc::new(Versions {
         out: out.clone(),
         refresh: options.refresh,
+        as_of: options.as_of.clone(),
         state: std::sync::Mutex::new(current),
         scoped: tokio::sync::Mutex::new(HashMap::new()),
+        earlier: tokio::sync::Mutex::new(HashMap::new()),
     });
     let listener = TcpListener::bind(options.listen).await.map_err(|source| Error::Io {
         operation: "listen on",
@@ -372,7 +374,11 @@ async fn new_connection(shared: &Shared, logged_in: tokio::sync::watch::Sender<b
     let options = &shared.options;
     let ctx =
         Arc::new(connection_context(&shared.out, pinned.clone(), pinned_information, options.memory_limit).await?);
+    let as_of = AsOfHook::default();
+    let chosen = as_of.chosen.clone();
     let hooks: Vec<Arc<dyn QueryHook>> = vec![
+        // Before SetShowHook, which would keep `junheng.as_of` as a mere client setting.
+        Arc::new(as_of),
         Arc::new(SavepointHook),
         Arc::new(CursorStatementHook),
         Arc::new(SetShowHook),
@@ -387,6 +393,7 @@ async fn new_connection(shared: &Shared, logged_in: tokio::sync::watch::Sender<b
         logins: shared.options.logins.clone(),
         audit: shared.audit.clone(),
         redact: shared.redact.clone(),
+        as_of: chosen,
     });
     let session = Arc::new(Session {
         inner,
@@ -431,6 +438,7 @@ mod tests {
     fn options() -> ServeOptions {
         ServeOptions {
             out: "out".into(),
+            as_of: crate::query::AsOf::Latest,
             listen: "0.0.0.0:5433".parse().unwrap(),
             logins: Logins::NoAuth,
             tls: None,

@@ -65,6 +65,8 @@ pub enum Logins {
 pub struct ServeOptions {
     /// The output URL or folder to serve.
     pub out: String,
+    /// Serve this version for as long as the server runs instead of following new versions.
+    pub as_of: crate::query::AsOf,
     /// Address to listen on (`127.0.0.1:5433`; port 0 picks a free port).
     pub listen: SocketAddr,
     /// Who may log in and what each login sees.

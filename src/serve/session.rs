@@ -34,6 +34,7 @@ use super::bounds::{self, Entered, StatementRuntime, drive};
 use super::guard::{refusal, unparsed_refusal};
 use super::rewrite::rewrite_for_datafusion;
 use super::versions::{PinnedSchema, Versions};
+use crate::query::AsOf;
 
 pub(super) fn user_error(code: &str, message: String) -> PgWireError {
     PgWireError::UserError(Box::new(ErrorInfo::new("ERROR".to_owned(), code.to_owned(), message)))
@@ -188,6 +189,15 @@ pub(super) fn bounded(response: Response, running: &Answering) -> Response {
     }
 }
 
+/// The plan of a statement a hook answers itself (no rows, no columns): what the extended
+/// protocol's parse step needs of it.
+fn answered_here() -> datafusion::logical_expr::LogicalPlan {
+    datafusion::logical_expr::LogicalPlan::EmptyRelation(datafusion::logical_expr::EmptyRelation {
+        produce_one_row: false,
+        schema: Arc::new(datafusion::common::DFSchema::empty()),
+    })
+}
+
 /// `SAVEPOINT`, `RELEASE` and `ROLLBACK TO`: nothing to undo in a read-only session, but drivers
 /// (psycopg's nested transactions, SQLAlchemy) send them and expect PostgreSQL's answers.
 #[derive(Debug)]
@@ -221,12 +231,7 @@ impl QueryHook for SavepointHook {
         _ctx: &SessionContext,
         _client: &(dyn ClientInfo + Send + Sync),
     ) -> Option<PgWireResult<datafusion::logical_expr::LogicalPlan>> {
-        Self::tag(statement).map(|_| {
-            Ok(datafusion::logical_expr::LogicalPlan::EmptyRelation(datafusion::logical_expr::EmptyRelation {
-                produce_one_row: false,
-                schema: Arc::new(datafusion::common::DFSchema::empty()),
-            }))
-        })
+        Self::tag(statement).map(|_| Ok(answered_here()))
     }
 
     async fn handle_extended_query(
@@ -238,6 +243,83 @@ impl QueryHook for SavepointHook {
         _client: &mut dyn datafusion_postgres::hooks::HookClient,
     ) -> Option<PgWireResult<Response>> {
         Self::tag(statement).map(|tag| Ok(Response::Execution(pgwire::api::results::Tag::new(tag))))
+    }
+}
+
+/// `SET junheng.as_of = '…'`: which version this connection's later statements read (time
+/// travel per session: a run id, a version number or a moment, as `query --as-of`; `'latest'`
+/// follows new versions again). Each statement is pinned to it before it runs.
+#[derive(Debug, Default)]
+pub(super) struct AsOfHook {
+    /// What the connection chose (shared with its [`GuardedParser`], which pins statements).
+    pub(super) chosen: Arc<std::sync::Mutex<AsOf>>,
+}
+
+impl AsOfHook {
+    /// The value `statement` sets `junheng.as_of` to, if it is that `SET`.
+    fn value(statement: &Statement) -> Option<String> {
+        use datafusion::sql::sqlparser::ast::{Expr, Set, Value};
+        let Statement::Set(Set::SingleAssignment { variable, values, .. }) = statement else { return None };
+        if super::guard::setting_name(variable) != super::guard::AS_OF_SETTING {
+            return None;
+        }
+        let words: Vec<String> = values
+            .iter()
+            .map(|value| match value {
+                Expr::Value(v) => match &v.value {
+                    Value::SingleQuotedString(s) | Value::DoubleQuotedString(s) => s.clone(),
+                    Value::Number(n, _) => n.clone(),
+                    other => other.to_string(),
+                },
+                Expr::Identifier(ident) => ident.value.clone(),
+                other => other.to_string(),
+            })
+            .collect();
+        Some(words.join(" "))
+    }
+
+    /// Apply `SET junheng.as_of`, if `statement` is one.
+    fn apply(&self, statement: &Statement) -> Option<PgWireResult<Response>> {
+        let text = Self::value(statement)?;
+        Some(match AsOf::parse(&text) {
+            Ok(as_of) => {
+                *self.chosen.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = as_of;
+                Ok(Response::Execution(pgwire::api::results::Tag::new("SET")))
+            }
+            Err(why) => Err(user_error("22023", format!("SET {}: {why}", super::guard::AS_OF_SETTING))),
+        })
+    }
+}
+
+#[async_trait]
+impl QueryHook for AsOfHook {
+    async fn handle_simple_query(
+        &self,
+        statement: &Statement,
+        _ctx: &SessionContext,
+        _client: &mut dyn datafusion_postgres::hooks::HookClient,
+    ) -> Option<PgWireResult<Response>> {
+        self.apply(statement)
+    }
+
+    async fn handle_extended_parse_query(
+        &self,
+        statement: &Statement,
+        _ctx: &SessionContext,
+        _client: &(dyn ClientInfo + Send + Sync),
+    ) -> Option<PgWireResult<datafusion::logical_expr::LogicalPlan>> {
+        Self::value(statement).map(|_| Ok(answered_here()))
+    }
+
+    async fn handle_extended_query(
+        &self,
+        statement: &Statement,
+        _plan: &datafusion::logical_expr::LogicalPlan,
+        _params: &datafusion::common::ParamValues,
+        _ctx: &SessionContext,
+        _client: &mut dyn datafusion_postgres::hooks::HookClient,
+    ) -> Option<PgWireResult<Response>> {
+        self.apply(statement)
     }
 }
 
@@ -292,6 +374,8 @@ pub(super) struct GuardedParser {
     pub(super) audit: Audit,
     /// The server's paths, kept out of messages.
     pub(super) redact: Arc<Redact>,
+    /// The version this connection chose with `SET junheng.as_of` (the latest by default).
+    pub(super) as_of: Arc<std::sync::Mutex<AsOf>>,
 }
 
 impl GuardedParser {
@@ -332,6 +416,11 @@ impl GuardedParser {
         if let Some(why) = refused {
             return Err(self.ended_here(entry, "refused", why.clone(), user_error("25006", why)));
         }
+        // `SET junheng.as_of = …; SELECT …` in one message: the SELECT reads the version set.
+        let chosen = self.sql_parser.parse(sql).ok().and_then(|s| s.iter().rev().find_map(AsOfHook::value));
+        if let Some(as_of) = chosen.and_then(|text| AsOf::parse(&text).ok()) {
+            *self.as_of.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = as_of;
+        }
         self.pin_current(&areas, &mut entry).await?;
         Ok(entry)
     }
@@ -348,7 +437,8 @@ impl GuardedParser {
     /// Pin the connection to the committed version as `areas` see it, and note the version in
     /// the statement's audit entry (a version that cannot be opened is logged here).
     async fn pin_current(&self, areas: &Areas, entry: &mut Entry) -> PgWireResult<()> {
-        let snapshot = match self.versions.current_for(areas).await {
+        let as_of = self.as_of.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
+        let snapshot = match self.versions.at(&as_of, areas).await {
             Ok(s) => s,
             Err(e) => {
                 let message = self.redact.text(&format!("cannot open the served version: {e}"));

@@ -16,7 +16,7 @@ use super::access::{Areas, restricted};
 use super::catalog::information_schema;
 use crate::contract::Table;
 use crate::error::{Error, Result};
-use crate::query::RunHistory;
+use crate::query::{AsOf, RunHistory};
 use crate::storage::Location;
 
 /// What is served at one moment: one committed version's tables.
@@ -47,10 +47,11 @@ impl Snapshot {
         }
     }
 
-    /// Open the latest committed version of `out` and keep the tables readers may see: staging
-    /// tables, marts, `quarantine_<table>` and `runs`.
-    pub(super) async fn open(out: &Location) -> Result<Snapshot> {
-        let published = crate::query::open_location(out.clone()).await?;
+    /// Open the committed version of `out` that `as_of` names (the latest, or one pinned by
+    /// `serve --as-of`) and keep the tables readers may see: staging tables, marts,
+    /// `quarantine_<table>` and `runs`.
+    pub(super) async fn open(out: &Location, as_of: &AsOf) -> Result<Snapshot> {
+        let published = crate::query::open_location_as_of(out.clone(), as_of).await?;
         let schema = Arc::new(MemorySchemaProvider::new());
         let mut names: Vec<String> = Table::ALL.iter().map(|t| t.name().to_owned()).collect();
         names.extend(published.ledger.marts.iter().map(|m| m.name.clone()));
@@ -117,10 +118,18 @@ impl Snapshot {
 pub(super) struct Versions {
     pub(super) out: Location,
     pub(super) refresh: Duration,
+    /// A version the whole server is pinned to (`serve --as-of`): never refreshed.
+    pub(super) as_of: AsOf,
     pub(super) state: std::sync::Mutex<Current>,
     /// The current version as each restricted set of areas sees it (emptied on a new version).
     pub(super) scoped: tokio::sync::Mutex<HashMap<Areas, Arc<Snapshot>>>,
+    /// Earlier versions sessions chose with `SET junheng.as_of`, by what they asked for.
+    pub(super) earlier: tokio::sync::Mutex<HashMap<AsOf, Arc<Snapshot>>>,
 }
+
+/// How many earlier versions the server keeps open for `SET junheng.as_of` (all are dropped
+/// when one more is asked for: each holds only its tables' file lists).
+const EARLIER_KEPT: usize = 8;
 
 /// The version served now and when the pointer was last read.
 pub(super) struct Current {
@@ -135,8 +144,13 @@ pub(super) struct Current {
 }
 
 impl Current {
-    /// The committed version of `out` now, and the run its pointer names.
-    pub(super) async fn open(out: &Location) -> Result<Current> {
+    /// The committed version of `out` now (or the one `as_of` pins), and the run its pointer names.
+    pub(super) async fn open(out: &Location, as_of: &AsOf) -> Result<Current> {
+        if *as_of != AsOf::Latest {
+            let snapshot = Arc::new(Snapshot::open(out, as_of).await?);
+            info!(run_id = %snapshot.run_id, version = snapshot.version, "serving an earlier version (--as-of)");
+            return Ok(Current { snapshot, checked_at: Instant::now(), pointer: None, refreshing: false });
+        }
         let pointer = committed_run_id(out).await?;
         let snapshot = Arc::new(open_named(out, pointer.as_deref()).await?);
         Ok(Current { snapshot, checked_at: Instant::now(), pointer, refreshing: false })
@@ -151,7 +165,7 @@ impl Current {
 /// Open the latest committed version of `out`, saying so when the pointer names another run
 /// (`current.json` lags the ledgers when a run stopped between its commit and the pointer).
 async fn open_named(out: &Location, pointer: Option<&str>) -> Result<Snapshot> {
-    let snapshot = Snapshot::open(out).await?;
+    let snapshot = Snapshot::open(out, &AsOf::Latest).await?;
     if let Some(named) = pointer.filter(|p| *p != snapshot.run_id) {
         warn!(
             pointer = %named,
@@ -179,7 +193,8 @@ impl Versions {
     pub(super) async fn current(&self) -> Arc<Snapshot> {
         let seen = {
             let mut current = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            if current.refreshing || current.checked_at.elapsed() < self.refresh {
+            let pinned = self.as_of != AsOf::Latest;
+            if pinned || current.refreshing || current.checked_at.elapsed() < self.refresh {
                 return current.snapshot.clone();
             }
             current.refreshing = true;
@@ -210,6 +225,32 @@ impl Versions {
             }
         }
         current.snapshot.clone()
+    }
+
+    /// The version `as_of` names (`SET junheng.as_of`) as a login that sees `areas` sees it:
+    /// the current one for `latest`, else an earlier one, opened once and kept (a run's version
+    /// never changes; a moment still to come is resolved anew each time).
+    pub(super) async fn at(&self, as_of: &AsOf, areas: &Areas) -> Result<Arc<Snapshot>> {
+        if *as_of == AsOf::Latest {
+            return self.current_for(areas).await;
+        }
+        let settled = !matches!(as_of, AsOf::Time(moment) if *moment >= chrono::Utc::now());
+        let mut earlier = self.earlier.lock().await;
+        let whole = match earlier.get(as_of).filter(|_| settled) {
+            Some(found) => found.clone(),
+            None => {
+                let opened = Arc::new(Snapshot::open(&self.out, as_of).await?);
+                if earlier.len() >= EARLIER_KEPT {
+                    earlier.clear();
+                }
+                if settled {
+                    earlier.insert(as_of.clone(), opened.clone());
+                }
+                opened
+            }
+        };
+        drop(earlier);
+        if *areas == Areas::All { Ok(whole) } else { Ok(Arc::new(whole.scoped(areas).await?)) }
     }
 
     /// The committed version as a login that sees `areas` sees it.

@@ -279,3 +279,85 @@ fn a_comment_only_edit_of_the_pipeline_rereads_nothing() {
     let changed = junheng(&["run", pipeline.to_str().unwrap(), "--out", out.to_str().unwrap()]);
     assert!(changed.stdout.contains("the pipeline file changed"), "{}", changed.stdout);
 }
+
+/// Time travel: after a county re-submitted 2018 (936 → 940 pupils' families satisfied in the
+/// survey), `query --as-of` reads the first version by its run id, its number or a moment
+/// (`junheng runs` gives both runs' finish times), and `serve --as-of` serves it; a moment
+/// before the first version, a version nobody published, a version `vacuum` deleted and a word
+/// that is no moment are each refused saying why.
+#[test]
+fn query_and_serve_as_of_read_an_earlier_version_by_run_version_or_moment() {
+    let dir = tempfile::tempdir().unwrap();
+    let (src, out) = (scratch_source(dir.path()), dir.path().join("out"));
+    assert_eq!(run(&src, &out, &[]).code, 0);
+    let survey = src.join("231182/2018/survey.csv");
+    std::fs::write(&survey, std::fs::read_to_string(&survey).unwrap().replace(",936\n", ",940\n")).unwrap();
+    assert_eq!(run(&src, &out, &[]).code, 0);
+    let listed = junheng(&["runs", "--out", out.to_str().unwrap(), "--json"]);
+    let runs: serde_json::Value = serde_json::from_str(&listed.stdout).unwrap();
+    let (first, second) = (&runs[0], &runs[1]);
+    let satisfied = |as_of: &str| {
+        let sql = "select satisfied from county_overview where county_code = '231182' and year = 2018";
+        junheng(&["query", "--out", out.to_str().unwrap(), "--format", "csv", "--as-of", as_of, sql])
+    };
+    let value = |as_of: &str| {
+        let answer = satisfied(as_of);
+        assert_eq!(answer.code, 0, "--as-of {as_of}: {}", answer.stderr);
+        answer.stdout.lines().nth(1).unwrap_or_default().to_owned()
+    };
+    assert_eq!(value("latest"), "940");
+    assert_eq!(value("1"), "936");
+    assert_eq!(value(first["run_id"].as_str().unwrap()), "936");
+    assert_eq!(value(first["finished_at"].as_str().unwrap()), "936", "the moment the first run finished");
+    assert_eq!(value(second["finished_at"].as_str().unwrap()), "940");
+    assert_eq!(value("2"), "940");
+
+    let before = satisfied("2000-01-01");
+    assert_eq!(before.code, 3, "{}", before.stderr);
+    assert!(before.stderr.contains("nothing of") && before.stderr.contains("junheng runs"), "{}", before.stderr);
+    let unknown = satisfied("7");
+    assert_eq!(unknown.code, 3);
+    assert!(unknown.stderr.contains("no published version 7"), "{}", unknown.stderr);
+    let word = satisfied("yesterday");
+    assert_eq!(word.code, 2);
+    assert!(word.stderr.contains("version number"), "{}", word.stderr);
+
+    // A server pinned to the first version serves it (and `runs` still lists both runs).
+    if which_psql() {
+        let server = crate::serve::Server::start(&out, &["--as-of", "1"], None);
+        let sql = "select (select satisfied from county_overview where county_code = '231182' and year = 2018), \
+                   (select count(*) from runs)";
+        assert_eq!(crate::serve::psql_ok(&server.url("junheng"), sql), "936|2");
+        // Per session: a server that follows new versions, and a connection that goes back.
+        let server = crate::serve::Server::start(&out, &[], None);
+        let url = server.url("junheng");
+        let one = "select satisfied from county_overview where county_code = '231182' and year = 2018";
+        assert_eq!(crate::serve::psql_ok(&url, one), "940");
+        assert_eq!(crate::serve::psql_ok(&url, &format!("SET junheng.as_of = '1'; {one}")), "SET\n936");
+        let moment = first["finished_at"].as_str().unwrap();
+        let back_and_forth = std::process::Command::new("psql")
+            .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", &url])
+            .args(["-c", &format!("SET junheng.as_of = '{moment}'"), "-c", one])
+            .args(["-c", "SET junheng.as_of = 'latest'", "-c", one])
+            .output()
+            .unwrap();
+        let answers = String::from_utf8_lossy(&back_and_forth.stdout);
+        assert_eq!(answers.split_whitespace().collect::<Vec<_>>(), ["SET", "936", "SET", "940"], "{answers}");
+        let (ok, _, error) = crate::serve::psql(&url, "SET junheng.as_of = 'yesterday'", None);
+        assert!(!ok && error.contains("version number"), "{error}");
+    }
+
+    // Two hours on, with a minute's retention, vacuum deletes version 1: reading it is refused.
+    let location = junheng::storage::open(out.to_str().unwrap(), false).unwrap();
+    let later = chrono::Utc::now() + chrono::Duration::hours(2);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(junheng::publish::vacuum::vacuum(&location, Duration::from_secs(60), later, false)).unwrap();
+    let vacuumed = satisfied("1");
+    assert_eq!(vacuumed.code, 3, "{}", vacuumed.stderr);
+    assert!(vacuumed.stderr.contains("deleted by `junheng vacuum`"), "{}", vacuumed.stderr);
+    assert_eq!(value("latest"), "940");
+}
+
+fn which_psql() -> bool {
+    std::process::Command::new("psql").arg("--version").output().is_ok_and(|o| o.status.success())
+}

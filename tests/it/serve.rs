@@ -12,7 +12,7 @@ use crate::common::{copy_tree, junheng, published, repo, rows, seed_output};
 use crate::interop::python;
 
 /// A running `junheng serve`, stopped when dropped.
-struct Server {
+pub(crate) struct Server {
     child: Child,
     addr: String,
     /// Where the audit log goes when the test does not say (not into the shared outputs).
@@ -21,7 +21,7 @@ struct Server {
 
 impl Server {
     /// Start serving `out`; without a password or `--users`, with `--no-auth`.
-    fn start(out: &Path, args: &[&str], password: Option<&str>) -> Server {
+    pub(crate) fn start(out: &Path, args: &[&str], password: Option<&str>) -> Server {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_junheng"));
         let audit = tempfile::tempdir().unwrap();
         cmd.args(["serve", "--out", out.to_str().unwrap(), "--listen", "127.0.0.1:0"]).args(args);
@@ -53,7 +53,7 @@ impl Server {
         Server { child, addr, _audit: audit }
     }
 
-    fn url(&self, user_password: &str) -> String {
+    pub(crate) fn url(&self, user_password: &str) -> String {
         format!("postgresql://{user_password}@{}/junheng", self.addr)
     }
 }
@@ -79,7 +79,7 @@ fn psql_available() -> bool {
 }
 
 /// Run one psql command: (succeeded, stdout, stderr). Unaligned, tuples only.
-fn psql(url: &str, sql: &str, password: Option<&str>) -> (bool, String, String) {
+pub(crate) fn psql(url: &str, sql: &str, password: Option<&str>) -> (bool, String, String) {
     let mut cmd = Command::new("psql");
     cmd.args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql]).env("PGCONNECT_TIMEOUT", "20");
     match password {
@@ -94,7 +94,7 @@ fn psql(url: &str, sql: &str, password: Option<&str>) -> (bool, String, String) 
     )
 }
 
-fn psql_ok(url: &str, sql: &str) -> String {
+pub(crate) fn psql_ok(url: &str, sql: &str) -> String {
     let (ok, stdout, stderr) = psql(url, sql, None);
     assert!(ok, "{sql}: {stderr}");
     stdout
