@@ -83,6 +83,19 @@ pub async fn build(request: &Request, out: &Location, ledger: &Ledger) -> Result
     let job_timeout = request.job_timeout.filter(|_| request.engine.is_distributed());
     let (marts, mart_files) = run_models(&ctx, out, &request.run_id, &models, &groups, job_timeout, &on_model).await?;
     files.extend(mart_files);
+    let ctx = if request.engine.is_distributed() {
+        // What reads the results after the SQL stage (notes, dictionary, report: a few queries
+        // per county page) reads the same files in this process: on a cluster each query is a
+        // job of its own, seconds each, and out of --job-timeout's reach.
+        let local = SessionSpec { engine: Engine::Local, ..spec };
+        let ctx = session_on(out, &request.run_id, &local).await?;
+        reference::register(&ctx, &request.pipeline, &counties, &ledger.evidence)?;
+        register_views(&ctx, &models, Layer::Staging).await?;
+        register_written(&ctx, out, &request.run_id, &models, None).await?;
+        ctx
+    } else {
+        ctx
+    };
     Ok(Built { ctx, models, groups, marts, files })
 }
 
