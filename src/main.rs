@@ -21,16 +21,20 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // Rust ignores SIGPIPE, so printing into a closed pipe (`junheng explain … | head`) panics.
-    // A command that prints ends quietly there, as other Unix tools do; the server and the
-    // scheduler keep ignoring it (a client that goes away must not stop them).
-    #[cfg(unix)]
-    if !matches!(cli.command, cli::Command::Serve(_) | cli::Command::Schedule(_)) {
-        // SAFETY: called once at start-up, before any other thread exists.
-        unsafe {
-            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    // Rust ignores SIGPIPE, so printing into a closed pipe (`junheng explain … | head`) panics;
+    // such a command ends quietly instead, as other Unix tools do. SIGPIPE itself stays ignored:
+    // restored to its default it killed the process on a vectored write (`writev`, which has no
+    // MSG_NOSIGNAL) to a socket its peer had closed — an S3 server's or a Ballista executor's
+    // idle connection — and a run vanished mid-way with status 141.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload.downcast_ref::<String>().map(String::as_str).or(payload.downcast_ref::<&str>().copied());
+        if message.is_some_and(|m| m.starts_with("failed printing to stdout") && m.contains("Broken pipe")) {
+            std::process::exit(141);
         }
-    }
+        default_hook(info);
+    }));
     // Ballista's scheduler logs, as errors, metrics it cannot attach to a plan display: not ours to report.
     let default_level = if cli.quiet { "error" } else { "warn" };
     let default_level = format!("{default_level},ballista_scheduler::display=off,ballista_scheduler::state::aqe=error");
