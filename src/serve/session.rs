@@ -402,22 +402,25 @@ impl GuardedParser {
     /// (its entry, with the version it reads, is returned for that).
     pub(super) async fn admit<C: ClientInfo>(&self, client: &C, sql: &str) -> PgWireResult<Entry> {
         let (mut entry, areas) = self.entry(client, sql)?;
+        let mut chosen = None;
         let refused = bounds::oversized(sql).or_else(|| match self.sql_parser.parse(sql) {
-            Ok(statements) => statements.iter().find_map(refusal).or_else(|| {
-                let explains = statements.iter().any(|s| matches!(s, Statement::Explain { .. }));
-                (explains && areas != Areas::All).then(|| {
-                    "EXPLAIN is refused for a login that sees only some areas: its plans and counts would show the \
-                     others' files"
-                        .to_owned()
+            Ok(statements) => {
+                // `SET junheng.as_of = …; SELECT …` in one message: the SELECT reads the version set.
+                chosen = statements.iter().rev().find_map(AsOfHook::value);
+                statements.iter().find_map(refusal).or_else(|| {
+                    let explains = statements.iter().any(|s| matches!(s, Statement::Explain { .. }));
+                    (explains && areas != Areas::All).then(|| {
+                        "EXPLAIN is refused for a login that sees only some areas: its plans and counts would show \
+                         the others' files"
+                            .to_owned()
+                    })
                 })
-            }),
+            }
             Err(_) => unparsed_refusal(sql),
         });
         if let Some(why) = refused {
             return Err(self.ended_here(entry, "refused", why.clone(), user_error("25006", why)));
         }
-        // `SET junheng.as_of = …; SELECT …` in one message: the SELECT reads the version set.
-        let chosen = self.sql_parser.parse(sql).ok().and_then(|s| s.iter().rev().find_map(AsOfHook::value));
         if let Some(as_of) = chosen.and_then(|text| AsOf::parse(&text).ok()) {
             *self.as_of.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = as_of;
         }
