@@ -133,11 +133,12 @@ pub async fn acquire(out: &Location, run_id: &str, wait: Option<Duration>) -> Re
 async fn acquire_watching(out: &Location, run_id: &str, wait: Option<Duration>, watch: Duration) -> Result<Lock> {
     // The lock and the commit are exclusive creates: make sure the store has one (an S3 store is
     // probed here, at the start of every run) before anything is written.
-    match out.exclusive_create().await? {
-        ExclusiveCreate::ForbidOverwrite { .. } | ExclusiveCreate::IfNoneMatch { replace_if_unchanged: false } => {
-            tracing::info!("{}: creating objects only if absent with {}", out.url, out.exclusive_create().await?)
-        }
-        way => tracing::debug!("{}: creating objects only if absent with {way}", out.url),
+    let way = out.exclusive_create().await?;
+    let usual = matches!(way, ExclusiveCreate::Native | ExclusiveCreate::IfNoneMatch { replace_if_unchanged: true });
+    if usual {
+        tracing::debug!("{}: creating objects only if absent with {way}", out.url);
+    } else {
+        tracing::info!("{}: creating objects only if absent with {way}", out.url);
     }
     let path = out.child("_lock.json");
     let deadline = wait.map(|w| std::time::Instant::now() + w);

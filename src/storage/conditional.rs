@@ -142,13 +142,17 @@ impl CheckedS3 {
     /// How this store creates exclusively: probed once, then remembered. An error says why
     /// neither way works (or the probe could not write at all).
     pub async fn exclusive_create(&self) -> Result<ExclusiveCreate, String> {
-        let settled = self.settled.get_or_init(|| self.probe()).await;
-        settled.as_ref().map(|s| s.way.clone()).map_err(Clone::clone)
+        self.probed().await.as_ref().map(|s| s.way.clone()).map_err(Clone::clone)
     }
 
+    /// What the probe settled, as a store error where it found no way.
     async fn settled(&self) -> object_store::Result<Settled> {
-        let settled = self.settled.get_or_init(|| self.probe()).await;
-        settled.clone().map_err(|why| object_store::Error::NotSupported { source: why.into() })
+        self.probed().await.clone().map_err(|why| object_store::Error::NotSupported { source: why.into() })
+    }
+
+    /// The probe's finding, probing at the first call.
+    async fn probed(&self) -> &Result<Settled, String> {
+        self.settled.get_or_init(|| self.probe()).await
     }
 
     /// Try each way of creating exclusively on probe objects, and settle on the first that works.
@@ -169,6 +173,7 @@ impl CheckedS3 {
         let create = PutOptions { mode: PutMode::Create, ..PutOptions::default() };
         let by_if_none_match = refuses_then_creates(&standard, &existing, &fresh, &create).await;
         let replace_if_unchanged = replaces_only_if_unchanged(&standard, &existing).await;
+        // The OSS header is tried on the same two objects: `fresh` must be absent again.
         let _ = self.plain.delete(&fresh).await;
         let settled = match by_if_none_match {
             Ok(()) => {

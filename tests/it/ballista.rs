@@ -75,23 +75,8 @@ struct Cluster {
     scheduler: std::process::Child,
     executors: Vec<std::process::Child>,
     port: u16,
-    _work: tempfile::TempDir,
-}
-
-#[cfg(feature = "ballista")]
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-#[cfg(feature = "ballista")]
-fn wait_for_port(port: u16, what: &str) {
-    for _ in 0..300 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    panic!("{what} did not listen on port {port} within 30 s");
+    /// The processes' logs and work folders.
+    work: tempfile::TempDir,
 }
 
 #[cfg(feature = "ballista")]
@@ -100,7 +85,7 @@ impl Cluster {
         use std::process::{Command, Stdio};
         let work = tempfile::tempdir().unwrap();
         let log = |name: &str| Stdio::from(std::fs::File::create(work.path().join(name)).unwrap());
-        let port = free_port();
+        let port = crate::common::free_port();
         // Executors that stop beating are declared lost after 10 s (upstream: 180 s).
         let scheduler = Command::new(env!("CARGO_BIN_EXE_junheng-scheduler"))
             .args(["--bind-host", "127.0.0.1", "--external-host", "127.0.0.1", "--bind-port", &port.to_string()])
@@ -109,9 +94,10 @@ impl Cluster {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        wait_for_port(port, "the scheduler");
+        crate::common::wait_for_port(port, "the scheduler");
         let executors = (0..executors)
             .map(|i| {
+                let free_port = crate::common::free_port;
                 let (flight, grpc, health) = (free_port(), free_port(), free_port());
                 let dir = work.path().join(format!("executor-{i}"));
                 std::fs::create_dir_all(&dir).unwrap();
@@ -126,11 +112,11 @@ impl Cluster {
                     .stderr(Stdio::null())
                     .spawn()
                     .unwrap();
-                wait_for_port(flight, "an executor");
+                crate::common::wait_for_port(flight, "an executor");
                 child
             })
             .collect();
-        Cluster { scheduler, executors, port, _work: work }
+        Cluster { scheduler, executors, port, work }
     }
 
     /// How many tasks each executor has been given so far (from its log).
@@ -138,7 +124,7 @@ impl Cluster {
         (0..self.executors.len())
             .map(|i| {
                 let log =
-                    std::fs::read_to_string(self._work.path().join(format!("executor-{i}.log"))).unwrap_or_default();
+                    std::fs::read_to_string(self.work.path().join(format!("executor-{i}.log"))).unwrap_or_default();
                 log.lines().filter(|l| l.contains("Finished task")).count()
             })
             .collect()
@@ -162,8 +148,7 @@ async fn download_marts(url: &str, dir: &std::path::Path) -> String {
     use futures::TryStreamExt;
     use object_store::ObjectStoreExt;
     let loc = junheng::storage::open(url, false).unwrap();
-    let pointer = loc.store.get(&loc.child("current.json")).await.unwrap().bytes().await.unwrap();
-    let pointer: serde_json::Value = serde_json::from_slice(&pointer).unwrap();
+    let pointer = crate::s3::pointer(&loc).await;
     let version = loc.child(&format!("{}/marts", pointer["prefix"].as_str().unwrap()));
     let objects: Vec<_> = loc.store.list(Some(&version)).try_collect().await.unwrap();
     let _ = std::fs::remove_dir_all(dir.join("marts"));
@@ -289,6 +274,8 @@ async fn a_cluster_of_separate_processes_gives_the_local_marts_and_a_killed_exec
         "{}",
         stalled.stderr
     );
+    // The 5 s timeout, plus the run's local ingest before it and its failure after (seconds);
+    // far below what a hang would take.
     assert!(stalled_for < Duration::from_secs(90), "{stalled_for:?}");
     assert_eq!(download_marts(&out, &downloaded).await, committed, "the stalled run committed nothing");
     eprintln!("cluster: with every executor paused the run failed after {:.1} s", stalled_for.as_secs_f64());

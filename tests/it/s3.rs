@@ -26,14 +26,27 @@ pub(crate) fn endpoint() -> Option<String> {
     }
 }
 
-/// Create a bucket with a plain S3 `PUT /bucket` (moto accepts it without a signature).
-fn create_bucket(endpoint: &str, bucket: &str) {
+/// One unsigned HTTP/1.1 request with no body to a local server; its whole response.
+fn plain_request(endpoint: &str, method: &str, path: &str) -> String {
     let host = endpoint.trim_start_matches("http://");
     let mut stream = std::net::TcpStream::connect(host).unwrap();
-    write!(stream, "PUT /{bucket} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").unwrap();
+    write!(stream, "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        .unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
+    response
+}
+
+/// Create a bucket with a plain S3 `PUT /bucket` (moto accepts it without a signature).
+fn create_bucket(endpoint: &str, bucket: &str) {
+    let response = plain_request(endpoint, "PUT", &format!("/{bucket}"));
     assert!(response.starts_with("HTTP/1.1 200") || response.contains("BucketAlreadyOwnedByYou"), "{response}");
+}
+
+/// What an S3 output's `current.json` says: the committed run, its version and its prefix.
+pub(crate) async fn pointer(loc: &junheng::storage::Location) -> serde_json::Value {
+    let bytes = loc.store.get(&loc.child("current.json")).await.unwrap().bytes().await.unwrap();
+    serde_json::from_slice(&bytes).unwrap()
 }
 
 /// A fresh bucket for one test.
@@ -75,8 +88,7 @@ async fn objects(url: &str) -> Vec<(String, Option<String>)> {
 /// `current.json` to `versions/<run_id>/`.
 async fn published_s3(url: &str) -> SessionContext {
     let loc = junheng::storage::open(url, false).unwrap();
-    let pointer = loc.store.get(&loc.child("current.json")).await.unwrap().bytes().await.unwrap();
-    let pointer: serde_json::Value = serde_json::from_slice(&pointer).unwrap();
+    let pointer = pointer(&loc).await;
     let prefix = pointer["prefix"].as_str().unwrap().to_owned();
     let ctx = SessionContext::new();
     let bucket_url =
@@ -104,8 +116,7 @@ async fn published_s3(url: &str) -> SessionContext {
 /// The ledger of the committed run of an S3 output.
 async fn ledger_s3(url: &str) -> serde_json::Value {
     let loc = junheng::storage::open(url, false).unwrap();
-    let pointer = loc.store.get(&loc.child("current.json")).await.unwrap().bytes().await.unwrap();
-    let pointer: serde_json::Value = serde_json::from_slice(&pointer).unwrap();
+    let pointer = pointer(&loc).await;
     let run = format!("runs/{}.json", pointer["run_id"].as_str().unwrap());
     serde_json::from_slice(&loc.store.get(&loc.child(&run)).await.unwrap().bytes().await.unwrap()).unwrap()
 }
@@ -218,8 +229,7 @@ async fn the_server_enforces_put_if_absent() {
 /// The ledger `current.json` names must list only files that exist, with their row counts.
 async fn assert_committed_state_whole(out: &str) -> String {
     let loc = junheng::storage::open(out, false).unwrap();
-    let pointer = loc.store.get(&loc.child("current.json")).await.unwrap().bytes().await.unwrap();
-    let pointer: serde_json::Value = serde_json::from_slice(&pointer).unwrap();
+    let pointer = pointer(&loc).await;
     let run_id = pointer["run_id"].as_str().unwrap().to_owned();
     let ledger =
         loc.store.get(&loc.child(&format!("runs/{run_id}.json"))).await.expect("current.json names a committed run");
@@ -266,21 +276,15 @@ struct Server {
 impl Server {
     fn start() -> Option<Server> {
         let exe = std::env::var("JUNHENG_MOTO_SERVER").ok()?;
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = crate::common::free_port();
         let child = Command::new(exe)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        let endpoint = format!("http://127.0.0.1:{port}");
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Some(Server { child, endpoint })
+        crate::common::wait_for_port(port, "the S3 server");
+        Some(Server { child, endpoint: format!("http://127.0.0.1:{port}") })
     }
 
     fn signal(&self, signal: &str) {
@@ -371,11 +375,7 @@ impl ConditionalProxy {
 
     /// How many conditional PUTs of each kind the proxy saw.
     fn stats(&self) -> serde_json::Value {
-        let host = self.endpoint.trim_start_matches("http://");
-        let mut stream = std::net::TcpStream::connect(host).unwrap();
-        write!(stream, "GET /stats HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).unwrap();
+        let response = plain_request(&self.endpoint, "GET", "/stats");
         serde_json::from_str(response.split("\r\n\r\n").nth(1).unwrap()).unwrap()
     }
 }
