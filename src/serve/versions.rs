@@ -123,13 +123,14 @@ pub(super) struct Versions {
     pub(super) state: std::sync::Mutex<Current>,
     /// The current version as each restricted set of areas sees it (emptied on a new version).
     pub(super) scoped: tokio::sync::Mutex<HashMap<Areas, Arc<Snapshot>>>,
-    /// Earlier versions sessions chose with `SET junheng.as_of`, by what they asked for.
-    pub(super) earlier: tokio::sync::Mutex<HashMap<AsOf, Arc<Snapshot>>>,
+    /// Earlier versions sessions chose with `SET junheng.as_of`, by what they asked for and
+    /// as each set of areas sees them.
+    pub(super) earlier: tokio::sync::Mutex<HashMap<(AsOf, Areas), Arc<Snapshot>>>,
 }
 
-/// How many earlier versions the server keeps open for `SET junheng.as_of` (all are dropped
-/// when one more is asked for: each holds only its tables' file lists).
-const EARLIER_KEPT: usize = 8;
+/// How many views of earlier versions the server keeps open for `SET junheng.as_of` (all are
+/// dropped when more are asked for: each holds only its tables' file lists).
+const EARLIER_KEPT: usize = 16;
 
 /// The version served now and when the pointer was last read.
 pub(super) struct Current {
@@ -236,21 +237,25 @@ impl Versions {
         }
         let settled = !matches!(as_of, AsOf::Time(moment) if *moment >= chrono::Utc::now());
         let mut earlier = self.earlier.lock().await;
-        let whole = match earlier.get(as_of).filter(|_| settled) {
+        let (key, whole_key) = ((as_of.clone(), areas.clone()), (as_of.clone(), Areas::All));
+        if let Some(found) = earlier.get(&key).filter(|_| settled) {
+            return Ok(found.clone());
+        }
+        let whole = match earlier.get(&whole_key).filter(|_| settled) {
             Some(found) => found.clone(),
-            None => {
-                let opened = Arc::new(Snapshot::open(&self.out, as_of).await?);
-                if earlier.len() >= EARLIER_KEPT {
-                    earlier.clear();
-                }
-                if settled {
-                    earlier.insert(as_of.clone(), opened.clone());
-                }
-                opened
-            }
+            None => Arc::new(Snapshot::open(&self.out, as_of).await?),
         };
-        drop(earlier);
-        if *areas == Areas::All { Ok(whole) } else { Ok(Arc::new(whole.scoped(areas).await?)) }
+        // As `current_for` keeps the current version per set of areas, each login's view of an
+        // earlier version is made once, not at every statement.
+        let made = if *areas == Areas::All { whole.clone() } else { Arc::new(whole.scoped(areas).await?) };
+        if settled {
+            if earlier.len() + 2 > EARLIER_KEPT {
+                earlier.clear();
+            }
+            earlier.insert(whole_key, whole);
+            earlier.insert(key, made.clone());
+        }
+        Ok(made)
     }
 
     /// The committed version as a login that sees `areas` sees it.
