@@ -161,6 +161,11 @@ pub struct Ledger {
     /// Evidence files of the last run that are gone from the source (paths).
     #[serde(default)]
     pub evidence_removed: Vec<String>,
+    /// The Delta version of each published table this run made (`staging/pupils` → 3): the
+    /// version of `tables/staging/pupils/` that holds exactly this run's files. Empty for runs
+    /// of releases before the Delta tables.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub delta_versions: BTreeMap<String, u64>,
 }
 
 /// How a run ended, as its ledger says (`status`).
@@ -215,6 +220,23 @@ pub struct WrittenFile {
     pub path: String,
     /// Rows in the file.
     pub rows: u64,
+    /// The run that wrote these bytes, when it is not this one (a partition carried forward
+    /// unchanged): the file's Delta table holds it under that run's name, so an unchanged
+    /// partition stays the same Delta file from version to version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
+}
+
+impl WrittenFile {
+    /// A file this run wrote.
+    pub fn new(path: impl Into<String>, rows: u64) -> WrittenFile {
+        WrittenFile { path: path.into(), rows, origin: None }
+    }
+
+    /// The run that wrote the file's bytes: its origin, else the run whose ledger lists it.
+    pub fn written_by<'a>(&'a self, run_id: &'a str) -> &'a str {
+        self.origin.as_deref().unwrap_or(run_id)
+    }
 }
 
 /// How one input's headers were bound to contract columns.

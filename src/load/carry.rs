@@ -74,7 +74,7 @@ pub async fn carry_forward(
         let all_kept = sources.iter().all(|i| kept.contains(&i.key()));
         if all_kept && !writers.has(area, table.name(), year) {
             copy_from(out, &parent.run_id, writers.run_id(), &file.path).await?;
-            writers.record_copy(&file.path, file.rows);
+            writers.record_copy(&file.path, file.rows, file.written_by(&parent.run_id));
             continue;
         }
         let schema = match area {

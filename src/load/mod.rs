@@ -106,9 +106,9 @@ impl PartitionWriters {
         self.parts.contains_key(&(area, table.to_owned(), year))
     }
 
-    /// Record a file copied into the version from the parent.
-    pub fn record_copy(&mut self, relative: &str, rows: u64) {
-        self.written.push(WrittenFile { path: relative.to_owned(), rows });
+    /// Record a file copied into the version from the parent, whose bytes `origin` wrote.
+    pub fn record_copy(&mut self, relative: &str, rows: u64, origin: &str) {
+        self.written.push(WrittenFile { path: relative.to_owned(), rows, origin: Some(origin.to_owned()) });
     }
 
     /// Append a batch to `<area>/<table>/year=<year>/`.
@@ -147,7 +147,7 @@ impl PartitionWriters {
                     .close()
                     .await
                     .map_err(|source| Error::Parquet { location: part.relative.clone(), source })?;
-                self.written.push(WrittenFile { path: part.relative, rows: part.rows });
+                self.written.push(WrittenFile::new(part.relative, part.rows));
             }
         }
         Ok(())
@@ -183,7 +183,7 @@ where
         writer.write(&batch).await.map_err(|source| Error::Parquet { location: relative.to_owned(), source })?;
     }
     writer.close().await.map_err(|source| Error::Parquet { location: relative.to_owned(), source })?;
-    Ok(WrittenFile { path: relative.to_owned(), rows })
+    Ok(WrittenFile::new(relative, rows))
 }
 
 /// Write a small object (dictionary, report page) into the version.

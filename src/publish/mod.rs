@@ -7,14 +7,16 @@
 //! `<out>/marts`, …) are symlinks through `<out>/current`, which is switched to the new version
 //! with one atomic rename after the commit: a reader sees the old version or the new one, never
 //! a mix, and a killed run leaves the old one in place. On object stores `current.json` points
-//! at the committed version. The [`lock`] keeps one writer per output; [`vacuum`] deletes the
+//! at the committed version. Every published table is also a Delta table under a stable path
+//! ([`delta`]), brought to the committed version right after the ledger and before the pointers. The [`lock`] keeps one writer per output; [`vacuum`] deletes the
 //! versions no reader can still be using; [`notes`] are the run's words on what it published.
 
+pub mod delta;
 pub mod lock;
 pub mod notes;
 pub mod vacuum;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use futures::TryStreamExt;
 use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload};
@@ -61,6 +63,9 @@ pub async fn publish(
     ledger.finished_at = chrono::Utc::now().to_rfc3339();
     // A run whose lock was taken over publishes nothing (the taker may be publishing).
     lock.check_held().await?;
+    // Each Delta table's next version is worked out before the commit, so the ledger records it.
+    let tables = delta::prepare(out, &ledger).await?;
+    ledger.delta_versions = tables.versions();
     commit(out, &mut ledger).await?;
     step("ledger");
     // A version committed above this one (this run lost a race it could not see) keeps the
@@ -72,7 +77,11 @@ pub async fn publish(
             ledger.version
         );
     } else {
-        write_pointer(out, &ledger).await?;
+        // After the commit, before the pointers: when current.json names a run, every Delta
+        // table holds it (a run killed in between is completed by the next, see `repair`).
+        let versions = tables.sync(out, &ledger).await?;
+        step("delta tables");
+        write_pointer(out, &ledger, &versions).await?;
         switch_current(out, &request.run_id)?;
     }
     request.tell(ProgressEvent::Finished);
@@ -350,9 +359,16 @@ pub async fn latest(out: &Location) -> Result<Option<Ledger>> {
 }
 
 /// Write `current.json`, the pointer to the committed version for readers without symlinks
-/// (object stores): `{"run_id": …, "version": …, "prefix": "versions/<run_id>"}`.
-pub async fn write_pointer(out: &Location, ledger: &Ledger) -> Result<()> {
-    let pointer = serde_json::json!({ "run_id": ledger.run_id, "version": ledger.version, "prefix": version_path(&ledger.run_id) });
+/// (object stores): `{"run_id": …, "version": …, "prefix": "versions/<run_id>", "tables":
+/// {"staging/pupils": 3, …}}` — `tables` names each Delta table's version of this run, so a
+/// reader of several tables can read them all at one run's versions.
+pub async fn write_pointer(out: &Location, ledger: &Ledger, tables: &BTreeMap<String, u64>) -> Result<()> {
+    let pointer = serde_json::json!({
+        "run_id": ledger.run_id,
+        "version": ledger.version,
+        "prefix": version_path(&ledger.run_id),
+        "tables": tables,
+    });
     let path = out.child("current.json");
     out.store
         .put(&path, PutPayload::from(pointer.to_string().into_bytes()))
@@ -390,41 +406,66 @@ pub fn switch_current(out: &Location, run_id: &str) -> Result<()> {
     Ok(())
 }
 
-/// The latest committed run, when the local `current` link does not name it (a run was killed
-/// between its commit and the switch); `None` when the link is right or the output is remote.
-pub async fn stale_current(out: &Location) -> Result<Option<String>> {
-    let Some(root) = &out.local_root else { return Ok(None) };
+/// The latest committed run, when what readers follow lags it: `current.json` names another
+/// run or no Delta versions (an output of a release before the Delta tables), or the local
+/// `current` link names another run (a run was killed between its commit and the switch).
+/// `None` when everything names the latest run.
+pub async fn stale(out: &Location) -> Result<Option<Ledger>> {
     let Some(latest) = latest(out).await? else { return Ok(None) };
-    let target = std::fs::read_link(root.join("current")).ok();
-    Ok((target.as_deref() != Some(std::path::Path::new(&version_path(&latest.run_id)))).then_some(latest.run_id))
+    Ok(lags(out, &latest).await?.then_some(latest))
 }
 
-/// Make sure the local `current` link names the latest committed version. Only the holder of
-/// the output's lock may switch it, and it checks it still holds it just before: a run paused
-/// between reading the latest version and switching, whose lock was taken over meanwhile, would
-/// otherwise point the link back at a version older than the new owner's commit.
-pub async fn repair_current(out: &Location, held: &lock::Lock) -> Result<()> {
-    if let Some(run_id) = stale_current(out).await? {
+/// Whether what readers follow lags `latest`, the latest committed run (see [`stale`]).
+pub async fn lags(out: &Location, latest: &Ledger) -> Result<bool> {
+    let pointer = read_pointer(out).await?;
+    let pointer_right =
+        pointer.as_ref().is_some_and(|p| p["run_id"] == latest.run_id.as_str() && p["tables"].is_object());
+    let link_right = out.local_root.as_ref().is_none_or(|root| {
+        std::fs::read_link(root.join("current")).ok().as_deref()
+            == Some(std::path::Path::new(&version_path(&latest.run_id)))
+    });
+    Ok(!pointer_right || !link_right)
+}
+
+/// Bring what readers follow to the latest committed run: its Delta table versions (made now
+/// if a killed run did not, or for the first time in an output of an earlier release), then
+/// `current.json` and the local `current` link. Only the holder of the output's lock may, and
+/// it checks it still holds it just before: a run paused between reading the latest version and
+/// switching, whose lock was taken over meanwhile, would otherwise point back at a version older
+/// than the new owner's commit.
+pub async fn repair(out: &Location, held: &lock::Lock) -> Result<()> {
+    if let Some(latest) = stale(out).await? {
         held.check_held().await?;
-        switch_current(out, &run_id)?;
+        let tables = delta::prepare(out, &latest).await?;
+        if !tables.done() {
+            tracing::info!("bringing the Delta tables to run {} (version {})", latest.run_id, latest.version);
+        }
+        let versions = tables.sync(out, &latest).await?;
+        held.check_held().await?;
+        write_pointer(out, &latest, &versions).await?;
+        switch_current(out, &latest.run_id)?;
     }
     Ok(())
 }
 
-/// The run `current.json` names, if there is one.
-pub async fn pointer_run_id(out: &Location) -> Result<Option<String>> {
-    use object_store::ObjectStoreExt;
+/// `current.json`, if there is one.
+async fn read_pointer(out: &Location) -> Result<Option<serde_json::Value>> {
     let path = out.child("current.json");
     match out.store.get(&path).await {
         Ok(found) => {
             let bytes = found.bytes().await.map_err(|e| Error::store("read", &path, e))?;
-            let pointer: serde_json::Value =
+            let pointer =
                 serde_json::from_slice(&bytes).map_err(|source| Error::Json { context: path.to_string(), source })?;
-            Ok(pointer["run_id"].as_str().map(str::to_owned))
+            Ok(Some(pointer))
         }
         Err(object_store::Error::NotFound { .. }) => Ok(None),
         Err(e) => Err(Error::store("read", &path, e)),
     }
+}
+
+/// The run `current.json` names, if there is one.
+pub async fn pointer_run_id(out: &Location) -> Result<Option<String>> {
+    Ok(read_pointer(out).await?.and_then(|p| p["run_id"].as_str().map(str::to_owned)))
 }
 
 /// The runs the pointers name: `current.json` and the local `current` link (which `vacuum`

@@ -3,7 +3,7 @@
 //! ```text
 //! plan ─► lock ─► ingest (extract → validate → normalise → load, per file) ─► load (carry the
 //! kept inputs' rows forward) ─► transform (sql/ → marts) ─► publish (notes, dictionary, report,
-//! ledger = commit, switch `current`) ─► unlock
+//! ledger = commit, Delta tables, switch `current`) ─► unlock
 //! ```
 //!
 //! A run is incremental: inputs whose fingerprint (size and ETag, else SHA-256) matches the last
@@ -65,10 +65,10 @@ pub async fn run(request: Request) -> Result<Outcome> {
 pub async fn execute(request: &Request, plan: Plan) -> Result<Outcome> {
     if let Some(parent) = plan.parent.clone().filter(|_| plan.nothing_changed()) {
         if let Some(out) = &plan.output
-            && publish::stale_current(out).await?.is_some()
+            && publish::lags(out, &parent).await?
         {
             let lock = publish::lock::acquire(out, &request.run_id, request.wait_for_lock).await?;
-            let repaired = publish::repair_current(out, &lock).await;
+            let repaired = publish::repair(out, &lock).await;
             if let Err(e) = lock.release().await {
                 tracing::warn!("{e}");
             }
@@ -98,7 +98,7 @@ async fn publish_run(request: &Request, plan: Plan, out: &Location, lock: &publi
     if let Some(parent) = plan.parent.clone().filter(|_| plan.nothing_changed()) {
         return Ok(Outcome::nothing_to_do(parent, Some(out.clone())));
     }
-    publish::repair_current(out, lock).await?;
+    publish::repair(out, lock).await?;
     let stage = Stage::start("ingest");
     let mut writers = PartitionWriters::new(out.clone(), &request.run_id);
     let Ingested { mut ledger, findings, findings_total, kept, kept_slices } =
