@@ -58,11 +58,13 @@ class Proxy(http.server.BaseHTTPRequestHandler):
         connection, response = self.upstream(method, headers, body)
         data = response.read()
         passed = [(k, v) for k, v in response.getheaders() if k.lower() not in HOP | {"content-length"}]
+        # A HEAD has no body: its length is the object's, as upstream said.
+        length = response.getheader("Content-Length", "0") if method == "HEAD" else str(len(data))
         connection.close()
         self.send_response(response.status)
         for name, value in passed:
             self.send_header(name, value)
-        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Content-Length", length)
         self.end_headers()
         if method != "HEAD":
             self.wfile.write(data)
