@@ -107,7 +107,9 @@ pub enum Command {
     /// no committed run names (left by an interrupted run) when it is older than --keep. The
     /// latest version is always kept. The ledgers of deleted versions, and of failed runs older
     /// than --keep, move to _archive/runs/ (kept for inspection, out of readers' way); every run
-    /// stays in `junheng runs` by its summary in _history/.
+    /// stays in `junheng runs` by its summary in _history/. In the Delta tables under tables/, a
+    /// data file is deleted once a commit removed it more than --keep ago (or no commit ever
+    /// added it); Delta time travel reaches back as far as the files kept.
     #[command(after_long_help = "EXAMPLES:
   junheng vacuum --out out/wudalianchi --keep 7d --dry-run
   junheng vacuum --out s3://bucket/published --keep 30d")]

@@ -416,6 +416,11 @@ async fn vacuum(args: VacuumArgs, quiet: bool) -> Result<ExitStatus, Error> {
         println!("{verb} {} versions ({} objects)", report.deleted.len(), report.objects);
         let verb = if args.dry_run { "would archive" } else { "archived" };
         println!("{verb} {} ledgers to _archive/runs/ (their runs stay in `junheng runs`)", report.archived.len());
+        let verb = if args.dry_run { "would delete" } else { "deleted" };
+        println!(
+            "{verb} {} data files of the Delta tables under tables/ (removed by a commit, or never added, before the retention period)",
+            report.table_files.len()
+        );
     }
     Ok(ExitStatus::Success)
 }

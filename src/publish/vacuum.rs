@@ -5,6 +5,7 @@
 //! finish), and a version folder no ledger names (a killed run's leftovers) when everything in
 //! it is older than the retention period. The latest committed version is kept, and every run
 //! stays in the history: the ledgers of deleted versions move to `_archive/runs/`, the summaries stay.
+//! The Delta tables under `tables/` are vacuumed by Delta's own rule (see [`super::delta::vacuum`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -30,6 +31,11 @@ pub struct VacuumReport {
     /// Ledgers moved to `_archive/runs/` (run ids): runs past the retention period whose
     /// versions are gone or that published none. Their summaries stay in the history.
     pub archived: Vec<String>,
+    /// Data files deleted from the Delta tables under `tables/` (paths in the output): files
+    /// a Delta commit removed longer than the retention period ago, and files no commit ever
+    /// added (a killed run's copies) older than it. A Delta reader's time travel reaches back as
+    /// far as the files it needs are still there.
+    pub table_files: Vec<String>,
 }
 
 /// The shortest retention `vacuum` accepts: a reader (`query`, `serve`, a BI tool) that opened
@@ -95,9 +101,9 @@ pub async fn vacuum(out: &Location, keep: Duration, now: DateTime<Utc>, dry_run:
             Err(why) => report.kept.push((id, why)),
         }
     }
-    archive_ledgers(out, &runs, &latest, &report, |finished| now - finished > keep, dry_run)
-        .await
-        .map(|archived| VacuumReport { archived, ..report })
+    let archived = archive_ledgers(out, &runs, &latest, &report, |finished| now - finished > keep, dry_run).await?;
+    let table_files = super::delta::vacuum(out, keep, now, dry_run).await?;
+    Ok(VacuumReport { archived, table_files, ..report })
 }
 
 /// Move out of `runs/` the ledgers no reader needs: of versions deleted now or before (their
