@@ -24,6 +24,9 @@ fn assert_consistent(out: &Path) -> String {
     }
     // The documented paths resolve through `current`.
     assert!(out.join("marts/county_overview/part-0.parquet").exists());
+    // Every Delta table is at the latest committed run's version or, its sync cut short, at the
+    // one before (the next run completes it), each with exactly that run's files.
+    crate::delta::assert_tables_follow(&crate::delta::local_logs(out), &crate::delta::local_committed(out));
     run_id
 }
 

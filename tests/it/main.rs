@@ -7,6 +7,7 @@ mod atomic;
 mod ballista;
 mod cli;
 mod common;
+mod delta;
 mod faults;
 mod fixtures;
 mod foreign;

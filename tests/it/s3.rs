@@ -3,6 +3,7 @@
 //! replacing one county-year, put-if-absent, `kill -9` at many points, a server that stalls and
 //! one that goes away.
 
+use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::Path;
 use std::process::Command;
@@ -157,6 +158,7 @@ async fn s3_to_s3_runs_are_incremental_and_equal_to_local_runs() {
     let local = dir.path().join("out");
     assert_eq!(junheng(&["run", "--source", "fixtures/wudalianchi", "--out", local.to_str().unwrap()]).code, 0);
     assert_same(&published_s3(&out).await, &published(&local).await, MARTS).await;
+    assert_delta_reads_as_published(&out, &dir.path().join("delta1"), 0).await;
     // Evidence on S3: every file with the SHA-256 the local run found (the files are the same).
     let evidence = |ledger: &serde_json::Value| {
         let mut files: Vec<(String, String)> = ledger["evidence"]
@@ -212,6 +214,24 @@ async fn s3_to_s3_runs_are_incremental_and_equal_to_local_runs() {
     assert_eq!(crate::common::value(&ctx, "select satisfied from county_overview where year = 2018").await, "940");
     assert_eq!(crate::common::value(&ctx, "select satisfied from county_overview where year = 2017").await, "911");
     assert_same(&ctx, &published(&local).await, &["balance_cv", "retention", "funding"]).await;
+    // The re-submission made the tables' second versions (the unchanged rerun made none).
+    assert_delta_reads_as_published(&out, &dir.path().join("delta2"), 1).await;
+}
+
+/// delta-rs and Polars read every Delta table of the S3 output `out` by its stable path at
+/// `version` (one per run that published); each mart's rows are exactly those of the published
+/// version junheng's readers use, and every table follows the committed ledger.
+async fn assert_delta_reads_as_published(out: &str, dump: &Path, version: u64) {
+    let Some(python) = crate::interop::python() else { return };
+    let read = crate::delta::read_with_delta_rs(&python, out, dump, true);
+    assert!(read.values().all(|t| t["version"] == version), "{read:?}");
+    assert!(read.values().all(|t| t["history"].as_array().unwrap().len() as u64 == version + 1), "{read:?}");
+    let marts: BTreeMap<String, serde_json::Value> =
+        read.into_iter().filter(|(key, _)| key.starts_with("marts/")).collect();
+    assert!(marts.len() >= MARTS.len(), "{marts:?}");
+    let name_of = |key: &str| key.trim_start_matches("marts/").to_owned();
+    crate::delta::assert_same_rows(&published_s3(out).await, dump, &marts, name_of).await;
+    crate::delta::assert_tables_follow(&s3_logs(out).await, &s3_committed(out).await);
 }
 
 #[tokio::test]
@@ -226,7 +246,44 @@ async fn the_server_enforces_put_if_absent() {
     assert!(matches!(second, Err(object_store::Error::AlreadyExists { .. })), "{second:?}");
 }
 
-/// The ledger `current.json` names must list only files that exist, with their row counts.
+/// Each Delta table's log entries under an S3 output, by table key (`staging/pupils`), in
+/// version order (the entries' names are zero-padded versions).
+async fn s3_logs(out: &str) -> BTreeMap<String, Vec<Vec<u8>>> {
+    let loc = junheng::storage::open(out, false).unwrap();
+    let tables = format!("{}/", loc.child("tables"));
+    let mut named: BTreeMap<String, BTreeMap<String, Vec<u8>>> = BTreeMap::new();
+    let listed: Vec<_> = loc.store.list(Some(&loc.child("tables"))).try_collect().await.unwrap();
+    for meta in listed {
+        let path = meta.location.to_string();
+        let Some((key, entry)) = path.strip_prefix(&tables).and_then(|rest| rest.split_once("/_delta_log/")) else {
+            continue;
+        };
+        if entry.ends_with(".json") {
+            let body = loc.store.get(&meta.location).await.unwrap().bytes().await.unwrap().to_vec();
+            named.entry(key.to_owned()).or_default().insert(entry.to_owned(), body);
+        }
+    }
+    named.into_iter().map(|(key, entries)| (key, entries.into_values().collect())).collect()
+}
+
+/// Every published ledger of an S3 output, in version order.
+async fn s3_committed(out: &str) -> Vec<serde_json::Value> {
+    let loc = junheng::storage::open(out, false).unwrap();
+    let listed: Vec<_> = loc.store.list(Some(&loc.child("runs"))).try_collect().await.unwrap();
+    let mut all = Vec::new();
+    for meta in listed.iter().filter(|m| m.location.as_ref().ends_with(".json")) {
+        let bytes = loc.store.get(&meta.location).await.unwrap().bytes().await.unwrap();
+        let ledger: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        if ledger["published"] == true {
+            all.push(ledger);
+        }
+    }
+    all.sort_by_key(|l| l["version"].as_u64());
+    all
+}
+
+/// The ledger `current.json` names must list only files that exist, with their row counts, and
+/// every Delta table must hold the latest committed run (or, its sync cut short, the one before).
 async fn assert_committed_state_whole(out: &str) -> String {
     let loc = junheng::storage::open(out, false).unwrap();
     let pointer = pointer(&loc).await;
@@ -239,6 +296,7 @@ async fn assert_committed_state_whole(out: &str) -> String {
         let meta = loc.store.head(&path).await.unwrap_or_else(|e| panic!("{path}: {e}"));
         assert!(meta.size > 0);
     }
+    crate::delta::assert_tables_follow(&s3_logs(out).await, &s3_committed(out).await);
     run_id
 }
 
