@@ -282,10 +282,17 @@ pub fn read_only() -> datafusion::execution::context::SQLOptions {
     datafusion::execution::context::SQLOptions::new().with_allow_ddl(false).with_allow_dml(false)
 }
 
-/// Run a read-only query and collect its batches.
+/// Run a read-only query and collect its batches: at least one, so that an empty answer still
+/// carries its columns (a Parquet file or CSV header of no rows keeps the table's schema).
 pub async fn collect(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>> {
     let err = |e| Error::sql("query", sql.chars().take(80).collect::<String>(), e);
-    ctx.sql_with_options(sql, read_only()).await.map_err(err)?.collect().await.map_err(err)
+    let frame = ctx.sql_with_options(sql, read_only()).await.map_err(err)?;
+    let schema: arrow::datatypes::SchemaRef = Arc::new(frame.schema().as_arrow().clone());
+    let mut batches = frame.collect().await.map_err(err)?;
+    if batches.is_empty() {
+        batches.push(RecordBatch::new_empty(schema));
+    }
+    Ok(batches)
 }
 
 /// Render batches in a text format.
@@ -391,5 +398,25 @@ mod as_of_tests {
         assert!(failed.contains("no published run 20261202T010000Z-bbbb"), "{failed}");
         assert!(matches!(AsOf::Version(9).pick(&runs, "out"), Err(Error::NotFound(_))));
         assert!(matches!(AsOf::Latest.pick(&[], "out"), Err(Error::NotFound(_))));
+    }
+}
+
+#[cfg(test)]
+mod export_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_empty_answer_written_as_parquet_keeps_its_columns() {
+        let ctx = SessionContext::new();
+        let batches = collect(&ctx, "select 'x' as school_code, 1 as students where false").await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("empty.parquet");
+        assert_eq!(write_parquet(&batches, &path).unwrap(), 0);
+        let file = std::fs::File::open(&path).unwrap();
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
+        let names: Vec<_> = reader.schema().fields().iter().map(|f| f.name().clone()).collect();
+        assert_eq!(names, ["school_code", "students"]);
+        assert_eq!(render(&batches, OutputFormat::Csv).unwrap(), "school_code,students\n");
+        assert_eq!(render(&batches, OutputFormat::Json).unwrap(), "[]\n");
     }
 }
