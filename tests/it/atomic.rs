@@ -59,6 +59,11 @@ fn a_killed_run_never_leaves_a_partial_or_mixed_state() {
     assert_eq!(last.code, 0, "{}", last.stderr);
     let final_version = assert_consistent(&out);
     assert!(!versions.contains(&final_version) || versions.len() > 1);
+    // delta-rs reads every table after the kills at the version current.json names, each table's
+    // junheng transaction being the completed run's (read_delta.py checks both).
+    if let Some(python) = crate::interop::python() {
+        crate::delta::read_with_delta_rs(&python, out.to_str().unwrap(), &dir.path().join("dump"), true);
+    }
 }
 
 /// Every committed ledger of an output folder: (version, run id), in version order.

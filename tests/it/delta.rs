@@ -170,8 +170,14 @@ pub(crate) async fn assert_same_rows(
         let (ours_count, theirs_count) = (ours.clone().count().await.unwrap(), theirs.clone().count().await.unwrap());
         assert_eq!(ours_count, theirs_count, "{key}: rows");
         assert_eq!(read["rows"].as_u64(), Some(ours_count as u64), "{key}");
-        let missing = ours.clone().except(theirs.clone()).unwrap().count().await.unwrap();
-        let extra = theirs.except(ours).unwrap().count().await.unwrap();
+        let missing = ours
+            .clone()
+            .except(theirs.clone())
+            .unwrap_or_else(|e| panic!("{key}: {e} {:?}", ours.schema()))
+            .count()
+            .await
+            .unwrap_or_else(|e| panic!("{key}: {e}"));
+        let extra = theirs.except(ours).unwrap().count().await.unwrap_or_else(|e| panic!("{key}: {e}"));
         assert_eq!((missing, extra), (0, 0), "{key}: rows junheng publishes that Delta lacks, and the reverse");
     }
 }
