@@ -27,6 +27,31 @@ pub async fn read<T: DeserializeOwned>(ctx: &SessionContext, sql: &str) -> Resul
     Ok(rows)
 }
 
+/// Run a query with a `county_code` column and read its rows as `T`, by county: each county's
+/// rows in the query's order. One query serves every county of a session (the report reads a
+/// county group's marts this way, not a query per county and mart).
+pub async fn read_by_county<T: DeserializeOwned>(
+    ctx: &SessionContext,
+    sql: &str,
+) -> Result<std::collections::HashMap<String, Vec<T>>> {
+    let err = |e| Error::sql("query", sql, e);
+    let batches = ctx.sql(sql).await.map_err(err)?.collect().await.map_err(err)?;
+    let mut by_county: std::collections::HashMap<String, Vec<T>> = std::collections::HashMap::new();
+    for batch in &batches {
+        let batch = plain_strings(batch)?;
+        let codes = batch
+            .column_by_name("county_code")
+            .and_then(|c| c.as_any().downcast_ref::<arrow::array::StringArray>().cloned())
+            .ok_or_else(|| Error::SqlProject(format!("a query read by county has no text county_code: {sql}")))?;
+        let rows: Vec<T> = serde_arrow::from_record_batch(&batch)
+            .map_err(|e| Error::Unreadable { uri: sql.to_owned(), message: format!("reading its rows: {e}") })?;
+        for (index, row) in rows.into_iter().enumerate() {
+            by_county.entry(codes.value(index).to_owned()).or_default().push(row);
+        }
+    }
+    Ok(by_county)
+}
+
 /// The first row of a query, if it has one.
 pub async fn first<T: DeserializeOwned>(ctx: &SessionContext, sql: &str) -> Result<Option<T>> {
     Ok(read(ctx, sql).await?.into_iter().next())

@@ -73,30 +73,55 @@ impl Report {
         Report { index_rows: Vec::new(), language }
     }
 
-    /// One `<county_code>.html` page per county of the session's `county_overview`, two
-    /// counties at a time (a page is many small queries: one core would wait on the other).
+    /// One `<county_code>.html` page per county of the session's `county_overview`: the
+    /// session's marts read once for all its counties ([`page::GroupRows`]), the pages laid out
+    /// on every core.
     pub async fn county_pages(&mut self, ctx: &SessionContext, ledger: &Ledger) -> Result<Vec<Page>> {
-        use futures::{StreamExt, TryStreamExt};
         let counties: Vec<County> = marts::read(
             ctx,
             "select county_code, coalesce(max(county_name), county_code) as county_name, max(year) as year \
              from county_overview group by county_code order by county_code",
         )
         .await?;
-        let parallel = std::thread::available_parallelism().map_or(2, |n| n.get());
         let assessments = marts::Assessment::read_latest(ctx).await?;
         let none = marts::Assessment::default();
         let money = format::Money::of(ctx).await?.in_language(self.language);
         let names = names::Names::read(ctx, self.language).await?;
         let wording = words::Wording { words: self.language.words(), money, names: &names };
-        let built: Vec<(Page, IndexRow)> = futures::stream::iter(
-            counties
-                .iter()
-                .map(|c| page::county(ctx, ledger, c, assessments.get(&c.county_code).unwrap_or(&none), wording)),
-        )
-        .buffered(parallel)
-        .try_collect()
-        .await?;
+        // One query per mart for the whole group; then the pages are laid out on every core.
+        let mut rows = page::GroupRows::read(ctx).await?;
+        let work: Vec<(&County, page::CountyRows)> = counties.iter().map(|c| (c, rows.take(&c.county_code))).collect();
+        let parallel = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let chunk = work.len().div_ceil(parallel).max(1);
+        let mut chunks: Vec<Vec<(&County, page::CountyRows)>> = Vec::new();
+        let mut rest = work.into_iter().peekable();
+        while rest.peek().is_some() {
+            chunks.push(rest.by_ref().take(chunk).collect());
+        }
+        let built: Vec<(Page, IndexRow)> = std::thread::scope(|scope| {
+            let workers: Vec<_> = chunks
+                .into_iter()
+                .map(|chunk| {
+                    let (assessments, none) = (&assessments, &none);
+                    scope.spawn(move || {
+                        chunk
+                            .into_iter()
+                            .map(|(c, rows)| {
+                                let assessment = assessments.get(&c.county_code).unwrap_or(none);
+                                page::county(ledger, c, rows, assessment, wording)
+                            })
+                            .collect::<Result<Vec<_>>>()
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| w.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+                .collect::<Result<Vec<Vec<_>>>>()
+        })?
+        .into_iter()
+        .flatten()
+        .collect();
         let mut pages = Vec::with_capacity(built.len());
         for (page, index_row) in built {
             self.index_rows.push(index_row);

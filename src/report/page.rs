@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::ledger::Ledger;
 use crate::marts::{
     self, Assessment, BalanceCv, BalanceSummary, ChangeCount, County, CountyOverview, Funding, Point, SchoolStandards,
-    Shortcoming, literal,
+    Shortcoming,
 };
 
 /// A county's row of the index.
@@ -128,39 +128,147 @@ fn rendered(template: &impl Template, page: &str) -> Result<String> {
     template.render().map_err(|e| Error::Worker(format!("the report page {page} could not be laid out: {e}")))
 }
 
-/// A county's page, and its row of the index.
-pub(super) async fn county(
-    ctx: &SessionContext,
+/// What the county pages of a session's counties show, read by county with one query per mart
+/// for the whole session (a county group), rather than one per county and mart.
+pub(super) struct GroupRows {
+    overview: ByCounty<CountyOverview>,
+    latest_summary: ByCounty<BalanceSummary>,
+    cvs: ByCounty<BalanceCv>,
+    units: ByCounty<SchoolStandards>,
+    shortcomings: ByCounty<Shortcoming>,
+    changes: ByCounty<ChangeCount>,
+    by_stage: ByCounty<Point>,
+    by_area: ByCounty<Point>,
+    retention: ByCounty<Point>,
+    dropout: ByCounty<Point>,
+    summary: ByCounty<BalanceSummary>,
+    funding: ByCounty<Funding>,
+    equipment: ByCounty<Point>,
+    computers: ByCounty<Point>,
+    junior_retention_min: Option<f64>,
+}
+
+type ByCounty<T> = std::collections::HashMap<String, Vec<T>>;
+
+/// One county's rows of [`GroupRows`].
+pub(super) struct CountyRows {
+    overview: CountyOverview,
+    summary: Vec<BalanceSummary>,
+    cvs: Vec<BalanceCv>,
+    units: Vec<SchoolStandards>,
+    shortcomings: Vec<Shortcoming>,
+    changes: Vec<ChangeCount>,
+    data: ChartData,
+}
+
+impl GroupRows {
+    /// Read every county's rows of the session's marts. A county's latest year is the last of
+    /// its `county_overview` (as [`County::year`]); rows keep the order each section shows them in.
+    pub(super) async fn read(ctx: &SessionContext) -> Result<GroupRows> {
+        let latest =
+            "with latest as (select county_code, max(year) as year from county_overview group by county_code) ";
+        let of_latest = |table: &str, order: &str| {
+            format!(
+                "{latest}select t.* from {table} t join latest l on t.county_code = l.county_code and t.year = l.year \
+                 order by t.county_code, {order}"
+            )
+        };
+        let points = |select: &str, table: &str, filter: &str| {
+            format!("select county_code, year, {select} from {table} {filter} order by county_code, year")
+        };
+        Ok(GroupRows {
+            overview: marts::read_by_county(ctx, &of_latest("county_overview", "t.year")).await?,
+            latest_summary: marts::read_by_county(ctx, &of_latest("balance_summary", "t.stage desc")).await?,
+            cvs: marts::read_by_county(ctx, &of_latest("balance_cv", "t.stage desc, t.scheme, t.indicator")).await?,
+            units: marts::read_by_county(ctx, &of_latest("school_standards", "t.stage desc, t.unit_id")).await?,
+            shortcomings: marts::read_by_county(ctx, "select * from shortcomings order by county_code, year, stage")
+                .await?,
+            changes: marts::read_by_county(
+                ctx,
+                "select county_code, event, count(*) as schools from school_changes group by county_code, event \
+                 order by county_code, event",
+            )
+            .await?,
+            by_stage: marts::read_by_county(
+                ctx,
+                &points(
+                    "stage as key, cast(students as double) as value",
+                    "enrolment_trend",
+                    "where area_type = 'all'",
+                ),
+            )
+            .await?,
+            by_area: marts::read_by_county(
+                ctx,
+                &points(
+                    "area_type as key, cast(students as double) as value",
+                    "enrolment_trend",
+                    "where stage = 'all'",
+                ),
+            )
+            .await?,
+            retention: marts::read_by_county(ctx, &points("stage as key, retention_rate as value", "retention", ""))
+                .await?,
+            dropout: marts::read_by_county(ctx, &points("stage as key, dropout_rate as value", "dropout", "")).await?,
+            summary: marts::read_by_county(ctx, "select * from balance_summary order by county_code, year").await?,
+            funding: marts::read_by_county(ctx, "select * from funding order by county_code, year").await?,
+            equipment: marts::read_by_county(
+                ctx,
+                &points("stage as key, equipment_value_per_pupil as value", "equipment_trend", ""),
+            )
+            .await?,
+            computers: marts::read_by_county(
+                ctx,
+                &points("stage as key, computers_per_100 as value", "equipment_trend", ""),
+            )
+            .await?,
+            junior_retention_min: marts::first::<JuniorMin>(
+                ctx,
+                "select junior_retention_min from int_thresholds_wide where stage = 'junior'",
+            )
+            .await?
+            .and_then(|r| r.junior_retention_min),
+        })
+    }
+
+    /// Take one county's rows out (each county's page is built once).
+    pub(super) fn take(&mut self, code: &str) -> CountyRows {
+        fn of<T>(map: &mut ByCounty<T>, code: &str) -> Vec<T> {
+            map.remove(code).unwrap_or_default()
+        }
+        CountyRows {
+            overview: of(&mut self.overview, code).into_iter().next().unwrap_or_default(),
+            summary: of(&mut self.latest_summary, code),
+            cvs: of(&mut self.cvs, code),
+            units: of(&mut self.units, code),
+            shortcomings: of(&mut self.shortcomings, code),
+            changes: of(&mut self.changes, code),
+            data: ChartData {
+                by_stage: of(&mut self.by_stage, code),
+                by_area: of(&mut self.by_area, code),
+                retention: of(&mut self.retention, code),
+                junior_retention_min: self.junior_retention_min,
+                dropout: of(&mut self.dropout, code),
+                summary: of(&mut self.summary, code),
+                funding: of(&mut self.funding, code),
+                equipment: of(&mut self.equipment, code),
+                computers: of(&mut self.computers, code),
+            },
+        }
+    }
+}
+
+/// A county's page, and its row of the index, from its rows of the marts.
+pub(super) fn county(
     ledger: &Ledger,
     county: &County,
+    rows: CountyRows,
     assessment: &Assessment,
     wording: Wording<'_>,
 ) -> Result<(Page, IndexRow)> {
     let (w, money) = (wording.words, wording.money);
-    let code = literal(&county.county_code);
     let latest = county.year;
-    let this_year = format!("county_code = {code} and year = {latest}");
-    let overview: CountyOverview =
-        marts::first(ctx, &format!("select * from county_overview where {this_year}")).await?.unwrap_or_default();
-    let summary: Vec<BalanceSummary> =
-        marts::read(ctx, &format!("select * from balance_summary where {this_year} order by stage desc")).await?;
-    let cvs: Vec<BalanceCv> =
-        marts::read(ctx, &format!("select * from balance_cv where {this_year} order by stage desc, scheme, indicator"))
-            .await?;
-    let units: Vec<SchoolStandards> =
-        marts::read(ctx, &format!("select * from school_standards where {this_year} order by stage desc, unit_id"))
-            .await?;
-    let data = chart_data(ctx, &code).await?;
-    let shortcomings: Vec<Shortcoming> =
-        marts::read(ctx, &format!("select * from shortcomings where county_code = {code} order by year, stage"))
-            .await?;
-    let changes: Vec<ChangeCount> = marts::read(
-        ctx,
-        &format!(
-            "select event, count(*) as schools from school_changes where county_code = {code} group by event order by event"
-        ),
-    )
-    .await?;
+    let CountyRows { overview, summary, cvs, units, shortcomings, changes, data } = rows;
     let name = [("name", county.county_name.as_str()), ("code", county.county_code.as_str())];
     let page = CountyPage {
         w,
@@ -211,25 +319,6 @@ fn index_readiness(summary: Option<&marts::QualitySummary>, w: &Words) -> String
                 ("missing", &s.evidence_missing.to_string()),
             ],
         )
-    })
-}
-
-/// Every series of the county's charts.
-async fn chart_data(ctx: &SessionContext, code: &str) -> Result<ChartData> {
-    let points = |sql: String| async move { marts::read::<Point>(ctx, &sql).await };
-    let county = format!("county_code = {code}");
-    Ok(ChartData {
-        by_stage: points(format!("select year, stage as key, cast(students as double) as value from enrolment_trend where {county} and area_type = 'all' order by year")).await?,
-        by_area: points(format!("select year, area_type as key, cast(students as double) as value from enrolment_trend where {county} and stage = 'all' order by year")).await?,
-        retention: points(format!("select year, stage as key, retention_rate as value from retention where {county} order by year")).await?,
-        junior_retention_min: marts::first::<JuniorMin>(ctx, "select junior_retention_min from int_thresholds_wide where stage = 'junior'")
-            .await?
-            .and_then(|r| r.junior_retention_min),
-        dropout: points(format!("select year, stage as key, dropout_rate as value from dropout where {county} order by year")).await?,
-        summary: marts::read(ctx, &format!("select * from balance_summary where {county} order by year")).await?,
-        funding: marts::read::<Funding>(ctx, &format!("select * from funding where {county} order by year")).await?,
-        equipment: points(format!("select year, stage as key, equipment_value_per_pupil as value from equipment_trend where {county} order by year")).await?,
-        computers: points(format!("select year, stage as key, computers_per_100 as value from equipment_trend where {county} order by year")).await?,
     })
 }
 
