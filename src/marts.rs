@@ -15,16 +15,7 @@ use crate::error::{Error, Result};
 
 /// Run a query and read its rows as `T` (by column name).
 pub async fn read<T: DeserializeOwned>(ctx: &SessionContext, sql: &str) -> Result<Vec<T>> {
-    let err = |e| Error::sql("query", sql, e);
-    let batches = ctx.sql(sql).await.map_err(err)?.collect().await.map_err(err)?;
-    let mut rows = Vec::new();
-    for batch in &batches {
-        let batch = plain_strings(batch)?;
-        let mut part: Vec<T> = serde_arrow::from_record_batch(&batch)
-            .map_err(|e| Error::Unreadable { uri: sql.to_owned(), message: format!("reading its rows: {e}") })?;
-        rows.append(&mut part);
-    }
-    Ok(rows)
+    Ok(typed_batches(ctx, sql).await?.into_iter().flat_map(|(_, rows)| rows).collect())
 }
 
 /// Run a query with a `county_code` column and read its rows as `T`, by county: each county's
@@ -34,22 +25,32 @@ pub async fn read_by_county<T: DeserializeOwned>(
     ctx: &SessionContext,
     sql: &str,
 ) -> Result<std::collections::HashMap<String, Vec<T>>> {
-    let err = |e| Error::sql("query", sql, e);
-    let batches = ctx.sql(sql).await.map_err(err)?.collect().await.map_err(err)?;
     let mut by_county: std::collections::HashMap<String, Vec<T>> = std::collections::HashMap::new();
-    for batch in &batches {
-        let batch = plain_strings(batch)?;
+    for (batch, rows) in typed_batches(ctx, sql).await? {
         let codes = batch
             .column_by_name("county_code")
             .and_then(|c| c.as_any().downcast_ref::<arrow::array::StringArray>().cloned())
             .ok_or_else(|| Error::SqlProject(format!("a query read by county has no text county_code: {sql}")))?;
-        let rows: Vec<T> = serde_arrow::from_record_batch(&batch)
-            .map_err(|e| Error::Unreadable { uri: sql.to_owned(), message: format!("reading its rows: {e}") })?;
         for (index, row) in rows.into_iter().enumerate() {
             by_county.entry(codes.value(index).to_owned()).or_default().push(row);
         }
     }
     Ok(by_county)
+}
+
+/// A query's batches (string views made plain strings), each with its rows read as `T`.
+async fn typed_batches<T: DeserializeOwned>(ctx: &SessionContext, sql: &str) -> Result<Vec<(RecordBatch, Vec<T>)>> {
+    let err = |e| Error::sql("query", sql, e);
+    let batches = ctx.sql(sql).await.map_err(err)?.collect().await.map_err(err)?;
+    batches
+        .iter()
+        .map(|batch| {
+            let batch = plain_strings(batch)?;
+            let rows = serde_arrow::from_record_batch(&batch)
+                .map_err(|e| Error::Unreadable { uri: sql.to_owned(), message: format!("reading its rows: {e}") })?;
+            Ok((batch, rows))
+        })
+        .collect()
 }
 
 /// The first row of a query, if it has one.

@@ -90,29 +90,19 @@ impl Report {
         let wording = words::Wording { words: self.language.words(), money, names: &names };
         // One query per mart for the whole group; then the pages are laid out on every core.
         let mut rows = page::GroupRows::read(ctx).await?;
-        let work: Vec<(&County, page::CountyRows)> = counties.iter().map(|c| (c, rows.take(&c.county_code))).collect();
+        let work: Vec<(&County, page::CountyRows)> = counties.iter().map(|c| (c, rows.take(c))).collect();
         let parallel = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let chunk = work.len().div_ceil(parallel).max(1);
-        let mut chunks: Vec<Vec<(&County, page::CountyRows)>> = Vec::new();
-        let mut rest = work.into_iter().peekable();
-        while rest.peek().is_some() {
-            chunks.push(rest.by_ref().take(chunk).collect());
-        }
-        let built: Vec<(Page, IndexRow)> = std::thread::scope(|scope| {
-            let workers: Vec<_> = chunks
-                .into_iter()
-                .map(|chunk| {
-                    let (assessments, none) = (&assessments, &none);
-                    scope.spawn(move || {
-                        chunk
-                            .into_iter()
-                            .map(|(c, rows)| {
-                                let assessment = assessments.get(&c.county_code).unwrap_or(none);
-                                page::county(ledger, c, rows, assessment, wording)
-                            })
-                            .collect::<Result<Vec<_>>>()
-                    })
+        let lay_out = |part: &[(&County, page::CountyRows)]| -> Result<Vec<(Page, IndexRow)>> {
+            part.iter()
+                .map(|(c, rows)| {
+                    page::county(ledger, c, rows, assessments.get(&c.county_code).unwrap_or(&none), wording)
                 })
+                .collect()
+        };
+        let built: Vec<(Page, IndexRow)> = std::thread::scope(|scope| {
+            let workers: Vec<_> = work
+                .chunks(work.len().div_ceil(parallel).max(1))
+                .map(|part| scope.spawn(move || lay_out(part)))
                 .collect();
             workers
                 .into_iter()

@@ -132,7 +132,6 @@ fn rendered(template: &impl Template, page: &str) -> Result<String> {
 /// for the whole session (a county group), rather than one per county and mart.
 pub(super) struct GroupRows {
     overview: ByCounty<CountyOverview>,
-    latest_summary: ByCounty<BalanceSummary>,
     cvs: ByCounty<BalanceCv>,
     units: ByCounty<SchoolStandards>,
     shortcomings: ByCounty<Shortcoming>,
@@ -153,6 +152,8 @@ type ByCounty<T> = std::collections::HashMap<String, Vec<T>>;
 /// One county's rows of [`GroupRows`].
 pub(super) struct CountyRows {
     overview: CountyOverview,
+    /// The latest year's balance verdicts, junior before primary (the year's rows of
+    /// `data.summary`).
     summary: Vec<BalanceSummary>,
     cvs: Vec<BalanceCv>,
     units: Vec<SchoolStandards>,
@@ -178,7 +179,6 @@ impl GroupRows {
         };
         Ok(GroupRows {
             overview: marts::read_by_county(ctx, &of_latest("county_overview", "t.year")).await?,
-            latest_summary: marts::read_by_county(ctx, &of_latest("balance_summary", "t.stage desc")).await?,
             cvs: marts::read_by_county(ctx, &of_latest("balance_cv", "t.stage desc, t.scheme, t.indicator")).await?,
             units: marts::read_by_county(ctx, &of_latest("school_standards", "t.stage desc, t.unit_id")).await?,
             shortcomings: marts::read_by_county(ctx, "select * from shortcomings order by county_code, year, stage")
@@ -232,13 +232,17 @@ impl GroupRows {
     }
 
     /// Take one county's rows out (each county's page is built once).
-    pub(super) fn take(&mut self, code: &str) -> CountyRows {
+    pub(super) fn take(&mut self, county: &County) -> CountyRows {
         fn of<T>(map: &mut ByCounty<T>, code: &str) -> Vec<T> {
             map.remove(code).unwrap_or_default()
         }
+        let code = county.county_code.as_str();
+        let every_year = of(&mut self.summary, code);
+        let mut summary: Vec<BalanceSummary> = every_year.iter().filter(|r| r.year == county.year).cloned().collect();
+        summary.sort_by(|a, b| b.stage.cmp(&a.stage));
         CountyRows {
             overview: of(&mut self.overview, code).into_iter().next().unwrap_or_default(),
-            summary: of(&mut self.latest_summary, code),
+            summary,
             cvs: of(&mut self.cvs, code),
             units: of(&mut self.units, code),
             shortcomings: of(&mut self.shortcomings, code),
@@ -249,7 +253,7 @@ impl GroupRows {
                 retention: of(&mut self.retention, code),
                 junior_retention_min: self.junior_retention_min,
                 dropout: of(&mut self.dropout, code),
-                summary: of(&mut self.summary, code),
+                summary: every_year,
                 funding: of(&mut self.funding, code),
                 equipment: of(&mut self.equipment, code),
                 computers: of(&mut self.computers, code),
@@ -262,7 +266,7 @@ impl GroupRows {
 pub(super) fn county(
     ledger: &Ledger,
     county: &County,
-    rows: CountyRows,
+    rows: &CountyRows,
     assessment: &Assessment,
     wording: Wording<'_>,
 ) -> Result<(Page, IndexRow)> {
@@ -278,15 +282,15 @@ pub(super) fn county(
         latest,
         run_id: &ledger.run_id,
         version: ledger.version,
-        headline: headline(&overview, &summary, w),
-        charts: charts(&data, w, money),
+        headline: headline(overview, summary, w),
+        charts: charts(data, w, money),
         cvs: cvs.iter().map(|r| cv_row(r, wording)).collect(),
         summary: summary.iter().map(|r| summary_row(r, w)).collect(),
         units: units.iter().map(|r| unit_row(r, w)).collect(),
         legs: data.funding.iter().map(|r| leg_row(r, money)).collect(),
         gap_column: fill(w.leg_columns[5], &[("unit", money.unit())]),
         assessment: AssessmentSection::new(assessment, ledger, &county.county_code, latest, wording),
-        findings: findings::findings(&county.county_code, &shortcomings, ledger, &changes, w, money),
+        findings: findings::findings(&county.county_code, shortcomings, ledger, changes, w, money),
     };
     let html = rendered(&page, &county.county_code)?;
     let index_row = IndexRow {
