@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::common::{junheng, repo};
 
 /// The committed version `current` points to: every file its ledger lists exists, whole.
-fn assert_consistent(out: &Path) -> String {
+async fn assert_consistent(out: &Path) -> String {
     let target = std::fs::read_link(out.join("current")).expect("current is a symlink");
     let run_id = target.file_name().unwrap().to_string_lossy().into_owned();
     let ledger: serde_json::Value = serde_json::from_slice(
@@ -26,17 +26,17 @@ fn assert_consistent(out: &Path) -> String {
     assert!(out.join("marts/county_overview/part-0.parquet").exists());
     // Every Delta table is at the latest committed run's version or, its sync cut short, at the
     // one before (the next run completes it), each with exactly that run's files.
-    crate::delta::assert_tables_follow(&crate::delta::local_logs(out), &crate::delta::local_committed(out));
+    crate::delta::assert_output_follows(out.to_str().unwrap()).await;
     run_id
 }
 
-#[test]
-fn a_killed_run_never_leaves_a_partial_or_mixed_state() {
+#[tokio::test]
+async fn a_killed_run_never_leaves_a_partial_or_mixed_state() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let first = junheng(&["run", "--source", "fixtures/wudalianchi", "--out", out.to_str().unwrap()]);
     assert_eq!(first.code, 0, "{}", first.stderr);
-    let committed = assert_consistent(&out);
+    let committed = assert_consistent(&out).await;
     let mut versions = vec![committed];
     // Kill a run of the seed county at many points of its life (it takes well under 2 s);
     // --force makes every run read and write everything, as a first run does.
@@ -49,7 +49,7 @@ fn a_killed_run_never_leaves_a_partial_or_mixed_state() {
         std::thread::sleep(Duration::from_millis(step * 60));
         let _ = child.kill(); // SIGKILL
         let _ = child.wait();
-        let now = assert_consistent(&out);
+        let now = assert_consistent(&out).await;
         if !versions.contains(&now) {
             versions.push(now);
         }
@@ -57,7 +57,7 @@ fn a_killed_run_never_leaves_a_partial_or_mixed_state() {
     // The next run completes and is published (taking over the lock a killed run left).
     let last = junheng(&["run", "--force", "--source", "fixtures/wudalianchi", "--out", out.to_str().unwrap()]);
     assert_eq!(last.code, 0, "{}", last.stderr);
-    let final_version = assert_consistent(&out);
+    let final_version = assert_consistent(&out).await;
     assert!(!versions.contains(&final_version) || versions.len() > 1);
     // delta-rs reads every table after the kills at the version current.json names, each table's
     // junheng transaction being the completed run's (read_delta.py checks both).
@@ -131,8 +131,8 @@ fn an_output_and_another_host(dir: &Path) -> (std::path::PathBuf, Vec<String>, s
     (out, source, hostname)
 }
 
-#[test]
-fn a_run_whose_lock_was_taken_over_publishes_nothing() {
+#[tokio::test]
+async fn a_run_whose_lock_was_taken_over_publishes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let (out, source, hostname) = an_output_and_another_host(dir.path());
     let source: Vec<&str> = source.iter().map(String::as_str).collect();
@@ -159,15 +159,15 @@ fn a_run_whose_lock_was_taken_over_publishes_nothing() {
     let versions = committed(&out);
     assert_eq!(versions.iter().map(|v| v.0).collect::<Vec<_>>(), vec![1, 2], "{versions:?}");
     assert_eq!(versions[1].1, b_run);
-    assert_eq!(assert_consistent(&out), b_run);
+    assert_eq!(assert_consistent(&out).await, b_run);
     let pointer: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("current.json")).unwrap()).unwrap();
     assert_eq!(pointer["run_id"], b_run.as_str());
     assert!(out.join("_commits/0000000001.json").exists() && out.join("_commits/0000000002.json").exists());
     assert!(!out.join("_lock.json").exists(), "B released its lock and A did not write it back");
 }
 
-#[test]
-fn a_paused_holder_that_wakes_within_the_watch_keeps_its_lock_against_a_clock_ahead() {
+#[tokio::test]
+async fn a_paused_holder_that_wakes_within_the_watch_keeps_its_lock_against_a_clock_ahead() {
     let dir = tempfile::tempdir().unwrap();
     let (out, source, hostname) = an_output_and_another_host(dir.path());
     let source: Vec<&str> = source.iter().map(String::as_str).collect();
@@ -194,5 +194,5 @@ fn a_paused_holder_that_wakes_within_the_watch_keeps_its_lock_against_a_clock_ah
         }
         other => panic!("B ended with {other:?}: {b_stderr}"),
     }
-    assert_eq!(assert_consistent(&out), versions.last().unwrap().1);
+    assert_eq!(assert_consistent(&out).await, versions.last().unwrap().1);
 }

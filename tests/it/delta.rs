@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use datafusion::prelude::{ParquetReadOptions, SessionContext, cast, ident};
+use futures::TryStreamExt;
+use object_store::ObjectStoreExt;
 use serde_json::Value;
 
 use crate::common::{copy_tree, junheng, published, repo, value};
@@ -91,35 +93,50 @@ pub(crate) fn assert_tables_follow(logs: &BTreeMap<String, Vec<Vec<u8>>>, commit
     }
 }
 
-/// Each Delta table's log entries under a local output, by table key.
-pub(crate) fn local_logs(out: &Path) -> BTreeMap<String, Vec<Vec<u8>>> {
-    let mut logs = BTreeMap::new();
-    for area in ["staging", "quarantine", "marts"] {
-        let Ok(tables) = std::fs::read_dir(out.join("tables").join(area)) else { continue };
-        for table in tables {
-            let table = table.unwrap();
-            let mut names: Vec<_> = std::fs::read_dir(table.path().join("_delta_log"))
-                .unwrap()
-                .map(|e| e.unwrap().path())
-                .filter(|p| p.extension().is_some_and(|e| e == "json"))
-                .collect();
-            names.sort();
-            let key = format!("{area}/{}", table.file_name().to_string_lossy());
-            logs.insert(key, names.iter().map(|p| std::fs::read(p).unwrap()).collect());
+/// Each Delta table's log entries under an output (a folder or an s3:// URL), by table key
+/// (`staging/pupils`), in version order (the entries' names are zero-padded versions).
+pub(crate) async fn logs(out: &str) -> BTreeMap<String, Vec<Vec<u8>>> {
+    let loc = junheng::storage::open(out, false).unwrap();
+    let tables = format!("{}/", loc.child("tables"));
+    let mut named: BTreeMap<String, BTreeMap<String, Vec<u8>>> = BTreeMap::new();
+    for location in listed(&loc, "tables").await {
+        let path = location.to_string();
+        let Some((key, entry)) = path.strip_prefix(&tables).and_then(|rest| rest.split_once("/_delta_log/")) else {
+            continue;
+        };
+        if entry.ends_with(".json") {
+            named.entry(key.to_owned()).or_default().insert(entry.to_owned(), body(&loc, &location).await);
         }
     }
-    logs
+    named.into_iter().map(|(key, entries)| (key, entries.into_values().collect())).collect()
 }
 
-/// Every published ledger of a local output, in version order.
-pub(crate) fn local_committed(out: &Path) -> Vec<Value> {
-    let mut all: Vec<Value> = std::fs::read_dir(out.join("runs"))
-        .unwrap()
-        .map(|e| serde_json::from_slice::<Value>(&std::fs::read(e.unwrap().path()).unwrap()).unwrap())
-        .filter(|l| l["published"] == true)
-        .collect();
+/// Every published ledger of an output (a folder or an s3:// URL), in version order.
+pub(crate) async fn committed(out: &str) -> Vec<Value> {
+    let loc = junheng::storage::open(out, false).unwrap();
+    let mut all = Vec::new();
+    for location in listed(&loc, "runs").await.into_iter().filter(|l| l.as_ref().ends_with(".json")) {
+        let ledger: Value = serde_json::from_slice(&body(&loc, &location).await).unwrap();
+        if ledger["published"] == true {
+            all.push(ledger);
+        }
+    }
     all.sort_by_key(|l| l["version"].as_u64());
     all
+}
+
+/// [`assert_tables_follow`] on an output's Delta logs and committed ledgers.
+pub(crate) async fn assert_output_follows(out: &str) {
+    assert_tables_follow(&logs(out).await, &committed(out).await);
+}
+
+/// Every object under a folder of the output.
+async fn listed(loc: &junheng::storage::Location, folder: &str) -> Vec<object_store::path::Path> {
+    loc.store.list(Some(&loc.child(folder))).map_ok(|m| m.location).try_collect().await.unwrap()
+}
+
+async fn body(loc: &junheng::storage::Location, location: &object_store::path::Path) -> Vec<u8> {
+    loc.store.get(location).await.unwrap().bytes().await.unwrap().to_vec()
 }
 
 /// Read every Delta table of `out` (a folder or an s3:// URL) with delta-rs and Polars
@@ -182,6 +199,11 @@ pub(crate) async fn assert_same_rows(
     }
 }
 
+/// An output folder as the text [`logs`] and [`committed`] take.
+fn out_str(out: &Path) -> &str {
+    out.to_str().unwrap()
+}
+
 /// How [`published`] names a table: `staging_pupils`, `quarantine_pupils`, `balance_cv`.
 fn local_name(key: &str) -> String {
     match key.split_once('/') {
@@ -224,12 +246,12 @@ async fn delta_rs_and_polars_read_every_table_as_junheng_publishes_it_one_versio
     assert_eq!(first["staging/pupils"]["partitions"], serde_json::json!(["year"]));
     assert_eq!(first["marts/balance_cv"]["partitions"], serde_json::json!([]));
     assert_same_rows(&published(&out).await, &dir.path().join("dump1"), &first, local_name).await;
-    assert_tables_follow(&local_logs(&out), &local_committed(&out));
+    assert_output_follows(out_str(&out)).await;
 
     // Unchanged: no run, no Delta version.
-    let logs = local_logs(&out);
+    let before = logs(out_str(&out)).await;
     assert!(run(&src, &out, &[]).code == 0);
-    assert_eq!(local_logs(&out), logs);
+    assert_eq!(logs(out_str(&out)).await, before);
 
     // One county-year re-submitted: every table gets the run's version; staging/pupils' commit
     // replaces 2018's file and nothing else.
@@ -260,11 +282,11 @@ async fn delta_rs_and_polars_read_every_table_as_junheng_publishes_it_one_versio
     for (key, read) in &second {
         assert_eq!(read["rows_at_version_0"], first[key]["rows"], "{key}");
     }
-    assert_tables_follow(&local_logs(&out), &local_committed(&out));
+    assert_output_follows(out_str(&out)).await;
 }
 
-#[test]
-fn vacuum_deletes_only_the_table_files_no_version_within_the_retention_holds() {
+#[tokio::test]
+async fn vacuum_deletes_only_the_table_files_no_version_within_the_retention_holds() {
     let dir = tempfile::tempdir().unwrap();
     let (src, out) = (scratch_source(dir.path()), dir.path().join("out"));
     for _ in 0..2 {
@@ -285,7 +307,7 @@ fn vacuum_deletes_only_the_table_files_no_version_within_the_retention_holds() {
         }
         count(&out.join("tables"))
     };
-    let active: usize = local_logs(&out).values().map(|entries| replay(entries).files.len()).sum();
+    let active: usize = logs(out_str(&out)).await.values().map(|entries| replay(entries).files.len()).sum();
     // Two forced runs: every file twice (the first run's removed by the second), and the stray one.
     assert_eq!(on_disk(&out), 2 * active + 1);
     // Within the retention period nothing goes.
@@ -295,20 +317,16 @@ fn vacuum_deletes_only_the_table_files_no_version_within_the_retention_holds() {
     // Two hours on with a minute's retention: the first run's files and the stray one.
     let location = junheng::storage::open(out.to_str().unwrap(), false).unwrap();
     let later = chrono::Utc::now() + chrono::Duration::hours(2);
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let vacuum = |dry_run| {
-        runtime
-            .block_on(junheng::publish::vacuum::vacuum(&location, std::time::Duration::from_secs(60), later, dry_run))
-            .unwrap()
-    };
-    assert_eq!(vacuum(true).table_files.len(), active + 1);
+    let vacuum =
+        |dry_run| junheng::publish::vacuum::vacuum(&location, std::time::Duration::from_secs(60), later, dry_run);
+    assert_eq!(vacuum(true).await.unwrap().table_files.len(), active + 1);
     assert_eq!(on_disk(&out), 2 * active + 1, "a dry run deletes nothing");
-    let report = vacuum(false);
+    let report = vacuum(false).await.unwrap();
     assert_eq!(report.table_files.len(), active + 1, "{report:?}");
     assert!(!stray.exists());
     assert_eq!(on_disk(&out), active, "what is left is exactly the latest versions' files");
     // The latest versions still read whole (each of their files is there, with its rows).
-    assert_tables_follow(&local_logs(&out), &local_committed(&out));
+    assert_output_follows(out_str(&out)).await;
     if let Some(python) = python() {
         let read = read_with_delta_rs(&python, out.to_str().unwrap(), &dir.path().join("dump"), false);
         assert!(read.values().all(|t| t["version"] == 1), "{read:?}");
@@ -320,7 +338,7 @@ async fn an_output_of_the_previous_release_gains_its_tables_on_the_next_run() {
     let dir = tempfile::tempdir().unwrap();
     let (src, out) = (scratch_source(dir.path()), dir.path().join("out"));
     assert_eq!(run(&src, &out, &[]).code, 0);
-    let logs = local_logs(&out);
+    let first = logs(out_str(&out)).await;
     // As the previous release left it: no tables/, and a current.json without their versions.
     std::fs::remove_dir_all(out.join("tables")).unwrap();
     let pointer: Value = serde_json::from_slice(&std::fs::read(out.join("current.json")).unwrap()).unwrap();
@@ -331,18 +349,18 @@ async fn an_output_of_the_previous_release_gains_its_tables_on_the_next_run() {
     let again = junheng(&["run", "--source", src.to_str().unwrap(), "--out", out.to_str().unwrap()]);
     assert_eq!(again.code, 0, "{}", again.stderr);
     assert!(again.stdout.starts_with("nothing changed"), "{}", again.stdout);
-    let migrated = local_logs(&out);
-    assert_eq!(migrated.keys().collect::<Vec<_>>(), logs.keys().collect::<Vec<_>>());
+    let migrated = logs(out_str(&out)).await;
+    assert_eq!(migrated.keys().collect::<Vec<_>>(), first.keys().collect::<Vec<_>>());
     for (key, entries) in &migrated {
-        assert_eq!(replay(entries), replay(&logs[key]), "{key}");
+        assert_eq!(replay(entries), replay(&first[key]), "{key}");
     }
     let now: Value = serde_json::from_slice(&std::fs::read(out.join("current.json")).unwrap()).unwrap();
     assert_eq!(now["tables"], pointer["tables"]);
-    assert_tables_follow(&migrated, &local_committed(&out));
+    assert_tables_follow(&migrated, &committed(out_str(&out)).await);
 }
 
-#[test]
-fn a_table_another_tool_committed_to_is_refused_and_nothing_is_published() {
+#[tokio::test]
+async fn a_table_another_tool_committed_to_is_refused_and_nothing_is_published() {
     let dir = tempfile::tempdir().unwrap();
     let (src, out) = (scratch_source(dir.path()), dir.path().join("out"));
     assert_eq!(run(&src, &out, &[]).code, 0);
@@ -367,5 +385,5 @@ fn a_table_another_tool_committed_to_is_refused_and_nothing_is_published() {
     std::fs::remove_dir_all(out.join("tables/staging/pupils")).unwrap();
     let again = run(&src, &out, &[]);
     assert_eq!(again.code, 0, "{}", again.stderr);
-    assert_tables_follow(&local_logs(&out), &local_committed(&out));
+    assert_output_follows(out_str(&out)).await;
 }

@@ -3,7 +3,6 @@
 //! replacing one county-year, put-if-absent, `kill -9` at many points, a server that stalls and
 //! one that goes away.
 
-use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::Path;
 use std::process::Command;
@@ -244,7 +243,7 @@ async fn assert_delta_reads_as_published(out: &str, dump: &Path, version: u64) {
             .unwrap();
     }
     crate::delta::assert_same_rows(&answered, dump, &read, query_name).await;
-    crate::delta::assert_tables_follow(&s3_logs(out).await, &s3_committed(out).await);
+    crate::delta::assert_output_follows(out).await;
 }
 
 #[tokio::test]
@@ -257,42 +256,6 @@ async fn the_server_enforces_put_if_absent() {
     loc.store.put_opts(&loc.child("runs/a.json"), PutPayload::from_static(b"1"), create()).await.unwrap();
     let second = loc.store.put_opts(&loc.child("runs/a.json"), PutPayload::from_static(b"2"), create()).await;
     assert!(matches!(second, Err(object_store::Error::AlreadyExists { .. })), "{second:?}");
-}
-
-/// Each Delta table's log entries under an S3 output, by table key (`staging/pupils`), in
-/// version order (the entries' names are zero-padded versions).
-async fn s3_logs(out: &str) -> BTreeMap<String, Vec<Vec<u8>>> {
-    let loc = junheng::storage::open(out, false).unwrap();
-    let tables = format!("{}/", loc.child("tables"));
-    let mut named: BTreeMap<String, BTreeMap<String, Vec<u8>>> = BTreeMap::new();
-    let listed: Vec<_> = loc.store.list(Some(&loc.child("tables"))).try_collect().await.unwrap();
-    for meta in listed {
-        let path = meta.location.to_string();
-        let Some((key, entry)) = path.strip_prefix(&tables).and_then(|rest| rest.split_once("/_delta_log/")) else {
-            continue;
-        };
-        if entry.ends_with(".json") {
-            let body = loc.store.get(&meta.location).await.unwrap().bytes().await.unwrap().to_vec();
-            named.entry(key.to_owned()).or_default().insert(entry.to_owned(), body);
-        }
-    }
-    named.into_iter().map(|(key, entries)| (key, entries.into_values().collect())).collect()
-}
-
-/// Every published ledger of an S3 output, in version order.
-async fn s3_committed(out: &str) -> Vec<serde_json::Value> {
-    let loc = junheng::storage::open(out, false).unwrap();
-    let listed: Vec<_> = loc.store.list(Some(&loc.child("runs"))).try_collect().await.unwrap();
-    let mut all = Vec::new();
-    for meta in listed.iter().filter(|m| m.location.as_ref().ends_with(".json")) {
-        let bytes = loc.store.get(&meta.location).await.unwrap().bytes().await.unwrap();
-        let ledger: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
-        if ledger["published"] == true {
-            all.push(ledger);
-        }
-    }
-    all.sort_by_key(|l| l["version"].as_u64());
-    all
 }
 
 /// The ledger `current.json` names must list only files that exist, with their row counts, and
@@ -309,7 +272,7 @@ async fn assert_committed_state_whole(out: &str) -> String {
         let meta = loc.store.head(&path).await.unwrap_or_else(|e| panic!("{path}: {e}"));
         assert!(meta.size > 0);
     }
-    crate::delta::assert_tables_follow(&s3_logs(out).await, &s3_committed(out).await);
+    crate::delta::assert_output_follows(out).await;
     run_id
 }
 
